@@ -1,0 +1,72 @@
+"""The `zendesk-export` command: a thin shell over the library. Each subcommand parses, calls, reports."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from zendesk_export import settings
+
+__all__ = ["main", "build_parser"]
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from zendesk_export.server.runner import DemoCredentialsExposed, serve
+
+    try:
+        serve(args.db, host=args.host, port=args.port, admin_token=args.admin_token, rate_limit=args.rate_limit,
+              seed=args.seed, random_seed=args.random_seed)
+    except DemoCredentialsExposed as error:
+        print(f"zendesk-export serve: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def _seed(args: argparse.Namespace) -> int:
+    from zendesk_export.clock import Clock
+    from zendesk_export.server.seed import seed_account
+    from zendesk_export.server.store import open_store
+
+    store = open_store(args.db)
+    account = store.account(None)
+    assert account is not None  # every database has its default account
+    result = seed_account(store, account.id, args.tickets, args.random_seed, Clock().now())
+    store.close()
+    print(f"added {result['tickets']} tickets and {result['users']} users to account {account.subdomain} in {args.db}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="zendesk-export",
+        description="Zendesk's Incremental Ticket Export, both ends: a faithful local Zendesk server "
+        "(serve, seed) and a lossless, resumable exporter (export, demo).",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    serve = commands.add_parser("serve", help="run a local Zendesk API server",
+                                description="Run a local Zendesk Support API (tickets and incremental exports).")
+    settings.add_arguments(serve, settings.SERVE)
+    serve.set_defaults(func=_serve)
+    seed = commands.add_parser("seed", help="add synthetic tickets to a server database",
+                               description="Add realistic synthetic tickets to the default account of a database.")
+    settings.add_arguments(seed, settings.SEED)
+    seed.set_defaults(func=_seed)
+    try:
+        from zendesk_export.exporter import commands as exporter_commands
+    except ImportError:  # pragma: no cover - the exporter ships in the same package
+        exporter_commands = None
+    if exporter_commands is not None and hasattr(exporter_commands, "register"):
+        exporter_commands.register(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

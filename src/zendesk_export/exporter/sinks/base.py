@@ -1,0 +1,67 @@
+"""The contract between the export loop and the places tickets are written to.
+
+A sink stores tickets and the checkpoint that says where the next run resumes. ``write`` applies one page
+atomically: either the page's rows *and* its checkpoint are durable, or neither is (SQLite and PostgreSQL: one
+transaction; files: data written and fsynced before the checkpoint file is replaced). Rows are upserted by ticket
+id and a row is only replaced by a version with a greater or equal ``generated_timestamp``, so re-delivered or
+out-of-order pages never move a ticket backwards and never double it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """Where the next request of an export starts.
+
+    ``mode`` is ``"time"`` (``position`` is the next ``start_time``, decimal string) or ``"cursor"``
+    (``position`` is the last ``after_cursor``). ``source`` identifies the account (its base URL) so that a
+    checkpoint is never applied to another account's export.
+    """
+
+    mode: str
+    position: str
+    source: str
+
+
+@dataclass
+class Page:
+    """One page of an export, ready to be written: ticket objects as received, sideloads by name."""
+
+    tickets: list[dict[str, Any]]
+    checkpoint: Checkpoint
+    sideloads: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+
+@dataclass
+class WriteResult:
+    """How a page changed the sink: counts of tickets first seen, replaced by a newer version, newly deleted
+    (status ``deleted`` where the stored version was not), and ignored because the stored one is as new."""
+
+    new: int = 0
+    updated: int = 0
+    deleted: int = 0
+    unchanged: int = 0
+
+    def __iadd__(self, other: WriteResult) -> WriteResult:
+        self.new += other.new
+        self.updated += other.updated
+        self.deleted += other.deleted
+        self.unchanged += other.unchanged
+        return self
+
+
+class Sink(Protocol):
+    def load_checkpoint(self) -> Checkpoint | None:
+        """The checkpoint of the last page written, or None for a new output."""
+        ...
+
+    def write(self, page: Page) -> WriteResult:
+        """Store the page's tickets (upsert by id, highest generated_timestamp wins), its sideloads, and its
+        checkpoint, atomically."""
+        ...
+
+    def close(self) -> None: ...

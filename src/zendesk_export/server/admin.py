@@ -1,0 +1,105 @@
+"""The admin API under ``/__admin/`` (DESIGN.md): test controls that real Zendesk does not have.
+
+Every call needs ``Authorization: Bearer <admin token>`` and takes ``?account=NAME`` (default: the default
+account). It is never reachable with Zendesk credentials, and ``/api/v2/`` never accepts the admin token.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable
+from typing import Any
+
+from starlette.responses import Response
+from starlette.routing import Route
+
+from zendesk_export.server.app import Call, endpoint, json_response
+from zendesk_export.server.errors import AdminUnauthorized, InvalidParameter, NoHelpDesk
+from zendesk_export.server.seed import seed_account
+from zendesk_export.server.store import Account
+
+__all__ = ["routes", "ADMIN_ROUTES", "admin_account"]
+
+MAX_SEED = 5_000_000
+
+
+def admin_account(call: Call) -> Account:
+    """Checks the admin token, then returns the account named by ``?account=`` (default account if absent)."""
+    presented = call.request.headers.get("authorization", "")
+    expected = f"Bearer {call.ctx.config.admin_token}"
+    if not hmac.compare_digest(presented.encode(), expected.encode()):
+        raise AdminUnauthorized()
+    name = call.params.get("account")
+    account = call.ctx.store.account(name)
+    if account is None:
+        raise NoHelpDesk(name or "localhost")
+    return account
+
+
+def _int_field(data: dict[str, Any], name: str, default: int | None = None, maximum: int | None = None) -> int:
+    value = data.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0 or (maximum and value > maximum):
+        raise InvalidParameter(f"{name} must be an integer between 0 and {maximum or 'any'}")
+    return value
+
+
+def reset(call: Call) -> Response:
+    """Empty the account's tickets and audits (and seeded users); keep the users that have credentials."""
+    account = admin_account(call)
+    call.ctx.store.reset(account.id)
+    for hook in call.ctx.extras.get("on_reset", []):
+        hook(account)
+    return json_response({"reset": account.subdomain})
+
+
+def seed(call: Call) -> Response:
+    """`{"tickets": N, "random_seed": S}` → realistic synthetic tickets spread over the last six months."""
+    account = admin_account(call)
+    data = call.json()
+    count = _int_field(data, "tickets", maximum=MAX_SEED)
+    random_seed = _int_field(data, "random_seed", default=0)
+    result = seed_account(call.ctx.store, account.id, count, random_seed, call.ctx.clock.now())
+    return json_response({"account": account.subdomain, **result})
+
+
+def get_clock(call: Call) -> Response:
+    admin_account(call)
+    return json_response(call.ctx.clock.state())
+
+
+def set_clock(call: Call) -> Response:
+    """`{"freeze_at": EPOCH}`, `{"advance": SECONDS}`, `{"unfreeze": true}` or `{"reset": true}`."""
+    admin_account(call)
+    data = call.json()
+    clock = call.ctx.clock
+    actions: dict[str, Callable[[Any], None]] = {
+        "freeze_at": lambda v: clock.freeze(_number(v, "freeze_at")),
+        "advance": lambda v: clock.advance(_number(v, "advance")),
+        "unfreeze": lambda v: clock.unfreeze() if v else None,
+        "reset": lambda v: clock.reset() if v else None,
+    }
+    unknown = set(data) - set(actions)
+    if unknown or not data:
+        raise InvalidParameter(f"expected one of {sorted(actions)}, got {sorted(data)}")
+    for key, value in data.items():
+        actions[key](value)
+    return json_response(clock.state())
+
+
+def _number(value: Any, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidParameter(f"{name} must be a number")
+    return float(value)
+
+
+ADMIN_ROUTES: list[tuple[str, str, Callable[[Call], Response]]] = [
+    ("POST", "/__admin/reset", reset),
+    ("POST", "/__admin/seed", seed),
+    ("GET", "/__admin/clock", get_clock),
+    ("POST", "/__admin/clock", set_clock),
+]
+
+
+def routes() -> list[Route]:
+    return [Route(path, endpoint(handler), methods=[method]) for method, path, handler in ADMIN_ROUTES]
+

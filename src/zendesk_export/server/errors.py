@@ -1,0 +1,187 @@
+"""Zendesk's wire errors, one class each. Raise one anywhere in a request; the app renders its exact body.
+
+Zendesk mixes three body shapes (reference §7): flat ``{"error", "description"}``, flat with ``details``
+(validation), and nested ``{"error": {"title", "message"}}`` (403 and the unknown-account 404). 401 has a bare
+string.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "ZendeskError",
+    "CouldNotAuthenticate",
+    "InvalidToken",
+    "Forbidden",
+    "NoHelpDesk",
+    "RecordNotFound",
+    "InvalidEndpoint",
+    "ParameterMissing",
+    "InvalidParameter",
+    "InvalidJSON",
+    "TooRecentStartTime",
+    "RecordInvalid",
+    "TooManyValues",
+    "RateLimitExceeded",
+    "AdminUnauthorized",
+]
+
+
+class ZendeskError(Exception):
+    status = 500
+    headers: dict[str, str] = {}
+
+    def body(self) -> Any:
+        return {"error": type(self).__name__, "description": str(self)}
+
+
+class CouldNotAuthenticate(ZendeskError):
+    """Missing or wrong credentials."""
+
+    status = 401
+    headers = {"WWW-Authenticate": 'Basic realm="Web Password"'}
+
+    def body(self) -> Any:
+        return {"error": "Couldn't authenticate you"}
+
+
+class InvalidToken(ZendeskError):
+    """An OAuth bearer token we do not know."""
+
+    status = 401
+    headers = {"WWW-Authenticate": 'Bearer realm="Web Password", error="invalid_token"'}
+
+    def body(self) -> Any:
+        return {
+            "error": "invalid_token",
+            "error_description": "The access token provided is expired, revoked, malformed or invalid "
+            "for other reasons.",
+        }
+
+
+class Forbidden(ZendeskError):
+    """Authenticated, but not allowed (an agent on an admin-only endpoint)."""
+
+    status = 403
+
+    def body(self) -> Any:
+        return {
+            "error": {
+                "title": "Forbidden",
+                "message": "You do not have access to this page. Please contact the account owner of this "
+                "help desk for further help.",
+            }
+        }
+
+
+class NoHelpDesk(ZendeskError):
+    """The Host names an account that does not exist."""
+
+    status = 404
+
+    def __init__(self, subdomain: str) -> None:
+        super().__init__(subdomain)
+        self.subdomain = subdomain
+
+    def body(self) -> Any:
+        return {
+            "error": {
+                "title": f"No help desk at {self.subdomain}.zendesk.com",
+                "message": "There is no help desk configured at this address. This means that the address is "
+                "available and that you can claim it at http://www.zendesk.com/signup",
+            }
+        }
+
+
+class RecordNotFound(ZendeskError):
+    status = 404
+
+    def __init__(self) -> None:
+        super().__init__("Not found")
+
+
+class InvalidEndpoint(ZendeskError):
+    status = 404
+
+    def __init__(self) -> None:
+        super().__init__("Not found")
+
+
+class ParameterMissing(ZendeskError):
+    status = 400
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"Parameter {name} is required")
+
+
+class InvalidParameter(ZendeskError):
+    """A query parameter of the wrong form (e.g. a non-numeric start_time). Name chosen: see DIFFERENCES.md."""
+
+    status = 400
+
+    def body(self) -> Any:
+        return {"error": "InvalidValue", "description": str(self)}
+
+
+class InvalidJSON(ZendeskError):
+    """A request body that is not JSON (or not an object). Shape chosen: see DIFFERENCES.md."""
+
+    status = 400
+
+    def __init__(self) -> None:
+        super().__init__("The request body is not valid JSON")
+
+
+class TooRecentStartTime(ZendeskError):
+    """start_time within the last minute or in the future: the historic 422, window now one minute."""
+
+    status = 422
+
+    def body(self) -> Any:
+        return {"error": "InvalidValue", "description": "Too recent start_time. Use a start_time older than 1 minute"}
+
+
+class RecordInvalid(ZendeskError):
+    """Validation failure; ``details`` maps a field to ``[{"description", "error", ...}]``."""
+
+    status = 422
+
+    def __init__(self, details: dict[str, list[dict[str, Any]]]) -> None:
+        super().__init__("Record validation errors")
+        self.details = details
+
+    def body(self) -> Any:
+        return {"error": "RecordInvalid", "description": "Record validation errors", "details": self.details}
+
+
+class TooManyValues(ZendeskError):
+    status = 400
+
+    def __init__(self, limit: int = 100) -> None:
+        super().__init__(f"Parameter  cannot specify more than {limit} values")  # double space is Zendesk's
+        self.limit = limit
+
+    def body(self) -> Any:
+        return {"error": "TooManyValues", "description": str(self), "max_count": self.limit}
+
+
+class RateLimitExceeded(ZendeskError):
+    status = 429
+
+    def __init__(self, retry_after: int, description: str) -> None:
+        super().__init__(description)
+        self.headers = {"Retry-After": str(retry_after)}
+
+    def body(self) -> Any:
+        return {"error": "APIRateLimitExceeded", "description": str(self)}
+
+
+class AdminUnauthorized(ZendeskError):
+    """The admin API without its bearer token."""
+
+    status = 401
+    headers = {"WWW-Authenticate": 'Bearer realm="zendesk-export admin"'}
+
+    def body(self) -> Any:
+        return {"error": "AdminUnauthorized", "description": "The admin API needs Authorization: Bearer <admin token>"}

@@ -1,0 +1,127 @@
+"""Running the server: in the foreground (``serve``) or in a background thread (tests, ``demo``)."""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import secrets
+import socket
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import uvicorn
+
+from zendesk_export.clock import Clock
+from zendesk_export.server.app import ServerConfig, create_app
+from zendesk_export.server.seed import seed_account
+from zendesk_export.server.store import Store, open_store
+
+__all__ = ["RunningServer", "start_server", "running_server", "serve", "is_loopback", "DemoCredentialsExposed"]
+
+
+class DemoCredentialsExposed(Exception):
+    """Refusing a non-loopback host while the documented demo credentials still work."""
+
+
+@dataclass
+class RunningServer:
+    url: str
+    admin_token: str
+    store: Store
+    clock: Clock
+    _server: uvicorn.Server
+    _thread: threading.Thread
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
+        self.store.close()
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _prepare(db: str, host: str, config: ServerConfig, seed: int, random_seed: int) -> tuple[Store, Clock]:
+    store = open_store(db)
+    if not is_loopback(host) and store.demo_credentials_active():
+        store.close()
+        raise DemoCredentialsExposed(
+            f"refusing to listen on {host}: the demo credentials (admin@example.com / demo-token) are active; "
+            "use --host 127.0.0.1, or a database without them"
+        )
+    clock = Clock()
+    if seed:
+        account = store.account(None)
+        assert account is not None
+        seed_account(store, account.id, seed, random_seed, clock.now())
+    return store, clock
+
+
+def _uvicorn(store: Store, clock: Clock, config: ServerConfig, host: str, port: int) -> uvicorn.Server:
+    app = create_app(config, store, clock)
+    return uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
+                                         lifespan="off", timeout_graceful_shutdown=1))
+
+
+def start_server(db: str, *, host: str = "127.0.0.1", port: int = 0, admin_token: str | None = None,
+                 rate_limit: str = "on", seed: int = 0, random_seed: int = 0) -> RunningServer:
+    """Start a server in a daemon thread; returns once it accepts connections."""
+    config = ServerConfig(admin_token=admin_token or secrets.token_urlsafe(24), rate_limit=rate_limit)
+    store, clock = _prepare(db, host, config, seed, random_seed)
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    server = _uvicorn(store, clock, config, host, port)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True, name="zendesk-server")
+    thread.start()
+    while not server.started:
+        if not thread.is_alive():
+            raise RuntimeError("the server thread stopped during start-up")
+        threading.Event().wait(0.01)
+    bound_port = sock.getsockname()[1]
+    return RunningServer(f"http://{host}:{bound_port}", config.admin_token, store, clock, server, thread)
+
+
+@contextlib.contextmanager
+def running_server(db: str, **options: object) -> Iterator[RunningServer]:
+    server = start_server(db, **options)  # type: ignore[arg-type]
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def serve(db: str, *, host: str, port: int, admin_token: str | None, rate_limit: str, seed: int,
+          random_seed: int, banner: object = print) -> None:
+    """Run in the foreground until interrupted, after printing how to reach the server."""
+    config = ServerConfig(admin_token=admin_token or secrets.token_urlsafe(24), rate_limit=rate_limit)
+    store, clock = _prepare(db, host, config, seed, random_seed)
+    url = f"http://{host}:{port}"
+    assert callable(banner)
+    banner(_banner(url, db, config, store))
+    _uvicorn(store, clock, config, host, port).run()
+
+
+def _banner(url: str, db: str, config: ServerConfig, store: Store) -> str:
+    lines = [f"zendesk-export server on {url}  (database: {db})"]
+    if store.demo_credentials_active():
+        lines += [
+            "  account   example (default; any other subdomain: Host: NAME.localhost)",
+            "  admin     admin@example.com  token demo-token  password demo-password  oauth demo-oauth-token",
+            "  agent     agent@example.com  token agent-token  (not an admin: exports answer 403)",
+        ]
+    lines += [
+        f"  admin API {url}/__admin/  Authorization: Bearer {config.admin_token}",
+        f"  rate limit {config.rate_limit}",
+        "try:",
+        f'  curl -u admin@example.com:demo-password -G -d "start_time=0" -H "Accept: application/json" '
+        f"{url}/api/v2/incremental/tickets",
+    ]
+    return "\n".join(lines)

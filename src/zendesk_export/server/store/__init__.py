@@ -1,0 +1,157 @@
+"""Where the server keeps accounts, users, credentials, tickets and audits.
+
+``Store`` is the protocol every backend implements (SQLite now; PostgreSQL is the same contract). Business rules
+live in the route modules; a store only persists and queries. Writes happen inside ``store.write(account_id)``,
+one transaction that serialises concurrent writers of an account, so a read-modify-write of a ticket is atomic.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+from collections.abc import Iterable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple, Protocol
+
+__all__ = [
+    "Account",
+    "User",
+    "ExportRow",
+    "Store",
+    "Writer",
+    "DEMO",
+    "hash_secret",
+    "verify_secret",
+    "open_store",
+]
+
+
+@dataclass(frozen=True)
+class Account:
+    id: int
+    subdomain: str
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class User:
+    id: int
+    account_id: int
+    name: str
+    email: str
+    role: str  # "admin", "agent" or "end-user"
+    organization_id: int | None = None
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+
+class ExportRow(NamedTuple):
+    id: int
+    generated_timestamp: int
+    body: bytes
+
+
+# The demo account every new database starts with (DESIGN.md): documented, loopback only.
+DEMO: dict[str, Any] = {
+    "subdomain": "example",
+    "users": [
+        {"name": "Example Admin", "email": "admin@example.com", "role": "admin",
+         "api_token": "demo-token", "password": "demo-password", "oauth_token": "demo-oauth-token"},
+        {"name": "Example Agent", "email": "agent@example.com", "role": "agent", "api_token": "agent-token"},
+    ],
+}
+
+
+class Writer(Protocol):
+    """Operations inside one write transaction of one account."""
+
+    def next_id(self, sequence: str) -> int: ...
+
+    def get_ticket(self, ticket_id: int) -> dict[str, Any] | None: ...
+
+    def put_ticket(self, ticket: dict[str, Any]) -> None:
+        """Insert or replace; ``ticket`` carries every field plus generated_timestamp and deleted_at."""
+        ...
+
+    def add_audit(self, audit: dict[str, Any]) -> None: ...
+
+
+class Store(Protocol):
+    def account(self, subdomain: str | None) -> Account | None:
+        """The account of that subdomain; None → the default account."""
+        ...
+
+    def user_by_email(self, account_id: int, email: str) -> User | None: ...
+
+    def user(self, account_id: int, user_id: int) -> User | None: ...
+
+    def secret_hashes(self, user_id: int, kind: str) -> list[str]:
+        """Stored hashes of a user's credentials of one kind: api_token, password."""
+        ...
+
+    def user_by_oauth_token(self, account_id: int, token: str) -> User | None: ...
+
+    def demo_credentials_active(self) -> bool: ...
+
+    def write(self, account_id: int) -> AbstractContextManager[Writer]: ...
+
+    def get_ticket(self, account_id: int, ticket_id: int) -> dict[str, Any] | None: ...
+
+    def export_rows(
+        self, account_id: int, start: int, cutoff: int, limit: int, exclude_deleted: bool
+    ) -> list[ExportRow]:
+        """Tickets with start <= generated_timestamp <= cutoff in (timestamp, id) order, at most ``limit``."""
+        ...
+
+    def export_group(self, account_id: int, timestamp: int, exclude_deleted: bool) -> list[ExportRow]:
+        """Every ticket whose generated_timestamp is exactly ``timestamp``, by id."""
+        ...
+
+    def insert_tickets(self, account_id: int, tickets: Iterable[dict[str, Any]]) -> int:
+        """Bulk insert of new tickets (seeding) in one transaction; the store numbers them (sets each
+        ticket's ``id``). Returns the count."""
+        ...
+
+    def add_users(self, account_id: int, users: Iterable[dict[str, Any]]) -> list[User]: ...
+
+    def reset(self, account_id: int) -> None:
+        """Delete the account's tickets and audits; keep users and credentials."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def hash_secret(secret: str, kind: str) -> str:
+    """API and OAuth tokens are long random strings: a keyed SHA-256 is enough and keeps auth fast. Passwords
+    are low-entropy: PBKDF2 with a random salt."""
+    if kind == "password":
+        salt = os.urandom(16)
+        digest = hashlib.pbkdf2_hmac("sha256", secret.encode(), salt, 100_000)
+        return f"pbkdf2${salt.hex()}${digest.hex()}"
+    return "sha256$" + hashlib.sha256(secret.encode()).hexdigest()
+
+
+def verify_secret(secret: str, stored: str) -> bool:
+    """Constant-time comparison of a presented secret with a stored hash."""
+    scheme, _, rest = stored.partition("$")
+    if scheme == "pbkdf2":
+        salt_hex, _, digest_hex = rest.partition("$")
+        digest = hashlib.pbkdf2_hmac("sha256", secret.encode(), bytes.fromhex(salt_hex), 100_000)
+        return hmac.compare_digest(digest.hex(), digest_hex)
+    return hmac.compare_digest(hashlib.sha256(secret.encode()).hexdigest(), rest)
+
+
+def open_store(url: str) -> Store:
+    """A store from a database URL: a path or ``sqlite:///PATH`` (SQLite); ``postgresql://…`` (PostgreSQL)."""
+    if url.startswith(("postgresql://", "postgres://")):
+        from zendesk_export.server.store.postgres import PostgresStore
+
+        return PostgresStore(url)
+    from zendesk_export.server.store.sqlite import SQLiteStore
+
+    path = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else url
+    return SQLiteStore(path)

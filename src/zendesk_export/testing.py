@@ -1,0 +1,125 @@
+"""A pytest plugin: a real zendesk-export server on a free port, for anyone's test suite.
+
+Installed with the package and registered automatically (entry point ``pytest11``). In a test::
+
+    def test_my_client_exports_everything(zendesk_server):
+        zendesk_server.admin.seed(tickets=500)
+        zendesk_server.admin.advance(61)
+        client = MyZendeskClient(zendesk_server.url, zendesk_server.email, zendesk_server.token)
+        ...
+
+One server runs per test session (SQLite in a temporary directory, rate limits off); every test gets it reset:
+no tickets, clock back to real time and unfrozen. The handle also works outside pytest: ``ZendeskServer.start()``.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from zendesk_export.server.runner import RunningServer, start_server
+
+__all__ = ["AdminClient", "ZendeskServer", "zendesk_server", "zendesk_server_session"]
+
+
+@dataclass
+class AdminClient:
+    """The `/__admin/` API of a running server, as Python calls."""
+
+    url: str
+    token: str
+    account: str | None = None
+
+    def _call(self, method: str, path: str, json: Any = None) -> Any:
+        params = {"account": self.account} if self.account else None
+        response = httpx.request(method, f"{self.url}/__admin/{path}", json=json, params=params,
+                                 headers={"Authorization": f"Bearer {self.token}"}, timeout=120)
+        response.raise_for_status()
+        return response.json() if response.content else None
+
+    def for_account(self, name: str) -> AdminClient:
+        return AdminClient(self.url, self.token, name)
+
+    def reset(self) -> None:
+        self._call("POST", "reset")
+
+    def seed(self, tickets: int, random_seed: int = 0) -> dict[str, int]:
+        return self._call("POST", "seed", {"tickets": tickets, "random_seed": random_seed})
+
+    def clock(self) -> dict[str, Any]:
+        return self._call("GET", "clock")
+
+    def freeze(self, at: float | None = None) -> dict[str, Any]:
+        return self._call("POST", "clock", {"freeze_at": self.clock()["now"] if at is None else at})
+
+    def advance(self, seconds: float) -> dict[str, Any]:
+        return self._call("POST", "clock", {"advance": seconds})
+
+    def unfreeze(self) -> dict[str, Any]:
+        return self._call("POST", "clock", {"unfreeze": True})
+
+    def reset_clock(self) -> dict[str, Any]:
+        return self._call("POST", "clock", {"reset": True})
+
+
+@dataclass
+class ZendeskServer:
+    """A running server and the demo account's credentials."""
+
+    running: RunningServer
+    email: str = "admin@example.com"
+    token: str = "demo-token"
+    password: str = "demo-password"
+    oauth_token: str = "demo-oauth-token"
+    agent_email: str = "agent@example.com"
+    agent_token: str = "agent-token"
+    admin: AdminClient = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.admin = AdminClient(self.running.url, self.running.admin_token)
+
+    @property
+    def url(self) -> str:
+        return self.running.url
+
+    @property
+    def auth(self) -> tuple[str, str]:
+        """httpx/requests Basic auth for the admin: `email/token`, token."""
+        return (f"{self.email}/token", self.token)
+
+    def client(self, **options: Any) -> httpx.Client:
+        """An httpx client on the server's base URL, authenticated as the demo admin."""
+        return httpx.Client(base_url=self.url, auth=self.auth, timeout=30, **options)
+
+    @classmethod
+    def start(cls, db: str | Path, **options: Any) -> ZendeskServer:
+        options.setdefault("rate_limit", "off")
+        return cls(start_server(str(db), **options))
+
+    def stop(self) -> None:
+        self.running.stop()
+
+
+@pytest.fixture(scope="session")
+def zendesk_server_session() -> Iterator[ZendeskServer]:
+    """One server for the whole session (use ``zendesk_server`` for a clean one per test)."""
+    with tempfile.TemporaryDirectory(prefix="zendesk-export-") as tmp:
+        server = ZendeskServer.start(Path(tmp) / "zendesk.db")
+        try:
+            yield server
+        finally:
+            server.stop()
+
+
+@pytest.fixture
+def zendesk_server(zendesk_server_session: ZendeskServer) -> ZendeskServer:
+    """The session's server, reset: no tickets, real unfrozen clock."""
+    zendesk_server_session.admin.reset()
+    zendesk_server_session.admin.reset_clock()
+    return zendesk_server_session

@@ -1,0 +1,136 @@
+"""The Ticket: its fields, their types, and its Zendesk JSON — shared by the server and the exporter.
+
+The field table below is the one source of truth for a ticket's shape: the server's store derives its columns
+from it, the server renders tickets in this key order (the order of a real 2024 incremental export), and the
+exporter's sinks derive their typed columns from it.
+
+A rendered ticket is split in two so that a page of 1000 tickets is built by joining stored bytes:
+``render_body`` gives the bytes between the ``url`` key and ``generated_timestamp`` (stored beside the row), and
+``ticket_json`` adds the url (which depends on the host the client used) and, in exports, the timestamp.
+"""
+
+from __future__ import annotations
+
+import calendar
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+__all__ = [
+    "STATUSES",
+    "PRIORITIES",
+    "TYPES",
+    "TICKET_FIELDS",
+    "Field",
+    "format_time",
+    "parse_time",
+    "render_body",
+    "ticket_json",
+    "ticket_url",
+]
+
+STATUSES = ("new", "open", "pending", "hold", "solved", "closed")
+PRIORITIES = ("urgent", "high", "normal", "low")
+TYPES = ("problem", "incident", "question", "task")
+
+
+@dataclass(frozen=True)
+class Field:
+    """One ticket field. ``kind``: int, str, bool, time (epoch int stored, ISO rendered), date (ISO text) or
+    json (lists and objects). ``writable`` fields can be set through the Tickets API."""
+
+    name: str
+    kind: str
+    default: Any = None
+    writable: bool = False
+
+
+# Order = key order of a real incremental export ticket (url first, generated_timestamp last, both added by
+# ticket_json; `fields` mirrors `custom_fields` and is not stored).
+TICKET_FIELDS: tuple[Field, ...] = (
+    Field("id", "int"),
+    Field("external_id", "str", None, True),
+    Field("via", "json"),
+    Field("created_at", "time"),
+    Field("updated_at", "time"),
+    Field("type", "str", None, True),
+    Field("subject", "str", None, True),
+    Field("raw_subject", "str", None, True),
+    Field("description", "str"),
+    Field("priority", "str", None, True),
+    Field("status", "str", "new", True),
+    Field("recipient", "str", None, True),
+    Field("requester_id", "int", None, True),
+    Field("submitter_id", "int", None, True),
+    Field("assignee_id", "int", None, True),
+    Field("organization_id", "int", None, True),
+    Field("group_id", "int", None, True),
+    Field("collaborator_ids", "json", (), True),
+    Field("follower_ids", "json", (), True),
+    Field("email_cc_ids", "json", (), True),
+    Field("forum_topic_id", "int"),
+    Field("problem_id", "int", None, True),
+    Field("has_incidents", "bool", False),
+    Field("is_public", "bool", True),
+    Field("due_at", "date", None, True),
+    Field("tags", "json", (), True),
+    Field("custom_fields", "json", (), True),
+    Field("satisfaction_rating", "json"),
+    Field("sharing_agreement_ids", "json", (), True),
+    Field("custom_status_id", "int", None, True),
+    Field("followup_ids", "json", ()),
+    Field("ticket_form_id", "int", None, True),
+    Field("brand_id", "int", None, True),
+    Field("allow_channelback", "bool", False),
+    Field("allow_attachments", "bool", True),
+    Field("from_messaging_channel", "bool", False),
+)
+
+_RENDER_AFTER = "custom_status_id"  # `fields` is rendered right after this key, as Zendesk does
+
+
+def format_time(epoch: int | None) -> str | None:
+    """Epoch seconds → Zendesk's ISO-8601 form (`2023-09-18T15:57:42Z`)."""
+    if epoch is None:
+        return None
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
+
+
+def parse_time(text: str) -> int:
+    """Zendesk's ISO-8601 form (also accepts a date alone or a `+00:00` offset) → epoch seconds."""
+    text = text.strip().replace("+00:00", "Z")
+    for pattern in ("%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S.%fZ", "%Y-%m-%d"):
+        try:
+            return calendar.timegm(time.strptime(text, pattern))
+        except ValueError:
+            continue
+    raise ValueError(f"not an ISO-8601 UTC time: {text!r}")
+
+
+def render_body(ticket: dict[str, Any]) -> bytes:
+    """The ticket's JSON members from `id` to `from_messaging_channel`, without braces: the stored part."""
+    ordered: dict[str, Any] = {}
+    for f in TICKET_FIELDS:
+        value = ticket.get(f.name, f.default)
+        if f.kind == "time":
+            value = format_time(value)
+        elif isinstance(value, tuple):
+            value = list(value)
+        ordered[f.name] = value
+        if f.name == _RENDER_AFTER:
+            ordered["fields"] = ordered["custom_fields"]
+    return orjson.dumps(ordered)[1:-1]
+
+
+def ticket_url(base_url: str, ticket_id: int) -> str:
+    return f"{base_url}/api/v2/tickets/{ticket_id}.json"
+
+
+def ticket_json(base_url: str, ticket_id: int, body: bytes, generated_timestamp: int | None = None) -> bytes:
+    """A complete ticket object: url + stored body (+ generated_timestamp, which only exports carry)."""
+    head = b'{"url":"' + ticket_url(base_url, ticket_id).encode() + b'",'
+    if generated_timestamp is None:
+        return head + body + b"}"
+    return head + body + b',"generated_timestamp":' + str(generated_timestamp).encode() + b"}"
