@@ -16,7 +16,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     try:
         serve(args.db, host=args.host, port=args.port, admin_token=args.admin_token, rate_limit=args.rate_limit,
-              seed=args.seed, random_seed=args.random_seed)
+              seed=args.seed, random_seed=args.random_seed, banner=lambda text: print(text, flush=True))
     except DemoCredentialsExposed as error:
         print(f"zendesk-export serve: {error}", file=sys.stderr)
         return 2

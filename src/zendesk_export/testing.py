@@ -35,13 +35,20 @@ class AdminClient:
     url: str
     token: str
     account: str | None = None
+    _http: httpx.Client | None = field(default=None, repr=False)
 
     def _call(self, method: str, path: str, json: Any = None) -> Any:
+        if self._http is None:  # one keep-alive connection: tests call the admin API often
+            self._http = httpx.Client(headers={"Authorization": f"Bearer {self.token}"}, timeout=120)
         params = {"account": self.account} if self.account else None
-        response = httpx.request(method, f"{self.url}/__admin/{path}", json=json, params=params,
-                                 headers={"Authorization": f"Bearer {self.token}"}, timeout=120)
+        response = self._http.request(method, f"{self.url}/__admin/{path}", json=json, params=params)
         response.raise_for_status()
         return response.json() if response.content else None
+
+    def close(self) -> None:
+        if self._http is not None:
+            self._http.close()
+            self._http = None
 
     def for_account(self, name: str) -> AdminClient:
         return AdminClient(self.url, self.token, name)
@@ -103,6 +110,7 @@ class ZendeskServer:
         return cls(start_server(str(db), **options))
 
     def stop(self) -> None:
+        self.admin.close()
         self.running.stop()
 
 

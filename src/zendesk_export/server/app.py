@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import secrets
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import QueryParams
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -56,7 +57,7 @@ class Call:
         self.request = request
         self.body = body
         self.ctx = ctx
-        self.params: Mapping[str, str] = request.query_params
+        self.params: QueryParams = request.query_params
         self.base_url = f"{request.url.scheme}://{_safe_host(request.headers.get('host', ''))}"
 
     @cached_property
@@ -116,7 +117,7 @@ def endpoint(handler: Handler) -> Callable[[Request], Any]:
     return run
 
 
-def api_routes(table: list[tuple[str, str, Handler]]) -> list[Route]:
+def api_routes(table: Sequence[tuple[str, str, Handler]]) -> list[Route]:
     """`(method, path, handler)` rows → routes, each path also reachable with Zendesk's `.json` suffix."""
     routes = []
     for method, path, handler in table:

@@ -7,7 +7,7 @@ import ipaddress
 import secrets
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import uvicorn
@@ -64,6 +64,16 @@ def _prepare(db: str, host: str, config: ServerConfig, seed: int, random_seed: i
     return store, clock
 
 
+def _bind(host: str, port: int) -> socket.socket:
+    """Bind and listen before starting uvicorn: the real port (also for --port 0) is known and printed, and a
+    client that connects at once waits in the backlog instead of being refused."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    return sock
+
+
 def _uvicorn(store: Store, clock: Clock, config: ServerConfig, host: str, port: int) -> uvicorn.Server:
     app = create_app(config, store, clock)
     return uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
@@ -75,9 +85,7 @@ def start_server(db: str, *, host: str = "127.0.0.1", port: int = 0, admin_token
     """Start a server in a daemon thread; returns once it accepts connections."""
     config = ServerConfig(admin_token=admin_token or secrets.token_urlsafe(24), rate_limit=rate_limit)
     store, clock = _prepare(db, host, config, seed, random_seed)
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
+    sock = _bind(host, port)
     server = _uvicorn(store, clock, config, host, port)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True, name="zendesk-server")
     thread.start()
@@ -99,14 +107,14 @@ def running_server(db: str, **options: object) -> Iterator[RunningServer]:
 
 
 def serve(db: str, *, host: str, port: int, admin_token: str | None, rate_limit: str, seed: int,
-          random_seed: int, banner: object = print) -> None:
+          random_seed: int, banner: Callable[[str], object] = print) -> None:
     """Run in the foreground until interrupted, after printing how to reach the server."""
     config = ServerConfig(admin_token=admin_token or secrets.token_urlsafe(24), rate_limit=rate_limit)
     store, clock = _prepare(db, host, config, seed, random_seed)
-    url = f"http://{host}:{port}"
-    assert callable(banner)
+    sock = _bind(host, port)
+    url = f"http://{host}:{sock.getsockname()[1]}"
     banner(_banner(url, db, config, store))
-    _uvicorn(store, clock, config, host, port).run()
+    _uvicorn(store, clock, config, host, port).run(sockets=[sock])
 
 
 def _banner(url: str, db: str, config: ServerConfig, store: Store) -> str:

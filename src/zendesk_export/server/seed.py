@@ -34,12 +34,12 @@ def seed_account(store: Store, account_id: int, tickets: int, random_seed: int, 
     """Add ``tickets`` synthetic tickets (and the users they need) to an account. Returns counts."""
     rng = random.Random(random_seed)
     first_user = rng.randrange(10_000, 90_000) * 1000
-    users = [
+    users: list[dict[str, Any]] = [
         {"id": first_user + i, "name": f"Customer {i}", "email": f"customer{first_user + i}@example.net",
          "role": "end-user", "organization_id": rng.choice((None, *range(1, 21))), "created_at": int(now) - SPAN}
         for i in range(min(max(tickets // 10, 5), 5000))
     ]
-    agents = [
+    agents: list[dict[str, Any]] = [
         {"id": first_user - 1 - i, "name": f"Agent {i}", "email": f"agent{first_user + i}@example.com",
          "role": "agent", "created_at": int(now) - SPAN}
         for i in range(5)
@@ -92,7 +92,8 @@ def _ticket(rng: random.Random, burst_at: int | None, now: int, requesters: list
 
 def _delete(rng: random.Random, ticket: dict[str, Any], now: int) -> None:
     deleted_at = min(ticket["updated_at"] + rng.randrange(DAY * 60), now - 61)
-    ticket.update(status="deleted", deleted_at=deleted_at, generated_timestamp=max(deleted_at, ticket["generated_timestamp"]))
+    bumped = max(deleted_at, ticket["generated_timestamp"])
+    ticket.update(status="deleted", deleted_at=deleted_at, generated_timestamp=bumped)
     if now - deleted_at > SCRUB_AFTER:
         scrubbed = max(deleted_at + SCRUB_AFTER, ticket["generated_timestamp"])
         ticket.update(subject="SCRUBBED", raw_subject="SCRUBBED", description="X", tags=[], custom_fields=[],

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from starlette.responses import Response
 
-from zendesk_export.server.app import Call, json_response, raw_json
+from zendesk_export.server.app import Call, raw_json
 from zendesk_export.server.errors import ParameterMissing, RecordInvalid, RecordNotFound
 from zendesk_export.server.store import Writer
 from zendesk_export.tickets import (
@@ -199,7 +200,7 @@ def _ticket_response(call: Call, ticket: dict[str, Any], audit: dict[str, Any] |
     body = ticket_json(call.base_url, ticket["id"], render_body(ticket))
     parts = [b'{"ticket":', body]
     if audit is not None:
-        parts += [b',"audit":', json_response(audit).body]
+        parts += [b',"audit":', orjson.dumps(audit)]
     return raw_json(b"".join(parts) + b"}", status, headers)
 
 
@@ -280,7 +281,7 @@ def update_ticket(call: Call) -> Response:
 
 def _apply_changes(ticket: dict[str, Any], fields: dict[str, Any], payload: dict[str, Any], audit: _Audit) -> None:
     if "subject" in fields and "raw_subject" not in fields:
-        fields["raw_subject"] = fields["subject"]
+        ticket["raw_subject"] = fields["subject"]  # follows the subject silently: Zendesk audits `subject` only
     if "status" in fields:
         fields["custom_status_id"] = CUSTOM_STATUS_IDS[fields["status"]]
     if "custom_fields" in fields:

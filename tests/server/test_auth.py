@@ -1,0 +1,48 @@
+"""Accepted credentials, and how the account is chosen from the Host header."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from zendesk_export.server.auth import subdomain_of
+from zendesk_export.testing import ZendeskServer
+
+EXPORT = "/api/v2/incremental/tickets.json"
+
+
+def _credentials(server: ZendeskServer) -> dict[str, dict[str, object]]:
+    return {
+        "api token": {"auth": (f"{server.email}/token", server.token)},
+        "password": {"auth": (server.email, server.password)},
+        "oauth bearer": {"headers": {"Authorization": f"Bearer {server.oauth_token}"}},
+        "email in other case": {"auth": (f"{server.email.upper()}/token", server.token)},
+    }
+
+
+@pytest.mark.parametrize("kind", ["api token", "password", "oauth bearer", "email in other case"])
+def test_admin_exports_with_each_kind_of_credential(zendesk_server: ZendeskServer, kind: str) -> None:
+    options = _credentials(zendesk_server)[kind]
+    response = httpx.get(zendesk_server.url + EXPORT, params={"start_time": 0}, **options)  # type: ignore[arg-type]
+    assert response.status_code == 200
+
+
+def test_password_is_not_an_api_token(zendesk_server: ZendeskServer) -> None:
+    response = httpx.get(zendesk_server.url + EXPORT, params={"start_time": 0},
+                         auth=(f"{zendesk_server.email}/token", zendesk_server.password))
+    assert response.status_code == 401
+
+
+def test_agent_may_use_the_tickets_api(zendesk_server: ZendeskServer) -> None:
+    response = httpx.post(zendesk_server.url + "/api/v2/tickets.json",
+                          json={"ticket": {"comment": {"body": "from an agent"}}},
+                          auth=(f"{zendesk_server.agent_email}/token", zendesk_server.agent_token))
+    assert response.status_code == 201
+
+
+@pytest.mark.parametrize(("host", "subdomain"), [
+    ("127.0.0.1:8000", None), ("localhost:8000", None), ("localhost", None), ("[::1]:8000", None),
+    ("acme.localhost:8000", "acme"), ("example.zendesk.com", "example"), ("ACME.localhost", "acme"),
+])
+def test_subdomain_comes_from_the_host_header(host: str, subdomain: str | None) -> None:
+    assert subdomain_of(host) == subdomain
