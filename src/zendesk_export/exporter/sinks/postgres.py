@@ -1,0 +1,246 @@
+"""PostgreSQL sink (psycopg 3): the SQLite table design with real types, for a shared warehouse.
+
+Tables live in one schema (``public`` unless ``?schema=NAME`` is added to the URL): ``tickets`` (BIGINT, TEXT,
+BOOLEAN, TIMESTAMPTZ and JSONB columns from ``_columns.TICKET_COLUMNS``, plus ``raw_json`` of type JSON, which
+keeps the received text byte for byte), ``users``/``groups``/``organizations`` when used, ``checkpoint`` (one
+row) and ``zendesk_export_meta`` (the schema version: how we recognise tables that are ours).
+
+A page is one transaction: read the stored versions of the page's ids (one query, rows locked), upsert the
+winners with one pipelined ``executemany`` whose ``ON CONFLICT … WHERE`` also refuses to move a row
+backwards, upsert the sideloads and the checkpoint, commit. No per-row round trips.
+
+PostgreSQL rejects NUL characters in TEXT and JSONB, which e-mail bodies do contain; typed columns get them
+removed or replaced by U+FFFD, while ``raw_json`` (type JSON) keeps the ``\\u0000`` escapes intact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import orjson
+
+from ._columns import (
+    SIDELOAD_COLUMNS,
+    TICKET_COLUMNS,
+    Column,
+    Kind,
+    extract,
+    parse_timestamp,
+    sideload_columns,
+)
+from ._errors import ForeignOutputError, MissingDependencyError, SinkError
+from ._sql import SIDELOAD_GUARD, TICKET_GUARD, create_table_sql, quote, upsert_sql
+from ._upsert import Stored, content_digest, plan_writes
+from .base import Checkpoint, Page, WriteResult
+
+__all__ = ["SCHEMA_VERSION", "PostgresSink", "split_schema"]
+
+SCHEMA_VERSION = 1
+POSTGRES_TYPES = {
+    Kind.INTEGER: "BIGINT",
+    Kind.TEXT: "TEXT",
+    Kind.BOOLEAN: "BOOLEAN",
+    Kind.TIMESTAMP: "TIMESTAMPTZ",
+    Kind.JSON: "JSONB",
+}
+_META = "zendesk_export_meta"
+_Item = tuple[dict[str, Any], bytes]  # an object and its serialised bytes
+_OURS = ("tickets", "checkpoint", *SIDELOAD_COLUMNS)
+
+
+def _psycopg() -> Any:
+    try:
+        import psycopg
+    except ImportError:
+        raise MissingDependencyError(
+            "the PostgreSQL output needs psycopg: pip install 'zendesk-export[postgres]'"
+        ) from None
+    return psycopg
+
+
+def split_schema(url: str) -> tuple[str, str]:
+    """``(dsn, schema)`` from a URL that may carry ``?schema=NAME`` (libpq itself would reject that key)."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    schema = next((value for key, value in query if key == "schema"), "public")
+    rest = urlencode([(key, value) for key, value in query if key != "schema"])
+    return urlunsplit(parts._replace(query=rest)), schema
+
+
+def _placeholder(kind: Kind | None) -> str:
+    return {Kind.JSON: "%s::jsonb", None: "%s::json"}.get(kind, "%s")
+
+
+def _without_nul(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, list):
+        return [_without_nul(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _without_nul(item) for key, item in value.items()}
+    return value
+
+
+def _text(value: str | None) -> str | None:
+    return value.replace("\x00", "") if value is not None and "\x00" in value else value
+
+
+def _jsonb(value: str | None) -> str | None:
+    if value is None or "\\u0000" not in value:
+        return value
+    return orjson.dumps(_without_nul(orjson.loads(value))).decode()
+
+
+#: How a canonical value (see ``_columns.extract``) becomes one PostgreSQL accepts, for kinds that need it.
+_CONVERT = {Kind.TIMESTAMP: parse_timestamp, Kind.TEXT: _text, Kind.JSON: _jsonb}
+
+
+def _rows(columns: tuple[Column, ...], items: Iterable[_Item]) -> list[list[Any]]:
+    """Parameter rows for ``items``: canonical values, converted in place where PostgreSQL needs it."""
+    converters = [(i, _CONVERT[c.kind]) for i, c in enumerate(columns) if c.kind in _CONVERT]
+    rows = []
+    for obj, raw in items:
+        row = extract(columns, obj)
+        for position, convert in converters:
+            row[position] = convert(row[position])
+        row.append(raw.decode())
+        rows.append(row)
+    return rows
+
+
+class PostgresSink:
+    """Tickets, sideloads and checkpoint in PostgreSQL tables, one transaction per page (module doc)."""
+
+    def __init__(self, dsn: str, *, schema: str = "public", include: Sequence[str] = ()) -> None:
+        psycopg = _psycopg()
+        for name in include:
+            sideload_columns(name)
+        self.schema = schema
+        try:
+            self._conn = psycopg.connect(dsn, autocommit=True)
+        except psycopg.OperationalError as exc:
+            raise SinkError(f"cannot connect to PostgreSQL: {str(exc).strip()}") from None
+        try:
+            with self._transaction() as cur:
+                self._prepare(cur, include)
+        except BaseException:
+            self._conn.close()
+            raise
+
+    @classmethod
+    def from_url(cls, url: str, *, include: Sequence[str] = ()) -> PostgresSink:
+        """Open ``postgresql://…[?schema=NAME]``."""
+        dsn, schema = split_schema(url)
+        return cls(dsn, schema=schema, include=include)
+
+    def _table(self, name: str) -> str:
+        return f"{quote(self.schema)}.{quote(name)}"
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Any]:
+        """One transaction; a database error becomes a SinkError (one line for the CLI, no traceback)."""
+        psycopg = _psycopg()
+        try:
+            with self._conn.transaction(), self._conn.cursor() as cur:
+                yield cur
+        except psycopg.Error as exc:
+            raise SinkError(f"PostgreSQL: {str(exc).strip()}") from exc
+
+    def _prepare(self, cur: Any, include: Sequence[str]) -> None:
+        """Create or recognise our tables, serialised by an advisory lock so parallel openers do not race."""
+        cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"zendesk-export:{self.schema}"])
+        cur.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", [self.schema])
+        if cur.fetchone() is None:
+            cur.execute(f"CREATE SCHEMA {quote(self.schema)}")
+        cur.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = %s", [self.schema])
+        existing = {name for (name,) in cur.fetchall()}
+        if _META in existing:
+            self._check_version(cur)
+        elif existing.intersection(_OURS):
+            found = ", ".join(sorted(existing.intersection(_OURS)))
+            raise ForeignOutputError(f"schema {self.schema!r} has tables ({found}) not made by zendesk-export")
+        else:
+            self._create(cur)
+        self._sideloads = existing.intersection(SIDELOAD_COLUMNS)
+        for name in include:
+            self._ensure_sideload(cur, name)
+
+    def _check_version(self, cur: Any) -> None:
+        cur.execute(f"SELECT value FROM {self._table(_META)} WHERE key = 'schema_version'")
+        row = cur.fetchone()
+        if row is None or row[0] != str(SCHEMA_VERSION):
+            found = None if row is None else row[0]
+            raise ForeignOutputError(f"schema {self.schema!r} has version {found}; this one reads {SCHEMA_VERSION}")
+
+    def _create(self, cur: Any) -> None:
+        meta = self._table(_META)
+        cur.execute(f"CREATE TABLE {meta} (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        cur.execute(f"INSERT INTO {meta} VALUES ('schema_version', %s)", [str(SCHEMA_VERSION)])
+        cur.execute(create_table_sql(self._table("tickets"), TICKET_COLUMNS, POSTGRES_TYPES, "JSON"))
+        cur.execute(f'CREATE INDEX ON {self._table("tickets")} ("generated_timestamp")')
+        cur.execute(
+            f"CREATE TABLE {self._table('checkpoint')} ("
+            '"singleton" BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK ("singleton"), '
+            '"mode" TEXT NOT NULL, "position" TEXT NOT NULL, "source" TEXT NOT NULL, '
+            '"written_at" TIMESTAMPTZ NOT NULL DEFAULT now())'
+        )
+
+    def _ensure_sideload(self, cur: Any, name: str) -> None:
+        if name not in self._sideloads:
+            cur.execute(create_table_sql(self._table(name), sideload_columns(name), POSTGRES_TYPES, "JSON"))
+            self._sideloads.add(name)
+
+    def load_checkpoint(self) -> Checkpoint | None:
+        """The checkpoint committed with the last page, or None for new tables."""
+        with self._transaction() as cur:
+            cur.execute(f'SELECT "mode", "position", "source" FROM {self._table("checkpoint")}')
+            row = cur.fetchone()
+        return None if row is None else Checkpoint(mode=row[0], position=row[1], source=row[2])
+
+    def write(self, page: Page) -> WriteResult:
+        """Upsert the page's tickets and sideloads and save its checkpoint, in one transaction."""
+        with self._transaction() as cur:
+            plan = plan_writes(page.tickets, self._stored(cur, page.tickets))
+            self._upsert(cur, "tickets", TICKET_COLUMNS, TICKET_GUARD, plan.writes.values())
+            for name, objects in page.sideloads.items():
+                self._ensure_sideload(cur, name)
+                items = [(obj, orjson.dumps(obj)) for obj in objects]
+                self._upsert(cur, name, sideload_columns(name), SIDELOAD_GUARD, items)
+            self._save_checkpoint(cur, page.checkpoint)
+        return plan.result
+
+    def _stored(self, cur: Any, tickets: list[dict[str, Any]]) -> dict[int, Stored]:
+        """The stored versions of the page's ids, one query, rows locked until commit."""
+        ids = list({t.get("id") for t in tickets if isinstance(t.get("id"), int)})
+        cur.execute(
+            f'SELECT "id", "generated_timestamp", "status", "raw_json"::text FROM {self._table("tickets")} '
+            'WHERE "id" = ANY(%s::bigint[]) FOR UPDATE',
+            [ids],
+        )
+        return {i: Stored(v, s == "deleted", content_digest(r.encode())) for i, v, s, r in cur.fetchall()}
+
+    def _upsert(self, cur: Any, table: str, columns: tuple[Column, ...], guard: str, items: Iterable[_Item]) -> None:
+        rows = _rows(columns, items)
+        if rows:
+            cur.executemany(upsert_sql(self._table(table), columns, _placeholder, guard), rows)
+
+    def _save_checkpoint(self, cur: Any, checkpoint: Checkpoint) -> None:
+        cur.execute(
+            f'INSERT INTO {self._table("checkpoint")} ("mode", "position", "source") VALUES (%s, %s, %s) '
+            'ON CONFLICT ("singleton") DO UPDATE SET "mode" = excluded."mode", '
+            '"position" = excluded."position", "source" = excluded."source", "written_at" = now()',
+            [checkpoint.mode, checkpoint.position, checkpoint.source],
+        )
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._conn.close()
+
+    def __enter__(self) -> PostgresSink:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

@@ -1,0 +1,189 @@
+"""The default sink: one SQLite file (``tickets.db``) holding tickets, sideloads and the checkpoint.
+
+A page's rows and its checkpoint are committed in one transaction (WAL, ``synchronous=FULL``), so a process
+killed at any instant leaves the file at the previous page or the new one, never between. The file is marked
+as ours with ``PRAGMA application_id`` and versioned with ``PRAGMA user_version``; any other SQLite database,
+or a file that is not SQLite at all, is refused before anything is written.
+
+Tables: ``tickets`` (one typed column per documented field, see ``_columns.TICKET_COLUMNS``, plus ``raw_json``
+with the object as received), ``users``/``groups``/``organizations`` (created when first included or written),
+and ``checkpoint`` (one row).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from ._columns import SIDELOAD_COLUMNS, TICKET_COLUMNS, Column, Kind, extract, sideload_columns
+from ._errors import ForeignOutputError
+from ._sql import SIDELOAD_GUARD, TICKET_GUARD, create_table_sql, quote, upsert_sql
+from ._upsert import Stored, content_digest, plan_writes
+from .base import Checkpoint, Page, WriteResult
+
+__all__ = ["APPLICATION_ID", "SCHEMA_VERSION", "SQLiteSink"]
+
+#: ``PRAGMA application_id`` of our files ("ZDXP"): how we recognise a file we may write to.
+APPLICATION_ID = 0x5A445850
+#: ``PRAGMA user_version`` of the schema this code creates.
+SCHEMA_VERSION = 1
+
+SQLITE_TYPES = {
+    Kind.INTEGER: "INTEGER",
+    Kind.TEXT: "TEXT",
+    Kind.BOOLEAN: "BOOLEAN",
+    Kind.TIMESTAMP: "TEXT",
+    Kind.JSON: "TEXT",
+}
+_HEADER = b"SQLite format 3\x00"
+_CHUNK = 500  # ids per "IN (…)": well under SQLite's host-parameter limit on every version
+_CHECKPOINT_DDL = (
+    'CREATE TABLE IF NOT EXISTS "checkpoint" ("singleton" INTEGER PRIMARY KEY CHECK ("singleton" = 1), '
+    '"mode" TEXT NOT NULL, "position" TEXT NOT NULL, "source" TEXT NOT NULL, "written_at" TEXT NOT NULL)'
+)
+_CHECKPOINT_UPSERT = (
+    'INSERT INTO "checkpoint" ("singleton", "mode", "position", "source", "written_at") '
+    "VALUES (1, ?, ?, ?, strftime('%Y-%m-%dT%H:%M:%SZ', 'now')) ON CONFLICT (\"singleton\") DO UPDATE SET "
+    '"mode" = excluded."mode", "position" = excluded."position", "source" = excluded."source", '
+    '"written_at" = excluded."written_at"'
+)
+
+
+def _placeholder(kind: Kind | None) -> str:
+    return "?"
+
+
+def _refuse_foreign_file(path: Path) -> None:
+    """Refuse a directory or a non-empty file without the SQLite header, before sqlite3 touches it."""
+    if path.is_dir():
+        raise ForeignOutputError(f"{path} is a directory, not a SQLite file")
+    if path.exists() and path.stat().st_size > 0:
+        with open(path, "rb") as handle:
+            if handle.read(len(_HEADER)) != _HEADER:
+                raise ForeignOutputError(f"{path} exists and is not a SQLite database; refusing to touch it")
+
+
+class SQLiteSink:
+    """Tickets, sideloads and checkpoint in one SQLite file; see the module docstring."""
+
+    def __init__(self, path: str | Path, *, include: Sequence[str] = ()) -> None:
+        self.path = Path(path)
+        _refuse_foreign_file(self.path)
+        self._conn = sqlite3.connect(self.path, isolation_level=None)
+        try:
+            self._open(include)
+        except BaseException:
+            self._conn.close()
+            raise
+
+    def _open(self, include: Sequence[str]) -> None:
+        self._conn.execute("PRAGMA busy_timeout = 10000")
+        created = self._check_ownership()
+        self._conn.execute("PRAGMA journal_mode = WAL")
+        self._conn.execute("PRAGMA synchronous = FULL")
+        with self._transaction():
+            if created:
+                self._create_schema()
+            for name in include:
+                self._ensure_sideload(name)
+        self._sideloads = self._existing_sideloads()
+
+    def _check_ownership(self) -> bool:
+        """True for a new (empty) database; raises for one that is not ours or is from a newer version."""
+        try:
+            app_id = self._conn.execute("PRAGMA application_id").fetchone()[0]
+            version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+            tables = self._conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        except sqlite3.DatabaseError as exc:
+            raise ForeignOutputError(f"{self.path} is not a usable SQLite database: {exc}") from None
+        if app_id == 0 and tables == 0:
+            return True
+        if app_id != APPLICATION_ID:
+            raise ForeignOutputError(f"{self.path} is a SQLite database not made by zendesk-export; refused")
+        if version != SCHEMA_VERSION:
+            raise ForeignOutputError(f"{self.path} has schema {version}; this version reads {SCHEMA_VERSION}")
+        return False
+
+    def _create_schema(self) -> None:
+        self._conn.execute(create_table_sql(quote("tickets"), TICKET_COLUMNS, SQLITE_TYPES, "TEXT"))
+        self._conn.execute('CREATE INDEX "tickets_generated_timestamp" ON "tickets" ("generated_timestamp")')
+        self._conn.execute(_CHECKPOINT_DDL)
+        self._conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+        self._conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def _ensure_sideload(self, name: str) -> None:
+        columns = sideload_columns(name)
+        self._conn.execute(create_table_sql(quote(name), columns, SQLITE_TYPES, "TEXT"))
+
+    def _existing_sideloads(self) -> set[str]:
+        rows = self._conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+        return {name for (name,) in rows if name in SIDELOAD_COLUMNS}
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """One write transaction, ``IMMEDIATE`` so the stored versions we read cannot change under us."""
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
+
+    def load_checkpoint(self) -> Checkpoint | None:
+        """The checkpoint committed with the last page, or None for a new file."""
+        row = self._conn.execute('SELECT "mode", "position", "source" FROM "checkpoint"').fetchone()
+        return None if row is None else Checkpoint(mode=row[0], position=row[1], source=row[2])
+
+    def write(self, page: Page) -> WriteResult:
+        """Upsert the page's tickets and sideloads and save its checkpoint, in one transaction."""
+        with self._transaction():
+            plan = plan_writes(page.tickets, self._stored([t.get("id") for t in page.tickets]))
+            rows = [[*extract(TICKET_COLUMNS, t), raw.decode()] for t, raw in plan.writes.values()]
+            self._upsert("tickets", TICKET_COLUMNS, TICKET_GUARD, rows)
+            for name, objects in page.sideloads.items():
+                self._write_sideload(name, objects)
+            cp = page.checkpoint
+            self._conn.execute(_CHECKPOINT_UPSERT, (cp.mode, cp.position, cp.source))
+        return plan.result
+
+    def _stored(self, ids: list[Any]) -> dict[int, Stored]:
+        """The stored versions of ``ids``, read in chunks (O(page), one query per 500 ids)."""
+        stored: dict[int, Stored] = {}
+        unique = list(dict.fromkeys(ids))
+        for start in range(0, len(unique), _CHUNK):
+            chunk = unique[start : start + _CHUNK]
+            sql = (
+                'SELECT "id", "generated_timestamp", "status", "raw_json" FROM "tickets" '
+                f'WHERE "id" IN ({", ".join("?" * len(chunk))})'
+            )
+            for row_id, version, status, raw in self._conn.execute(sql, chunk):
+                stored[row_id] = Stored(version, status == "deleted", content_digest(raw.encode()))
+        return stored
+
+    def _write_sideload(self, name: str, objects: list[dict[str, Any]]) -> None:
+        columns = sideload_columns(name)
+        if name not in self._sideloads:
+            self._ensure_sideload(name)
+            self._sideloads.add(name)
+        rows = [[*extract(columns, obj), orjson.dumps(obj).decode()] for obj in objects]
+        self._upsert(name, columns, SIDELOAD_GUARD, rows)
+
+    def _upsert(self, table: str, columns: tuple[Column, ...], guard: str, rows: list[list[Any]]) -> None:
+        if rows:
+            self._conn.executemany(upsert_sql(quote(table), columns, _placeholder, guard), rows)
+
+    def close(self) -> None:
+        """Close the connection (an uncommitted page, if any, is rolled back by SQLite)."""
+        self._conn.close()
+
+    def __enter__(self) -> SQLiteSink:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

@@ -1,0 +1,102 @@
+"""Parquet sink: durable part files committed by a state file, explicit schema, latest-version readers."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from zendesk_export.exporter.sinks import (
+    ForeignOutputError,
+    MissingDependencyError,
+    OutputInUseError,
+    ParquetSink,
+    read_parquet_latest,
+    read_parquet_latest_table,
+)
+from zendesk_export.exporter.sinks.parquet import arrow_schema
+
+from ._pages import make_ticket, make_user, page
+
+
+def test_each_page_is_one_part_with_the_explicit_schema(tmp_path: Path) -> None:
+    out = tmp_path / "t.parquet"
+    with ParquetSink(out) as sink:
+        sink.write(page([make_ticket(1, 1), make_ticket(2, 1)], 1))
+        sink.write(page([make_ticket(1, 2)], 2))
+        sink.write(page([make_ticket(1, 2)], 3))  # nothing new: no part
+    parts = sorted(p.name for p in (out / "tickets").iterdir())
+    assert parts == ["part-00000001.parquet", "part-00000002.parquet"]
+    assert pq.read_schema(out / "tickets" / parts[0]).remove_metadata() == arrow_schema()
+
+
+def test_latest_table_has_one_typed_row_per_id(tmp_path: Path) -> None:
+    out = tmp_path / "t.parquet"
+    with ParquetSink(out) as sink:
+        sink.write(page([make_ticket(2, 1), make_ticket(1, 1)], 1))
+        sink.write(page([make_ticket(1, 3, status="solved")], 2))
+    table = read_parquet_latest_table(out)
+    assert table.column("id").to_pylist() == [1, 2]
+    assert table.column("status").to_pylist() == ["solved", "open"]
+    assert table.column("created_at").to_pylist()[0] == datetime(2024, 2, 15, 16, 24, 4, tzinfo=UTC)
+    assert table.column("is_public").to_pylist() == [True, True]
+
+
+def test_latest_table_of_an_empty_output_is_empty_with_the_schema(tmp_path: Path) -> None:
+    ParquetSink(tmp_path / "t.parquet").close()
+    table = read_parquet_latest_table(tmp_path / "t.parquet")
+    assert table.num_rows == 0 and table.schema == arrow_schema()
+
+
+def test_uncommitted_part_is_deleted_on_reopen(tmp_path: Path) -> None:
+    """A part renamed into place whose state file never landed belongs to no checkpoint."""
+    out = tmp_path / "t.parquet"
+    with ParquetSink(out) as sink:
+        sink.write(page([make_ticket(1, 1)], 1))
+        sink.write(page([make_ticket(2, 1)], 2))
+    state = (out / "_state.json").read_bytes().replace(b'"pages":2', b'"pages":1')
+    (out / "_state.json").write_bytes(state)  # as if the crash came just before the state was replaced
+    (out / "tickets" / "part-00000001.parquet.tmp").write_bytes(b"PAR1 torn")
+    assert set(read_parquet_latest(out)) == {1}, "readers ignore uncommitted parts"
+    with ParquetSink(out) as sink:
+        assert sink.write(page([make_ticket(2, 1)], 2)).new == 1
+    assert sorted(p.name for p in (out / "tickets").iterdir()) == ["part-00000001.parquet", "part-00000002.parquet"]
+
+
+def test_sideloads_get_their_own_table_directory(tmp_path: Path) -> None:
+    out = tmp_path / "t.parquet"
+    with ParquetSink(out, include=["users"]) as sink:
+        sink.write(page([], 1, users=[make_user(1, 10), make_user(2, 10)]))
+        sink.write(page([], 2, users=[make_user(1, 20)]))
+    assert read_parquet_latest(out, sideload="users") == {1: make_user(1, 20), 2: make_user(2, 10)}
+    assert read_parquet_latest_table(out, sideload="users").column("email").to_pylist()[0] == "user1@example.com"
+
+
+def test_a_non_empty_foreign_directory_is_refused_untouched(tmp_path: Path) -> None:
+    out = tmp_path / "t.parquet"
+    out.mkdir()
+    (out / "data.parquet").write_bytes(b"theirs")
+    with pytest.raises(ForeignOutputError, match="without zendesk-export state"):
+        ParquetSink(out)
+    assert [p.name for p in out.iterdir()] == ["data.parquet"]
+
+
+def test_a_file_at_the_output_path_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "t.parquet").write_bytes(b"PAR1...")
+    with pytest.raises(ForeignOutputError, match="not a directory"):
+        ParquetSink(tmp_path / "t.parquet")
+
+
+def test_a_second_writer_is_refused(tmp_path: Path) -> None:
+    with ParquetSink(tmp_path / "t.parquet"), pytest.raises(OutputInUseError):
+        ParquetSink(tmp_path / "t.parquet")
+
+
+def test_missing_pyarrow_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "pyarrow", None)
+    with pytest.raises(MissingDependencyError, match=r"pip install 'zendesk-export\[parquet\]'"):
+        ParquetSink(tmp_path / "t.parquet")
+    assert not (tmp_path / "t.parquet").exists()

@@ -1,0 +1,106 @@
+"""PostgreSQL sink: real types, raw JSON kept byte for byte, foreign tables refused, NULs survive.
+
+Needs ``ZENDESK_EXPORT_TEST_POSTGRES`` (skipped otherwise, except the tests that need no server).
+"""
+
+from __future__ import annotations
+
+import sys
+import uuid
+
+import orjson
+import psycopg
+import pytest
+
+from zendesk_export.exporter.sinks import ForeignOutputError, MissingDependencyError, PostgresSink, SinkError
+from zendesk_export.exporter.sinks._columns import TICKET_COLUMNS
+from zendesk_export.exporter.sinks.postgres import POSTGRES_TYPES, SCHEMA_VERSION, split_schema
+
+from ._pages import make_ticket, page
+from .conftest import SinkCase
+
+PG_TYPE_NAMES = {"BIGINT": "bigint", "TEXT": "text", "BOOLEAN": "boolean", "TIMESTAMPTZ": "timestamp with time zone"}
+PG_TYPE_NAMES["JSONB"] = "jsonb"
+
+
+def _execute(case: SinkCase, sql: str) -> None:
+    with psycopg.connect(case.dsn or "", autocommit=True) as conn:
+        conn.execute(sql)
+
+
+def test_columns_have_postgres_types(pg: SinkCase) -> None:
+    PostgresSink(pg.dsn or "", schema=pg.schema or "").close()
+    rows = pg.query(
+        "SELECT column_name || ' ' || data_type FROM information_schema.columns"
+        f" WHERE table_schema = '{pg.schema}' AND table_name = 'tickets' ORDER BY ordinal_position"
+    )
+    expected = [f"{c.name} {PG_TYPE_NAMES[POSTGRES_TYPES[c.kind]]}" for c in TICKET_COLUMNS] + ["raw_json json"]
+    assert rows == expected
+
+
+def test_typed_values_and_raw_json_as_received(pg: SinkCase) -> None:
+    ticket = make_ticket(1, 1700000000)
+    with pg.open() as sink:
+        sink.write(page([ticket]))
+    assert pg.query("SELECT raw_json FROM tickets") == [orjson.dumps(ticket).decode()]
+    assert pg.query("SELECT created_at = '2024-02-15 16:24:04+00' FROM tickets") == [True]
+    assert pg.query("SELECT satisfaction_rating->>'score' FROM tickets") == ["unoffered"]
+    assert pg.query("SELECT jsonb_array_length(tags) FROM tickets") == [3]
+
+
+def test_nul_characters_do_not_fail_the_page(pg: SinkCase) -> None:
+    """E-mail bodies can contain NUL, which PostgreSQL text and jsonb reject; raw_json keeps it."""
+    ticket = make_ticket(1, 1, description="before\x00after", tags=["a\x00b"])
+    with pg.open() as sink:
+        sink.write(page([ticket]))
+    assert pg.query("SELECT description FROM tickets") == ["beforeafter"]
+    assert pg.query("SELECT tags->>0 FROM tickets") == ["a\ufffdb"]
+    assert pg.latest()[1] == ticket
+
+
+def test_tables_made_by_someone_else_are_refused_untouched(pg: SinkCase) -> None:
+    _execute(pg, f'CREATE SCHEMA "{pg.schema}"; CREATE TABLE "{pg.schema}".tickets (id int, note text)')
+    with pytest.raises(ForeignOutputError, match=r"has tables \(tickets\) not made by zendesk-export"):
+        pg.open()
+    assert pg.query("SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema()") == [1]
+
+
+def test_a_schema_version_it_does_not_know_is_refused(pg: SinkCase) -> None:
+    pg.open().close()
+    _execute(pg, f"UPDATE \"{pg.schema}\".zendesk_export_meta SET value = '{SCHEMA_VERSION + 1}'")
+    with pytest.raises(ForeignOutputError, match="has version 2"):
+        pg.open()
+
+
+def test_other_tables_in_the_schema_are_left_alone(pg: SinkCase) -> None:
+    _execute(pg, f'CREATE SCHEMA "{pg.schema}"; CREATE TABLE "{pg.schema}".unrelated (x int)')
+    with pg.open() as sink:
+        sink.write(page([make_ticket(1, 1)]))
+    assert pg.query("SELECT count(*) FROM unrelated") == [0]
+
+
+def test_a_database_error_while_writing_is_a_sink_error(pg: SinkCase) -> None:
+    with pg.open() as sink:
+        _execute(pg, f'DROP TABLE "{pg.schema}".checkpoint')
+        with pytest.raises(SinkError, match="PostgreSQL: relation .* does not exist"):
+            sink.write(page([make_ticket(1, 1)]))
+    assert pg.query("SELECT count(*) FROM tickets") == [0], "the page's rows were rolled back"
+
+
+def test_schema_comes_from_the_url_and_the_rest_reaches_libpq() -> None:
+    assert split_schema("postgresql://u@h:5432/db?schema=zx&sslmode=disable") == (
+        "postgresql://u@h:5432/db?sslmode=disable",
+        "zx",
+    )
+    assert split_schema("postgres://h/db") == ("postgres://h/db", "public")
+
+
+def test_unreachable_server_is_a_sink_error() -> None:
+    with pytest.raises(SinkError, match="cannot connect to PostgreSQL"):
+        PostgresSink(f"postgresql://nobody@127.0.0.1:1/db_{uuid.uuid4().hex}?connect_timeout=2")
+
+
+def test_missing_psycopg_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "psycopg", None)
+    with pytest.raises(MissingDependencyError, match=r"pip install 'zendesk-export\[postgres\]'"):
+        PostgresSink("postgresql://127.0.0.1/db")
