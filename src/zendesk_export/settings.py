@@ -36,6 +36,14 @@ _DB = Setting(
 _RANDOM_SEED = Setting("random_seed", 0, "seed of the synthetic data generator (default: %(default)s)", type=int,
                        metavar="S")
 
+def _rate_limit(value: str) -> str:
+    """on, off or a positive number of incremental-export requests per minute."""
+    value = value.strip().lower()
+    if value in ("on", "off") or (value.isdigit() and int(value) > 0):
+        return value
+    raise argparse.ArgumentTypeError(f"expected on, off or a positive number, not {value!r}")
+
+
 SERVE: tuple[Setting, ...] = (
     _DB,
     Setting("host", "127.0.0.1", "interface to listen on; loopback only while the demo credentials exist "
@@ -45,7 +53,9 @@ SERVE: tuple[Setting, ...] = (
             metavar="N"),
     _RANDOM_SEED,
     Setting("rate_limit", "on", "Zendesk's rate limits: on, off, or incremental-export requests per minute "
-            "(default: %(default)s)", env="ZENDESK_EXPORT_RATE_LIMIT", metavar="N|on|off"),
+            "(default: %(default)s)", env="ZENDESK_EXPORT_RATE_LIMIT", type=_rate_limit, metavar="N|on|off"),
+    Setting("faults", None, "fault rules active from the start: a JSON file holding a list of rules, as for "
+            "PUT /__admin/faults (default: none)", env="ZENDESK_EXPORT_FAULTS", metavar="FILE"),
     Setting("admin_token", None, "bearer token of the /__admin/ API (default: random, printed at start)",
             env="ZENDESK_EXPORT_ADMIN_TOKEN", metavar="T"),
 )

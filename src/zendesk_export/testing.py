@@ -74,6 +74,40 @@ class AdminClient:
     def reset_clock(self) -> dict[str, Any]:
         return self._call("POST", "clock", {"reset": True})
 
+    def scrub(self, ticket_ids: list[int] | None = None) -> list[int]:
+        """Scrub deleted tickets now (default: every deleted one); returns the ids scrubbed."""
+        body = {} if ticket_ids is None else {"ticket_ids": ticket_ids}
+        return list(self._call("POST", "scrub", body)["scrubbed"])
+
+    def set_faults(self, rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Replace the server's fault rules (see ``zendesk_export.server.faults``)."""
+        return self._call("PUT", "faults", rules)["rules"]
+
+    def faults(self) -> list[dict[str, Any]]:
+        """The active rules, each with its ``seen`` and ``fired`` counters."""
+        return self._call("GET", "faults")["rules"]
+
+    def clear_faults(self) -> None:
+        self._call("DELETE", "faults")
+
+    def requests(self) -> list[dict[str, Any]]:
+        """The request journal, newest last."""
+        return self._call("GET", "requests")["requests"]
+
+    def clear_requests(self) -> None:
+        self._call("DELETE", "requests")
+
+    def set_rate_limit(self, **settings: Any) -> dict[str, Any]:
+        """The account's own limits: enabled, high_volume, plan_limit, incremental, users_cursor, sample."""
+        return self._call("PUT", "rate_limits", settings)
+
+    def rate_limits(self) -> dict[str, Any]:
+        return self._call("GET", "rate_limits")
+
+    def reset_rate_limit(self) -> dict[str, Any]:
+        """The server's default limits again, and empty counters."""
+        return self._call("DELETE", "rate_limits")
+
 
 @dataclass
 class ZendeskServer:
@@ -127,7 +161,11 @@ def zendesk_server_session() -> Iterator[ZendeskServer]:
 
 @pytest.fixture
 def zendesk_server(zendesk_server_session: ZendeskServer) -> ZendeskServer:
-    """The session's server, reset: no tickets, real unfrozen clock."""
+    """The session's server, reset: no tickets, real unfrozen clock, no faults, an empty journal, default rate
+    limits (off) with empty counters."""
     zendesk_server_session.admin.reset()
     zendesk_server_session.admin.reset_clock()
+    zendesk_server_session.admin.clear_faults()
+    zendesk_server_session.admin.reset_rate_limit()
+    zendesk_server_session.admin.clear_requests()
     return zendesk_server_session

@@ -13,8 +13,10 @@ from typing import Any
 from starlette.responses import Response
 from starlette.routing import Route
 
+from zendesk_export.server import admin_openapi, faults, journal, ratelimit
 from zendesk_export.server.app import Call, endpoint, json_response
 from zendesk_export.server.errors import AdminUnauthorized, InvalidParameter, NoHelpDesk
+from zendesk_export.server.scrub import scrub_now
 from zendesk_export.server.seed import seed_account
 from zendesk_export.server.store import Account
 
@@ -92,11 +94,32 @@ def _number(value: Any, name: str) -> float:
     return float(value)
 
 
+def scrub(call: Call) -> Response:
+    """`{"ticket_ids": [...]}` (default: every deleted ticket) → scrub those deleted tickets now, as Zendesk does
+    30 days after a soft delete. Returns `{"scrubbed": [ids]}`."""
+    account = admin_account(call)
+    ids = call.json().get("ticket_ids")
+    if ids is not None and (not isinstance(ids, list) or not all(isinstance(i, int) for i in ids)):
+        raise InvalidParameter("ticket_ids must be a list of ticket ids")
+    done = scrub_now(call.ctx.store, account.id, int(call.ctx.clock.now()), ids)
+    return json_response({"scrubbed": done})
+
+
 ADMIN_ROUTES: list[tuple[str, str, Callable[[Call], Response]]] = [
     ("POST", "/__admin/reset", reset),
     ("POST", "/__admin/seed", seed),
     ("GET", "/__admin/clock", get_clock),
     ("POST", "/__admin/clock", set_clock),
+    ("POST", "/__admin/scrub", scrub),
+    ("GET", "/__admin/faults", faults.get_faults),
+    ("PUT", "/__admin/faults", faults.put_faults),
+    ("DELETE", "/__admin/faults", faults.delete_faults),
+    ("GET", "/__admin/requests", journal.get_requests),
+    ("DELETE", "/__admin/requests", journal.delete_requests),
+    ("GET", "/__admin/rate_limits", ratelimit.get_rate_limits),
+    ("PUT", "/__admin/rate_limits", ratelimit.put_rate_limits),
+    ("DELETE", "/__admin/rate_limits", ratelimit.delete_rate_limits),
+    ("GET", "/__admin/openapi.json", admin_openapi.openapi),  # the one route without a token
 ]
 
 

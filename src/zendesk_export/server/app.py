@@ -40,6 +40,7 @@ class ServerConfig:
 
     admin_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     rate_limit: str = "on"
+    faults: list[dict[str, Any]] = field(default_factory=list)  # fault rules active from start (server.faults)
 
 
 @dataclass
@@ -141,10 +142,12 @@ class ZendeskHeaders:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                if not any(name.lower() == b"cache-control" for name, _ in headers):  # a 429 sets its own
+                    headers.append((b"cache-control", b"max-age=0, private, must-revalidate"))
                 message["headers"] = [
-                    *message.get("headers", []),
+                    *headers,
                     (b"x-zendesk-api-version", b"v2"),
-                    (b"cache-control", b"max-age=0, private, must-revalidate"),
                     (b"x-request-id", request_id),
                     (b"x-runtime", f"{time.perf_counter() - started:.6f}".encode()),
                 ]
@@ -163,14 +166,23 @@ async def _zendesk_error(request: Request, exc: Exception) -> Response:
 
 
 def create_app(config: ServerConfig, store: Store, clock: Clock | None = None) -> Starlette:
-    from zendesk_export.server import admin, export_api, tickets_api
+    from zendesk_export.server import admin, admin_openapi, export_api, faults, journal, ratelimit, tickets_api
 
     ctx = Context(config, store, clock or Clock())
-    routes = api_routes(export_api.ROUTES + tickets_api.ROUTES) + admin.routes()
+    from zendesk_export.server import events_api, jobs, users_api  # issue 3: the rest of the export family
+
+    api = export_api.ROUTES + events_api.ROUTES + users_api.ROUTES + jobs.ROUTES + tickets_api.ROUTES
+    routes = api_routes(api) + admin.routes()
     app = Starlette(
         routes=routes,
         exception_handlers={HTTPException: _not_found, ZendeskError: _zendesk_error},
     )
     app.state.ctx = ctx
+    # Innermost first: rate limits answer inside Zendesk's headers; faults act outside them, like the network;
+    # the journal sees everything, faults included; the admin guard closes /__admin/ before anything runs.
+    ratelimit.install(app, ctx)
     app.add_middleware(ZendeskHeaders)
+    faults.install(app, ctx)
+    journal.install(app, ctx)
+    admin_openapi.install(app, ctx)
     return app

@@ -23,6 +23,7 @@ __all__ = [
     "TooRecentStartTime",
     "RecordInvalid",
     "TooManyValues",
+    "InvalidPaginationParameter",
     "RateLimitExceeded",
     "AdminUnauthorized",
 ]
@@ -164,6 +165,15 @@ class TooManyValues(ZendeskError):
 
     def body(self) -> Any:
         return {"error": "TooManyValues", "description": str(self), "max_count": self.limit}
+
+
+class InvalidPaginationParameter(ZendeskError):
+    """A cursor that is not one we issued (garbled, truncated, wrong encoding). Name chosen: see DIFFERENCES.md."""
+
+    status = 400
+
+    def __init__(self, cursor: str) -> None:
+        super().__init__(f"Invalid cursor: {cursor[:100]!r}")
 
 
 class RateLimitExceeded(ZendeskError):

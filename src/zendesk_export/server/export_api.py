@@ -1,51 +1,59 @@
-"""HTTP handlers of the incremental exports. The paging rules themselves live in ``incremental``."""
+"""HTTP handlers of the incremental ticket exports (time, cursor, sample). The paging rules live in ``incremental``
+and ``cursor``, the envelopes in ``feeds``."""
 
 from __future__ import annotations
 
-import orjson
+from collections.abc import Sequence
+
 from starlette.responses import Response
 
-from zendesk_export.server.app import Call, raw_json
-from zendesk_export.server.incremental import (
-    VISIBILITY_DELAY,
-    next_page_url,
-    parse_bool,
-    parse_per_page,
-    parse_start_time,
-    time_page,
-)
+from zendesk_export.server.app import Call
+from zendesk_export.server.feeds import Feed, Rendered, cursor_export, time_export
+from zendesk_export.server.scrub import scrub_due
+from zendesk_export.server.sideloads import parse_include, ticket_sideloads
+from zendesk_export.server.store import ExportRow
 from zendesk_export.tickets import ticket_json
 
-__all__ = ["ROUTES", "incremental_tickets"]
+__all__ = ["ROUTES", "TICKETS", "incremental_tickets", "incremental_tickets_cursor", "incremental_tickets_sample"]
+
+
+def _prepare_tickets(call: Call) -> None:
+    """Before a ticket page: refuse `include=last_audits`, and scrub tickets whose 30 days are up."""
+    parse_include(call.params)
+    scrub_due(call.ctx.store, call.account.id, int(call.ctx.clock.now()))
+
+
+def _render_tickets(call: Call, rows: Sequence[ExportRow]) -> Rendered:
+    side = ticket_sideloads(call, rows, parse_include(call.params))
+    items = []
+    for r in rows:
+        item = ticket_json(call.base_url, r.id, r.body, r.generated_timestamp)
+        extra = side.properties.get(r.id)
+        items.append(item[:-1] + extra + b"}" if extra else item)
+    return Rendered(items, side.arrays)
+
+
+TICKETS = Feed("tickets", "tickets", "/api/v2/incremental/tickets", _render_tickets, _prepare_tickets,
+               count_first=True)
 
 
 def incremental_tickets(call: Call) -> Response:
     """`GET /api/v2/incremental/tickets?start_time=…` — the time-based export."""
-    call.caller(admin=True)
-    now = call.ctx.clock.now()
-    start = parse_start_time(call.params, now)
-    per_page = parse_per_page(call.params)
-    exclude_deleted = parse_bool(call.params, "exclude_deleted")
-    store, account_id = call.ctx.store, call.account.id
-    rows = store.export_rows(account_id, start, int(now) - VISIBILITY_DELAY, per_page, exclude_deleted)
-    page = time_page(rows, per_page, lambda ts: store.export_group(account_id, ts, exclude_deleted))
+    return time_export(call, TICKETS)
 
-    tickets = b",".join(ticket_json(call.base_url, r.id, r.body, r.generated_timestamp) for r in page.rows)
-    next_page = b"null"
-    if page.end_time is not None:
-        url = next_page_url(
-            call.base_url, "/api/v2/incremental/tickets", call.params.multi_items(), ("start_time", str(page.end_time))
-        )
-        next_page = orjson.dumps(url)
-    body = (
-        b'{"tickets":[' + tickets + b'],"count":' + str(len(page.rows)).encode()
-        + b',"end_of_stream":' + (b"true" if page.end_of_stream else b"false")
-        + b',"next_page":' + next_page
-        + b',"end_time":' + (str(page.end_time).encode() if page.end_time is not None else b"null") + b"}"
-    )
-    return raw_json(body)
+
+def incremental_tickets_cursor(call: Call) -> Response:
+    """`GET /api/v2/incremental/tickets/cursor?start_time=…|cursor=…` — the cursor-based export."""
+    return cursor_export(call, TICKETS)
+
+
+def incremental_tickets_sample(call: Call) -> Response:
+    """`GET /api/v2/incremental/tickets/sample?start_time=…` — at most 50 tickets, same envelope."""
+    return time_export(call, TICKETS, sample=True)
 
 
 ROUTES = [
     ("GET", "/api/v2/incremental/tickets", incremental_tickets),
+    ("GET", "/api/v2/incremental/tickets/cursor", incremental_tickets_cursor),
+    ("GET", "/api/v2/incremental/tickets/sample", incremental_tickets_sample),
 ]

@@ -9,11 +9,13 @@ import socket
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import uvicorn
 
 from zendesk_export.clock import Clock
 from zendesk_export.server.app import ServerConfig, create_app
+from zendesk_export.server.faults import load_rules_file
 from zendesk_export.server.seed import seed_account
 from zendesk_export.server.store import Store, open_store
 
@@ -67,7 +69,9 @@ def _prepare(db: str, host: str, config: ServerConfig, seed: int, random_seed: i
 def _bind(host: str, port: int) -> socket.socket:
     """Bind and listen before starting uvicorn: the real port (also for --port 0) is known and printed, and a
     client that connects at once waits in the backlog instead of being refused."""
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    # proto=IPPROTO_TCP, not the default 0: asyncio sets TCP_NODELAY only on sockets whose proto says TCP, and
+    # without it every response (headers and body are two writes) waits ~40 ms for the client's delayed ACK.
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     sock.listen(2048)
@@ -81,9 +85,12 @@ def _uvicorn(store: Store, clock: Clock, config: ServerConfig, host: str, port: 
 
 
 def start_server(db: str, *, host: str = "127.0.0.1", port: int = 0, admin_token: str | None = None,
-                 rate_limit: str = "on", seed: int = 0, random_seed: int = 0) -> RunningServer:
-    """Start a server in a daemon thread; returns once it accepts connections."""
-    config = ServerConfig(admin_token=admin_token or secrets.token_urlsafe(24), rate_limit=rate_limit)
+                 rate_limit: str = "on", seed: int = 0, random_seed: int = 0,
+                 faults: list[dict[str, Any]] | None = None) -> RunningServer:
+    """Start a server in a daemon thread; returns once it accepts connections. ``faults``: rules active from
+    the start (as for ``PUT /__admin/faults``)."""
+    config = ServerConfig(admin_token=admin_token or secrets.token_urlsafe(24), rate_limit=rate_limit,
+                          faults=list(faults or []))
     store, clock = _prepare(db, host, config, seed, random_seed)
     sock = _bind(host, port)
     server = _uvicorn(store, clock, config, host, port)
@@ -107,9 +114,12 @@ def running_server(db: str, **options: object) -> Iterator[RunningServer]:
 
 
 def serve(db: str, *, host: str, port: int, admin_token: str | None, rate_limit: str, seed: int,
-          random_seed: int, banner: Callable[[str], object] = print) -> None:
-    """Run in the foreground until interrupted, after printing how to reach the server."""
-    config = ServerConfig(admin_token=admin_token or secrets.token_urlsafe(24), rate_limit=rate_limit)
+          random_seed: int, banner: Callable[[str], object] = print, faults: str | None = None) -> None:
+    """Run in the foreground until interrupted, after printing how to reach the server. ``faults``: a JSON
+    file of fault rules active from the start (raises ``FaultRuleError`` if it cannot be used)."""
+    rules = load_rules_file(faults) if faults else []
+    config = ServerConfig(admin_token=admin_token or secrets.token_urlsafe(24), rate_limit=rate_limit,
+                          faults=rules)
     store, clock = _prepare(db, host, config, seed, random_seed)
     sock = _bind(host, port)
     url = f"http://{host}:{sock.getsockname()[1]}"

@@ -15,7 +15,7 @@ from typing import Any
 
 from zendesk_export.server.store import Store
 from zendesk_export.server.tickets_api import CUSTOM_STATUS_IDS, DEFAULT_BRAND_ID, DEFAULT_TICKET_FORM_ID
-from zendesk_export.tickets import PRIORITIES, STATUSES, TYPES
+from zendesk_export.tickets import PRIORITIES, STATUSES, TYPES, format_time
 
 __all__ = ["seed_account", "CUSTOM_FIELD_IDS"]
 
@@ -45,6 +45,11 @@ def seed_account(store: Store, account_id: int, tickets: int, random_seed: int, 
         for i in range(5)
     ]
     store.add_users(account_id, users + agents)
+    since = int(now) - SPAN
+    store.insert_records(account_id, "organizations", [
+        {"id": i, "name": f"Organization {i}", "created_at": since, "updated_at": since} for i in range(1, 21)])
+    store.insert_records(account_id, "groups", [
+        {"id": i, "name": f"Group {i}", "created_at": since, "updated_at": since} for i in range(1, 6)])
     generator = _tickets(rng, tickets, int(now), [u["id"] for u in users], [a["id"] for a in agents])
     count = store.insert_tickets(account_id, generator)
     return {"tickets": count, "users": len(users) + len(agents)}
@@ -85,9 +90,58 @@ def _ticket(rng: random.Random, burst_at: int | None, now: int, requesters: list
         "generated_timestamp": updated if burst_at is not None else min(updated + rng.choice((0, 1, 1, 2)), now - 61),
     }
     ticket["follower_ids"] = ticket["collaborator_ids"]
+    ticket["audits"] = _audits(ticket)
     if rng.random() < 0.04:
         _delete(rng, ticket, now)
     return ticket
+
+
+# -- audits true to the seeded history (no random draws: the tickets stay what they were) -----------------
+_SYSTEM = {"client": None, "ip_address": None, "location": None, "latitude": None, "longitude": None}
+
+
+def _audits(ticket: dict[str, Any]) -> list[dict[str, Any]]:
+    """The ticket's history as the Tickets API would have audited it: a Create audit (comment + fields) at
+    creation; when updated later, it was created `new` and a Change audit at `updated_at` set its final status,
+    assignee and group. The store numbers audits and events."""
+    later = ticket["updated_at"] > ticket["created_at"]
+    final = {k: ticket[k] for k in ("status", "custom_status_id", "assignee_id", "group_id")}
+    initial = {"status": "new", "custom_status_id": CUSTOM_STATUS_IDS["new"], "assignee_id": None, "group_id": None}
+    start = initial if later and final["status"] != "new" else final
+    body = ticket["description"]
+    events: list[dict[str, Any]] = [{
+        "id": None, "type": "Comment", "author_id": ticket["requester_id"], "body": body,
+        "html_body": f'<div class="zd-comment" dir="auto"><p dir="auto">{body}</p></div>', "plain_body": body,
+        "public": True, "attachments": [], "audit_id": None}]
+    created = {**{k: ticket[k] for k in _CREATED}, **start}
+    events += [_field_event(name, created[name]) for name in _CREATED if created[name] not in (None, [])]
+    audits = [_audit(ticket, ticket["created_at"], ticket["requester_id"], events)]
+    if start is not final:
+        changes = [_field_event(k, v, start[k]) for k, v in final.items() if v != start[k]]
+        audits.append(_audit(ticket, ticket["updated_at"], ticket["assignee_id"] or ticket["submitter_id"], changes))
+    return audits
+
+
+_CREATED = ("subject", "requester_id", "priority", "type", "status", "organization_id", "brand_id", "ticket_form_id",
+            "custom_status_id", "assignee_id", "group_id", "tags")
+
+
+def _field_event(name: str, value: Any, *previous: Any) -> dict[str, Any]:
+    """A Create event, or with a previous value (which may be None) a Change event, as `_Audit.field` writes."""
+    event = {"id": None, "type": "Change" if previous else "Create", "value": _text(value), "field_name": name}
+    if previous:
+        event["previous_value"] = _text(previous[0])
+    return event
+
+
+def _text(value: Any) -> Any:
+    return str(value) if type(value) is int else value
+
+
+def _audit(ticket: dict[str, Any], at: int, author: int, events: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"id": None, "ticket_id": None, "created_at": format_time(at), "author_id": author,
+            "metadata": {"system": dict(_SYSTEM), "custom": {}}, "events": events, "via": ticket["via"],
+            "created_at_epoch": at}
 
 
 def _delete(rng: random.Random, ticket: dict[str, Any], now: int) -> None:

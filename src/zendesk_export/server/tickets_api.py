@@ -13,7 +13,13 @@ import orjson
 from starlette.responses import Response
 
 from zendesk_export.server.app import Call, raw_json
-from zendesk_export.server.errors import ParameterMissing, RecordInvalid, RecordNotFound
+from zendesk_export.server.errors import (
+    InvalidParameter,
+    ParameterMissing,
+    RecordInvalid,
+    RecordNotFound,
+    TooManyValues,
+)
 from zendesk_export.server.store import Writer
 from zendesk_export.tickets import (
     PRIORITIES,
@@ -26,7 +32,8 @@ from zendesk_export.tickets import (
     ticket_json,
 )
 
-__all__ = ["ROUTES", "validate", "CUSTOM_STATUS_IDS", "API_VIA"]
+__all__ = ["ROUTES", "validate", "CUSTOM_STATUS_IDS", "API_VIA", "BULK_LIMIT", "create_one", "update_one", "delete_one",
+           "parse_ids", "show_many"]
 
 API_VIA = {"channel": "api", "source": {"from": {}, "to": {}, "rel": None}}
 # One system custom status per status category, as a new Zendesk account has.
@@ -207,22 +214,27 @@ def _ticket_response(call: Call, ticket: dict[str, Any], audit: dict[str, Any] |
 def create_ticket(call: Call) -> Response:
     """`POST /api/v2/tickets` → 201, Location, `{ticket, audit}`."""
     caller = call.caller()
-    payload = _payload(call)
+    ticket, saved = create_one(call, caller.id, _payload(call))
+    location = {"Location": f"{call.base_url}/api/v2/tickets/{ticket['id']}.json"}
+    return _ticket_response(call, ticket, saved, 201, location)
+
+
+def create_one(call: Call, caller_id: int, payload: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Create one ticket from a payload (single create and each item of create_many) → (ticket, audit)."""
     fields = validate(payload)
     comment = _comment(payload, creating=True)
     if comment is None:
         raise RecordInvalid({"base": [_blank_description()]})
     now = int(call.ctx.clock.now())
     with call.ctx.store.write(call.account.id) as writer:
-        ticket = _new_ticket(call, writer, fields, comment, caller.id, now)
-        audit = _Audit(writer, call, ticket["id"], caller.id, now)
+        ticket = _new_ticket(call, writer, fields, comment, caller_id, now)
+        audit = _Audit(writer, call, ticket["id"], caller_id, now)
         audit.comment(comment)
         for name in _CREATE_EVENT_FIELDS + tuple(n for n in _OPTIONAL_CREATE_FIELDS if ticket.get(n)):
             audit.field(name, ticket[name])
         writer.put_ticket(ticket)
         saved = audit.save()
-    location = {"Location": f"{call.base_url}/api/v2/tickets/{ticket['id']}.json"}
-    return _ticket_response(call, ticket, saved, 201, location)
+    return ticket, saved
 
 
 def _new_ticket(call: Call, writer: Writer, fields: dict[str, Any], comment: dict[str, Any], caller_id: int,
@@ -258,16 +270,22 @@ def show_ticket(call: Call) -> Response:
 def update_ticket(call: Call) -> Response:
     """`PUT /api/v2/tickets/{id}` → `{ticket, audit}`; a `comment` adds a comment."""
     caller = call.caller()
-    payload = _payload(call)
+    ticket, saved = update_one(call, caller.id, call.path_int("ticket_id"), _payload(call))
+    return _ticket_response(call, ticket, saved)
+
+
+def update_one(call: Call, caller_id: int, ticket_id: int, payload: dict[str, Any]
+               ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Update one ticket (single update and each item of update_many) → (ticket, audit)."""
     fields = validate(payload)
     comment = _comment(payload, creating=False)
     now = int(call.ctx.clock.now())
     with call.ctx.store.write(call.account.id) as writer:
-        ticket = _live_ticket(writer, call.path_int("ticket_id"))
+        ticket = _live_ticket(writer, ticket_id)
         if ticket["status"] == "closed":
             raise RecordInvalid({"status": [{"description": "Status: closed prevents ticket update",
                                              "error": "ClosedPreventsUpdate"}]})
-        audit = _Audit(writer, call, ticket["id"], caller.id, now)
+        audit = _Audit(writer, call, ticket["id"], caller_id, now)
         if comment:
             audit.comment(comment)
         _apply_changes(ticket, fields, payload, audit)
@@ -276,7 +294,7 @@ def update_ticket(call: Call) -> Response:
             ticket["updated_at"] = now
         writer.put_ticket(ticket)
         saved = audit.save()
-    return _ticket_response(call, ticket, saved)
+    return ticket, saved
 
 
 def _apply_changes(ticket: dict[str, Any], fields: dict[str, Any], payload: dict[str, Any], audit: _Audit) -> None:
@@ -313,15 +331,50 @@ def _live_ticket(writer: Writer, ticket_id: int) -> dict[str, Any]:
 def delete_ticket(call: Call) -> Response:
     """`DELETE /api/v2/tickets/{id}` → 204. A soft delete: the export shows the ticket as `deleted`."""
     call.caller()
-    now = int(call.ctx.clock.now())
-    with call.ctx.store.write(call.account.id) as writer:
-        ticket = _live_ticket(writer, call.path_int("ticket_id"))
-        ticket.update(status="deleted", deleted_at=now, generated_timestamp=max(now, ticket["generated_timestamp"]))
-        writer.put_ticket(ticket)
+    delete_one(call, call.path_int("ticket_id"))
     return Response(status_code=204)
 
 
+def delete_one(call: Call, ticket_id: int) -> None:
+    """Soft-delete one ticket (single delete and each id of destroy_many)."""
+    now = int(call.ctx.clock.now())
+    with call.ctx.store.write(call.account.id) as writer:
+        ticket = _live_ticket(writer, ticket_id)
+        ticket.update(status="deleted", deleted_at=now, generated_timestamp=max(now, ticket["generated_timestamp"]))
+        writer.put_ticket(ticket)
+
+
+BULK_LIMIT = 100  # create_many, update_many, destroy_many, show_many: at most 100 ids or tickets
+
+
+def parse_ids(call: Call) -> list[int]:
+    """`?ids=1,2,3` (required, ≤ 100, integers) → ids in the order given, without repeats."""
+    raw = call.params.get("ids", "")
+    parts = [p.strip() for p in raw.split(",") if p.strip()]
+    if not parts:
+        raise ParameterMissing("ids")
+    if not all(p.isdigit() for p in parts):
+        raise InvalidParameter(f"ids must be a comma-separated list of integers, got {raw[:100]!r}")
+    ids = list(dict.fromkeys(int(p) for p in parts))
+    if len(ids) > BULK_LIMIT:
+        raise TooManyValues(BULK_LIMIT)
+    return ids
+
+
+def show_many(call: Call) -> Response:
+    """`GET /api/v2/tickets/show_many?ids=…` — the live tickets among ids, in the order asked (unknown and
+    deleted ids are left out), with the offset-pagination keys of a list."""
+    call.caller()
+    ids = parse_ids(call)
+    rows = {r.id: r for r in call.ctx.store.tickets_by_id(call.account.id, ids)}
+    found = [ticket_json(call.base_url, i, rows[i].body) for i in ids if i in rows]
+    body = (b'{"tickets":[' + b",".join(found) + b'],"next_page":null,"previous_page":null,"count":'
+            + str(len(found)).encode() + b"}")
+    return raw_json(body)
+
+
 ROUTES = [
+    ("GET", "/api/v2/tickets/show_many", show_many),
     ("POST", "/api/v2/tickets", create_ticket),
     ("GET", "/api/v2/tickets/{ticket_id:int}", show_ticket),
     ("PUT", "/api/v2/tickets/{ticket_id:int}", update_ticket),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
@@ -19,6 +19,7 @@ __all__ = [
     "Account",
     "User",
     "ExportRow",
+    "DuplicateRecord",
     "Store",
     "Writer",
     "DEMO",
@@ -55,6 +56,10 @@ class ExportRow(NamedTuple):
     body: bytes
 
 
+class DuplicateRecord(Exception):
+    """A write that would take a unique value (a user's email, an organization's name) already in use."""
+
+
 # The demo account every new database starts with (DESIGN.md): documented, loopback only.
 DEMO: dict[str, Any] = {
     "subdomain": "example",
@@ -79,11 +84,31 @@ class Writer(Protocol):
 
     def add_audit(self, audit: dict[str, Any]) -> None: ...
 
+    def get_record(self, table: str, record_id: int) -> dict[str, Any] | None:
+        """A users/organizations/groups record: its columns and extra attributes in one dict."""
+        ...
+
+    def put_record(self, table: str, record: dict[str, Any]) -> None:
+        """Insert or update a record; raises DuplicateRecord on a taken unique value."""
+        ...
+
 
 class Store(Protocol):
     def account(self, subdomain: str | None) -> Account | None:
         """The account of that subdomain; None → the default account."""
         ...
+
+    def set_account_setting(self, account_id: int, key: str, value: Any) -> None:
+        """Set one key of ``Account.settings`` (``None`` removes it), atomically."""
+        ...
+
+    def hit_rate_counters(self, account_id: int, hits: Sequence[tuple[str, int]]) -> dict[str, int]:
+        """Count one request in each ``(bucket, window_start)`` and return each bucket's count in that window
+        (a bucket whose stored window differs starts again at 1). One atomic statement: correct across threads
+        and processes sharing the database."""
+        ...
+
+    def clear_rate_counters(self, account_id: int) -> None: ...
 
     def user_by_email(self, account_id: int, email: str) -> User | None: ...
 
@@ -113,10 +138,37 @@ class Store(Protocol):
 
     def insert_tickets(self, account_id: int, tickets: Iterable[dict[str, Any]]) -> int:
         """Bulk insert of new tickets (seeding) in one transaction; the store numbers them (sets each
-        ticket's ``id``). Returns the count."""
+        ticket's ``id``). A ticket may carry ``audits`` (audit dicts with ``created_at_epoch`` and events, no
+        ids): they are stored with the ticket, numbered like API-written audits. Returns the count."""
         ...
 
     def add_users(self, account_id: int, users: Iterable[dict[str, Any]]) -> list[User]: ...
+
+    # -- the export family (issue 3) ----------------------------------------------------------------
+    def changes(self, account_id: int, kind: str, after: tuple[int, int], cutoff: int, limit: int,
+                exclude_deleted: bool = False) -> list[ExportRow]:
+        """A feed (tickets, audits, users, organizations) after position (key, id), key <= cutoff, in
+        (key, id) order, at most ``limit`` (-1: all). Bodies: stored ticket JSON, audit JSON, or the record as JSON."""
+        ...
+
+    def records_by_id(self, account_id: int, table: str, ids: Iterable[int]) -> list[dict[str, Any]]: ...
+
+    def list_records(self, account_id: int, table: str, offset: int, limit: int
+                     ) -> tuple[list[dict[str, Any]], int]: ...
+
+    def insert_records(self, account_id: int, table: str, records: Iterable[dict[str, Any]]) -> int: ...
+
+    def tickets_by_id(self, account_id: int, ids: Sequence[int]) -> list[ExportRow]: ...
+
+    def comment_counts(self, account_id: int, ticket_ids: Sequence[int]) -> dict[int, int]: ...
+
+    def put_job(self, account_id: int, job_id: str, data: dict[str, Any]) -> None: ...
+
+    def read_job(self, account_id: int, job_id: str) -> tuple[dict[str, Any], int] | None:
+        """The job and its read count including this read (job statuses progress on reads)."""
+        ...
+
+    def scrub_due(self, account_id: int, deleted_before: int, limit: int = 1000) -> list[int]: ...
 
     def reset(self, account_id: int) -> None:
         """Delete the account's tickets and audits; keep users and credentials."""

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from itertools import islice
 from typing import Any
 
 import orjson
 
 from zendesk_export.server.store import DEMO, Account, ExportRow, User, hash_secret
+from zendesk_export.server.store._sqlite_records import RecordsMixin, WriterRecordsMixin
 from zendesk_export.tickets import TICKET_FIELDS, render_body
 
 __all__ = ["SQLiteStore", "MIGRATIONS", "ticket_columns", "row_values", "row_to_ticket"]
@@ -61,6 +63,31 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX audits_time ON audits (account_id, created_at, id);
     """
     + _tickets_ddl(),
+    # Issue 3: users/organizations/groups as exportable records, bulk job statuses, scrub bookkeeping.
+    """
+    ALTER TABLE users ADD COLUMN data TEXT NOT NULL DEFAULT '{}';
+    CREATE INDEX users_changes ON users (account_id, updated_at, id);
+    CREATE TABLE organizations (
+        account_id INTEGER NOT NULL, id INTEGER NOT NULL, name TEXT NOT NULL, created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL, deleted_at INTEGER, data TEXT NOT NULL DEFAULT '{}',
+        PRIMARY KEY (account_id, id), UNIQUE (account_id, name));
+    CREATE INDEX organizations_changes ON organizations (account_id, updated_at, id);
+    CREATE TABLE groups (
+        account_id INTEGER NOT NULL, id INTEGER NOT NULL, name TEXT NOT NULL, created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL, deleted_at INTEGER, data TEXT NOT NULL DEFAULT '{}',
+        PRIMARY KEY (account_id, id));
+    CREATE TABLE job_statuses (
+        account_id INTEGER NOT NULL, id TEXT NOT NULL, data TEXT NOT NULL, reads INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (account_id, id));
+    CREATE INDEX tickets_scrub_due ON tickets (account_id, deleted_at)
+        WHERE deleted_at IS NOT NULL AND description IS NOT 'X'
+    """,
+    # Issue 4: rate-limit counters, one row per (account, bucket) holding the current window's count.
+    """
+    CREATE TABLE rate_counters (
+        account_id INTEGER NOT NULL, bucket TEXT NOT NULL, window_start INTEGER NOT NULL, count INTEGER NOT NULL,
+        PRIMARY KEY (account_id, bucket))
+    """,
 )
 
 
@@ -98,7 +125,49 @@ _INSERT_TICKET = (
 )
 
 
-class _SQLiteWriter:
+_INSERT_AUDIT = (
+    "INSERT INTO audits (account_id, id, ticket_id, created_at, author_id, data) VALUES (?, ?, ?, ?, ?, ?)"
+)
+
+
+class _Sequences:
+    """Id sequences read once and written back once: numbering a bulk insert without a query per id."""
+
+    def __init__(self, conn: sqlite3.Connection, account_id: int) -> None:
+        self.conn, self.account_id = conn, account_id
+        rows = conn.execute("SELECT name, value FROM sequences WHERE account_id = ?", (account_id,))
+        self.values: dict[str, int] = {r[0]: r[1] for r in rows.fetchall()}
+        self.used: set[str] = set()
+
+    def take(self, name: str, count: int = 1) -> int:
+        """Reserve ``count`` consecutive ids; returns the first."""
+        first = self.values.get(name, 0) + 1
+        self.values[name] = first + count - 1
+        self.used.add(name)
+        return first
+
+    def save(self) -> None:
+        self.conn.executemany(
+            "INSERT INTO sequences (account_id, name, value) VALUES (?, ?, ?) "
+            "ON CONFLICT (account_id, name) DO UPDATE SET value = excluded.value",
+            [(self.account_id, name, self.values[name]) for name in sorted(self.used)],
+        )
+
+
+def _audit_row(account_id: int, ticket_id: int, audit: dict[str, Any], numbers: _Sequences
+               ) -> tuple[Any, ...]:
+    """Number a seeded audit and its events as the Tickets API would, → an audits row."""
+    audit.update(id=numbers.take("audits"), ticket_id=ticket_id)
+    first = numbers.take("events", len(audit["events"]))
+    for number, event in enumerate(audit["events"], start=first):
+        event["id"] = number
+        if event["type"] == "Comment":
+            event["audit_id"] = audit["id"]
+    created = audit.pop("created_at_epoch")
+    return (account_id, audit["id"], ticket_id, created, audit.get("author_id"), orjson.dumps(audit).decode())
+
+
+class _SQLiteWriter(WriterRecordsMixin):
     def __init__(self, conn: sqlite3.Connection, account_id: int) -> None:
         self.conn = conn
         self.account_id = account_id
@@ -129,7 +198,7 @@ class _SQLiteWriter:
         )
 
 
-class SQLiteStore:
+class SQLiteStore(RecordsMixin):
     """SQLite implementation of ``Store``. Safe to share between threads and between processes."""
 
     def __init__(self, path: str) -> None:
@@ -220,6 +289,33 @@ class SQLiteStore:
             row = self._conn().execute("SELECT * FROM accounts WHERE subdomain = ?", (subdomain,)).fetchone()
         return Account(row["id"], row["subdomain"], orjson.loads(row["settings"])) if row else None
 
+    def set_account_setting(self, account_id: int, key: str, value: Any) -> None:
+        with self._transaction() as conn:
+            row = conn.execute("SELECT settings FROM accounts WHERE id = ?", (account_id,)).fetchone()
+            settings = orjson.loads(row[0]) if row else {}
+            if value is None:
+                settings.pop(key, None)
+            else:
+                settings[key] = value
+            conn.execute("UPDATE accounts SET settings = ? WHERE id = ?", (orjson.dumps(settings).decode(), account_id))
+
+    # -- rate-limit counters: one autocommitted statement per request, see server/ratelimit.py ----------
+    def hit_rate_counters(self, account_id: int, hits: Sequence[tuple[str, int]]) -> dict[str, int]:
+        if not hits:
+            return {}
+        rows = self._conn().execute(
+            "INSERT INTO rate_counters (account_id, bucket, window_start, count) VALUES "
+            + ", ".join(["(?, ?, ?, 1)"] * len(hits))
+            + " ON CONFLICT (account_id, bucket) DO UPDATE SET count = CASE WHEN rate_counters.window_start = "
+            "excluded.window_start THEN rate_counters.count + 1 ELSE 1 END, window_start = excluded.window_start "
+            "RETURNING bucket, count",
+            [value for bucket, start in hits for value in (account_id, bucket, start)],
+        ).fetchall()
+        return {bucket: count for bucket, count in rows}
+
+    def clear_rate_counters(self, account_id: int) -> None:
+        self._conn().execute("DELETE FROM rate_counters WHERE account_id = ?", (account_id,))
+
     def _user(self, where: str, args: tuple[Any, ...]) -> User | None:
         row = self._conn().execute(
             f"SELECT id, account_id, name, email, role, organization_id FROM users WHERE {where}", args
@@ -275,30 +371,26 @@ class SQLiteStore:
 
     def insert_tickets(self, account_id: int, tickets: Iterable[dict[str, Any]]) -> int:
         with self._transaction() as conn:
-            row = conn.execute(
-                "SELECT value FROM sequences WHERE account_id = ? AND name = 'tickets'", (account_id,)
-            ).fetchone()
-            first = last = row[0] if row else 0
-
-            def numbered() -> Iterator[tuple[Any, ...]]:
-                nonlocal last
-                for ticket in tickets:
-                    last += 1
-                    ticket["id"] = last
-                    yield row_values(account_id, ticket)
-
-            conn.executemany(_INSERT_TICKET, numbered())
-            conn.execute(
-                "INSERT INTO sequences (account_id, name, value) VALUES (?, 'tickets', ?) "
-                "ON CONFLICT (account_id, name) DO UPDATE SET value = excluded.value",
-                (account_id, last),
-            )
-            return last - first
+            numbers = _Sequences(conn, account_id)
+            iterator, count = iter(tickets), 0
+            while chunk := list(islice(iterator, 2000)):  # bounded memory, few executemany calls
+                audits: list[tuple[Any, ...]] = []
+                for ticket in chunk:
+                    ticket["id"] = numbers.take("tickets")
+                    seeded = ticket.pop("audits", ())
+                    audits += [_audit_row(account_id, ticket["id"], a, numbers) for a in seeded]
+                conn.executemany(_INSERT_TICKET, [row_values(account_id, t) for t in chunk])
+                conn.executemany(_INSERT_AUDIT, audits)
+                count += len(chunk)
+            numbers.save()
+            return count
 
     def reset(self, account_id: int) -> None:
         with self._transaction() as conn:
             conn.execute("DELETE FROM tickets WHERE account_id = ?", (account_id,))
             conn.execute("DELETE FROM audits WHERE account_id = ?", (account_id,))
+            for table in ("organizations", "groups", "job_statuses"):
+                conn.execute(f"DELETE FROM {table} WHERE account_id = ?", (account_id,))
             conn.execute("DELETE FROM sequences WHERE account_id = ? AND name != 'users'", (account_id,))
             conn.execute(
                 "DELETE FROM users WHERE account_id = ? AND id NOT IN (SELECT user_id FROM credentials)", (account_id,)

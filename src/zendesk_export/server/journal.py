@@ -1,0 +1,141 @@
+"""The request journal: what clients sent and what they got, for a test to assert on (``GET /__admin/requests``).
+
+Each entry: method, path, query, host, a redacted ``Authorization`` (the scheme and, for Basic, the login without
+its secret), user agent, status (``None`` if the connection dropped before a status was sent), duration, the
+fault applied (see ``faults``) and the server-clock time. Newest last; bounded (the oldest fall off); in the
+memory of the process that served the request (a journal is for watching one server in a test, and writing
+every request to the database would cost more than the request). ``/__admin/`` calls are not journalled: the
+journal shows the client under test, not the test's own controls.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import itertools
+import threading
+import time
+from collections import deque
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from zendesk_export.server.app import Call, Context, json_response
+from zendesk_export.server.faults import FAULT_KEY
+
+__all__ = ["Journal", "JournalMiddleware", "redact", "install", "CAPACITY"]
+
+CAPACITY = 1000
+
+
+def redact(authorization: str | None) -> str | None:
+    """``Basic <b64 email/token:secret>`` → ``Basic email/token:***``; any other scheme → ``Scheme ***``."""
+    if not authorization:
+        return None
+    scheme, _, credentials = authorization.partition(" ")
+    if scheme.lower() != "basic":
+        return f"{scheme} ***"
+    try:
+        login = base64.b64decode(credentials.strip(), validate=True).decode().partition(":")[0]
+    except (binascii.Error, UnicodeDecodeError):
+        return "Basic ***"
+    return f"Basic {login}:***"
+
+
+class Journal:
+    """A bounded, thread-safe list of entries, each numbered in arrival order."""
+
+    def __init__(self, capacity: int = CAPACITY) -> None:
+        self._entries: deque[dict[str, Any]] = deque(maxlen=capacity)
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+
+    def record(self, entry: dict[str, Any]) -> None:
+        with self._lock:
+            self._entries.append({"id": next(self._ids), **entry})
+
+    def entries(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self._entries)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+class JournalMiddleware:
+    """Pure-ASGI middleware, the outermost: sees every request, the fault applied, the status that went out."""
+
+    def __init__(self, app: ASGIApp, journal: Journal, ctx: Context) -> None:
+        self.app = app
+        self.journal = journal
+        self.ctx = ctx
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith("/__admin/"):
+            await self.app(scope, receive, send)
+            return
+        started, at = time.perf_counter(), self.ctx.clock.now()
+        status: int | None = None
+
+        async def watch(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        finally:
+            self.journal.record(_entry(scope, status, time.perf_counter() - started, at))
+
+
+def _entry(scope: Scope, status: int | None, seconds: float, at: float) -> dict[str, Any]:
+    headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+    return {
+        "time": at,
+        "method": scope["method"],
+        "path": scope["path"],
+        "query": scope["query_string"].decode("latin-1"),
+        "host": headers.get("host"),
+        "authorization": redact(headers.get("authorization")),
+        "user_agent": headers.get("user-agent"),
+        "status": status,
+        "duration_ms": round(seconds * 1000, 3),
+        "fault": scope.get(FAULT_KEY),
+    }
+
+
+def install(app: Starlette, ctx: Context) -> None:
+    """Add the middleware; must be the last ``add_middleware`` call so it wraps the fault injection too."""
+    journal = Journal()
+    ctx.extras["journal"] = journal
+    app.add_middleware(JournalMiddleware, journal=journal, ctx=ctx)
+
+
+# -- admin API -----------------------------------------------------------------------------------------------
+
+def _journal(call: Call) -> Journal:
+    journal: Journal = call.ctx.extras["journal"]
+    return journal
+
+
+def get_requests(call: Call) -> Response:
+    """The journal, newest last (at most the last 1000 requests to this server process)."""
+    from zendesk_export.server.admin import admin_account
+
+    admin_account(call)
+    return json_response({"requests": _journal(call).entries()})
+
+
+def delete_requests(call: Call) -> Response:
+    """Empty the journal."""
+    from zendesk_export.server.admin import admin_account
+
+    admin_account(call)
+    _journal(call).clear()
+    return json_response({"requests": []})
+
+

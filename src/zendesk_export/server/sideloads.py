@@ -1,0 +1,171 @@
+"""Sideloads on the ticket exports: `include=users,groups,organizations,…` (reference §1.1 include row, §2.3).
+
+Each sideload is computed for a whole page at once — the page's referenced ids are gathered, then one store query
+per sideload — never one query per ticket. Most sideloads are top-level arrays beside `tickets`; `comment_count`
+and `dates` add a property to each ticket instead. `last_audits` is refused (Zendesk: "for performance reasons,
+last_audits sideloads aren't supported"); any other unknown name is ignored, as Zendesk appears to do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from zendesk_export.server.app import Call
+from zendesk_export.server.errors import InvalidParameter
+from zendesk_export.server.store import ExportRow
+from zendesk_export.server.users_api import render_group, render_organization, render_user
+from zendesk_export.tickets import STATUSES, format_time, parse_time
+
+__all__ = ["TICKET_SIDELOADS", "REFUSED", "Sideloads", "parse_include", "ticket_sideloads"]
+
+REFUSED = frozenset({"last_audits"})
+_ARRAYS = ("users", "groups", "organizations", "brands", "ticket_forms", "custom_statuses", "sharing_agreements",
+           "metric_sets")
+_PROPERTIES = ("comment_count", "dates")
+TICKET_SIDELOADS = frozenset(_ARRAYS + _PROPERTIES)
+_USER_REFS = ("requester_id", "submitter_id", "assignee_id")
+_USER_LISTS = ("collaborator_ids", "follower_ids", "email_cc_ids")
+
+
+@dataclass
+class Sideloads:
+    arrays: list[tuple[str, bytes]] = field(default_factory=list)
+    properties: dict[int, bytes] = field(default_factory=dict)  # ticket id → `,"name":value…` to append
+
+
+def parse_include(params: Mapping[str, str]) -> tuple[str, ...]:
+    """The known sideload names of `include`, in the order asked; `last_audits` → 400 InvalidValue."""
+    names = [n.strip() for n in params.get("include", "").split(",") if n.strip()]
+    refused = REFUSED.intersection(names)
+    if refused:
+        raise InvalidParameter(f"Sideloading {', '.join(sorted(refused))} is not supported on incremental exports")
+    return tuple(dict.fromkeys(n for n in names if n in TICKET_SIDELOADS))
+
+
+def ticket_sideloads(call: Call, rows: Sequence[ExportRow], names: Sequence[str]) -> Sideloads:
+    """The sideloads ``names`` for one page of tickets."""
+    result = Sideloads()
+    if not names:
+        return result
+    tickets = [orjson.loads(b"{" + r.body + b"}") for r in rows]
+    for name in names:
+        if name in _ARRAYS:
+            records = _ARRAY_BUILDERS[name](call, tickets)
+            result.arrays.append((name, orjson.dumps(records)))
+        else:
+            for ticket_id, value in _PROPERTY_BUILDERS[name](call, tickets).items():
+                result.properties[ticket_id] = result.properties.get(ticket_id, b"") + value
+    return result
+
+
+# -- arrays ----------------------------------------------------------------------------------------
+def _ids(tickets: Sequence[dict[str, Any]], *names: str) -> list[int]:
+    found: set[int] = set()
+    for ticket in tickets:
+        for name in names:
+            value = ticket.get(name)
+            if isinstance(value, list):
+                found.update(v for v in value if isinstance(v, int))
+            elif isinstance(value, int):
+                found.add(value)
+    return sorted(found)
+
+
+def _records(table: str, keys: tuple[str, ...], render: Callable[[str, dict[str, Any]], dict[str, Any]]
+             ) -> Callable[[Call, Sequence[dict[str, Any]]], list[dict[str, Any]]]:
+    def build(call: Call, tickets: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        found = call.ctx.store.records_by_id(call.account.id, table, _ids(tickets, *keys))
+        return [render(call.base_url, r) for r in found]
+
+    return build
+
+
+def _brands(call: Call, tickets: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The account's brands: one default brand per account (id 1), as a new Zendesk account has."""
+    return [{"url": f"{call.base_url}/api/v2/brands/{i}.json", "id": i, "name": call.account.subdomain.title(),
+             "brand_url": call.base_url, "subdomain": call.account.subdomain, "host_mapping": None,
+             "has_help_center": False, "help_center_state": "disabled", "active": True, "default": i == 1,
+             "is_deleted": False, "logo": None, "ticket_form_ids": [1], "signature_template": "{{agent.signature}}",
+             "created_at": format_time(0), "updated_at": format_time(0)} for i in _ids(tickets, "brand_id")]
+
+
+def _ticket_forms(call: Call, tickets: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{"url": f"{call.base_url}/api/v2/ticket_forms/{i}.json", "id": i, "name": "Default Ticket Form",
+             "raw_name": "Default Ticket Form", "display_name": "Default Ticket Form",
+             "raw_display_name": "Default Ticket Form", "position": 1, "active": True, "end_user_visible": True,
+             "default": i == 1, "ticket_field_ids": [], "in_all_brands": True, "restricted_brand_ids": [],
+             "created_at": format_time(0), "updated_at": format_time(0)} for i in _ids(tickets, "ticket_form_id")]
+
+
+def _custom_statuses(call: Call, tickets: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One system status per category, numbered in ``STATUSES`` order (see tickets_api.CUSTOM_STATUS_IDS)."""
+    wanted = set(_ids(tickets, "custom_status_id"))
+    return [{"url": f"{call.base_url}/api/v2/custom_statuses/{i}.json", "id": i, "status_category": status,
+             "agent_label": status.capitalize(), "end_user_label": status.capitalize(), "description": "",
+             "end_user_description": "", "active": True, "default": True, "created_at": format_time(0),
+             "updated_at": format_time(0)} for i, status in enumerate(STATUSES, start=1) if i in wanted]
+
+
+def _metric_sets(call: Call, tickets: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One metric set per ticket, derived from its timestamps (no SLA engine behind it)."""
+    return [_metric_set(call.base_url, t) for t in tickets]
+
+
+def _metric_set(base_url: str, ticket: dict[str, Any]) -> dict[str, Any]:
+    solved = ticket["status"] in ("solved", "closed")
+    minutes = None
+    if solved and ticket["created_at"] and ticket["updated_at"]:
+        minutes = max(0, (parse_time(ticket["updated_at"]) - parse_time(ticket["created_at"])) // 60)
+    duration = {"calendar": minutes, "business": minutes}
+    assigned = ticket["updated_at"] if ticket.get("assignee_id") else None
+    return {
+        "url": f"{base_url}/api/v2/ticket_metrics/{ticket['id']}.json", "id": ticket["id"], "ticket_id": ticket["id"],
+        "created_at": ticket["created_at"], "updated_at": ticket["updated_at"],
+        "group_stations": 1 if ticket.get("group_id") else 0, "assignee_stations": 1 if assigned else 0,
+        "reopens": 0, "replies": 0, "assignee_updated_at": assigned, "requester_updated_at": ticket["created_at"],
+        "status_updated_at": ticket["updated_at"], "initially_assigned_at": assigned, "assigned_at": assigned,
+        "solved_at": ticket["updated_at"] if solved else None, "latest_comment_added_at": ticket["created_at"],
+        "reply_time_in_minutes": {"calendar": None, "business": None},
+        "first_resolution_time_in_minutes": duration, "full_resolution_time_in_minutes": duration,
+        "agent_wait_time_in_minutes": duration, "requester_wait_time_in_minutes": duration,
+        "on_hold_time_in_minutes": {"calendar": 0, "business": 0},
+    }
+
+
+_ARRAY_BUILDERS: dict[str, Callable[[Call, Sequence[dict[str, Any]]], list[dict[str, Any]]]] = {
+    "users": _records("users", _USER_REFS + _USER_LISTS, render_user),
+    "groups": _records("groups", ("group_id",), render_group),
+    "organizations": _records("organizations", ("organization_id",), render_organization),
+    "brands": _brands,
+    "ticket_forms": _ticket_forms,
+    "custom_statuses": _custom_statuses,
+    "sharing_agreements": lambda call, tickets: [],
+    "metric_sets": _metric_sets,
+}
+
+
+# -- per-ticket properties -------------------------------------------------------------------------------
+def _comment_count(call: Call, tickets: Sequence[dict[str, Any]]) -> dict[int, bytes]:
+    counts = call.ctx.store.comment_counts(call.account.id, [t["id"] for t in tickets])
+    return {t["id"]: b',"comment_count":' + str(counts.get(t["id"], 0)).encode() for t in tickets}
+
+
+def _dates(call: Call, tickets: Sequence[dict[str, Any]]) -> dict[int, bytes]:
+    out = {}
+    for ticket in tickets:
+        metric = _metric_set(call.base_url, ticket)
+        dates = {k: metric[k] for k in ("assignee_updated_at", "requester_updated_at", "status_updated_at",
+                                        "initially_assigned_at", "assigned_at", "solved_at",
+                                        "latest_comment_added_at")}
+        out[ticket["id"]] = b',"dates":' + orjson.dumps(dates)
+    return out
+
+
+_PROPERTY_BUILDERS: dict[str, Callable[[Call, Sequence[dict[str, Any]]], dict[int, bytes]]] = {
+    "comment_count": _comment_count,
+    "dates": _dates,
+}

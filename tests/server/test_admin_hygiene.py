@@ -1,0 +1,58 @@
+"""Admin API hygiene: documented in OpenAPI, closed without its token, unreachable through /api/v2/ auth."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from zendesk_export.server.admin import ADMIN_ROUTES
+from zendesk_export.server.admin_openapi import OPENAPI_PATH, OPERATIONS
+from zendesk_export.testing import ZendeskServer
+
+GUARDED = [(method, path) for method, path, _ in ADMIN_ROUTES if path != OPENAPI_PATH]
+DEMO_BASIC = {"Authorization": "Basic YWRtaW5AZXhhbXBsZS5jb20vdG9rZW46ZGVtby10b2tlbg=="}  # admin@…/token:demo-token
+
+
+def test_openapi_document_is_public_and_lists_every_admin_route(zendesk_server: ZendeskServer) -> None:
+    response = httpx.get(zendesk_server.url + OPENAPI_PATH)
+    assert response.status_code == 200
+    document = response.json()
+    assert document["openapi"].startswith("3.")
+    listed = {(method.upper(), path) for path, item in document["paths"].items() for method in item}
+    assert listed == {(method, path) for method, path, _ in ADMIN_ROUTES}
+    assert document["paths"][OPENAPI_PATH]["get"]["security"] == []
+    assert document["components"]["securitySchemes"]["adminToken"] == {"type": "http", "scheme": "bearer"}
+
+
+@pytest.mark.parametrize("method, path", [(m, p) for m, p, _ in ADMIN_ROUTES])
+def test_every_admin_route_is_documented_by_hand(method: str, path: str) -> None:
+    """A new route needs its entry in OPERATIONS: a summary, its response and (for a body) its request."""
+    operation = OPERATIONS.get((method, path))
+    assert operation is not None, f"document {method} {path} in admin_openapi.OPERATIONS"
+    assert operation["summary"] and operation["response"]
+    if method == "PUT":
+        assert "request" in operation
+
+
+@pytest.mark.parametrize("method, path", GUARDED)
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong"}, DEMO_BASIC])
+def test_every_admin_route_refuses_a_request_without_the_admin_token(zendesk_server: ZendeskServer, method: str,
+                                                                     path: str, headers: dict[str, str]) -> None:
+    response = httpx.request(method, zendesk_server.url + path, headers=headers)
+    assert response.status_code == 401
+    assert response.json()["error"] == "AdminUnauthorized"
+
+
+def test_unknown_admin_paths_are_refused_before_routing(zendesk_server: ZendeskServer) -> None:
+    assert httpx.get(zendesk_server.url + "/__admin/nothing-here").status_code == 401
+    authorised = {"Authorization": f"Bearer {zendesk_server.admin.token}"}
+    assert httpx.get(zendesk_server.url + "/__admin/nothing-here", headers=authorised).status_code == 404
+
+
+@pytest.mark.parametrize("path", ["/api/v2/incremental/tickets.json?start_time=0", "/api/v2/tickets/1.json"])
+def test_the_api_never_accepts_the_admin_token(zendesk_server: ZendeskServer, path: str) -> None:
+    token = zendesk_server.admin.token
+    as_bearer = httpx.get(zendesk_server.url + path, headers={"Authorization": f"Bearer {token}"})
+    as_password = httpx.get(zendesk_server.url + path, auth=(zendesk_server.email, token))
+    as_api_token = httpx.get(zendesk_server.url + path, auth=(zendesk_server.email + "/token", token))
+    assert [as_bearer.status_code, as_password.status_code, as_api_token.status_code] == [401, 401, 401]
