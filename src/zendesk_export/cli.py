@@ -7,17 +7,20 @@ import sys
 from collections.abc import Sequence
 
 from zendesk_export import settings
+from zendesk_export.exporter import commands as exporter_commands
 
 __all__ = ["main", "build_parser"]
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from zendesk_export.server.faults import FaultRuleError
     from zendesk_export.server.runner import DemoCredentialsExposed, serve
 
     try:
         serve(args.db, host=args.host, port=args.port, admin_token=args.admin_token, rate_limit=args.rate_limit,
-              seed=args.seed, random_seed=args.random_seed, banner=lambda text: print(text, flush=True))
-    except DemoCredentialsExposed as error:
+              seed=args.seed, random_seed=args.random_seed, banner=lambda text: print(text, flush=True),
+              faults=args.faults)
+    except (DemoCredentialsExposed, FaultRuleError) as error:
         print(f"zendesk-export serve: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -54,12 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
                                description="Add realistic synthetic tickets to the default account of a database.")
     settings.add_arguments(seed, settings.SEED)
     seed.set_defaults(func=_seed)
-    try:
-        from zendesk_export.exporter import commands as exporter_commands
-    except ImportError:  # pragma: no cover - the exporter ships in the same package
-        exporter_commands = None
-    if exporter_commands is not None and hasattr(exporter_commands, "register"):
-        exporter_commands.register(commands)
+    exporter_commands.register(commands)
     return parser
 
 

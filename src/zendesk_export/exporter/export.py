@@ -1,0 +1,440 @@
+"""The export loops: walk Zendesk's incremental ticket export page by page, never losing or doubling a ticket.
+
+Rules (the pitfalls of Appendix B of the reference, avoided):
+
+* Stop on ``end_of_stream: true`` only. An empty page or a null URL alone is not the end: an empty page with
+  ``end_of_stream: false`` (or a page that does not advance) is asked again after a backoff, at most
+  :data:`MAX_STALLS` times in a row, then :class:`ExportStuck` is raised.
+* Time mode (``/api/v2/incremental/tickets.json``): the next ``start_time`` is the page's ``end_time``; we
+  build the next URL from our own base URL rather than following ``next_page`` (whose host can be the
+  account's canonical host, not the one we were given). The tickets of a page that sit at the next
+  ``start_time`` come back on the next page; those repeats (same id *and* same ``generated_timestamp``) are
+  dropped, so memory is O(page), not O(account). A ticket that changed meanwhile has a new
+  ``generated_timestamp`` and is kept.
+* Cursor mode (``/api/v2/incremental/tickets/cursor.json``): ``start_time`` on the first request only, then
+  ``cursor=after_cursor``; the checkpoint is the ``after_cursor``.
+* A walk does not start from a ``start_time`` less than :data:`MIN_AGE` seconds behind the *server's* clock
+  (its ``Date`` header; a test server's clock can be frozen or advanced, so the local clock is never used;
+  before the first answer, and within a walk whose last page said ``end_of_stream: false``, the server
+  judges). A 400/422 "Too recent start_time" means "nothing new": the run ends, successfully.
+* Every page goes to the sink with the checkpoint of the *next* request, in one atomic ``sink.write``; a run
+  resumes from the sink's checkpoint, and refuses one written for another account or mode.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from functools import cache
+from typing import Any
+
+import httpx
+
+from .client import Wait, ZendeskClient
+from .errors import CheckpointMismatch, ExportError, ExportStuck, OutputError, TooRecentStartTime
+from .settings import ExportConfig
+from .sinks.base import Checkpoint, Page, Sink, WriteResult
+
+__all__ = [
+    "CURSOR_PATH",
+    "MAX_STALLS",
+    "MIN_AGE",
+    "TIME_PATH",
+    "ExportPage",
+    "ExportSummary",
+    "Progress",
+    "iter_pages",
+    "iter_tickets",
+    "run_export",
+]
+
+TIME_PATH = "/api/v2/incremental/tickets.json"
+CURSOR_PATH = "/api/v2/incremental/tickets/cursor.json"
+MIN_AGE = 61  # seconds; Zendesk refuses a start_time less than a minute old
+MAX_STALLS = 5  # pages in a row that do not advance the export before giving up
+
+
+@dataclass
+class ExportPage:
+    """One page as the loop hands it on: tickets without the repeats of the previous page, sideloads, the
+    checkpoint to resume *after* this page, and whether it was the end of the stream."""
+
+    tickets: list[dict[str, Any]]
+    checkpoint: Checkpoint | None
+    sideloads: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    end_of_stream: bool = False
+    repeats: int = 0
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What a progress display needs, sent after every page (``kind="page"``), before every pause
+    (``"wait"``, with ``wait``) and at the end (``"done"``). ``reached`` is the newest ``generated_timestamp``
+    exported so far, ``origin`` the oldest one of this run, ``target`` the server's "now minus a minute"
+    (epoch seconds, None until known): ``(reached - origin) / (target - origin)`` is how far the run has
+    come."""
+
+    kind: str
+    pages: int
+    tickets: int
+    requests: int
+    retries: int
+    rate_limit_waits: int
+    waited_seconds: float
+    origin: int | None = None
+    reached: int | None = None
+    target: float | None = None
+    wait: Wait | None = None
+
+
+@dataclass
+class ExportSummary:
+    """The outcome of :func:`run_export`. ``tickets`` counts ticket versions received (boundary repeats of
+    the time-based export removed); ``new``/``updated``/``deleted``/``unchanged`` are the sink's verdicts;
+    the rest are the client's counters for this run."""
+
+    tickets: int = 0
+    new: int = 0
+    updated: int = 0
+    deleted: int = 0
+    unchanged: int = 0
+    pages: int = 0
+    requests: int = 0
+    retries: int = 0
+    rate_limit_waits: int = 0
+    waited_seconds: float = 0.0
+    duration_seconds: float = 0.0
+    mode: str = "time"
+    resumed_from: Checkpoint | None = None
+    checkpoint: Checkpoint | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def describe(self) -> list[str]:
+        """The summary as a few human-readable lines."""
+        resumed = f"resumed from {self.resumed_from.position}" if self.resumed_from else "first run"
+        return [
+            f"tickets: {self.tickets} exported ({self.new} new, {self.updated} updated, "
+            f"{self.deleted} deleted, {self.unchanged} unchanged)",
+            f"pages: {self.pages}, requests: {self.requests}, retries: {self.retries}, "
+            f"rate-limit waits: {self.rate_limit_waits} ({self.waited_seconds:.1f}s waited)",
+            f"mode: {self.mode}, {resumed}, duration: {self.duration_seconds:.2f}s",
+        ]
+
+
+@dataclass(frozen=True)
+class _Walk:
+    mode: str
+    include: tuple[str, ...]
+    exclude_deleted: bool
+    per_page: int
+    source: str
+
+    def params(self) -> dict[str, str | int]:
+        params: dict[str, str | int] = {"per_page": self.per_page}
+        if self.include:
+            params["include"] = ",".join(self.include)
+        if self.exclude_deleted:
+            params["exclude_deleted"] = "true"
+        return params
+
+
+def iter_pages(client: ZendeskClient, start: int | Checkpoint = 0, *, mode: str | None = None,
+               include: Sequence[str] | None = None, exclude_deleted: bool | None = None,
+               per_page: int | None = None) -> Iterator[ExportPage]:
+    """Pages of the export from ``start`` (epoch seconds, or a :class:`Checkpoint` from an earlier page) until
+    ``end_of_stream``. Options default to ``client.config``'s. Raises the errors of :mod:`.errors`."""
+    config = client.config
+    walk = _Walk(mode or (start.mode if isinstance(start, Checkpoint) else config.mode),
+                 tuple(config.include if include is None else include),
+                 config.exclude_deleted if exclude_deleted is None else exclude_deleted,
+                 per_page or config.per_page, config.source)
+    if isinstance(start, Checkpoint):
+        _check_resumable(start, walk.mode, walk.source)
+    if walk.mode == "cursor":
+        return _cursor_pages(client, walk, start)
+    if walk.mode != "time":
+        raise ExportError(f"unknown mode {walk.mode!r}")
+    return _time_pages(client, walk, int(start.position) if isinstance(start, Checkpoint) else start)
+
+
+def iter_tickets(client_or_config: ZendeskClient | ExportConfig, start_time: int | None = None,
+                 mode: str | None = None, *, include: Sequence[str] | None = None,
+                 exclude_deleted: bool | None = None, per_page: int | None = None,
+                 sleep: Callable[[float], None] | None = None) -> Iterator[dict[str, Any]]:
+    """Every ticket changed since ``start_time`` (epoch seconds), as the dicts Zendesk sends, once per
+    version.
+
+    Give a :class:`ZendeskClient` (reused, not closed) or an :class:`ExportConfig` (a client is made and
+    closed when the iterator ends). Unset options come from the config. A ticket changed during the iteration
+    can be yielded again with a newer ``generated_timestamp``: keep the highest. For sideloads and resumable
+    checkpoints use :func:`iter_pages` or :func:`run_export`.
+
+    >>> for ticket in iter_tickets(ExportConfig.from_env(), start_time=1700000000):  # doctest: +SKIP
+    ...     print(ticket["id"], ticket["status"])
+    """
+    own = isinstance(client_or_config, ExportConfig)
+    client = ZendeskClient(client_or_config, sleep=sleep) if isinstance(client_or_config, ExportConfig) \
+        else client_or_config
+    first = client.config.start_time if start_time is None else start_time
+    try:
+        for page in iter_pages(client, first, mode=mode, include=include, exclude_deleted=exclude_deleted,
+                               per_page=per_page):
+            yield from page.tickets
+    finally:
+        if own:
+            client.close()
+
+
+def run_export(config: ExportConfig, sink: Sink | str | None = None, *, client: ZendeskClient | None = None,
+               sleep: Callable[[float], None] | None = None, transport: httpx.BaseTransport | None = None,
+               on_progress: Callable[[Progress], None] | None = None) -> ExportSummary:
+    """Export every ticket changed since the sink's checkpoint (or ``config.start_time`` on a new output) into
+    ``sink``, page by page, each page and its checkpoint atomically; return an :class:`ExportSummary`.
+
+    ``sink`` is a :class:`Sink`, or an output string for ``open_sink`` (default ``config.out``), opened with
+    ``config.include`` and closed at the end. Run it again to continue where it stopped (also after a crash).
+    ``sleep``/``transport`` go to the :class:`ZendeskClient` made when ``client`` is not given;
+    ``on_progress`` receives :class:`Progress` events.
+
+    >>> summary = run_export(ExportConfig.from_env(out="tickets.db"))  # doctest: +SKIP
+    >>> summary.new, summary.updated
+    """
+    opened = sink is None or isinstance(sink, str)
+    target = _open_sink(sink or config.out, config.include) if sink is None or isinstance(sink, str) else sink
+    try:
+        return _Run(config, target, client, sleep, transport, on_progress).run()
+    finally:
+        if opened:
+            target.close()
+
+
+class _Run:
+    """One run of :func:`run_export`: owns the client (unless given) and the running totals."""
+
+    def __init__(self, config: ExportConfig, sink: Sink, client: ZendeskClient | None,
+                 sleep: Callable[[float], None] | None, transport: httpx.BaseTransport | None,
+                 on_progress: Callable[[Progress], None] | None) -> None:
+        self.config, self.sink, self.on_progress = config, sink, on_progress
+        self.own_client = client is None
+        self.client = client or ZendeskClient(config, sleep=sleep, transport=transport)
+        self.chained_on_wait = self.client.on_wait
+        self.client.on_wait = self._on_wait
+        self.summary = ExportSummary(mode=config.mode)
+        self.baseline = replace(self.client.stats)
+        self.origin: int | None = None
+        self.reached: int | None = None
+
+    def run(self) -> ExportSummary:
+        started = time.monotonic()
+        try:
+            resumed = _load_checkpoint(self.sink)
+            self.summary.resumed_from = self.summary.checkpoint = resumed
+            start: int | Checkpoint = resumed if resumed is not None else self.config.start_time
+            for page in iter_pages(self.client, start, mode=self.config.mode):
+                self._write(page)
+        finally:
+            self.client.on_wait = self.chained_on_wait
+            if self.own_client:
+                self.client.close()
+            self.summary.duration_seconds = time.monotonic() - started
+            self._count_requests()
+        self._report("done")
+        return self.summary
+
+    def _write(self, page: ExportPage) -> None:
+        self.summary.pages += 1
+        if page.checkpoint is not None and (page.tickets or page.sideloads):  # empty pages move nothing
+            result = _write_page(self.sink, Page(page.tickets, page.checkpoint, page.sideloads))
+            self._add(result)
+            self.summary.checkpoint = page.checkpoint
+        self.summary.tickets += len(page.tickets)
+        if page.tickets:
+            stamps = [_timestamp(ticket) for ticket in page.tickets]
+            self.origin = min(min(stamps), self.origin or min(stamps))
+            self.reached = max(max(stamps), self.reached or 0)
+        self._report("page")
+
+    def _add(self, result: WriteResult) -> None:
+        self.summary.new += result.new
+        self.summary.updated += result.updated
+        self.summary.deleted += result.deleted
+        self.summary.unchanged += result.unchanged
+
+    def _count_requests(self) -> None:
+        stats, base = self.client.stats, self.baseline
+        self.summary.requests = stats.requests - base.requests
+        self.summary.retries = stats.retries - base.retries
+        self.summary.rate_limit_waits = stats.rate_limit_waits - base.rate_limit_waits
+        self.summary.waited_seconds = stats.waited_seconds - base.waited_seconds
+
+    def _on_wait(self, wait: Wait) -> None:
+        if self.chained_on_wait is not None:
+            self.chained_on_wait(wait)
+        self._report("wait", wait)
+
+    def _report(self, kind: str, wait: Wait | None = None) -> None:
+        if self.on_progress is None:
+            return
+        self._count_requests()
+        server_time = self.client.server_time
+        self.on_progress(Progress(
+            kind, self.summary.pages, self.summary.tickets, self.summary.requests, self.summary.retries,
+            self.summary.rate_limit_waits, self.summary.waited_seconds, self.origin, self.reached,
+            None if server_time is None else server_time - MIN_AGE, wait))
+
+
+@cache
+def _output_errors() -> tuple[type[Exception], ...]:
+    """What a sink raises when the output cannot be used (its own errors, the OS's, SQLite's)."""
+    from .sinks import SinkError
+
+    return (SinkError, OSError, sqlite3.Error)
+
+
+def _open_sink(out: str, include: Sequence[str]) -> Sink:
+    """``open_sink`` from the sinks package; an output that cannot be opened is an :class:`OutputError`."""
+    from .sinks import open_sink  # imported late: sinks may pull optional dependencies
+
+    try:
+        return open_sink(out, include=include)
+    except ExportError:
+        raise
+    except _output_errors() as error:
+        raise OutputError(f"cannot open output {out!r}: {error}") from None
+
+
+def _load_checkpoint(sink: Sink) -> Checkpoint | None:
+    try:
+        return sink.load_checkpoint()
+    except _output_errors() as error:
+        raise OutputError(f"cannot read the output's checkpoint: {error}") from None
+
+
+def _write_page(sink: Sink, page: Page) -> WriteResult:
+    try:
+        return sink.write(page)
+    except _output_errors() as error:
+        raise OutputError(f"cannot write to the output: {error}") from None
+
+
+def _check_resumable(checkpoint: Checkpoint, mode: str, source: str) -> None:
+    """Refuse to continue another account's or another mode's export into the same output."""
+    if checkpoint.source.rstrip("/") != source.rstrip("/"):
+        raise CheckpointMismatch(f"the output holds an export of {checkpoint.source}, not {source}; "
+                                 "use another --out (or the same --url/--subdomain as before)")
+    if checkpoint.mode != mode:
+        raise CheckpointMismatch(f"the output was exported with --mode {checkpoint.mode}; resume it with "
+                                 f"--mode {checkpoint.mode} or use another --out")
+
+
+def _timestamp(ticket: dict[str, Any]) -> int:
+    value = ticket.get("generated_timestamp")
+    return value if isinstance(value, int) else 0
+
+
+def _tickets(body: dict[str, Any]) -> list[dict[str, Any]]:
+    tickets = body.get("tickets")
+    if not isinstance(tickets, list):
+        raise ExportError(f"unexpected answer: no 'tickets' list (keys: {', '.join(sorted(body)) or 'none'})")
+    return _latest_per_id(tickets)
+
+
+def _latest_per_id(tickets: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The page's tickets in order, keeping one (the newest) version of an id that appears twice."""
+    ids = {ticket.get("id") for ticket in tickets}
+    if len(ids) == len(tickets):
+        return tickets
+    newest: dict[Any, dict[str, Any]] = {}
+    for ticket in tickets:
+        seen = newest.get(ticket.get("id"))
+        if seen is None or _timestamp(ticket) >= _timestamp(seen):
+            newest[ticket.get("id")] = ticket
+    return list(newest.values())
+
+
+def _sideloads(body: dict[str, Any], include: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
+    return {name: body[name] for name in include if isinstance(body.get(name), list)}
+
+
+class _Stalls:
+    """Counts answers in a row that do not advance the export; waits a backoff after each, gives up after
+    :data:`MAX_STALLS`."""
+
+    def __init__(self, client: ZendeskClient) -> None:
+        self.client, self.count = client, 0
+
+    def record(self, reason: str) -> None:
+        self.count += 1
+        if self.count > MAX_STALLS:
+            raise ExportStuck(f"the export is not advancing: {reason}, {MAX_STALLS + 1} times in a row")
+        self.client.pause(reason, self.count - 1)
+
+    def reset(self) -> None:
+        self.count = 0
+
+
+def _too_recent(client: ZendeskClient, start_time: int) -> bool:
+    """Whether a walk's first ``start_time`` is too recent by the server's clock as of its last answer (a
+    reused client). Unknown before the first answer: then the server judges, and its 422 ends the walk. Within
+    a walk the server is always asked: it said ``end_of_stream: false``, so there is more."""
+    return client.server_time is not None and start_time > client.server_time - MIN_AGE
+
+
+def _time_pages(client: ZendeskClient, walk: _Walk, start_time: int) -> Iterator[ExportPage]:
+    stalls, repeats = _Stalls(client), frozenset[tuple[Any, int]]()
+    if _too_recent(client, start_time):
+        return
+    while True:
+        try:
+            body = client.get(TIME_PATH, {**walk.params(), "start_time": start_time}).body
+        except TooRecentStartTime:
+            return
+        tickets, end_of_stream = _tickets(body), body.get("end_of_stream") is True
+        end_time = body.get("end_time")
+        next_start = max(start_time, end_time) if isinstance(end_time, int) else start_time
+        if not end_of_stream and next_start == start_time:
+            stalls.record(f"a page at start_time={start_time} with {len(tickets)} tickets did not move on "
+                          "(more tickets in one second than a page holds? try --mode cursor)")
+            continue
+        stalls.reset()
+        fresh = [ticket for ticket in tickets if (ticket.get("id"), _timestamp(ticket)) not in repeats]
+        checkpoint = Checkpoint("time", str(next_start), walk.source)
+        yield ExportPage(fresh, checkpoint, _sideloads(body, walk.include), end_of_stream,
+                         len(tickets) - len(fresh))
+        if end_of_stream:
+            return
+        repeats = frozenset((t.get("id"), _timestamp(t)) for t in tickets if _timestamp(t) >= next_start)
+        start_time = next_start
+
+
+def _cursor_pages(client: ZendeskClient, walk: _Walk, start: int | Checkpoint) -> Iterator[ExportPage]:
+    stalls = _Stalls(client)
+    cursor = start.position if isinstance(start, Checkpoint) else None
+    first: dict[str, str | int] = {} if isinstance(start, Checkpoint) else {"start_time": start}
+    if cursor is None and _too_recent(client, int(first["start_time"])):
+        return
+    while True:
+        position = {"cursor": cursor} if cursor else first
+        try:
+            body = client.get(CURSOR_PATH, {**walk.params(), **position}).body
+        except TooRecentStartTime:
+            if cursor is None:
+                return
+            raise
+        tickets, end_of_stream = _tickets(body), body.get("end_of_stream") is True
+        after = body.get("after_cursor") if isinstance(body.get("after_cursor"), str) else None
+        if (tickets and after is None) or (not end_of_stream and (not tickets or after == cursor)):
+            # tickets need a cursor to resume after them; a page that is not the end must move the cursor
+            stalls.record(f"a cursor page with {len(tickets)} tickets, after_cursor {after!r} and "
+                          f"end_of_stream {end_of_stream} does not advance")
+            continue
+        stalls.reset()
+        cursor = after or cursor
+        checkpoint = Checkpoint("cursor", cursor, walk.source) if cursor else None
+        yield ExportPage(tickets, checkpoint, _sideloads(body, walk.include), end_of_stream)
+        if end_of_stream:
+            return

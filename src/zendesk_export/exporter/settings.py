@@ -1,0 +1,303 @@
+"""The exporter's settings: one table (name, default, environment variable, help) read once.
+
+The CLI flags of ``zendesk-export export`` and ``demo`` are generated from :data:`EXPORT_SETTINGS` and
+:data:`DEMO_SETTINGS`; :func:`resolve` applies the precedence *command line > environment > default* and
+parses every value with the same function whatever its origin, so a bad ``ZENDESK_EXPORT_START_TIME`` gets the
+same one-line error as a bad ``--start-time``. Library users build an :class:`ExportConfig` directly (or with
+:meth:`ExportConfig.from_env`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from .errors import ConfigError
+
+__all__ = [
+    "DEMO_SETTINGS",
+    "EXPORT_SETTINGS",
+    "INCLUDABLE",
+    "MODES",
+    "ExportConfig",
+    "Setting",
+    "add_arguments",
+    "parse_include",
+    "parse_start_time",
+    "resolve",
+]
+
+MODES = ("time", "cursor")
+INCLUDABLE = ("users", "groups", "organizations")
+MAX_PER_PAGE = 1000
+
+
+def parse_start_time(text: str) -> int:
+    """Epoch seconds (``1700000000``) or ISO-8601 (``2024-01-31``, ``2024-01-31T12:00:00Z``, with an offset).
+
+    A date or time without an offset is read as UTC, because Zendesk's timestamps are UTC."""
+    text = text.strip()
+    if text.isdigit():
+        return int(text)
+    try:
+        moment = datetime.fromisoformat(text.replace("z", "Z"))
+    except ValueError:
+        raise ValueError(f"{text!r} is neither epoch seconds nor an ISO-8601 date/time") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    if moment.timestamp() < 0:
+        raise ValueError(f"{text!r} is before 1970")
+    return int(moment.timestamp())
+
+
+def parse_include(text: str) -> tuple[str, ...]:
+    """A comma-separated subset of ``users,groups,organizations`` (spaces and repeats tolerated)."""
+    names = [name.strip().lower() for name in text.split(",") if name.strip()]
+    unknown = sorted(set(names) - set(INCLUDABLE))
+    if unknown:
+        raise ValueError(f"unknown sideload {', '.join(unknown)} (choose from {', '.join(INCLUDABLE)})")
+    return tuple(dict.fromkeys(names))
+
+
+def _parse_mode(text: str) -> str:
+    if text not in MODES:
+        raise ValueError(f"{text!r} is not one of {', '.join(MODES)}")
+    return text
+
+
+def _parse_bool(text: str | bool) -> bool:
+    if isinstance(text, bool):
+        return text
+    lowered = text.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("", "0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{text!r} is not a boolean (use 1/0, true/false)")
+
+
+def _bounded_int(low: int, high: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        value = int(text)
+        if not low <= value <= high:
+            raise ValueError(f"{value} is not between {low} and {high}")
+        return value
+
+    return parse
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise ValueError(f"{text!r} is not a positive number")
+    return value
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting: its CLI flag is ``--name-with-dashes``; ``parse`` turns a CLI or environment string into
+    the value; ``switch`` settings are boolean flags without an argument."""
+
+    name: str
+    default: Any
+    help: str
+    env: str | None = None
+    parse: Callable[[str], Any] = str
+    metavar: str | None = None
+    switch: bool = False
+    secret: bool = False
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+
+_CONNECTION_SETTINGS = (
+    Setting("url", None, "base URL of the account, e.g. https://acme.zendesk.com or http://127.0.0.1:8000",
+            env="ZENDESK_URL", metavar="URL"),
+    Setting("subdomain", None, "account subdomain: NAME means https://NAME.zendesk.com",
+            env="ZENDESK_SUBDOMAIN", metavar="NAME"),
+    Setting("email", None, "email of an admin (with --token or --password)", env="ZENDESK_EMAIL",
+            metavar="E"),
+    Setting("token", None, "API token (Basic auth as EMAIL/token)", env="ZENDESK_API_TOKEN", metavar="T",
+            secret=True),
+    Setting("password", None, "password (legacy Basic auth)", env="ZENDESK_PASSWORD", metavar="P",
+            secret=True),
+    Setting("oauth_token", None, "OAuth access token of an admin (Bearer auth)", env="ZENDESK_OAUTH_TOKEN",
+            metavar="T", secret=True),
+    Setting("host_header", None,
+            "send this Host header (tunnels, proxies, local servers with several accounts)",
+            env="ZENDESK_HOST_HEADER", metavar="HOST"),
+)
+
+_LOOP_SETTINGS = (
+    Setting("mode", "time",
+            "time: the time-based export (/incremental/tickets); cursor: the cursor-based one",
+            env="ZENDESK_EXPORT_MODE", parse=_parse_mode, metavar="{time,cursor}"),
+    Setting("include", (), "sideloads to store beside the tickets: any of users,groups,organizations",
+            env="ZENDESK_EXPORT_INCLUDE", parse=parse_include, metavar="LIST"),
+    Setting("exclude_deleted", False, "leave deleted tickets out of the export",
+            env="ZENDESK_EXPORT_EXCLUDE_DELETED", parse=_parse_bool, switch=True),
+    Setting("per_page", MAX_PER_PAGE, "tickets per page, 1-1000", env="ZENDESK_EXPORT_PER_PAGE",
+            parse=_bounded_int(1, MAX_PER_PAGE), metavar="N"),
+    Setting("timeout", 60.0, "seconds to wait for one response before retrying it",
+            env="ZENDESK_EXPORT_TIMEOUT", parse=_positive_float, metavar="S"),
+    Setting("retry_for", 600.0, "give up on a request that keeps failing for this many seconds",
+            env="ZENDESK_EXPORT_RETRY_FOR", parse=_positive_float, metavar="S"),
+    Setting("no_backoff", False, "retry at once and never sleep (for tests against a local server)",
+            env="ZENDESK_EXPORT_NO_BACKOFF", parse=_parse_bool, switch=True),
+)
+
+EXPORT_SETTINGS: tuple[Setting, ...] = (
+    *_CONNECTION_SETTINGS,
+    Setting("out", "tickets.db", "where to write: tickets.db (SQLite), tickets.jsonl, DIR.parquet, postgresql://…",
+            env="ZENDESK_EXPORT_OUT", metavar="OUT"),
+    Setting("start_time", 0, "first run only: export changes since EPOCH seconds or an ISO-8601 date/time; "
+            "later runs resume from the output's checkpoint", env="ZENDESK_EXPORT_START_TIME",
+            parse=parse_start_time, metavar="WHEN"),
+    *_LOOP_SETTINGS,
+)
+
+DEMO_SETTINGS: tuple[Setting, ...] = (
+    Setting("tickets", 5000, "tickets to seed the demo server with", parse=_bounded_int(0, 10_000_000),
+            metavar="N"),
+    Setting("random_seed", 1, "seed of the synthetic tickets", parse=int, metavar="S"),
+    Setting("out", "demo-tickets.db", "where to write the export (any --out of the export command)",
+            metavar="OUT"),
+    Setting("mode", "time", "export mode: time or cursor", parse=_parse_mode, metavar="{time,cursor}"),
+    Setting("include", (), "sideloads: any of users,groups,organizations", parse=parse_include,
+            metavar="LIST"),
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser, settings: Sequence[Setting]) -> None:
+    """Add one flag per setting. Defaults stay ``None`` so that :func:`resolve` can tell "not given" (fall
+    back to the environment) from "given"."""
+    for setting in settings:
+        where = [f"env {setting.env}"] if setting.env else []
+        if not setting.secret and setting.default not in (None, (), False):
+            where.append(f"default {setting.default}")
+        help_text = setting.help + (f" ({'; '.join(where)})" if where else "")
+        if setting.switch:
+            parser.add_argument(setting.flag, dest=setting.name, action="store_const", const=True,
+                                default=None, help=help_text)
+        else:
+            parser.add_argument(setting.flag, dest=setting.name, default=None, metavar=setting.metavar,
+                                help=help_text)
+
+
+def resolve(settings: Sequence[Setting], given: Mapping[str, Any],
+            environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Each setting's value: from ``given`` (the command line) if not None, else its environment variable if
+    set and not empty, else its default. Strings are parsed; a parse failure is a :class:`ConfigError` naming
+    the flag or variable."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for setting in settings:
+        raw, origin = given.get(setting.name), setting.flag
+        if raw is None and setting.env and environ.get(setting.env):
+            raw, origin = environ[setting.env], setting.env
+        values[setting.name] = setting.default if raw is None else _parse(setting, raw, origin)
+    return values
+
+
+def _parse(setting: Setting, raw: Any, origin: str) -> Any:
+    if not isinstance(raw, str):
+        return raw
+    try:
+        return setting.parse(raw)
+    except ValueError as error:
+        detail = str(error) if "invalid literal" not in str(error) else f"{raw!r} is not a number"
+        raise ConfigError(f"{origin}: {detail}") from None
+
+
+@dataclass(frozen=True)
+class ExportConfig:
+    """Everything an export needs: where the account is, how to authenticate, and how to walk the export.
+
+    Give ``url`` (any base URL; ``http://127.0.0.1:8000`` for a local server) or ``subdomain``; and either
+    ``email`` with ``token`` (recommended) or ``password``, or ``oauth_token``. ``start_time`` only seeds the
+    first run of an output: later runs resume from the output's checkpoint. ``out`` is only read by the CLI
+    (library users pass a sink). ``no_backoff`` makes the client retry at once, for tests.
+    """
+
+    url: str | None = None
+    subdomain: str | None = None
+    email: str | None = None
+    token: str | None = field(default=None, repr=False)
+    password: str | None = field(default=None, repr=False)
+    oauth_token: str | None = field(default=None, repr=False)
+    host_header: str | None = None
+    out: str = "tickets.db"
+    start_time: int = 0
+    mode: str = "time"
+    include: tuple[str, ...] = ()
+    exclude_deleted: bool = False
+    per_page: int = MAX_PER_PAGE
+    timeout: float = 60.0
+    retry_for: float = 600.0
+    no_backoff: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "include", tuple(self.include))
+        if not set(self.include) <= set(INCLUDABLE):
+            raise ConfigError(f"include {self.include!r}: choose from {', '.join(INCLUDABLE)}")
+        _check_account(self)
+        _check_credentials(self)
+        if self.mode not in MODES:
+            raise ConfigError(f"mode {self.mode!r} is not one of {', '.join(MODES)}")
+        if self.start_time < 0:
+            raise ConfigError(f"start time {self.start_time} is before 1970")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **given: Any) -> ExportConfig:
+        """A config from keyword arguments, falling back to the ``ZENDESK_*`` environment variables."""
+        return cls(**resolve(EXPORT_SETTINGS, given, environ))
+
+    @property
+    def base_url(self) -> str:
+        """``scheme://host[:port]`` (plus any path prefix) without a trailing slash."""
+        if self.url:
+            return self.url.rstrip("/")
+        return f"https://{self.subdomain}.zendesk.com"
+
+    @property
+    def source(self) -> str:
+        """Identifies the account in checkpoints: the base URL, or the Host header when one is forced."""
+        if self.host_header:
+            return f"{urlsplit(self.base_url).scheme}://{self.host_header}"
+        return self.base_url
+
+
+def _check_account(config: ExportConfig) -> None:
+    if config.url and config.subdomain:
+        raise ConfigError("give --url or --subdomain, not both")
+    if config.subdomain:
+        if not config.subdomain.replace("-", "").isalnum():
+            raise ConfigError(f"--subdomain {config.subdomain!r}: give the NAME of NAME.zendesk.com")
+        return
+    if not config.url:
+        raise ConfigError("which account? give --url URL or --subdomain NAME "
+                          "(or ZENDESK_URL/ZENDESK_SUBDOMAIN)")
+    parts = urlsplit(config.url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(f"--url {config.url!r} is not an http(s) URL like https://acme.zendesk.com")
+
+
+def _check_credentials(config: ExportConfig) -> None:
+    if config.oauth_token:
+        if config.token or config.password:
+            raise ConfigError("give --oauth-token or --email with --token/--password, not both")
+        return
+    if config.token and config.password:
+        raise ConfigError("give --token or --password, not both")
+    if not (config.token or config.password):
+        raise ConfigError("no credentials: give --email E --token T, or --oauth-token T "
+                          "(or ZENDESK_EMAIL/ZENDESK_API_TOKEN, ZENDESK_OAUTH_TOKEN)")
+    if not config.email:
+        raise ConfigError("--token/--password needs --email (or ZENDESK_EMAIL)")

@@ -1,0 +1,358 @@
+"""The export loops, against recorded Zendesk responses and against the real server: every ticket at its latest
+version, none doubled, resumable, and the pitfalls of the reference's Appendix B avoided."""
+
+from __future__ import annotations
+
+import base64
+from collections import Counter
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.exporter.conftest import (
+    FaultyTransport,
+    MemorySink,
+    Replay,
+    create_tickets,
+    delete_tickets,
+    server_config,
+    server_truth,
+    update_tickets,
+)
+from zendesk_export.exporter import (
+    CheckpointMismatch,
+    ExportConfig,
+    ExportStuck,
+    OutputError,
+    Progress,
+    ZendeskClient,
+    iter_pages,
+    iter_tickets,
+    run_export,
+)
+from zendesk_export.exporter.sinks.base import Checkpoint
+
+MODES = ["time", "cursor"]
+RECORDED_HOST = "https://d3v-zenpydev.zendesk.com"
+END_OF_TIME_STREAM = {"tickets": [], "count": 0, "end_of_stream": True, "next_page": None, "end_time": None}
+END_OF_CURSOR_STREAM = {"tickets": [], "after_url": None, "before_url": None, "after_cursor": None,
+                        "before_cursor": None, "end_of_stream": True}
+
+
+def recorded_client(replay: Replay, **options: Any) -> ZendeskClient:
+    config = ExportConfig(url=RECORDED_HOST, email="a@b.c", token="T", per_page=1, **options)
+    return ZendeskClient(config, sleep=lambda _s: None, transport=httpx.MockTransport(replay))
+
+
+def seed(server: Any, tickets: int, random_seed: int) -> None:
+    """Seeded tickets, all out of the server's last-minute blind spot."""
+    server.admin.seed(tickets=tickets, random_seed=random_seed)
+    server.admin.advance(61)
+
+
+def needs_cursor_endpoint(server: Any, mode: str) -> None:
+    """The cursor endpoint lands in the server after the time-based one."""
+    if mode == "cursor":
+        with server.client() as http:
+            if http.get("/api/v2/incremental/tickets/cursor.json", params={"start_time": 0}).status_code == 404:
+                pytest.skip("the server has no cursor endpoint yet")
+
+
+def test_time_mode_follows_end_time_through_the_recorded_per_page_1_chain(recorded):
+    """Each request starts at the previous page's end_time (never following next_page's foreign host), and
+    every recorded ticket comes out once."""
+    interactions = [i for i in recorded("TicketsIncrementalTest.test_pagination")
+                    if "per_page=1&start_time" in i["request"]["uri"] and "cursor" not in i["request"]["uri"]]
+    replay = Replay(interactions, END_OF_TIME_STREAM)
+    with recorded_client(replay) as client:
+        pages = list(iter_pages(client, 0))
+    assert [r.split("?")[1] for r in replay.requested] == [
+        i["request"]["uri"].split("?")[1] for i in interactions] + ["per_page=1&start_time=1695052728"]
+    assert all(url.startswith(RECORDED_HOST) for url in replay.requested)
+    assert [p.checkpoint.position for p in pages[:-1]] == [str(i["response"]["body"]["end_time"])
+                                                           for i in interactions]
+    recorded_ids = [t["id"] for i in interactions for t in i["response"]["body"]["tickets"]]
+    assert sorted(t["id"] for p in pages for t in p.tickets) == sorted(recorded_ids)
+
+
+def test_cursor_mode_sends_start_time_once_then_after_cursor(recorded):
+    interactions = [i for i in recorded("TicketsIncrementalTest.test_pagination")
+                    if "cursor.json" in i["request"]["uri"] and "per_page=1" in i["request"]["uri"]]
+    replay = Replay(interactions, END_OF_CURSOR_STREAM)
+    with recorded_client(replay, mode="cursor") as client:
+        pages = list(iter_pages(client, 0))
+    queries = [httpx.URL(url).params for url in replay.requested]
+    assert queries[0]["start_time"] == "0" and "cursor" not in queries[0]
+    assert all("start_time" not in q for q in queries[1:])
+    assert [q["cursor"] for q in queries[1:]] == [i["response"]["body"]["after_cursor"] for i in interactions]
+    assert pages[-1].checkpoint == Checkpoint("cursor", interactions[-1]["response"]["body"]["after_cursor"],
+                                              RECORDED_HOST)
+    assert len(pages[:-1]) == len(interactions) and all(len(p.tickets) == 1 for p in pages[:-1])
+
+
+def test_the_recorded_last_page_ends_the_stream_although_next_page_is_not_null(recorded):
+    replay = Replay(recorded("TicketsIncrementalTest.test_get_values")[:1], END_OF_TIME_STREAM)
+    config = ExportConfig(url=RECORDED_HOST, email="a@b.c", token="T")
+    with ZendeskClient(config, transport=httpx.MockTransport(replay)) as client:
+        tickets = list(iter_tickets(client, 0))
+    assert len(replay.requested) == 1
+    assert len(tickets) == 87
+    assert Counter(t["id"] for t in tickets).most_common(1)[0][1] == 1
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_both_modes_export_exactly_the_servers_tickets(zendesk_server, mode):
+    """A seeded account (with bursts of hundreds to thousands of tickets in one second), pages of 500."""
+    needs_cursor_endpoint(zendesk_server, mode)
+    seed(zendesk_server, 12_000, 11)
+    truth = server_truth(zendesk_server)
+    assert max(Counter(truth.values()).values()) > 1000  # the seed made a burst bigger than two pages
+    sink = MemorySink()
+    summary = run_export(server_config(zendesk_server, mode=mode, per_page=500), sink)
+    assert sink.versions() == truth
+    assert summary.new == summary.tickets == len(truth)
+    assert summary.updated == summary.unchanged == 0
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_thousands_of_tickets_in_one_second_are_exported_once_each(zendesk_server, mode):
+    needs_cursor_endpoint(zendesk_server, mode)
+    seed(zendesk_server, 20_000, 1)
+    truth = server_truth(zendesk_server)
+    second, size = Counter(truth.values()).most_common(1)[0]
+    assert size >= 1500
+    tickets = list(iter_tickets(server_config(zendesk_server, mode=mode, per_page=1000), start_time=second))
+    ids = [t["id"] for t in tickets]
+    assert len(ids) == len(set(ids))
+    assert {t["id"]: t["generated_timestamp"] for t in tickets} == {
+        ticket_id: ts for ticket_id, ts in truth.items() if ts >= second}
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_deleted_tickets_are_exported_as_deleted_or_left_out(zendesk_server, mode):
+    needs_cursor_endpoint(zendesk_server, mode)
+    ids = create_tickets(zendesk_server, 6)
+    delete_tickets(zendesk_server, ids[:2])
+    zendesk_server.admin.advance(61)
+    everything, live = MemorySink(), MemorySink()
+    run_export(server_config(zendesk_server, mode=mode), everything)
+    run_export(server_config(zendesk_server, mode=mode, exclude_deleted=True), live)
+    assert everything.versions() == server_truth(zendesk_server)
+    assert {i: everything.tickets[i]["status"] for i in ids[:2]} == {ids[0]: "deleted", ids[1]: "deleted"}
+    assert live.versions() == server_truth(zendesk_server, exclude_deleted=True)
+    assert set(live.tickets) == set(ids[2:])
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_tickets_updated_while_the_export_runs_end_at_their_latest_version(zendesk_server, mode):
+    needs_cursor_endpoint(zendesk_server, mode)
+    seed(zendesk_server, 3000, 5)
+    sink = MemorySink()
+    changed: list[int] = []
+
+    def change_some_exported_tickets(event: Progress) -> None:
+        if event.kind == "page" and event.pages in (2, 4):
+            open_ids = sorted(i for i, t in sink.tickets.items() if t["status"] not in ("closed", "deleted"))
+            ids = open_ids[event.pages * 10: event.pages * 10 + 5]
+            update_tickets(zendesk_server, ids, status="pending")
+            zendesk_server.admin.advance(61)
+            changed.extend(ids)
+
+    config = server_config(zendesk_server, mode=mode, per_page=300)
+    first = run_export(config, sink, on_progress=change_some_exported_tickets)
+    again = run_export(config, sink)
+    assert sink.versions() == server_truth(zendesk_server)
+    assert all(sink.tickets[i]["status"] == "pending" for i in changed) and len(changed) == 10
+    assert first.updated + again.updated == 10
+    assert first.new == 3000
+
+
+def test_page_boundary_repeats_of_the_time_export_are_dropped(zendesk_server):
+    """A full page ending inside a second makes the server send that second's tickets again; the loop drops
+    them, so the sink sees each ticket once."""
+    start = int(zendesk_server.admin.clock()["now"])
+    zendesk_server.admin.freeze(start)
+    for _ in range(3):
+        create_tickets(zendesk_server, 8)
+        zendesk_server.admin.advance(1)
+    zendesk_server.admin.advance(61)
+    sink = MemorySink()
+    with ZendeskClient(server_config(zendesk_server, per_page=12)) as client:
+        pages = list(iter_pages(client, 0))
+        for page in pages:
+            sink.write(page_for_sink(page))
+    assert sum(p.repeats for p in pages) > 0
+    assert sink.versions() == server_truth(zendesk_server)
+    assert sum(len(p.tickets) for p in pages) == 24
+
+
+def page_for_sink(page: Any) -> Any:
+    from zendesk_export.exporter.sinks.base import Page
+
+    return Page(page.tickets, page.checkpoint, page.sideloads)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_second_run_resumes_from_the_checkpoint(zendesk_server, mode):
+    needs_cursor_endpoint(zendesk_server, mode)
+    seed(zendesk_server, 2000, 2)
+    sink = MemorySink()
+    config = server_config(zendesk_server, mode=mode, per_page=400)
+    run_export(config, sink)
+    checkpoint = sink.checkpoint
+    created = create_tickets(zendesk_server, 3)
+    zendesk_server.admin.advance(61)
+    transport = FaultyTransport()
+    second = run_export(config, sink, transport=transport)
+    first_request = transport.journal[0][1]
+    assert first_request.get("start_time", first_request.get("cursor")) == checkpoint.position
+    assert second.resumed_from == checkpoint
+    assert second.new == 3 and set(created) <= set(sink.tickets)
+    assert sink.versions() == server_truth(zendesk_server)
+
+
+def test_start_time_only_seeds_the_first_run(zendesk_server):
+    seed(zendesk_server, 500, 4)
+    truth = server_truth(zendesk_server)
+    middle = sorted(truth.values())[250]
+    sink = MemorySink()
+    run_export(server_config(zendesk_server, start_time=middle), sink)
+    assert set(sink.versions().values()) == {ts for ts in truth.values() if ts >= middle}
+    second = run_export(server_config(zendesk_server, start_time=0), sink)
+    assert second.new == 0
+
+
+@pytest.mark.parametrize(("checkpoint", "message"), [
+    (Checkpoint("time", "5", "https://other.zendesk.com"), "holds an export of https://other.zendesk.com"),
+    (Checkpoint("cursor", "MTY5fHw=", "SOURCE"), "was exported with --mode cursor"),
+])
+def test_a_checkpoint_of_another_account_or_mode_is_refused(zendesk_server, checkpoint, message):
+    sink = MemorySink()
+    sink.checkpoint = Checkpoint(checkpoint.mode, checkpoint.position,
+                                 checkpoint.source.replace("SOURCE", zendesk_server.url))
+    with pytest.raises(CheckpointMismatch, match=message):
+        run_export(server_config(zendesk_server), sink)
+    assert sink.writes == []
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_too_recent_start_time_means_nothing_new(zendesk_server, mode):
+    needs_cursor_endpoint(zendesk_server, mode)
+    create_tickets(zendesk_server, 2)
+    now = int(zendesk_server.admin.clock()["now"])
+    sink = MemorySink()
+    summary = run_export(server_config(zendesk_server, mode=mode, start_time=now - 30), sink)
+    assert (summary.tickets, summary.pages, summary.requests, sink.writes) == (0, 0, 1, [])
+
+
+def test_an_empty_account_exports_nothing_and_succeeds(zendesk_server):
+    sink = MemorySink()
+    summary = run_export(server_config(zendesk_server), sink)
+    assert (summary.tickets, sink.checkpoint) == (0, None)
+
+
+def test_a_failing_output_stops_the_export_and_keeps_the_last_checkpoint(zendesk_server):
+    seed(zendesk_server, 1000, 1)
+    sink = MemorySink(fail_on_write=3)
+    with pytest.raises(OutputError, match="cannot write to the output: .*No space left on device"):
+        run_export(server_config(zendesk_server, per_page=200), sink)
+    assert len(sink.writes) == 2 and sink.checkpoint == sink.writes[-1].checkpoint
+    sink.fail_on_write = None
+    run_export(server_config(zendesk_server, per_page=200), sink)
+    assert sink.versions() == server_truth(zendesk_server)
+
+
+def test_sideloads_and_options_are_passed_through():
+    """``include``/``exclude_deleted``/``per_page`` go on every request; sideload arrays reach the page."""
+    seen: list[httpx.URL] = []
+    users = [{"id": 7, "name": "Ann"}]
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url)
+        return httpx.Response(200, json={**END_OF_TIME_STREAM, "tickets": [{"id": 1, "generated_timestamp": 5}],
+                                         "end_time": 5, "users": users, "groups": []})
+
+    config = ExportConfig(url="https://acme.zendesk.com", email="a@b.c", token="T", include=("users", "groups"),
+                          exclude_deleted=True, per_page=100)
+    with ZendeskClient(config, transport=httpx.MockTransport(answer)) as client:
+        [page] = list(iter_pages(client, 0))
+    assert dict(seen[0].params) == {"include": "users,groups", "exclude_deleted": "true", "per_page": "100",
+                                    "start_time": "0"}
+    assert page.sideloads == {"users": users, "groups": []}
+
+
+def scripted(*bodies: dict[str, Any]) -> tuple[ZendeskClient, list[httpx.URL]]:
+    seen: list[httpx.URL] = []
+    queue = list(bodies)
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url)
+        return httpx.Response(200, json=queue.pop(0) if len(queue) > 1 else queue[0])
+
+    config = ExportConfig(url="https://acme.zendesk.com", email="a@b.c", token="T", no_backoff=True)
+    return ZendeskClient(config, transport=httpx.MockTransport(answer)), seen
+
+
+def ticket(ticket_id: int, ts: int) -> dict[str, Any]:
+    return {"id": ticket_id, "generated_timestamp": ts, "status": "open"}
+
+
+def test_an_empty_page_that_is_not_the_end_is_asked_again():
+    empty = {"tickets": [], "count": 0, "end_of_stream": False, "next_page": None, "end_time": None}
+    last = {"tickets": [ticket(1, 10)], "count": 1, "end_of_stream": True, "next_page": "x", "end_time": 10}
+    client, seen = scripted(empty, empty, last)
+    with client:
+        tickets = list(iter_tickets(client, 0))
+    assert [t["id"] for t in tickets] == [1]
+    assert [u.params["start_time"] for u in seen] == ["0", "0", "0"]
+    assert client.stats.retries == 2
+
+
+@pytest.mark.parametrize("body", [
+    {"tickets": [], "count": 0, "end_of_stream": False, "next_page": None, "end_time": None},
+    {"tickets": [ticket(1, 10)], "count": 1, "end_of_stream": False, "next_page": "x", "end_time": 0},
+], ids=["empty-pages", "page-that-does-not-advance"])
+def test_an_export_that_never_advances_is_reported_not_looped(body):
+    client, seen = scripted(body)
+    with client, pytest.raises(ExportStuck, match="not advancing"):
+        list(iter_tickets(client, 0))
+    assert len(seen) == 6
+
+
+def test_a_cursor_page_without_after_cursor_is_not_the_end():
+    broken = {**END_OF_CURSOR_STREAM, "end_of_stream": False, "tickets": [ticket(1, 5)]}
+    good = {**END_OF_CURSOR_STREAM, "tickets": [ticket(1, 5), ticket(2, 6)], "after_cursor": "Yw=="}
+    client, seen = scripted(broken, good)
+    with client:
+        pages = list(iter_pages(client, 0, mode="cursor"))
+    assert [p.checkpoint.position for p in pages] == ["Yw=="]
+    assert len(seen) == 2
+
+
+def test_iter_tickets_from_a_config_closes_its_client(zendesk_server):
+    seed(zendesk_server, 300, 9)
+    tickets = list(iter_tickets(server_config(zendesk_server, per_page=100)))
+    assert {t["id"]: t["generated_timestamp"] for t in tickets} == server_truth(zendesk_server)
+
+
+def test_progress_reports_every_page_and_the_end(zendesk_server):
+    seed(zendesk_server, 1000, 1)
+    events: list[Progress] = []
+    summary = run_export(server_config(zendesk_server, per_page=250), MemorySink(), on_progress=events.append)
+    pages = [e for e in events if e.kind == "page"]
+    assert [e.pages for e in pages] == list(range(1, summary.pages + 1))
+    assert pages[-1].tickets == summary.tickets == 1000
+    assert events[-1].kind == "done" and events[-1].requests == summary.requests
+    assert pages[-1].reached is not None and pages[-1].target is not None
+    assert pages[-1].origin <= pages[-1].reached <= pages[-1].target + 1
+
+
+def test_cursor_checkpoint_is_the_opaque_after_cursor(zendesk_server):
+    needs_cursor_endpoint(zendesk_server, "cursor")
+    create_tickets(zendesk_server, 3)
+    zendesk_server.admin.advance(61)
+    sink = MemorySink()
+    run_export(server_config(zendesk_server, mode="cursor"), sink)
+    assert sink.checkpoint is not None and sink.checkpoint.mode == "cursor"
+    assert base64.b64decode(sink.checkpoint.position).decode().endswith(f"||{max(sink.tickets)}|")
