@@ -114,3 +114,11 @@ def test_count_is_the_number_of_tickets_in_this_page(zendesk_server: ZendeskServ
     with zendesk_server.client() as client:
         page = client.get("/api/v2/incremental/tickets", params={"start_time": 0, "per_page": 100}).json()
     assert page["count"] == len(page["tickets"]) >= 100
+
+
+def test_date_header_follows_the_server_clock(zendesk_server: ZendeskServer) -> None:
+    """Clients that keep start_time a minute behind the server's time read it from `Date`."""
+    zendesk_server.admin.freeze(1_000_000_000)
+    with zendesk_server.client() as client:
+        response = client.get("/api/v2/incremental/tickets", params={"start_time": 0})
+    assert response.headers.get_list("date") == ["Sun, 09 Sep 2001 01:46:40 GMT"]

@@ -223,6 +223,11 @@ def insert_tickets(store: Store) -> Any:
 @scenario
 def changes(store: Store) -> Any:
     account_id = seeded(store)
+    with store.write(account_id) as writer:  # records with attributes beyond their columns: bodies in key order
+        writer.put_record("users", {"id": 2, "name": "Agent", "email": "agent@example.com", "role": "agent",
+                                    "organization_id": 1, "created_at": 0, "updated_at": 5, "phone": "1", "tags": []})
+        writer.put_record("organizations", {"id": 3, "name": "Three", "created_at": 0, "updated_at": 5,
+                                            "deleted_at": None, "notes": "n", "domain_names": ["x.org"]})
     answers = []
     for kind in ("tickets", "audits", "users", "organizations"):
         first = store.changes(account_id, kind, (0, 0), FAR, 20)
@@ -255,8 +260,8 @@ def records(store: Store) -> Any:
 @scenario
 def tickets_by_id(store: Store) -> Any:
     account_id = seeded(store)
-    deleted = [r.id for r in store.export_rows(account_id, 0, FAR, -1, False)
-               if r.id not in {t.id for t in store.export_rows(account_id, 0, FAR, -1, True)}]
+    live = {r.id for r in store.export_rows(account_id, 0, FAR, -1, True)}
+    deleted = [r.id for r in store.export_rows(account_id, 0, FAR, -1, False) if r.id not in live]
     assert deleted
     found = store.tickets_by_id(account_id, [deleted[0], 3, 2, 2, 10_000])
     assert [r.id for r in found] == [2, 3]
@@ -385,7 +390,8 @@ def client_session(server: ZendeskServer) -> list[tuple[str, int, bytes]]:
         def call(method: str, url: str, **options: Any) -> Any:
             response = client.request(method, url, **options)
             body = _JOB_ID.sub(b"V3-JOB", response.content.replace(server.url.encode(), b"HOST"))
-            answers.append((f"{method} {url.replace(server.url, '')} {options}", response.status_code, body))
+            request = _JOB_ID.sub(b"V3-JOB", url.replace(server.url, "").encode()).decode()
+            answers.append((f"{method} {request} {options}", response.status_code, body))
             return response.json() if response.content else None
 
         def follow(url: str, link: str, **params: Any) -> None:
@@ -456,3 +462,23 @@ def test_two_server_processes_on_one_postgres_share_the_incremental_limit(pg_url
             responses = [http.get((first, second)[i % 2] + EXPORT, params={"start_time": 0}) for i in range(12)]
     assert [r.status_code for r in responses] == [200] * 10 + [429, 429]
     assert [r.headers["x-rate-limit-remaining"] for r in responses] == [str(699 - i) for i in range(12)]
+
+
+def test_nul_characters_never_fail_a_request(pg_url: str) -> None:
+    """PostgreSQL text refuses NUL: a ticket keeps it (read back from its stored body), a record's text column
+    gets U+FFFD instead (DIFFERENCES.md), a login or job id holding one is simply not found."""
+    server = ZendeskServer.start(pg_url)
+    try:
+        with server.client() as client:
+            created = client.post("/api/v2/tickets.json", json={"ticket": {"subject": "a\x00b", "comment": "c\x00"}})
+            ticket_id = created.json()["ticket"]["id"]
+            updated = client.put(f"/api/v2/tickets/{ticket_id}.json", json={"ticket": {"status": "open"}})
+            user = client.post("/api/v2/users.json", json={"user": {"name": "n\x00m", "email": "u@x.org"}}).json()
+            shown = client.get(f"/api/v2/users/{user['user']['id']}.json")
+            job = client.get("/api/v2/job_statuses/V3-%00.json")
+        login = httpx.get(f"{server.url}/api/v2/tickets/1.json", auth=("a\x00@example.com/token", "demo-token"))
+    finally:
+        server.stop()
+    assert (created.status_code, updated.status_code, updated.json()["ticket"]["subject"]) == (201, 200, "a\x00b")
+    assert (shown.status_code, shown.json()["user"]["name"]) == (200, "n\ufffdm")
+    assert (job.status_code, login.status_code) == (404, 401)

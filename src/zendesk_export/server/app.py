@@ -11,6 +11,7 @@ import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from email.utils import formatdate
 from functools import cached_property
 from typing import Any
 
@@ -19,7 +20,7 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import QueryParams
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -107,7 +108,10 @@ def endpoint(handler: Handler) -> Callable[[Request], Any]:
     """A Starlette endpoint that reads the body, then runs ``handler`` in a worker thread."""
 
     async def run(request: Request) -> Response:
-        body = await request.body()
+        try:
+            body = await request.body()
+        except ClientDisconnect:  # the client gave up (e.g. its timeout during a latency fault): nobody to answer
+            return Response(status_code=499)
         call = Call(request, body, request.app.state.ctx)
         try:
             return await run_in_threadpool(handler, call)
@@ -128,10 +132,13 @@ def api_routes(table: Sequence[tuple[str, str, Handler]]) -> list[Route]:
 
 
 class ZendeskHeaders:
-    """Headers every Zendesk API response carries (reference §2.4)."""
+    """Headers every Zendesk API response carries (reference §2.4), and a ``Date`` from the server clock, so a
+    client that reads the server's time (to keep ``start_time`` a minute old) sees the frozen or advanced
+    clock of a test."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, clock: Clock) -> None:
         self.app = app
+        self.clock = clock
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -150,6 +157,7 @@ class ZendeskHeaders:
                     (b"x-zendesk-api-version", b"v2"),
                     (b"x-request-id", request_id),
                     (b"x-runtime", f"{time.perf_counter() - started:.6f}".encode()),
+                    (b"date", formatdate(self.clock.now(), usegmt=True).encode()),
                 ]
             await send(message)
 
@@ -181,7 +189,7 @@ def create_app(config: ServerConfig, store: Store, clock: Clock | None = None) -
     # Innermost first: rate limits answer inside Zendesk's headers; faults act outside them, like the network;
     # the journal sees everything, faults included; the admin guard closes /__admin/ before anything runs.
     ratelimit.install(app, ctx)
-    app.add_middleware(ZendeskHeaders)
+    app.add_middleware(ZendeskHeaders, clock=ctx.clock)
     faults.install(app, ctx)
     journal.install(app, ctx)
     admin_openapi.install(app, ctx)

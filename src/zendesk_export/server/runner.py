@@ -80,8 +80,9 @@ def _bind(host: str, port: int) -> socket.socket:
 
 def _uvicorn(store: Store, clock: Clock, config: ServerConfig, host: str, port: int) -> uvicorn.Server:
     app = create_app(config, store, clock)
+    # No uvicorn Date header: ZendeskHeaders sends one from the server clock.
     return uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
-                                         lifespan="off", timeout_graceful_shutdown=1))
+                                         date_header=False, lifespan="off", timeout_graceful_shutdown=1))
 
 
 def start_server(db: str, *, host: str = "127.0.0.1", port: int = 0, admin_token: str | None = None,

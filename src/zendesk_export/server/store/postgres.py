@@ -269,12 +269,25 @@ class _PostgresWriter:
 
     def add_users(self, users: Iterable[dict[str, Any]]) -> list[User]:
         """Insert users (skipping taken ids and emails, so seeding again reuses its customers) and their
-        credentials, in one pipelined batch."""
-        specs = [{**spec, "id": spec.get("id") or self.next_id("users")} for spec in users]
-        rows = [(self.account_id, s["id"], _text(s["name"]), _text(s["email"].lower()), s["role"],
-                 s.get("organization_id"), int(s.get("created_at", 0)), int(s.get("created_at", 0))) for s in specs]
-        if not rows:
-            return []
+        credentials: two pipelined batches, not a round trip per user."""
+        specs = [{**spec, "id": spec.get("id") or self.next_id("users"), "name": _text(spec["name"]),
+                  "email": _text(spec["email"].lower())} for spec in users]
+        created = [s for s in specs if s["id"] in self._insert_users(specs)]
+        credentials = [(self.account_id, s["id"], kind, hash_secret(s[kind], kind)) for s in created
+                       for kind in ("api_token", "password", "oauth_token") if s.get(kind)]
+        if credentials:
+            with self.conn.cursor() as cur:
+                cur.executemany("INSERT INTO credentials (account_id, user_id, kind, secret_hash) "
+                                "VALUES (%s, %s, %s, %s)", credentials)
+        return [User(s["id"], self.account_id, s["name"], s["email"], s["role"], s.get("organization_id"))
+                for s in created]
+
+    def _insert_users(self, specs: list[dict[str, Any]]) -> set[int]:
+        """The ids actually inserted (``ON CONFLICT DO NOTHING`` returns no row for a skipped one)."""
+        if not specs:
+            return set()
+        rows = [(self.account_id, s["id"], s["name"], s["email"], s["role"], s.get("organization_id"),
+                 int(s.get("created_at", 0)), int(s.get("created_at", 0))) for s in specs]
         inserted: set[int] = set()
         with self.conn.cursor() as cur:
             cur.executemany("INSERT INTO users (account_id, id, name, email, role, organization_id, created_at, "
@@ -284,12 +297,7 @@ class _PostgresWriter:
                 inserted.update(r[0] for r in cur.fetchall())
                 if not cur.nextset():
                     break
-            created = [s for s in specs if s["id"] in inserted]
-            cur.executemany("INSERT INTO credentials (account_id, user_id, kind, secret_hash) VALUES (%s, %s, %s, %s)",
-                            [(self.account_id, s["id"], kind, hash_secret(s[kind], kind)) for s in created
-                             for kind in ("api_token", "password", "oauth_token") if s.get(kind)])
-        return [User(s["id"], self.account_id, _text(s["name"]), _text(s["email"].lower()), s["role"],
-                     s.get("organization_id")) for s in created]
+        return inserted
 
 
 # -- the store ------------------------------------------------------------------------------------------
@@ -319,25 +327,21 @@ class PostgresStore:
     @contextmanager
     def _transaction(self) -> Iterator[_Conn]:
         """One transaction, committed on success, rolled back on any error. Nested use (a read inside a
-        ``write``) joins the outer transaction: only the outermost commits."""
+        ``write``) joins the outer transaction: only the outermost commits or rolls back."""
         conn = self._conn()
-        if self._local.depth:
-            self._local.depth += 1
-            try:
-                yield conn
-            finally:
-                self._local.depth -= 1
-            return
-        self._local.depth = 1
+        outermost = not self._local.depth
+        self._local.depth += 1
         try:
             yield conn
         except BaseException:
-            if not conn.broken:
+            if outermost and not conn.broken:
                 conn.rollback()
             raise
+        else:
+            if outermost:
+                conn.commit()
         finally:
-            self._local.depth = 0
-        conn.commit()
+            self._local.depth -= 1
 
     @contextmanager
     def _locked(self, account_id: int) -> Iterator[_Conn]:
