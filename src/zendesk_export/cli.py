@@ -12,17 +12,21 @@ from zendesk_export.exporter import commands as exporter_commands
 __all__ = ["main", "build_parser"]
 
 
+def _fail(command: str, error: Exception) -> int:
+    print(f"zendesk-export {command}: error: {error}", file=sys.stderr)
+    return 2
+
+
 def _serve(args: argparse.Namespace) -> int:
     from zendesk_export.server.faults import FaultRuleError
     from zendesk_export.server.runner import DemoCredentialsExposed, serve
 
     try:
-        serve(args.db, host=args.host, port=args.port, admin_token=args.admin_token, rate_limit=args.rate_limit,
-              seed=args.seed, random_seed=args.random_seed, banner=lambda text: print(text, flush=True),
-              faults=args.faults)
-    except (DemoCredentialsExposed, FaultRuleError) as error:
-        print(f"zendesk-export serve: {error}", file=sys.stderr)
-        return 2
+        options = settings.resolve(settings.SERVE, vars(args))
+        db = options.pop("db")
+        serve(db, **options, banner=lambda text: print(text, flush=True))
+    except (settings.SettingError, DemoCredentialsExposed, FaultRuleError) as error:
+        return _fail("serve", error)
     except KeyboardInterrupt:
         pass
     return 0
@@ -33,12 +37,17 @@ def _seed(args: argparse.Namespace) -> int:
     from zendesk_export.server.seed import seed_account
     from zendesk_export.server.store import open_store
 
-    store = open_store(args.db)
+    try:
+        options = settings.resolve(settings.SEED, vars(args))
+    except settings.SettingError as error:
+        return _fail("seed", error)
+    store = open_store(options["db"])
     account = store.account(None)
     assert account is not None  # every database has its default account
-    result = seed_account(store, account.id, args.tickets, args.random_seed, Clock().now())
+    result = seed_account(store, account.id, options["tickets"], options["random_seed"], Clock().now())
     store.close()
-    print(f"added {result['tickets']} tickets and {result['users']} users to account {account.subdomain} in {args.db}")
+    print(f"added {result['tickets']} tickets and {result['users']} users to account {account.subdomain} "
+          f"in {options['db']}")
     return 0
 
 

@@ -9,13 +9,21 @@ same one-line error as a bad ``--start-time``. Library users build an :class:`Ex
 
 from __future__ import annotations
 
-import argparse
-import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
+
+from zendesk_export.settings import (
+    Setting,
+    SettingError,
+    add_arguments,
+    bounded_int,
+    parse_bool,
+    positive_float,
+)
+from zendesk_export.settings import resolve as resolve_settings
 
 from .errors import ConfigError
 
@@ -70,53 +78,6 @@ def _parse_mode(text: str) -> str:
     return text
 
 
-def _parse_bool(text: str | bool) -> bool:
-    if isinstance(text, bool):
-        return text
-    lowered = text.strip().lower()
-    if lowered in ("1", "true", "yes", "on"):
-        return True
-    if lowered in ("", "0", "false", "no", "off"):
-        return False
-    raise ValueError(f"{text!r} is not a boolean (use 1/0, true/false)")
-
-
-def _bounded_int(low: int, high: int) -> Callable[[str], int]:
-    def parse(text: str) -> int:
-        value = int(text)
-        if not low <= value <= high:
-            raise ValueError(f"{value} is not between {low} and {high}")
-        return value
-
-    return parse
-
-
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if value <= 0:
-        raise ValueError(f"{text!r} is not a positive number")
-    return value
-
-
-@dataclass(frozen=True)
-class Setting:
-    """One setting: its CLI flag is ``--name-with-dashes``; ``parse`` turns a CLI or environment string into
-    the value; ``switch`` settings are boolean flags without an argument."""
-
-    name: str
-    default: Any
-    help: str
-    env: str | None = None
-    parse: Callable[[str], Any] = str
-    metavar: str | None = None
-    switch: bool = False
-    secret: bool = False
-
-    @property
-    def flag(self) -> str:
-        return "--" + self.name.replace("_", "-")
-
-
 _CONNECTION_SETTINGS = (
     Setting("url", None, "base URL of the account, e.g. https://acme.zendesk.com or http://127.0.0.1:8000",
             env="ZENDESK_URL", metavar="URL"),
@@ -142,15 +103,15 @@ _LOOP_SETTINGS = (
     Setting("include", (), "sideloads to store beside the tickets: any of users,groups,organizations",
             env="ZENDESK_EXPORT_INCLUDE", parse=parse_include, metavar="LIST"),
     Setting("exclude_deleted", False, "leave deleted tickets out of the export",
-            env="ZENDESK_EXPORT_EXCLUDE_DELETED", parse=_parse_bool, switch=True),
+            env="ZENDESK_EXPORT_EXCLUDE_DELETED", parse=parse_bool, switch=True),
     Setting("per_page", MAX_PER_PAGE, "tickets per page, 1-1000", env="ZENDESK_EXPORT_PER_PAGE",
-            parse=_bounded_int(1, MAX_PER_PAGE), metavar="N"),
+            parse=bounded_int(1, MAX_PER_PAGE), metavar="N"),
     Setting("timeout", 60.0, "seconds to wait for one response before retrying it",
-            env="ZENDESK_EXPORT_TIMEOUT", parse=_positive_float, metavar="S"),
+            env="ZENDESK_EXPORT_TIMEOUT", parse=positive_float, metavar="S"),
     Setting("retry_for", 600.0, "give up on a request that keeps failing for this many seconds",
-            env="ZENDESK_EXPORT_RETRY_FOR", parse=_positive_float, metavar="S"),
+            env="ZENDESK_EXPORT_RETRY_FOR", parse=positive_float, metavar="S"),
     Setting("no_backoff", False, "retry at once and never sleep (for tests against a local server)",
-            env="ZENDESK_EXPORT_NO_BACKOFF", parse=_parse_bool, switch=True),
+            env="ZENDESK_EXPORT_NO_BACKOFF", parse=parse_bool, switch=True),
 )
 
 EXPORT_SETTINGS: tuple[Setting, ...] = (
@@ -164,7 +125,7 @@ EXPORT_SETTINGS: tuple[Setting, ...] = (
 )
 
 DEMO_SETTINGS: tuple[Setting, ...] = (
-    Setting("tickets", 5000, "tickets to seed the demo server with", parse=_bounded_int(0, 10_000_000),
+    Setting("tickets", 5000, "tickets to seed the demo server with", parse=bounded_int(0, 10_000_000),
             metavar="N"),
     Setting("random_seed", 1, "seed of the synthetic tickets", parse=int, metavar="S"),
     Setting("out", "demo-tickets.db", "where to write the export (any --out of the export command)",
@@ -175,45 +136,13 @@ DEMO_SETTINGS: tuple[Setting, ...] = (
 )
 
 
-def add_arguments(parser: argparse.ArgumentParser, settings: Sequence[Setting]) -> None:
-    """Add one flag per setting. Defaults stay ``None`` so that :func:`resolve` can tell "not given" (fall
-    back to the environment) from "given"."""
-    for setting in settings:
-        where = [f"env {setting.env}"] if setting.env else []
-        if not setting.secret and setting.default not in (None, (), False):
-            where.append(f"default {setting.default}")
-        help_text = setting.help + (f" ({'; '.join(where)})" if where else "")
-        if setting.switch:
-            parser.add_argument(setting.flag, dest=setting.name, action="store_const", const=True,
-                                default=None, help=help_text)
-        else:
-            parser.add_argument(setting.flag, dest=setting.name, default=None, metavar=setting.metavar,
-                                help=help_text)
-
-
 def resolve(settings: Sequence[Setting], given: Mapping[str, Any],
             environ: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """Each setting's value: from ``given`` (the command line) if not None, else its environment variable if
-    set and not empty, else its default. Strings are parsed; a parse failure is a :class:`ConfigError` naming
-    the flag or variable."""
-    environ = os.environ if environ is None else environ
-    values: dict[str, Any] = {}
-    for setting in settings:
-        raw, origin = given.get(setting.name), setting.flag
-        if raw is None and setting.env and environ.get(setting.env):
-            raw, origin = environ[setting.env], setting.env
-        values[setting.name] = setting.default if raw is None else _parse(setting, raw, origin)
-    return values
-
-
-def _parse(setting: Setting, raw: Any, origin: str) -> Any:
-    if not isinstance(raw, str):
-        return raw
+    """:func:`zendesk_export.settings.resolve`, with a bad value reported as the exporter's ConfigError."""
     try:
-        return setting.parse(raw)
-    except ValueError as error:
-        detail = str(error) if "invalid literal" not in str(error) else f"{raw!r} is not a number"
-        raise ConfigError(f"{origin}: {detail}") from None
+        return resolve_settings(settings, given, environ)
+    except SettingError as error:
+        raise ConfigError(str(error)) from None
 
 
 @dataclass(frozen=True)

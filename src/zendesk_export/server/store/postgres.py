@@ -272,7 +272,8 @@ class _PostgresWriter:
         credentials: two pipelined batches, not a round trip per user."""
         specs = [{**spec, "id": spec.get("id") or self.next_id("users"), "name": _text(spec["name"]),
                   "email": _text(spec["email"].lower())} for spec in users]
-        created = [s for s in specs if s["id"] in self._insert_users(specs)]
+        inserted = self._insert_users(specs)
+        created = [s for s in specs if s["id"] in inserted]
         credentials = [(self.account_id, s["id"], kind, hash_secret(s[kind], kind)) for s in created
                        for kind in ("api_token", "password", "oauth_token") if s.get(kind)]
         if credentials:
