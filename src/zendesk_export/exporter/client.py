@@ -27,6 +27,8 @@ from typing import Any
 import httpx
 import orjson
 
+from zendesk_export import __version__
+
 from .errors import (
     AccountNotFound,
     ApiError,
@@ -39,7 +41,7 @@ from .settings import ExportConfig
 
 __all__ = ["ApiResponse", "ClientStats", "RetryPolicy", "Wait", "ZendeskClient"]
 
-USER_AGENT = "zendesk-export/0.1 (+https://github.com/zendesk-export)"
+USER_AGENT = f"zendesk-export/{__version__}"
 PACING_MARGIN = 0.5  # seconds added to a bucket reset so that we never arrive a moment early
 _UNRESOLVABLE = ("Name or service not known", "nodename nor servname", "getaddrinfo failed",
                  "No address associated", "Temporary failure in name resolution")

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import fcntl
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import orjson
 
@@ -19,6 +20,7 @@ from .base import Checkpoint
 
 __all__ = [
     "atomic_write",
+    "atomic_write_with",
     "checkpoint_from_json",
     "checkpoint_to_json",
     "fsync_dir",
@@ -38,9 +40,14 @@ def fsync_dir(path: Path) -> None:
 
 def atomic_write(path: Path, data: bytes) -> None:
     """Replace ``path`` with ``data`` so that a crash leaves the old or the new content, never a mix."""
+    atomic_write_with(path, lambda handle: handle.write(data))
+
+
+def atomic_write_with(path: Path, write: Callable[[IO[bytes]], object]) -> None:
+    """``atomic_write`` of what ``write`` writes to the (temporary) file handle it is given."""
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "wb") as handle:
-        handle.write(data)
+        write(handle)
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(tmp, path)

@@ -7,10 +7,20 @@ differ in column types and placeholders, which the callers pass in.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from ._columns import Column, Kind
+from .base import Checkpoint
 
-__all__ = ["RAW_JSON", "SIDELOAD_GUARD", "TICKET_GUARD", "create_table_sql", "quote", "upsert_sql"]
+__all__ = [
+    "RAW_JSON",
+    "SIDELOAD_GUARD",
+    "TICKET_GUARD",
+    "checkpoint_from_row",
+    "create_table_sql",
+    "quote",
+    "upsert_sql",
+]
 
 #: The column that keeps each object exactly as received (every table has it, last).
 RAW_JSON = "raw_json"
@@ -50,3 +60,8 @@ def upsert_sql(table: str, columns: Sequence[Column], placeholder: Callable[[Kin
         f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join(marks)}) "
         f"ON CONFLICT ({quote('id')}) DO UPDATE SET {updates} WHERE {guard.format(table=table)}"
     )
+
+
+def checkpoint_from_row(row: Sequence[Any] | None) -> Checkpoint | None:
+    """The checkpoint of a ``SELECT "mode", "position", "source" FROM "checkpoint"`` row (None: no row)."""
+    return None if row is None else Checkpoint(mode=row[0], position=row[1], source=row[2])

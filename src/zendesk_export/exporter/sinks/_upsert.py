@@ -27,6 +27,7 @@ __all__ = [
     "Plan",
     "Stored",
     "content_digest",
+    "key_function",
     "plan_writes",
     "sideload_key",
     "ticket_key",
@@ -72,6 +73,11 @@ def sideload_key(obj: Mapping[str, Any]) -> Key:
     if not isinstance(obj_id, int):
         raise ValueError(f"sideloaded object without an integer id: id={obj_id!r}")
     return obj_id, _epoch(obj.get("updated_at")), False
+
+
+def key_function(name: str) -> Callable[[Mapping[str, Any]], Key]:
+    """The key of the objects of table ``name``: ``ticket_key`` for tickets, ``sideload_key`` for the rest."""
+    return ticket_key if name == "tickets" else sideload_key
 
 
 def _epoch(text: Any) -> int:

@@ -10,7 +10,7 @@ out-of-order pages never move a ticket backwards and never double it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, Self
 
 
 @dataclass(frozen=True)
@@ -65,3 +65,16 @@ class Sink(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+class ClosingSink:
+    """``with sink:`` closes the sink when the block ends; the sinks inherit this and define ``close``."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

@@ -29,7 +29,7 @@ ticket; for accounts of many millions of tickets prefer the SQLite or PostgreSQL
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -45,8 +45,8 @@ from ._files import (
     lock_exclusively,
     read_state,
 )
-from ._upsert import Key, Plan, Stored, content_digest, plan_writes, sideload_key, ticket_key
-from .base import Checkpoint, Page, WriteResult
+from ._upsert import Plan, Stored, content_digest, key_function, plan_writes
+from .base import Checkpoint, ClosingSink, Page, WriteResult
 
 __all__ = ["JsonlSink", "log_path", "read_latest", "state_path"]
 
@@ -65,10 +65,6 @@ def log_path(path: str | Path, name: str = "tickets") -> Path:
     """The log of ``name`` (``tickets`` or a sideload) for the output ``path``."""
     path = Path(path)
     return path if name == "tickets" else path.with_name(f"{path.stem}.{name}{path.suffix}")
-
-
-def _key_function(name: str) -> Callable[[Mapping[str, Any]], Key]:
-    return ticket_key if name == "tickets" else sideload_key
 
 
 def _pack(stored: Stored) -> int:
@@ -96,7 +92,7 @@ class _Log:
 
     def __init__(self, path: Path, name: str, committed: int) -> None:
         self.path, self.name, self.length = path, name, committed
-        self.key = _key_function(name)
+        self.key = key_function(name)
         created = not path.exists()
         self.fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
@@ -153,7 +149,7 @@ class _Log:
         os.close(self.fd)
 
 
-class JsonlSink:
+class JsonlSink(ClosingSink):
     """Tickets (and sideloads) as JSON Lines logs with an atomically replaced state file (module doc)."""
 
     def __init__(self, path: str | Path, *, include: Sequence[str] = ()) -> None:
@@ -245,12 +241,6 @@ class JsonlSink:
             os.close(self._lock_fd)
             self._lock_fd = -1
 
-    def __enter__(self) -> JsonlSink:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
 
 def _size(path: Path) -> int:
     return path.stat().st_size if path.exists() else 0
@@ -268,7 +258,7 @@ def read_latest(path: str | Path, *, sideload: str | None = None) -> dict[int, d
     state = read_state(state_path(path), _FORMAT)
     data = log_path(path, name)
     length = state["lengths"].get(name, 0) if state is not None else _size(data)
-    key = _key_function(name)
+    key = key_function(name)
     latest: dict[int, dict[str, Any]] = {}
     for line in _lines(data, length) if data.exists() else ():
         obj = orjson.loads(line)

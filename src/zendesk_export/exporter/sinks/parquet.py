@@ -25,7 +25,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +35,7 @@ from ._columns import TICKET_COLUMNS, Column, Kind, extract, parse_timestamp, si
 from ._errors import ForeignOutputError, MissingDependencyError
 from ._files import (
     atomic_write,
+    atomic_write_with,
     checkpoint_from_json,
     checkpoint_to_json,
     fsync_dir,
@@ -42,8 +43,8 @@ from ._files import (
     read_state,
 )
 from ._sql import RAW_JSON
-from ._upsert import Key, Plan, Stored, content_digest, plan_writes, sideload_key, ticket_key
-from .base import Checkpoint, Page, WriteResult
+from ._upsert import Plan, Stored, content_digest, key_function, plan_writes
+from .base import Checkpoint, ClosingSink, Page, WriteResult
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -70,10 +71,6 @@ def _pyarrow() -> tuple[Any, Any]:
 
 def _columns(name: str) -> tuple[Column, ...]:
     return TICKET_COLUMNS if name == "tickets" else sideload_columns(name)
-
-
-def _key_function(name: str) -> Callable[[Mapping[str, Any]], Key]:
-    return ticket_key if name == "tickets" else sideload_key
 
 
 def arrow_schema(name: str = "tickets") -> pa.Schema:
@@ -114,7 +111,7 @@ def _committed_parts(directory: Path, committed: int) -> list[Path]:
     return [p for seq, p in sorted(parts) if seq <= committed]
 
 
-class ParquetSink:
+class ParquetSink(ClosingSink):
     """Tickets (and sideloads) as Parquet part files with an atomically replaced state file (module doc)."""
 
     def __init__(self, path: str | Path, *, include: Sequence[str] = ()) -> None:
@@ -164,7 +161,7 @@ class ParquetSink:
     def _scan(self, name: str) -> dict[int, Stored]:
         """The stored version of every id of table ``name``, from its committed parts."""
         _, pq = _pyarrow()
-        key = _key_function(name)
+        key = key_function(name)
         index: dict[int, Stored] = {}
         for part in _committed_parts(self.path / name, self._seq):
             for raw in pq.read_table(part, columns=[RAW_JSON]).column(RAW_JSON).to_pylist():
@@ -199,7 +196,7 @@ class ParquetSink:
         index = self._index[name]
         ids = (obj.get("id") for obj in objects)
         stored = {i: index[i] for i in ids if isinstance(i, int) and i in index}
-        return plan_writes(objects, stored, _key_function(name))
+        return plan_writes(objects, stored, key_function(name))
 
     def _write_part(self, name: str, seq: int, plan: Plan) -> None:
         _, pq = _pyarrow()
@@ -207,26 +204,13 @@ class ParquetSink:
         if not directory.is_dir():
             directory.mkdir()
             fsync_dir(self.path)
-        final = directory / _part_name(seq)
-        tmp = final.with_name(final.name + ".tmp")
-        with open(tmp, "wb") as handle:
-            pq.write_table(_to_table(name, plan), handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, final)
-        fsync_dir(directory)
+        atomic_write_with(directory / _part_name(seq), lambda handle: pq.write_table(_to_table(name, plan), handle))
 
     def close(self) -> None:
         """Release the directory lock; nothing is pending (a write is committed when it returns)."""
         with contextlib.suppress(OSError):
             os.close(self._dir_fd)
         self._dir_fd = -1
-
-    def __enter__(self) -> ParquetSink:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
 
 def _committed(path: Path, name: str) -> list[Path]:

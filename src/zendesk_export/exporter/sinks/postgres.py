@@ -32,9 +32,9 @@ from ._columns import (
     sideload_columns,
 )
 from ._errors import ForeignOutputError, MissingDependencyError, SinkError
-from ._sql import SIDELOAD_GUARD, TICKET_GUARD, create_table_sql, quote, upsert_sql
+from ._sql import SIDELOAD_GUARD, TICKET_GUARD, checkpoint_from_row, create_table_sql, quote, upsert_sql
 from ._upsert import Stored, content_digest, plan_writes
-from .base import Checkpoint, Page, WriteResult
+from .base import Checkpoint, ClosingSink, Page, WriteResult
 
 __all__ = ["SCHEMA_VERSION", "PostgresSink", "split_schema"]
 
@@ -111,7 +111,7 @@ def _rows(columns: tuple[Column, ...], items: Iterable[_Item]) -> list[list[Any]
     return rows
 
 
-class PostgresSink:
+class PostgresSink(ClosingSink):
     """Tickets, sideloads and checkpoint in PostgreSQL tables, one transaction per page (module doc)."""
 
     def __init__(self, dsn: str, *, schema: str = "public", include: Sequence[str] = ()) -> None:
@@ -198,7 +198,7 @@ class PostgresSink:
         with self._transaction() as cur:
             cur.execute(f'SELECT "mode", "position", "source" FROM {self._table("checkpoint")}')
             row = cur.fetchone()
-        return None if row is None else Checkpoint(mode=row[0], position=row[1], source=row[2])
+        return checkpoint_from_row(row)
 
     def write(self, page: Page) -> WriteResult:
         """Upsert the page's tickets and sideloads and save its checkpoint, in one transaction."""
@@ -238,9 +238,3 @@ class PostgresSink:
     def close(self) -> None:
         """Close the connection."""
         self._conn.close()
-
-    def __enter__(self) -> PostgresSink:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()

@@ -22,9 +22,9 @@ import orjson
 
 from ._columns import SIDELOAD_COLUMNS, TICKET_COLUMNS, Column, Kind, extract, sideload_columns
 from ._errors import ForeignOutputError
-from ._sql import SIDELOAD_GUARD, TICKET_GUARD, create_table_sql, quote, upsert_sql
+from ._sql import SIDELOAD_GUARD, TICKET_GUARD, checkpoint_from_row, create_table_sql, quote, upsert_sql
 from ._upsert import Stored, content_digest, plan_writes
-from .base import Checkpoint, Page, WriteResult
+from .base import Checkpoint, ClosingSink, Page, WriteResult
 
 __all__ = ["APPLICATION_ID", "SCHEMA_VERSION", "SQLiteSink"]
 
@@ -68,7 +68,7 @@ def _refuse_foreign_file(path: Path) -> None:
                 raise ForeignOutputError(f"{path} exists and is not a SQLite database; refusing to touch it")
 
 
-class SQLiteSink:
+class SQLiteSink(ClosingSink):
     """Tickets, sideloads and checkpoint in one SQLite file; see the module docstring."""
 
     def __init__(self, path: str | Path, *, include: Sequence[str] = ()) -> None:
@@ -138,7 +138,7 @@ class SQLiteSink:
     def load_checkpoint(self) -> Checkpoint | None:
         """The checkpoint committed with the last page, or None for a new file."""
         row = self._conn.execute('SELECT "mode", "position", "source" FROM "checkpoint"').fetchone()
-        return None if row is None else Checkpoint(mode=row[0], position=row[1], source=row[2])
+        return checkpoint_from_row(row)
 
     def write(self, page: Page) -> WriteResult:
         """Upsert the page's tickets and sideloads and save its checkpoint, in one transaction."""
@@ -181,9 +181,3 @@ class SQLiteSink:
     def close(self) -> None:
         """Close the connection (an uncommitted page, if any, is rolled back by SQLite)."""
         self._conn.close()
-
-    def __enter__(self) -> SQLiteSink:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()

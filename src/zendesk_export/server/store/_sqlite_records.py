@@ -15,36 +15,21 @@ from typing import Any
 import orjson
 
 from zendesk_export.server.store import DuplicateRecord, ExportRow
+from zendesk_export.server.store._rows import (
+    FEEDS,
+    JOB_COLUMNS,
+    RECORD_COLUMNS,
+    SQLITE,
+    body_row,
+    insert_sql,
+    record_from_row,
+    split_record,
+    upsert_sql,
+)
 
-__all__ = ["RecordsMixin", "WriterRecordsMixin", "FEEDS", "RECORD_COLUMNS"]
+__all__ = ["RecordsMixin", "WriterRecordsMixin"]
 
-# kind → (table, ordering key, selected body column; "*" = the whole record as JSON)
-FEEDS: dict[str, tuple[str, str, str]] = {
-    "tickets": ("tickets", "generated_timestamp", "body"),
-    "audits": ("audits", "created_at", "data"),
-    "users": ("users", "updated_at", "*"),
-    "organizations": ("organizations", "updated_at", "*"),
-}
-# Columns of each record table (besides account_id); every other attribute lives in the `data` JSON.
-RECORD_COLUMNS: dict[str, tuple[str, ...]] = {
-    "users": ("id", "name", "email", "role", "organization_id", "created_at", "updated_at"),
-    "organizations": ("id", "name", "created_at", "updated_at", "deleted_at"),
-    "groups": ("id", "name", "created_at", "updated_at", "deleted_at"),
-}
-
-
-def _record(row: sqlite3.Row) -> dict[str, Any]:
-    """A records row → one dict: the `data` attributes overlaid with the columns."""
-    values = dict(row)
-    values.pop("account_id", None)
-    data = orjson.loads(values.pop("data", "{}") or "{}")
-    return {**data, **values}
-
-
-def _split(table: str, record: dict[str, Any]) -> tuple[list[Any], str]:
-    columns = RECORD_COLUMNS[table]
-    data = {k: v for k, v in record.items() if k not in columns}
-    return [record.get(c) for c in columns], orjson.dumps(data).decode()
+_INSERT_JOB = insert_sql("job_statuses", JOB_COLUMNS, SQLITE)
 
 
 def _marks(values: Sequence[Any]) -> str:
@@ -61,15 +46,12 @@ class WriterRecordsMixin:
         row = self.conn.execute(
             f"SELECT * FROM {table} WHERE account_id = ? AND id = ?", (self.account_id, record_id)
         ).fetchone()
-        return _record(row) if row else None
+        return record_from_row(row) if row else None
 
     def put_record(self, table: str, record: dict[str, Any]) -> None:
         """Insert or update a users/organizations/groups record; a taken unique value → DuplicateRecord."""
-        values, data = _split(table, record)
-        columns = RECORD_COLUMNS[table]
-        updates = ", ".join(f"{c} = excluded.{c}" for c in (*columns[1:], "data"))
-        sql = (f"INSERT INTO {table} (account_id, {', '.join(columns)}, data) "
-               f"VALUES (?, {_marks(values)}, ?) ON CONFLICT (account_id, id) DO UPDATE SET {updates}")
+        values, data = split_record(table, record)
+        sql = upsert_sql(table, (*RECORD_COLUMNS[table], "data"), SQLITE)
         try:
             self.conn.execute(sql, (self.account_id, *values, data))
         except sqlite3.IntegrityError as error:
@@ -96,8 +78,8 @@ class RecordsMixin:
                f"AND ({key} > ? OR id > ?) AND {key} <= ?{deleted} ORDER BY {key}, id LIMIT ?")
         rows = self._conn().execute(sql, (account_id, after[0], after[0], after[1], cutoff, limit)).fetchall()
         if body != "*":
-            return [ExportRow(r[0], r[1], r[2] if isinstance(r[2], bytes) else r[2].encode()) for r in rows]
-        return [ExportRow(r["id"], r[key], orjson.dumps(_record(r))) for r in rows]
+            return [body_row(r) for r in rows]
+        return [ExportRow(r["id"], r[key], orjson.dumps(record_from_row(r))) for r in rows]
 
     # -- records ----------------------------------------------------------------------------------
     def records_by_id(self, account_id: int, table: str, ids: Iterable[int]) -> list[dict[str, Any]]:
@@ -108,7 +90,7 @@ class RecordsMixin:
             f"SELECT * FROM {table} WHERE account_id = ? AND id IN ({_marks(wanted)}) ORDER BY id",
             (account_id, *wanted),
         ).fetchall()
-        return [_record(r) for r in rows]
+        return [record_from_row(r) for r in rows]
 
     def list_records(self, account_id: int, table: str, offset: int, limit: int
                      ) -> tuple[list[dict[str, Any]], int]:
@@ -117,16 +99,14 @@ class RecordsMixin:
         rows = conn.execute(f"SELECT * FROM {table} WHERE account_id = ? ORDER BY id LIMIT ? OFFSET ?",
                             (account_id, limit, offset)).fetchall()
         total = conn.execute(f"SELECT COUNT(*) FROM {table} WHERE account_id = ?", (account_id,)).fetchone()
-        return [_record(r) for r in rows], int(total[0])
+        return [record_from_row(r) for r in rows], int(total[0])
 
     def insert_records(self, account_id: int, table: str, records: Iterable[dict[str, Any]]) -> int:
         """Bulk insert (seeding); records whose id or unique name exists are kept as they are."""
-        columns = RECORD_COLUMNS[table]
-        sql = (f"INSERT OR IGNORE INTO {table} (account_id, {', '.join(columns)}, data) "
-               f"VALUES (?, {_marks(columns)}, ?)")
+        sql = insert_sql(table, (*RECORD_COLUMNS[table], "data"), SQLITE, verb="INSERT OR IGNORE")
         def rows() -> Iterable[tuple[Any, ...]]:
             for record in records:
-                values, data = _split(table, record)
+                values, data = split_record(table, record)
                 yield (account_id, *values, data)
 
         with self._transaction() as conn:
@@ -158,8 +138,7 @@ class RecordsMixin:
     # -- job statuses ----------------------------------------------------------------------------------
     def put_job(self, account_id: int, job_id: str, data: dict[str, Any]) -> None:
         with self._transaction() as conn:
-            conn.execute("INSERT INTO job_statuses (account_id, id, data) VALUES (?, ?, ?)",
-                         (account_id, job_id, orjson.dumps(data).decode()))
+            conn.execute(_INSERT_JOB, (account_id, job_id, orjson.dumps(data).decode()))
 
     def read_job(self, account_id: int, job_id: str) -> tuple[dict[str, Any], int] | None:
         """The job and how many times it has now been read (this read included)."""
