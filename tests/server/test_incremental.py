@@ -122,3 +122,13 @@ def test_date_header_follows_the_server_clock(zendesk_server: ZendeskServer) -> 
     with zendesk_server.client() as client:
         response = client.get("/api/v2/incremental/tickets", params={"start_time": 0})
     assert response.headers.get_list("date") == ["Sun, 09 Sep 2001 01:46:40 GMT"]
+
+
+@pytest.mark.parametrize("scope", ["all", "agent", "ai_agent"])
+def test_support_type_scope_is_accepted_and_kept_in_next_page(zendesk_server: ZendeskServer, scope: str) -> None:
+    zendesk_server.admin.seed(tickets=20, random_seed=1)
+    with zendesk_server.client() as client:
+        page = client.get("/api/v2/incremental/tickets", params={"start_time": 0, "support_type_scope": scope})
+    assert page.status_code == 200
+    assert page.json()["count"] == 20
+    assert f"support_type_scope={scope}" in page.json()["next_page"]
