@@ -12,8 +12,9 @@ from zendesk_export.exporter import commands as exporter_commands
 __all__ = ["main", "build_parser"]
 
 
-def _fail(command: str, error: Exception) -> int:
-    print(f"zendesk-export {command}: error: {error}", file=sys.stderr)
+def _fail(error: Exception) -> int:
+    """One line, the exporter's format, and the usage exit code."""
+    print(f"zendesk-export: error: {error}", file=sys.stderr)
     return 2
 
 
@@ -26,7 +27,7 @@ def _serve(args: argparse.Namespace) -> int:
         db = options.pop("db")
         serve(db, **options, banner=lambda text: print(text, flush=True))
     except (settings.SettingError, DemoCredentialsExposed, FaultRuleError) as error:
-        return _fail("serve", error)
+        return _fail(error)
     except KeyboardInterrupt:
         pass
     return 0
@@ -40,7 +41,7 @@ def _seed(args: argparse.Namespace) -> int:
     try:
         options = settings.resolve(settings.SEED, vars(args))
     except settings.SettingError as error:
-        return _fail("seed", error)
+        return _fail(error)
     store = open_store(options["db"])
     account = store.account(None)
     assert account is not None  # every database has its default account
