@@ -1,8 +1,9 @@
 """The Ticket: its fields, their types, and its Zendesk JSON — shared by the server and the exporter.
 
-The field table below is the one source of truth for a ticket's shape: the server's store derives its columns
-from it, the server renders tickets in this key order (the order of a real 2024 incremental export), and the
-exporter's sinks derive their typed columns from it.
+The field table below is the one source of truth for the server's tickets: its stores derive their columns
+from it, and it renders tickets in this key order (the order of a real 2024 incremental export). The exporter's
+sinks declare their own versioned columns (every field here, plus what real Zendesk may send beyond it); a test
+checks that they cover this table.
 
 A rendered ticket is split in two so that a page of 1000 tickets is built by joining stored bytes:
 ``render_body`` gives the bytes between the ``url`` key and ``generated_timestamp`` (stored beside the row), and

@@ -31,7 +31,7 @@ from zendesk_export.exporter import (
     iter_tickets,
     run_export,
 )
-from zendesk_export.exporter.sinks.base import Checkpoint
+from zendesk_export.exporter.sinks.base import Checkpoint, Page
 
 MODES = ["time", "cursor"]
 RECORDED_HOST = "https://d3v-zenpydev.zendesk.com"
@@ -181,16 +181,10 @@ def test_page_boundary_repeats_of_the_time_export_are_dropped(zendesk_server):
     with ZendeskClient(server_config(zendesk_server, per_page=12)) as client:
         pages = list(iter_pages(client, 0))
         for page in pages:
-            sink.write(page_for_sink(page))
+            sink.write(Page(page.tickets, page.checkpoint, page.sideloads))
     assert sum(p.repeats for p in pages) > 0
     assert sink.versions() == server_truth(zendesk_server)
     assert sum(len(p.tickets) for p in pages) == 24
-
-
-def page_for_sink(page: Any) -> Any:
-    from zendesk_export.exporter.sinks.base import Page
-
-    return Page(page.tickets, page.checkpoint, page.sideloads)
 
 
 @pytest.mark.parametrize("mode", MODES)

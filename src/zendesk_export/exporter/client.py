@@ -193,8 +193,8 @@ class ZendeskClient:
         """A host name that does not resolve before any answer is a wrong --url/--subdomain, not a blip."""
         if not self._answered and isinstance(error, httpx.ConnectError) and any(
                 text in str(error) for text in _UNRESOLVABLE):
-            host = self.config.host_header or httpx.URL(self.config.base_url).host
-            raise AccountNotFound(f"no such account: cannot resolve {host}; check --url/--subdomain")
+            raise AccountNotFound(f"no such account: cannot resolve {_host(self.config)}; "
+                                  "check --url/--subdomain")
 
     def _observe(self, headers: httpx.Headers) -> None:
         server_time = _date_header(headers)
@@ -231,8 +231,8 @@ class ZendeskClient:
                 return max(0.0, float(value))
             except ValueError:
                 when = _http_date(value)
-                now = self._server_time if self._server_time is not None else time.time()
                 if when is not None:
+                    now = self._server_time if self._server_time is not None else time.time()
                     return max(0.0, when - now)
         if self._server_time is not None:
             return 60 - self._server_time % 60 + PACING_MARGIN
@@ -245,6 +245,11 @@ def _auth(config: ExportConfig) -> httpx.Auth | None:
     if config.token:
         return httpx.BasicAuth(f"{config.email}/token", config.token)
     return httpx.BasicAuth(config.email or "", config.password or "")
+
+
+def _host(config: ExportConfig) -> str:
+    """The account's host as the user named it: the forced Host header, else the base URL's."""
+    return config.host_header or httpx.URL(config.base_url).host
 
 
 def _headers(config: ExportConfig) -> dict[str, str]:
@@ -318,7 +323,7 @@ def error_for(response: httpx.Response, config: ExportConfig) -> ApiError:
     status = response.status_code
     title, message = _error_detail(response)
     detail = f"{title}: {message}" if title and message else title or message or response.reason_phrase
-    host = config.host_header or httpx.URL(config.base_url).host
+    host = _host(config)
     if status == 401:
         return AuthenticationFailed(f"wrong credentials: {host} answered 401 ({detail}); "
                                     f"{_credential_hint(config)}", status=status)

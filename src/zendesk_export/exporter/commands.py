@@ -18,13 +18,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TextIO
 
-import httpx
 from rich.console import Console
 from rich.progress import BarColumn, SpinnerColumn, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.progress import Progress as RichProgress
 
 from .errors import EXIT_INTERRUPTED, ConfigError, ExportError
-from .export import ExportSummary, Progress, run_export
+from .export import MIN_AGE, ExportSummary, Progress, run_export
 from .settings import DEMO_SETTINGS, EXPORT_SETTINGS, ExportConfig, add_arguments, resolve
 
 __all__ = ["EXIT_CODES_HELP", "register", "run_demo_command", "run_export_command"]
@@ -43,8 +42,7 @@ Credentials and options also come from the environment (shown per option). Run t
 continue where the last run stopped: the checkpoint lives in the output, --start-time only seeds a new one.
 """
 
-DEMO_EMAIL, DEMO_TOKEN = "admin@example.com", "demo-token"
-DEFAULT_DEMO_OUT = "demo-tickets.db"
+DEFAULT_DEMO_OUT = next(setting.default for setting in DEMO_SETTINGS if setting.name == "out")
 
 
 def register(subparsers: Any) -> None:
@@ -96,10 +94,9 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_summary(summary: ExportSummary, out: str, stream: TextIO | None = None) -> None:
-    stream = stream or sys.stdout
+def _print_summary(summary: ExportSummary, out: str) -> None:
     for line in [*summary.describe(), f"output: {out}"]:
-        print(line, file=stream)
+        print(line)
 
 
 @contextmanager
@@ -121,7 +118,7 @@ class _Lines:
     def __call__(self, event: Progress) -> None:
         if event.kind == "page":
             self._line(f"page {event.pages}: {event.tickets} tickets, {event.requests} requests"
-                       f"{_behind(event)}")
+                       f"{_up_to(event)}")
         elif event.kind == "wait" and event.wait is not None:
             self._line(f"waiting {event.wait.seconds:.1f}s: {event.wait.reason}")
 
@@ -132,7 +129,8 @@ class _Lines:
         """Nothing to tear down."""
 
 
-def _behind(event: Progress) -> str:
+def _up_to(event: Progress) -> str:
+    """How far the exported timestamps have come, once the server's clock is known."""
     if event.reached is None or event.target is None:
         return ""
     return f", up to {time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(event.reached))} UTC"
@@ -177,25 +175,24 @@ def _fraction(event: Progress) -> tuple[float | None, float | None]:
 
 def _demo(args: argparse.Namespace) -> int:
     """Seed a server in a temporary directory, export it, print the summary, check the output's tickets."""
-    from zendesk_export.server.runner import start_server
+    from zendesk_export.server.runner import running_server
+    from zendesk_export.server.store import DEMO
 
     values = resolve(DEMO_SETTINGS, vars(args), environ={})
     out = _fresh_demo_output(values["out"])
+    admin = next(user for user in DEMO["users"] if user["role"] == "admin")
     with tempfile.TemporaryDirectory(prefix="zendesk-export-demo-") as tmp:
         seeded = time.monotonic()
-        server = start_server(str(Path(tmp) / "zendesk.db"), rate_limit="off", seed=values["tickets"],
-                              random_seed=values["random_seed"])
-        try:
+        with running_server(str(Path(tmp) / "zendesk.db"), rate_limit="off", seed=values["tickets"],
+                            random_seed=values["random_seed"]) as server:
             # a minute later, the newest seeded tickets are out of the export's last-minute blind spot
-            _advance_clock(server.url, server.admin_token, 61)
-            print(f"server: {server.url} (account example, {values['tickets']} synthetic tickets, "
+            server.clock.advance(MIN_AGE)
+            print(f"server: {server.url} (account {DEMO['subdomain']}, {values['tickets']} synthetic tickets, "
                   f"ready in {time.monotonic() - seeded:.2f}s)")
-            config = ExportConfig(url=server.url, email=DEMO_EMAIL, token=DEMO_TOKEN, out=out,
+            config = ExportConfig(url=server.url, email=admin["email"], token=admin["api_token"], out=out,
                                   mode=values["mode"], include=values["include"])
             with progress_display(sys.stderr) as report:
                 summary = run_export(config, on_progress=report)
-        finally:
-            server.stop()
     _print_summary(summary, out)
     return _verify(out, values["tickets"])
 
@@ -212,12 +209,6 @@ def _fresh_demo_output(out: str) -> str:
     return out
 
 
-def _advance_clock(url: str, admin_token: str, seconds: float) -> None:
-    response = httpx.post(f"{url}/__admin/clock", json={"advance": seconds},
-                          headers={"Authorization": f"Bearer {admin_token}"}, timeout=30)
-    response.raise_for_status()
-
-
 def _verify(out: str, expected: int) -> int:
     count = output_ticket_count(out)
     if count is None:
@@ -231,7 +222,8 @@ def _verify(out: str, expected: int) -> int:
 
 
 def output_ticket_count(out: str) -> int | None:
-    """Distinct tickets in an output (SQLite, JSONL, Parquet), or None for outputs we do not read back."""
+    """Distinct tickets in an output (SQLite, JSONL, Parquet); -1 if a SQLite output holds an id twice; None for
+    outputs we do not read back (PostgreSQL)."""
     from . import sinks
 
     if out.startswith(("postgresql://", "postgres://")):

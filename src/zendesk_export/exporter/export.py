@@ -146,7 +146,8 @@ def iter_pages(client: ZendeskClient, start: int | Checkpoint = 0, *, mode: str 
                include: Sequence[str] | None = None, exclude_deleted: bool | None = None,
                per_page: int | None = None) -> Iterator[ExportPage]:
     """Pages of the export from ``start`` (epoch seconds, or a :class:`Checkpoint` from an earlier page) until
-    ``end_of_stream``. Options default to ``client.config``'s. Raises the errors of :mod:`.errors`."""
+    ``end_of_stream``. Options default to ``client.config``'s (``mode``: a checkpoint's own mode). Raises the
+    errors of :mod:`.errors`."""
     config = client.config
     walk = _Walk(mode or (start.mode if isinstance(start, Checkpoint) else config.mode),
                  tuple(config.include if include is None else include),
@@ -176,7 +177,6 @@ def iter_tickets(client_or_config: ZendeskClient | ExportConfig, start_time: int
     >>> for ticket in iter_tickets(ExportConfig.from_env(), start_time=1700000000):  # doctest: +SKIP
     ...     print(ticket["id"], ticket["status"])
     """
-    own = isinstance(client_or_config, ExportConfig)
     client = ZendeskClient(client_or_config, sleep=sleep) if isinstance(client_or_config, ExportConfig) \
         else client_or_config
     first = client.config.start_time if start_time is None else start_time
@@ -185,7 +185,7 @@ def iter_tickets(client_or_config: ZendeskClient | ExportConfig, start_time: int
                                per_page=per_page):
             yield from page.tickets
     finally:
-        if own:
+        if client is not client_or_config:
             client.close()
 
 
@@ -203,12 +203,11 @@ def run_export(config: ExportConfig, sink: Sink | str | None = None, *, client: 
     >>> summary = run_export(ExportConfig.from_env(out="tickets.db"))  # doctest: +SKIP
     >>> summary.new, summary.updated
     """
-    opened = sink is None or isinstance(sink, str)
     target = _open_sink(sink or config.out, config.include) if sink is None or isinstance(sink, str) else sink
     try:
         return _Run(config, target, client, sleep, transport, on_progress).run()
     finally:
-        if opened:
+        if target is not sink:
             target.close()
 
 
@@ -254,8 +253,9 @@ class _Run:
         self.summary.tickets += len(page.tickets)
         if page.tickets:
             stamps = [_timestamp(ticket) for ticket in page.tickets]
-            self.origin = min(min(stamps), self.origin or min(stamps))
-            self.reached = max(max(stamps), self.reached or 0)
+            oldest, newest = min(stamps), max(stamps)
+            self.origin = min(oldest, self.origin or oldest)
+            self.reached = max(newest, self.reached or 0)
         self._report("page")
 
     def _add(self, result: WriteResult) -> None:
@@ -301,8 +301,6 @@ def _open_sink(out: str, include: Sequence[str]) -> Sink:
 
     try:
         return open_sink(out, include=include)
-    except ExportError:
-        raise
     except _output_errors() as error:
         raise OutputError(f"cannot open output {out!r}: {error}") from None
 
@@ -385,12 +383,12 @@ def _too_recent(client: ZendeskClient, start_time: int) -> bool:
 
 
 def _time_pages(client: ZendeskClient, walk: _Walk, start_time: int) -> Iterator[ExportPage]:
-    stalls, repeats = _Stalls(client), frozenset[tuple[Any, int]]()
+    stalls, repeats, params = _Stalls(client), frozenset[tuple[Any, int]](), walk.params()
     if _too_recent(client, start_time):
         return
     while True:
         try:
-            body = client.get(TIME_PATH, {**walk.params(), "start_time": start_time}).body
+            body = client.get(TIME_PATH, {**params, "start_time": start_time}).body
         except TooRecentStartTime:
             return
         tickets, end_of_stream = _tickets(body), body.get("end_of_stream") is True
@@ -412,15 +410,19 @@ def _time_pages(client: ZendeskClient, walk: _Walk, start_time: int) -> Iterator
 
 
 def _cursor_pages(client: ZendeskClient, walk: _Walk, start: int | Checkpoint) -> Iterator[ExportPage]:
-    stalls = _Stalls(client)
-    cursor = start.position if isinstance(start, Checkpoint) else None
-    first: dict[str, str | int] = {} if isinstance(start, Checkpoint) else {"start_time": start}
-    if cursor is None and _too_recent(client, int(first["start_time"])):
+    stalls, params = _Stalls(client), walk.params()
+    cursor: str | None = None
+    first: dict[str, str | int] = {}
+    if isinstance(start, Checkpoint):
+        cursor = start.position
+    elif _too_recent(client, start):
         return
+    else:
+        first["start_time"] = start
     while True:
         position = {"cursor": cursor} if cursor else first
         try:
-            body = client.get(CURSOR_PATH, {**walk.params(), **position}).body
+            body = client.get(CURSOR_PATH, {**params, **position}).body
         except TooRecentStartTime:
             if cursor is None:
                 return

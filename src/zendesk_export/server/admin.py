@@ -1,12 +1,12 @@
-"""The admin API under ``/__admin/`` (DESIGN.md): test controls that real Zendesk does not have.
+"""The admin API under ``/__admin/``: test controls that real Zendesk does not have.
 
-Every call needs ``Authorization: Bearer <admin token>`` and takes ``?account=NAME`` (default: the default
-account). It is never reachable with Zendesk credentials, and ``/api/v2/`` never accepts the admin token.
+Every call needs ``Authorization: Bearer <admin token>`` (checked for the whole prefix by
+``admin_openapi.AdminGuard``) and takes ``?account=NAME`` (default: the default account). It is never reachable
+with Zendesk credentials, and ``/api/v2/`` never accepts the admin token.
 """
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Callable
 from typing import Any
 
@@ -15,27 +15,13 @@ from starlette.routing import Route
 
 from zendesk_export.server import admin_openapi, faults, journal, ratelimit
 from zendesk_export.server.app import Call, endpoint, json_response
-from zendesk_export.server.errors import AdminUnauthorized, InvalidParameter, NoHelpDesk
+from zendesk_export.server.errors import InvalidParameter
 from zendesk_export.server.scrub import scrub_now
 from zendesk_export.server.seed import seed_account
-from zendesk_export.server.store import Account
 
-__all__ = ["routes", "ADMIN_ROUTES", "admin_account"]
+__all__ = ["routes", "ADMIN_ROUTES"]
 
 MAX_SEED = 5_000_000
-
-
-def admin_account(call: Call) -> Account:
-    """Checks the admin token, then returns the account named by ``?account=`` (default account if absent)."""
-    presented = call.request.headers.get("authorization", "")
-    expected = f"Bearer {call.ctx.config.admin_token}"
-    if not hmac.compare_digest(presented.encode(), expected.encode()):
-        raise AdminUnauthorized()
-    name = call.params.get("account")
-    account = call.ctx.store.account(name)
-    if account is None:
-        raise NoHelpDesk(name or "localhost")
-    return account
 
 
 def _int_field(data: dict[str, Any], name: str, default: int | None = None, maximum: int | None = None) -> int:
@@ -47,7 +33,7 @@ def _int_field(data: dict[str, Any], name: str, default: int | None = None, maxi
 
 def reset(call: Call) -> Response:
     """Empty the account's tickets and audits (and seeded users); keep the users that have credentials."""
-    account = admin_account(call)
+    account = call.admin_account()
     call.ctx.store.reset(account.id)
     for hook in call.ctx.extras.get("on_reset", []):
         hook(account)
@@ -56,7 +42,7 @@ def reset(call: Call) -> Response:
 
 def seed(call: Call) -> Response:
     """`{"tickets": N, "random_seed": S}` → realistic synthetic tickets spread over the last six months."""
-    account = admin_account(call)
+    account = call.admin_account()
     data = call.json()
     count = _int_field(data, "tickets", maximum=MAX_SEED)
     random_seed = _int_field(data, "random_seed", default=0)
@@ -65,13 +51,13 @@ def seed(call: Call) -> Response:
 
 
 def get_clock(call: Call) -> Response:
-    admin_account(call)
+    call.admin_account()
     return json_response(call.ctx.clock.state())
 
 
 def set_clock(call: Call) -> Response:
     """`{"freeze_at": EPOCH}`, `{"advance": SECONDS}`, `{"unfreeze": true}` or `{"reset": true}`."""
-    admin_account(call)
+    call.admin_account()
     data = call.json()
     clock = call.ctx.clock
     actions: dict[str, Callable[[Any], None]] = {
@@ -97,7 +83,7 @@ def _number(value: Any, name: str) -> float:
 def scrub(call: Call) -> Response:
     """`{"ticket_ids": [...]}` (default: every deleted ticket) → scrub those deleted tickets now, as Zendesk does
     30 days after a soft delete. Returns `{"scrubbed": [ids]}`."""
-    account = admin_account(call)
+    account = call.admin_account()
     ids = call.json().get("ticket_ids")
     if ids is not None and (not isinstance(ids, list) or not all(isinstance(i, int) for i in ids)):
         raise InvalidParameter("ticket_ids must be a list of ticket ids")

@@ -133,7 +133,7 @@ def document(routes: Sequence[tuple[str, str, Callable[..., Any]]]) -> dict[str,
     return {
         "openapi": "3.0.3",
         "info": {"title": "zendesk-export admin API", "version": __version__,
-                 "description": "Test controls of the local Zendesk server (DESIGN.md). Never under /api/v2/."},
+                 "description": "Test controls of the local Zendesk server (see the README). Never under /api/v2/."},
         "components": {"securitySchemes": {"adminToken": {"type": "http", "scheme": "bearer"}}},
         "security": [{"adminToken": []}],
         "paths": paths,

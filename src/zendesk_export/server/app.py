@@ -27,12 +27,24 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from zendesk_export.clock import Clock
 from zendesk_export.server.auth import authenticate, resolve_account
-from zendesk_export.server.errors import InvalidEndpoint, InvalidJSON, ZendeskError
+from zendesk_export.server.errors import InvalidEndpoint, InvalidJSON, NoHelpDesk, ZendeskError
 from zendesk_export.server.store import Account, Store, User
 
-__all__ = ["ServerConfig", "Context", "Call", "create_app", "endpoint", "json_response", "raw_json", "api_routes"]
+__all__ = [
+    "ACCOUNT_KEY",
+    "ServerConfig",
+    "Context",
+    "Call",
+    "create_app",
+    "endpoint",
+    "json_response",
+    "raw_json",
+    "api_routes",
+    "safe_host",
+]
 
 JSON_TYPE = "application/json; charset=utf-8"
+ACCOUNT_KEY = "zendesk_export.account"  # ASGI scope key: the request's account, once a middleware found it
 
 
 @dataclass
@@ -60,11 +72,22 @@ class Call:
         self.body = body
         self.ctx = ctx
         self.params: QueryParams = request.query_params
-        self.base_url = f"{request.url.scheme}://{_safe_host(request.headers.get('host', ''))}"
+        self.base_url = f"{request.url.scheme}://{safe_host(request.headers.get('host', ''))}"
 
     @cached_property
     def account(self) -> Account:
-        return resolve_account(self.ctx.store, self.request.headers.get("host", ""))
+        """The account of the Host header (already found by the rate limiter, when it counted the request)."""
+        found: Account | None = self.request.scope.get(ACCOUNT_KEY)
+        return found or resolve_account(self.ctx.store, self.request.headers.get("host", ""))
+
+    def admin_account(self) -> Account:
+        """The account an admin API call names with ``?account=`` (default: the default account). The admin
+        token was checked before routing (``admin_openapi.AdminGuard``)."""
+        name = self.params.get("account")
+        account = self.ctx.store.account(name)
+        if account is None:
+            raise NoHelpDesk(name or "localhost")
+        return account
 
     def caller(self, *, admin: bool = False) -> User:
         return authenticate(self.ctx.store, self.account, self.request.headers.get("authorization"), admin=admin)
@@ -87,7 +110,7 @@ Handler = Callable[[Call], Response]
 _HOST = re.compile(r"[A-Za-z0-9.\-]+(:[0-9]+)?|\[[0-9A-Fa-f:.]+\](:[0-9]+)?")
 
 
-def _safe_host(host: str) -> str:
+def safe_host(host: str) -> str:
     """The Host header goes into every URL we render (next_page, ticket url): only a well-formed one."""
     return host if _HOST.fullmatch(host) else "localhost"
 
@@ -174,11 +197,21 @@ async def _zendesk_error(request: Request, exc: Exception) -> Response:
 
 
 def create_app(config: ServerConfig, store: Store, clock: Clock | None = None) -> Starlette:
-    from zendesk_export.server import admin, admin_openapi, export_api, faults, journal, ratelimit, tickets_api
+    # Imported here: the route and middleware modules import this one.
+    from zendesk_export.server import (
+        admin,
+        admin_openapi,
+        events_api,
+        export_api,
+        faults,
+        jobs,
+        journal,
+        ratelimit,
+        tickets_api,
+        users_api,
+    )
 
     ctx = Context(config, store, clock or Clock())
-    from zendesk_export.server import events_api, jobs, users_api  # issue 3: the rest of the export family
-
     api = export_api.ROUTES + events_api.ROUTES + users_api.ROUTES + jobs.ROUTES + tickets_api.ROUTES
     routes = api_routes(api) + admin.routes()
     app = Starlette(

@@ -1,4 +1,4 @@
-"""Fault injection: the network and edge failures real Zendesk cannot produce on demand (DESIGN.md, issue 4).
+"""Fault injection: the network and edge failures real Zendesk cannot produce on demand (README, "The admin API").
 
 ``PUT /__admin/faults`` takes a list of rules (or ``serve --faults rules.json`` at start)::
 
@@ -47,9 +47,10 @@ from starlette.applications import Starlette
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from zendesk_export.server.app import JSON_TYPE, Call, Context, _safe_host, json_response, raw_json
+from zendesk_export.server.app import Call, Context, json_response, safe_host
 from zendesk_export.server.auth import subdomain_of
 from zendesk_export.server.errors import InvalidJSON, InvalidParameter, RateLimitExceeded
+from zendesk_export.server.ratelimit import INCREMENTAL
 
 __all__ = ["FaultRuleError", "Rule", "FaultInjector", "Faults", "ConnectionDropped", "parse_rules", "load_rules_file",
            "install", "FAULT_KEY"]
@@ -322,8 +323,6 @@ async def _pass(app: ASGIApp, action: Action, scope: Scope, receive: Receive, se
 async def _status_response(app: ASGIApp, action: Action, scope: Scope, receive: Receive, send: Send) -> None:
     body = action.body
     if body is None and action.status == 429:
-        from zendesk_export.server.ratelimit import INCREMENTAL
-
         body = RateLimitExceeded(1, INCREMENTAL.description).body()
     if body is None:
         response = Response(b"", action.status, action.headers)
@@ -332,12 +331,12 @@ async def _status_response(app: ASGIApp, action: Action, scope: Scope, receive: 
         media = "text/html; charset=utf-8" if html else "text/plain; charset=utf-8"
         response = Response(body.encode(), action.status, action.headers, media_type=media)
     else:
-        response = Response(orjson.dumps(body), action.status, action.headers, media_type=JSON_TYPE)
+        response = json_response(body, action.status, action.headers)
     await response(scope, receive, send)
 
 
 async def _empty_page(app: ASGIApp, action: Action, scope: Scope, receive: Receive, send: Send) -> None:
-    await raw_json(orjson.dumps(empty_page(scope)))(scope, receive, send)
+    await json_response(empty_page(scope))(scope, receive, send)
 
 
 def empty_page(scope: Scope) -> dict[str, Any]:
@@ -346,7 +345,7 @@ def empty_page(scope: Scope) -> dict[str, Any]:
     path = scope["path"].removesuffix(".json")
     resource = path.split("/incremental/", 1)[-1].split("/")[0] if "/incremental/" in path else path.rsplit("/")[-1]
     query = scope["query_string"].decode("latin-1")
-    url = f"{scope['scheme']}://{_safe_host(_host(scope))}{scope['path']}" + (f"?{query}" if query else "")
+    url = f"{scope['scheme']}://{safe_host(_host(scope))}{scope['path']}" + (f"?{query}" if query else "")
     params = dict(parse_qsl(query))
     if path.endswith("/cursor"):
         return {resource: [], "after_url": url, "after_cursor": params.get("cursor"), "before_url": None,
@@ -439,23 +438,20 @@ def install(app: Starlette, ctx: Context) -> None:
 # -- admin API -----------------------------------------------------------------------------------------------
 
 def _injector(call: Call) -> FaultInjector:
+    """The process's injector, once the admin call's ``?account=`` is checked."""
+    call.admin_account()
     injector: FaultInjector = call.ctx.extras["faults"]
     return injector
 
 
 def get_faults(call: Call) -> Response:
     """The active rules, each with how many matching requests it has seen and how often it fired."""
-    from zendesk_export.server.admin import admin_account
-
-    admin_account(call)
     return json_response({"rules": _injector(call).state()})
 
 
 def put_faults(call: Call) -> Response:
     """Replace all rules (a JSON list, or ``{"rules": [...]}``); their counters start at zero."""
-    from zendesk_export.server.admin import admin_account
-
-    admin_account(call)
+    injector = _injector(call)
     try:
         data = orjson.loads(call.body or b"null")
     except orjson.JSONDecodeError:
@@ -464,15 +460,12 @@ def put_faults(call: Call) -> Response:
         rules = parse_rules(data)
     except FaultRuleError as error:
         raise InvalidParameter(str(error)) from None
-    _injector(call).replace(rules)
-    return json_response({"rules": _injector(call).state()})
+    injector.replace(rules)
+    return json_response({"rules": injector.state()})
 
 
 def delete_faults(call: Call) -> Response:
     """Remove every rule."""
-    from zendesk_export.server.admin import admin_account
-
-    admin_account(call)
     _injector(call).replace([])
     return json_response({"rules": []})
 

@@ -66,7 +66,8 @@ class Journal:
 
 
 class JournalMiddleware:
-    """Pure-ASGI middleware, the outermost: sees every request, the fault applied, the status that went out."""
+    """Pure-ASGI middleware outside the fault injection: sees every request but the admin API's, the fault
+    applied, the status that went out."""
 
     def __init__(self, app: ASGIApp, journal: Journal, ctx: Context) -> None:
         self.app = app
@@ -109,7 +110,7 @@ def _entry(scope: Scope, status: int | None, seconds: float, at: float) -> dict[
 
 
 def install(app: Starlette, ctx: Context) -> None:
-    """Add the middleware; must be the last ``add_middleware`` call so it wraps the fault injection too."""
+    """Add the middleware; must come after ``faults.install`` so it wraps the fault injection too."""
     journal = Journal()
     ctx.extras["journal"] = journal
     app.add_middleware(JournalMiddleware, journal=journal, ctx=ctx)
@@ -118,23 +119,19 @@ def install(app: Starlette, ctx: Context) -> None:
 # -- admin API -----------------------------------------------------------------------------------------------
 
 def _journal(call: Call) -> Journal:
+    """The process's journal, once the admin call's ``?account=`` is checked."""
+    call.admin_account()
     journal: Journal = call.ctx.extras["journal"]
     return journal
 
 
 def get_requests(call: Call) -> Response:
     """The journal, newest last (at most the last 1000 requests to this server process)."""
-    from zendesk_export.server.admin import admin_account
-
-    admin_account(call)
     return json_response({"requests": _journal(call).entries()})
 
 
 def delete_requests(call: Call) -> Response:
     """Empty the journal."""
-    from zendesk_export.server.admin import admin_account
-
-    admin_account(call)
     _journal(call).clear()
     return json_response({"requests": []})
 

@@ -4,8 +4,9 @@ Every ``/api/v2/`` request counts in the account-wide plan bucket (700/min, Ente
 pattern, in at most one endpoint bucket: incremental exports 10/min (30 with High Volume), the users cursor
 export 20/min (60), the sample exports 10 per 20 minutes. Classifying by path covers endpoints added later
 without their cooperation. A request over any limit gets Zendesk's 429 with ``Retry-After`` = whole seconds
-left in the window; every response carries the account headers and, on incremental endpoints, the endpoint's
-own ``zendesk-ratelimit-*`` header. 429s count too: the recorded 429 decremented ``x-rate-limit-remaining``.
+left in the window; every response carries the account headers and, where Zendesk sends one, the endpoint
+bucket's own ``zendesk-ratelimit-*`` header. 429s count too: the recorded 429 decremented
+``x-rate-limit-remaining``.
 
 Where the counters live: in the server's own store, one row per (account, bucket) holding the current window and
 its count, bumped by one ``INSERT … ON CONFLICT DO UPDATE … RETURNING`` per request for all its buckets at once
@@ -33,7 +34,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from zendesk_export.server.app import Call, Context, json_response
+from zendesk_export.server.app import ACCOUNT_KEY, Call, Context, json_response
 from zendesk_export.server.auth import subdomain_of
 from zendesk_export.server.errors import InvalidParameter, RateLimitExceeded
 from zendesk_export.server.store import Account
@@ -83,6 +84,7 @@ class Limits:
         return int(getattr(self, bucket.name))
 
 
+_FIELDS = {f.name for f in fields(Limits)}
 HIGH_VOLUME: dict[str, Any] = {"plan_limit": 2500, "incremental": 30, "users_cursor": 60}  # the High Volume API add-on
 
 
@@ -104,9 +106,6 @@ def account_limits(base: Limits, account: Account) -> Limits:
     if own.get("high_volume"):
         base = replace(base, **HIGH_VOLUME)
     return replace(base, **{k: v for k, v in own.items() if k in _FIELDS})
-
-
-_FIELDS = {f.name for f in fields(Limits)}
 
 
 def buckets_for(path: str) -> tuple[Bucket, ...]:
@@ -152,19 +151,20 @@ class RateLimiter:
     def limits(self, account: Account) -> Limits:
         return account_limits(self.base, account)
 
-    def hit(self, host: str, path: str) -> list[Usage]:
-        """Usage of each bucket after counting this request; empty when nothing is limited."""
+    def hit(self, host: str, path: str) -> tuple[Account | None, list[Usage]]:
+        """The request's account and the usage of each bucket after counting this request (empty when nothing
+        is limited)."""
         buckets = buckets_for(path)
         account = self.ctx.store.account(subdomain_of(host)) if buckets else None
         if account is None:  # not the API, or an unknown account: the app answers (404), uncounted
-            return []
+            return account, []
         limits = self.limits(account)
         if not limits.enabled:
-            return []
+            return account, []
         now = self.ctx.clock.now()
         windows = {b.name: window(now, b.window) for b in buckets}
         counts = self.ctx.store.hit_rate_counters(account.id, [(b.name, windows[b.name][0]) for b in buckets])
-        return [Usage(b, limits.of(b), counts[b.name], windows[b.name][1]) for b in buckets]
+        return account, [Usage(b, limits.of(b), counts[b.name], windows[b.name][1]) for b in buckets]
 
 
 def headers_for(usages: Sequence[Usage]) -> list[tuple[bytes, bytes]]:
@@ -203,7 +203,9 @@ class RateLimits:
             await self.app(scope, receive, send)
             return
         host = dict(scope["headers"]).get(b"host", b"").decode("latin-1")
-        usages = await run_in_threadpool(self.limiter.hit, host, scope["path"])
+        account, usages = await run_in_threadpool(self.limiter.hit, host, scope["path"])
+        if account is not None:
+            scope[ACCOUNT_KEY] = account  # the handler's Call.account: no second lookup
         extra = headers_for(usages)
         error = refusal(usages)
         if error is not None:
@@ -211,6 +213,9 @@ class RateLimits:
             response = json_response(error.body(), error.status, headers)
             response.raw_headers += extra
             await response(scope, receive, send)
+            return
+        if not extra:  # limits off for this account, or not an account: nothing to add
+            await self.app(scope, receive, send)
             return
 
         async def send_with_headers(message: Message) -> None:
@@ -231,47 +236,39 @@ def install(app: Starlette, ctx: Context) -> None:
 
 # -- admin API ---------------------------------------------------------------------------------------------
 
-def _limiter(call: Call) -> RateLimiter:
-    limiter: RateLimiter = call.ctx.extras["rate_limiter"]
-    return limiter
-
-
 def _state(call: Call, account: Account) -> dict[str, Any]:
-    limits = _limiter(call).limits(account)
+    limiter: RateLimiter = call.ctx.extras["rate_limiter"]
+    limits = limiter.limits(account)
     own = account.settings.get(SETTING) or {}
     return {"account": account.subdomain, "server": call.ctx.config.rate_limit, "account_settings": own,
             "effective": {f: getattr(limits, f) for f in sorted(_FIELDS)}}
 
 
+def _set(call: Call, account: Account, settings: dict[str, Any]) -> Account:
+    """Store the account's own settings (``{}``: none); the account as now stored."""
+    call.ctx.store.set_account_setting(account.id, SETTING, settings or None)
+    updated = call.ctx.store.account(account.subdomain)
+    assert updated is not None
+    return updated
+
+
 def get_rate_limits(call: Call) -> Response:
     """The account's effective limits, its own settings and the server's default."""
-    from zendesk_export.server.admin import admin_account
-
-    return json_response(_state(call, admin_account(call)))
+    return json_response(_state(call, call.admin_account()))
 
 
 def put_rate_limits(call: Call) -> Response:
     """Replace the account's own settings: any of enabled, high_volume (bools), plan_limit, incremental,
     users_cursor, sample (positive integers). ``{}`` goes back to the server's default."""
-    from zendesk_export.server.admin import admin_account
-
-    account = admin_account(call)
-    settings = _validated(call.json())
-    call.ctx.store.set_account_setting(account.id, SETTING, settings or None)
-    updated = call.ctx.store.account(account.subdomain)
-    assert updated is not None
-    return json_response(_state(call, updated))
+    account = call.admin_account()
+    return json_response(_state(call, _set(call, account, _validated(call.json()))))
 
 
 def delete_rate_limits(call: Call) -> Response:
     """Back to the server's default limits, with empty counters (the fixture does this before every test)."""
-    from zendesk_export.server.admin import admin_account
-
-    account = admin_account(call)
-    call.ctx.store.set_account_setting(account.id, SETTING, None)
+    account = call.admin_account()
+    updated = _set(call, account, {})
     call.ctx.store.clear_rate_counters(account.id)
-    updated = call.ctx.store.account(account.subdomain)
-    assert updated is not None
     return json_response(_state(call, updated))
 
 

@@ -7,6 +7,7 @@ import ipaddress
 import secrets
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -50,7 +51,7 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def _prepare(db: str, host: str, config: ServerConfig, seed: int, random_seed: int) -> tuple[Store, Clock]:
+def _prepare(db: str, host: str, seed: int, random_seed: int) -> tuple[Store, Clock]:
     store = open_store(db)
     if not is_loopback(host) and store.demo_credentials_active():
         store.close()
@@ -92,7 +93,7 @@ def start_server(db: str, *, host: str = "127.0.0.1", port: int = 0, admin_token
     the start (as for ``PUT /__admin/faults``)."""
     config = ServerConfig(admin_token=admin_token or secrets.token_urlsafe(24), rate_limit=rate_limit,
                           faults=list(faults or []))
-    store, clock = _prepare(db, host, config, seed, random_seed)
+    store, clock = _prepare(db, host, seed, random_seed)
     sock = _bind(host, port)
     server = _uvicorn(store, clock, config, host, port)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True, name="zendesk-server")
@@ -100,7 +101,7 @@ def start_server(db: str, *, host: str = "127.0.0.1", port: int = 0, admin_token
     while not server.started:
         if not thread.is_alive():
             raise RuntimeError("the server thread stopped during start-up")
-        threading.Event().wait(0.01)
+        time.sleep(0.01)
     bound_port = sock.getsockname()[1]
     return RunningServer(f"http://{host}:{bound_port}", config.admin_token, store, clock, server, thread)
 
@@ -121,7 +122,7 @@ def serve(db: str, *, host: str, port: int, admin_token: str | None, rate_limit:
     rules = load_rules_file(faults) if faults else []
     config = ServerConfig(admin_token=admin_token or secrets.token_urlsafe(24), rate_limit=rate_limit,
                           faults=rules)
-    store, clock = _prepare(db, host, config, seed, random_seed)
+    store, clock = _prepare(db, host, seed, random_seed)
     sock = _bind(host, port)
     url = f"http://{host}:{sock.getsockname()[1]}"
     banner(_banner(url, db, config, store))

@@ -16,6 +16,7 @@ from zendesk_export.server.store import Store
 __all__ = ["SCRUB_AFTER", "SCRUBBED", "scrub_ticket", "is_scrubbed", "scrub_due", "scrub_now"]
 
 SCRUB_AFTER = 30 * 86_400
+_BATCH = 1000  # tickets scrubbed per transaction when an export finds some due
 SCRUBBED = {"subject": "SCRUBBED", "raw_subject": "SCRUBBED", "description": "X", "tags": [], "custom_fields": []}
 
 
@@ -32,9 +33,9 @@ def is_scrubbed(ticket: dict[str, Any]) -> bool:
 def scrub_due(store: Store, account_id: int, now: int) -> int:
     """Scrub every ticket whose 30 days are up (cheap when there are none: one indexed lookup)."""
     total = 0
-    while ids := store.scrub_due(account_id, now - SCRUB_AFTER):
+    while ids := store.scrub_due(account_id, now - SCRUB_AFTER, limit=_BATCH):
         total += len(scrub_now(store, account_id, now, ids))
-        if len(ids) < 1000:
+        if len(ids) < _BATCH:
             break
     return total
 

@@ -13,15 +13,23 @@ import random
 from collections.abc import Iterator
 from typing import Any
 
+from zendesk_export.server.scrub import SCRUB_AFTER, SCRUBBED
 from zendesk_export.server.store import Store
-from zendesk_export.server.tickets_api import CUSTOM_STATUS_IDS, DEFAULT_BRAND_ID, DEFAULT_TICKET_FORM_ID
+from zendesk_export.server.tickets_api import (
+    CREATE_EVENT_FIELDS,
+    CUSTOM_STATUS_IDS,
+    DEFAULT_BRAND_ID,
+    DEFAULT_TICKET_FORM_ID,
+    OPTIONAL_CREATE_FIELDS,
+    comment_event,
+    field_event,
+)
 from zendesk_export.tickets import PRIORITIES, STATUSES, TYPES, format_time
 
 __all__ = ["seed_account", "CUSTOM_FIELD_IDS"]
 
 DAY = 86_400
 SPAN = 180 * DAY
-SCRUB_AFTER = 30 * DAY
 CUSTOM_FIELD_IDS = (360_001, 360_002, 360_003)  # text, drop-down, checkbox
 _TAGS = ("billing", "refund", "login", "bug", "feature_request", "vip", "mobile", "shipping", "urgent", "api")
 _SUBJECTS = ("Cannot log in", "Refund for order", "Invoice question", "App crashes on start", "Shipping delay",
@@ -108,34 +116,18 @@ def _audits(ticket: dict[str, Any]) -> list[dict[str, Any]]:
     final = {k: ticket[k] for k in ("status", "custom_status_id", "assignee_id", "group_id")}
     initial = {"status": "new", "custom_status_id": CUSTOM_STATUS_IDS["new"], "assignee_id": None, "group_id": None}
     start = initial if later and final["status"] != "new" else final
-    body = ticket["description"]
-    events: list[dict[str, Any]] = [{
-        "id": None, "type": "Comment", "author_id": ticket["requester_id"], "body": body,
-        "html_body": f'<div class="zd-comment" dir="auto"><p dir="auto">{body}</p></div>', "plain_body": body,
-        "public": True, "attachments": [], "audit_id": None}]
-    created = {**{k: ticket[k] for k in _CREATED}, **start}
-    events += [_field_event(name, created[name]) for name in _CREATED if created[name] not in (None, [])]
+    events = [comment_event(None, ticket["requester_id"], ticket["description"], True, None)]
+    created = {**{k: ticket.get(k) for k in _CREATED}, **start}
+    events += [field_event(None, name, created[name]) for name in _CREATED if created[name] not in (None, [])]
     audits = [_audit(ticket, ticket["created_at"], ticket["requester_id"], events)]
     if start is not final:
-        changes = [_field_event(k, v, start[k]) for k, v in final.items() if v != start[k]]
+        changes = [field_event(None, k, v, start[k]) for k, v in final.items() if v != start[k]]
         audits.append(_audit(ticket, ticket["updated_at"], ticket["assignee_id"] or ticket["submitter_id"], changes))
     return audits
 
 
-_CREATED = ("subject", "requester_id", "priority", "type", "status", "organization_id", "brand_id", "ticket_form_id",
-            "custom_status_id", "assignee_id", "group_id", "tags")
-
-
-def _field_event(name: str, value: Any, *previous: Any) -> dict[str, Any]:
-    """A Create event, or with a previous value (which may be None) a Change event, as `_Audit.field` writes."""
-    event = {"id": None, "type": "Change" if previous else "Create", "value": _text(value), "field_name": name}
-    if previous:
-        event["previous_value"] = _text(previous[0])
-    return event
-
-
-def _text(value: Any) -> Any:
-    return str(value) if type(value) is int else value
+# Seeded tickets have no due date: the Create audit lists every set field of the Tickets API's list.
+_CREATED = CREATE_EVENT_FIELDS + OPTIONAL_CREATE_FIELDS
 
 
 def _audit(ticket: dict[str, Any], at: int, author: int, events: list[dict[str, Any]]) -> dict[str, Any]:
@@ -150,7 +142,7 @@ def _delete(rng: random.Random, ticket: dict[str, Any], now: int) -> None:
     ticket.update(status="deleted", deleted_at=deleted_at, generated_timestamp=bumped)
     if now - deleted_at > SCRUB_AFTER:
         scrubbed = max(deleted_at + SCRUB_AFTER, ticket["generated_timestamp"])
-        ticket.update(subject="SCRUBBED", raw_subject="SCRUBBED", description="X", tags=[], custom_fields=[],
+        ticket.update(SCRUBBED,
                       generated_timestamp=min(scrubbed, now - 61))
 
 

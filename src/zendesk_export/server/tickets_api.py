@@ -7,6 +7,7 @@ bumped, ``updated_at`` kept), and the ticket stays in the incremental export (re
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 import orjson
@@ -32,7 +33,8 @@ from zendesk_export.tickets import (
     ticket_json,
 )
 
-__all__ = ["ROUTES", "validate", "CUSTOM_STATUS_IDS", "API_VIA", "BULK_LIMIT", "create_one", "update_one", "delete_one",
+__all__ = ["ROUTES", "validate", "CUSTOM_STATUS_IDS", "API_VIA", "BULK_LIMIT", "CREATE_EVENT_FIELDS",
+           "OPTIONAL_CREATE_FIELDS", "comment_event", "field_event", "create_one", "update_one", "delete_one",
            "parse_ids", "show_many"]
 
 API_VIA = {"channel": "api", "source": {"from": {}, "to": {}, "rel": None}}
@@ -41,9 +43,9 @@ CUSTOM_STATUS_IDS = {status: number for number, status in enumerate(STATUSES, st
 DEFAULT_BRAND_ID = 1
 DEFAULT_TICKET_FORM_ID = 1
 # The fields a Create audit lists (recorded order), then the optional ones when set.
-_CREATE_EVENT_FIELDS = ("subject", "requester_id", "priority", "type", "status", "organization_id", "brand_id",
-                        "ticket_form_id", "custom_status_id")
-_OPTIONAL_CREATE_FIELDS = ("assignee_id", "group_id", "tags", "due_at")
+CREATE_EVENT_FIELDS = ("subject", "requester_id", "priority", "type", "status", "organization_id", "brand_id",
+                       "ticket_form_id", "custom_status_id")
+OPTIONAL_CREATE_FIELDS = ("assignee_id", "group_id", "tags", "due_at")
 _ENUMS = {"status": STATUSES, "priority": PRIORITIES, "type": TYPES}
 _WRITABLE = {f.name: f for f in TICKET_FIELDS if f.writable}
 
@@ -140,9 +142,29 @@ def _blank_description() -> dict[str, Any]:
 
 # -- audits ------------------------------------------------------------------------------------------
 def _event_value(value: Any) -> Any:
+    """Audit values are strings, even for ids (`"6130907993114"`), or null, or a list (tags)."""
     if value is None or isinstance(value, list | str):
         return value
     return str(value)
+
+
+def comment_event(event_id: int | None, author_id: int, body: str, public: bool, audit_id: int | None
+                  ) -> dict[str, Any]:
+    """A `Comment` audit event, as recorded (ids may be None where the store numbers them, as for seeding)."""
+    return {
+        "id": event_id, "type": "Comment", "author_id": author_id, "body": body,
+        "html_body": f'<div class="zd-comment" dir="auto"><p dir="auto">{html.escape(body, quote=False)}</p></div>',
+        "plain_body": body, "public": public, "attachments": [], "audit_id": audit_id,
+    }
+
+
+def field_event(event_id: int | None, name: str, value: Any, *previous: Any) -> dict[str, Any]:
+    """A `Create` event, or, given a previous value (which may be None), a `Change` event."""
+    event = {"id": event_id, "type": "Change" if previous else "Create", "value": _event_value(value),
+             "field_name": name}
+    if previous:
+        event["previous_value"] = _event_value(previous[0])
+    return event
 
 
 class _Audit:
@@ -155,24 +177,18 @@ class _Audit:
         self.events: list[dict[str, Any]] = []
 
     def comment(self, comment: dict[str, Any]) -> None:
-        body = comment["body"]
-        self.events.append({
-            "id": self.writer.next_id("events"), "type": "Comment", "author_id": self.author_id, "body": body,
-            "html_body": f'<div class="zd-comment" dir="auto"><p dir="auto">{_html_escape(body)}</p></div>',
-            "plain_body": body, "public": comment["public"], "attachments": [], "audit_id": self.id,
-        })
+        event_id = self.writer.next_id("events")
+        self.events.append(comment_event(event_id, self.author_id, comment["body"], comment["public"], self.id))
 
-    def field(self, name: str, value: Any, previous: Any = None, *, change: bool = False) -> None:
-        event = {"id": self.writer.next_id("events"), "type": "Change" if change else "Create",
-                 "value": _event_value(value), "field_name": name}
-        if change:
-            event["previous_value"] = _event_value(previous)
-        self.events.append(event)
+    def field(self, name: str, value: Any, *previous: Any) -> None:
+        """A Create event, or with a previous value a Change event."""
+        self.events.append(field_event(self.writer.next_id("events"), name, value, *previous))
 
     def as_json(self) -> dict[str, Any]:
         request = self.call.request
         return {
-            "id": self.id, "ticket_id": self.ticket_id, "created_at": _iso(self.now), "author_id": self.author_id,
+            "id": self.id, "ticket_id": self.ticket_id, "created_at": format_time(self.now),
+            "author_id": self.author_id,
             "metadata": {"system": {"client": request.headers.get("user-agent"),
                                     "ip_address": request.client.host if request.client else None,
                                     "location": None, "latitude": None, "longitude": None}, "custom": {}},
@@ -184,14 +200,6 @@ class _Audit:
         if self.events:
             self.writer.add_audit({**audit, "created_at_epoch": self.now})
         return audit
-
-
-def _iso(epoch: int) -> str:
-    return format_time(epoch) or ""
-
-
-def _html_escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 # -- handlers ----------------------------------------------------------------------------------------
@@ -230,7 +238,7 @@ def create_one(call: Call, caller_id: int, payload: dict[str, Any]) -> tuple[dic
         ticket = _new_ticket(call, writer, fields, comment, caller_id, now)
         audit = _Audit(writer, call, ticket["id"], caller_id, now)
         audit.comment(comment)
-        for name in _CREATE_EVENT_FIELDS + tuple(n for n in _OPTIONAL_CREATE_FIELDS if ticket.get(n)):
+        for name in CREATE_EVENT_FIELDS + tuple(n for n in OPTIONAL_CREATE_FIELDS if ticket.get(n)):
             audit.field(name, ticket[name])
         writer.put_ticket(ticket)
         saved = audit.save()
@@ -317,7 +325,7 @@ def _apply_changes(ticket: dict[str, Any], fields: dict[str, Any], payload: dict
         fields["tags"] = tags
     for name, value in fields.items():
         if ticket.get(name) != value:
-            audit.field(name, value, ticket.get(name), change=True)
+            audit.field(name, value, ticket.get(name))
             ticket[name] = value
 
 

@@ -118,9 +118,7 @@ _EDITABLE = {
 def _clean(table: str, payload: dict[str, Any], *, creating: bool) -> dict[str, Any]:
     """The editable attributes of a payload; unknown keys ignored as Zendesk does, wrong types → 422."""
     fields = {k: v for k, v in payload.items() if k in _EDITABLE[table]}
-    if creating and not (isinstance(fields.get("name"), str) and fields["name"].strip()):
-        raise _invalid("name", "cannot be blank", "BlankValue")
-    if "name" in fields and not (isinstance(fields["name"], str) and fields["name"].strip()):
+    if (creating or "name" in fields) and not (isinstance(fields.get("name"), str) and fields["name"].strip()):
         raise _invalid("name", "cannot be blank", "BlankValue")
     if "role" in fields and fields["role"] not in ROLES:
         raise _invalid("role", "is invalid")
@@ -193,7 +191,7 @@ def _create(table: str) -> Callable[[Call], Response]:
         fields = _clean(table, _payload(call, table), creating=True)
         now = int(call.ctx.clock.now())
         with call.ctx.store.write(call.account.id) as writer:
-            record = {**_new_defaults(table, fields), **fields, "id": writer.next_id(table), "created_at": now,
+            record = {**_new_defaults(table), **fields, "id": writer.next_id(table), "created_at": now,
                       "updated_at": now}
             _normalise_email(record)
             _save(writer, table, record)
@@ -203,7 +201,7 @@ def _create(table: str) -> Callable[[Call], Response]:
     return create
 
 
-def _new_defaults(table: str, fields: dict[str, Any]) -> dict[str, Any]:
+def _new_defaults(table: str) -> dict[str, Any]:
     return {"role": "end-user", "organization_id": None} if table == "users" else {}
 
 

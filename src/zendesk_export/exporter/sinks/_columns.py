@@ -1,4 +1,4 @@
-"""The typed columns every table-shaped sink stores, derived once from the documented ticket fields.
+"""The typed columns every table-shaped sink stores, declared once from the documented ticket fields.
 
 SQLite, PostgreSQL and Parquet all build their schema from these tuples, so the three agree on names, order
 and meaning, and a field added here reaches every sink. Each column has a *kind*; ``extract`` turns an object
@@ -58,7 +58,10 @@ _I, _T, _B, _TS, _J = Kind.INTEGER, Kind.TEXT, Kind.BOOLEAN, Kind.TIMESTAMP, Kin
 #: Every ticket field of the reference's §6.1, in the key order of a real export, then ``encoded_id`` (seen
 #: in late-2024 responses), then the fields the first user's FoxPro client reads although Zendesk documents
 #: them as write-only (``collaborators`` and the rest): they are NULL unless a source returns them, and they
-#: make that client's field list map one-to-one onto columns.
+#: make that client's field list map one-to-one onto columns. Written out rather than built from
+#: ``zendesk_export.tickets.TICKET_FIELDS`` (the server's model, without ``url``, ``fields`` and the rest): the
+#: sinks' stored schema is versioned and changes only with a schema version bump; ``test_columns`` checks that
+#: every field of that model has a column of its kind here.
 TICKET_COLUMNS: tuple[Column, ...] = (
     _col("id", _I),
     _col("url", _T),
@@ -172,20 +175,16 @@ def _str(value: Any) -> str | None:
     return value if type(value) is str else None
 
 
-def _json(value: Any) -> str | None:
-    return None if value is None else orjson.dumps(value).decode()
-
-
 def _text(value: Any) -> str | None:
     return value if type(value) is str or value is None else orjson.dumps(value).decode()
 
 
-#: How a raw value becomes the canonical value of each kind: None when absent or of an unexpected type.
+#: How a raw value becomes the canonical value of each scalar kind: None when absent or of an unexpected type.
+#: (JSON columns are serialised by ``_Extractor`` itself, for every row.)
 _CANONICAL: dict[Kind, Callable[[Any], Any]] = {
     Kind.INTEGER: _int,
     Kind.BOOLEAN: _bool,
     Kind.TIMESTAMP: _str,
-    Kind.JSON: _json,
     Kind.TEXT: _text,
 }
 

@@ -126,9 +126,8 @@ class _Log:
         found: dict[int, Stored] = {}
         for obj in objects:
             obj_id = obj.get("id")
-            packed = self.index.get(obj_id) if isinstance(obj_id, int) else None
-            if packed is not None:
-                found[obj_id] = _unpack(packed)  # type: ignore[index]
+            if isinstance(obj_id, int) and (packed := self.index.get(obj_id)) is not None:
+                found[obj_id] = _unpack(packed)
         return found
 
     def append(self, plan: Plan) -> int:
@@ -242,10 +241,6 @@ class JsonlSink(ClosingSink):
             self._lock_fd = -1
 
 
-def _size(path: Path) -> int:
-    return path.stat().st_size if path.exists() else 0
-
-
 def read_latest(path: str | Path, *, sideload: str | None = None) -> dict[int, dict[str, Any]]:
     """The current version of every ticket (or of every object of ``sideload``) in a JSONL output, by id.
 
@@ -257,10 +252,12 @@ def read_latest(path: str | Path, *, sideload: str | None = None) -> dict[int, d
         sideload_columns(sideload)
     state = read_state(state_path(path), _FORMAT)
     data = log_path(path, name)
-    length = state["lengths"].get(name, 0) if state is not None else _size(data)
+    if not data.exists():
+        return {}
+    length = state["lengths"].get(name, 0) if state is not None else data.stat().st_size
     key = key_function(name)
     latest: dict[int, dict[str, Any]] = {}
-    for line in _lines(data, length) if data.exists() else ():
+    for line in _lines(data, length):
         obj = orjson.loads(line)
         latest[key(obj)[0]] = obj
     return latest

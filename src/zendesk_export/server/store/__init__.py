@@ -1,7 +1,7 @@
 """Where the server keeps accounts, users, credentials, tickets and audits.
 
-``Store`` is the protocol every backend implements (SQLite now; PostgreSQL is the same contract). Business rules
-live in the route modules; a store only persists and queries. Writes happen inside ``store.write(account_id)``,
+``Store`` is the protocol both backends implement (``sqlite.py``, ``postgres.py``). Business rules live in the
+route modules; a store only persists and queries. Writes happen inside ``store.write(account_id)``,
 one transaction that serialises concurrent writers of an account, so a read-modify-write of a ticket is atomic.
 """
 
@@ -60,7 +60,7 @@ class DuplicateRecord(Exception):
     """A write that would take a unique value (a user's email, an organization's name) already in use."""
 
 
-# The demo account every new database starts with (DESIGN.md): documented, loopback only.
+# The demo account every new database starts with (README): documented, loopback only.
 DEMO: dict[str, Any] = {
     "subdomain": "example",
     "users": [
@@ -171,7 +171,8 @@ class Store(Protocol):
     def scrub_due(self, account_id: int, deleted_before: int, limit: int = 1000) -> list[int]: ...
 
     def reset(self, account_id: int) -> None:
-        """Delete the account's tickets and audits; keep users and credentials."""
+        """Delete the account's tickets, audits, organizations, groups, job statuses and the users without
+        credentials (seeded ones), with their id sequences; keep the users with credentials."""
         ...
 
     def close(self) -> None: ...

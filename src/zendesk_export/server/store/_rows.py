@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import cache
 from itertools import islice
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar
 
@@ -192,6 +193,7 @@ def export_rows_sql(d: Dialect, exclude_deleted: bool) -> str:
     )
 
 
+@cache  # run for every rate-limited request, with a handful of distinct arguments
 def hit_rate_counters_sql(d: Dialect, count: int) -> str:
     """One upsert counting ``count`` (account, bucket, window_start) hits; returns (bucket, count) rows."""
     return (

@@ -22,6 +22,7 @@ from zendesk_export.server.store._rows import (
     SQLITE,
     body_row,
     insert_sql,
+    marks,
     record_from_row,
     split_record,
     upsert_sql,
@@ -30,10 +31,6 @@ from zendesk_export.server.store._rows import (
 __all__ = ["RecordsMixin", "WriterRecordsMixin"]
 
 _INSERT_JOB = insert_sql("job_statuses", JOB_COLUMNS, SQLITE)
-
-
-def _marks(values: Sequence[Any]) -> str:
-    return ", ".join("?" * len(values))
 
 
 class WriterRecordsMixin:
@@ -87,7 +84,7 @@ class RecordsMixin:
         if not wanted:
             return []
         rows = self._conn().execute(
-            f"SELECT * FROM {table} WHERE account_id = ? AND id IN ({_marks(wanted)}) ORDER BY id",
+            f"SELECT * FROM {table} WHERE account_id = ? AND id IN ({marks(SQLITE, len(wanted))}) ORDER BY id",
             (account_id, *wanted),
         ).fetchall()
         return [record_from_row(r) for r in rows]
@@ -120,7 +117,7 @@ class RecordsMixin:
             return []
         rows = self._conn().execute(
             "SELECT id, generated_timestamp, body FROM tickets WHERE account_id = ? AND status != 'deleted' "
-            f"AND id IN ({_marks(wanted)}) ORDER BY id", (account_id, *wanted),
+            f"AND id IN ({marks(SQLITE, len(wanted))}) ORDER BY id", (account_id, *wanted),
         ).fetchall()
         return [ExportRow(*r) for r in rows]
 
@@ -131,7 +128,7 @@ class RecordsMixin:
             return {}
         rows = self._conn().execute(
             "SELECT ticket_id, SUM(instr(data, '\"type\":\"Comment\"') > 0) FROM audits WHERE account_id = ? "
-            f"AND ticket_id IN ({_marks(wanted)}) GROUP BY ticket_id", (account_id, *wanted),
+            f"AND ticket_id IN ({marks(SQLITE, len(wanted))}) GROUP BY ticket_id", (account_id, *wanted),
         ).fetchall()
         return {int(r[0]): int(r[1]) for r in rows}
 

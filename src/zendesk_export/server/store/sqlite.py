@@ -38,7 +38,7 @@ from zendesk_export.server.store._rows import (
 from zendesk_export.server.store._sqlite_records import RecordsMixin, WriterRecordsMixin
 from zendesk_export.tickets import TICKET_FIELDS
 
-__all__ = ["SQLiteStore", "MIGRATIONS", "ticket_columns", "row_values", "row_to_ticket"]
+__all__ = ["SQLiteStore", "MIGRATIONS", "row_to_ticket"]
 
 MIGRATIONS: tuple[str, ...] = migrations(SQLITE)
 
@@ -247,9 +247,7 @@ class SQLiteStore(RecordsMixin):
 
     def reset(self, account_id: int) -> None:
         with self._transaction() as conn:
-            conn.execute("DELETE FROM tickets WHERE account_id = ?", (account_id,))
-            conn.execute("DELETE FROM audits WHERE account_id = ?", (account_id,))
-            for table in ("organizations", "groups", "job_statuses"):
+            for table in ("tickets", "audits", "organizations", "groups", "job_statuses"):
                 conn.execute(f"DELETE FROM {table} WHERE account_id = ?", (account_id,))
             conn.execute("DELETE FROM sequences WHERE account_id = ? AND name != 'users'", (account_id,))
             conn.execute(
