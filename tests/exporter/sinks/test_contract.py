@@ -17,15 +17,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import zendesk_export
+from tests.reference import REFERENCE
 from zendesk_export.exporter.sinks import Checkpoint, WriteResult
 
 from . import _pages
 from ._pages import SOURCE, make_ticket, make_user, page
 from .conftest import SinkCase
 
-RECORDED = Path(
-    "/work/shared/reference/data/zenpy-cassettes/decoded/TicketsIncrementalTest.test_get_values.decoded.json"
-)
+RECORDED = REFERENCE / "zenpy-cassettes/decoded/TicketsIncrementalTest.test_get_values.decoded.json"
 
 
 def test_new_output_has_no_checkpoint(case: SinkCase) -> None:
@@ -145,6 +144,15 @@ def test_unknown_sideload_name_is_refused_before_writing(case: SinkCase) -> None
             sink.write(page([make_ticket(1, 1)], 5, brands=[{"id": 1}]))
         assert sink.load_checkpoint() is None
     assert case.latest() == {}
+
+
+def test_a_failed_page_that_created_a_sideload_table_does_not_break_the_next_one(case: SinkCase) -> None:
+    """The table a failed page created is rolled back with it; the next page creates it again."""
+    with case.open() as sink:
+        with pytest.raises(ValueError, match="unknown sideload"):
+            sink.write(page([make_ticket(1, 1)], 1, users=[make_user(5, 1000)], brands=[{"id": 1}]))
+        sink.write(page([make_ticket(1, 1)], 2, users=[make_user(5, 1000)]))
+    assert set(case.latest("users")) == {5}
 
 
 def test_invalid_ticket_fails_the_whole_page_and_keeps_the_previous_state(case: SinkCase) -> None:

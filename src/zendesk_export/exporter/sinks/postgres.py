@@ -129,6 +129,7 @@ class PostgresSink(ClosingSink):
         except BaseException:
             self._conn.close()
             raise
+        self._sideloads.update(include)
 
     @classmethod
     def from_url(cls, url: str, *, include: Sequence[str] = ()) -> PostgresSink:
@@ -189,9 +190,10 @@ class PostgresSink(ClosingSink):
         )
 
     def _ensure_sideload(self, cur: Any, name: str) -> None:
+        """Create a sideload table if missing. ``_sideloads`` learns of it only once the transaction commits:
+        a rolled-back page takes its new table with it."""
         if name not in self._sideloads:
             cur.execute(create_table_sql(self._table(name), sideload_columns(name), POSTGRES_TYPES, "JSON"))
-            self._sideloads.add(name)
 
     def load_checkpoint(self) -> Checkpoint | None:
         """The checkpoint committed with the last page, or None for new tables."""
@@ -210,6 +212,7 @@ class PostgresSink(ClosingSink):
                 items = [(obj, orjson.dumps(obj)) for obj in objects]
                 self._upsert(cur, name, sideload_columns(name), SIDELOAD_GUARD, items)
             self._save_checkpoint(cur, page.checkpoint)
+        self._sideloads.update(page.sideloads)
         return plan.result
 
     def _stored(self, cur: Any, tickets: list[dict[str, Any]]) -> dict[int, Stored]:

@@ -89,9 +89,10 @@ class SQLiteSink(ClosingSink):
         with self._transaction():
             if created:
                 self._create_schema()
+            self._sideloads = self._existing_sideloads()
             for name in include:
                 self._ensure_sideload(name)
-        self._sideloads = self._existing_sideloads()
+        self._sideloads.update(include)
 
     def _check_ownership(self) -> bool:
         """True for a new (empty) database; raises for one that is not ours or is from a newer version."""
@@ -117,8 +118,10 @@ class SQLiteSink(ClosingSink):
         self._conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def _ensure_sideload(self, name: str) -> None:
-        columns = sideload_columns(name)
-        self._conn.execute(create_table_sql(quote(name), columns, SQLITE_TYPES, "TEXT"))
+        """Create a sideload table if missing. ``_sideloads`` learns of it only once the transaction commits:
+        a rolled-back page takes its new table with it."""
+        if name not in self._sideloads:
+            self._conn.execute(create_table_sql(quote(name), sideload_columns(name), SQLITE_TYPES, "TEXT"))
 
     def _existing_sideloads(self) -> set[str]:
         rows = self._conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
@@ -150,6 +153,7 @@ class SQLiteSink(ClosingSink):
                 self._write_sideload(name, objects)
             cp = page.checkpoint
             self._conn.execute(_CHECKPOINT_UPSERT, (cp.mode, cp.position, cp.source))
+        self._sideloads.update(page.sideloads)
         return plan.result
 
     def _stored(self, ids: list[Any]) -> dict[int, Stored]:
@@ -167,10 +171,8 @@ class SQLiteSink(ClosingSink):
         return stored
 
     def _write_sideload(self, name: str, objects: list[dict[str, Any]]) -> None:
+        self._ensure_sideload(name)
         columns = sideload_columns(name)
-        if name not in self._sideloads:
-            self._ensure_sideload(name)
-            self._sideloads.add(name)
         rows = [[*extract(columns, obj), orjson.dumps(obj).decode()] for obj in objects]
         self._upsert(name, columns, SIDELOAD_GUARD, rows)
 
