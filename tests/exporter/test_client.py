@@ -21,9 +21,10 @@ from zendesk_export.exporter import (
     GaveUp,
     PermissionDenied,
     TooRecentStartTime,
+    Unreachable,
     ZendeskClient,
 )
-from zendesk_export.exporter.client import PACING_MARGIN
+from zendesk_export.exporter.client import FIRST_CONTACT_WINDOW, PACING_MARGIN
 
 PAGE = {"tickets": [], "count": 0, "end_of_stream": True, "next_page": None, "end_time": None}
 PATH = "/api/v2/incremental/tickets.json"
@@ -242,11 +243,25 @@ def test_an_oauth_token_that_is_refused_points_at_the_oauth_option(make_client):
         client.get(PATH, {"start_time": 0})
 
 
-def test_a_host_that_does_not_resolve_is_a_wrong_account_not_a_blip(make_client):
-    client, script = make_client(httpx.ConnectError("[Errno -2] Name or service not known"))
-    with pytest.raises(AccountNotFound, match="cannot resolve acme.zendesk.com"):
+@pytest.mark.parametrize(("failure", "reason"), [
+    (httpx.ConnectError("[Errno -2] Name or service not known"), "the host name acme.zendesk.com does not resolve"),
+    (httpx.ConnectError("[Errno 111] Connection refused"), "connection refused"),
+], ids=["unresolvable", "refused"])
+def test_a_host_that_never_answered_is_given_up_within_seconds_naming_the_url(make_client, sleeps, failure,
+                                                                              reason):
+    client, script = make_client(failure)
+    with pytest.raises(Unreachable, match=f"^cannot reach https://acme.zendesk.com: {reason}, ") as raised:
         client.get(PATH, {"start_time": 0})
-    assert len(script.requests) == 1
+    assert raised.value.exit_code == 1
+    assert sum(sleeps) <= FIRST_CONTACT_WINDOW and len(script.requests) >= 2  # a blip still gets a retry
+
+
+def test_once_the_host_has_answered_a_refused_connection_gets_the_whole_retry_window(make_client, sleeps):
+    client, _ = make_client(ok(), httpx.ConnectError("[Errno 111] Connection refused"), retry_for=120)
+    client.get(PATH, {"start_time": 0})
+    with pytest.raises(GaveUp, match="connection refused"):
+        client.get(PATH, {"start_time": 0})
+    assert FIRST_CONTACT_WINDOW * 10 < sum(sleeps) <= 120
 
 
 def test_the_server_clock_comes_from_the_last_date_header():

@@ -24,6 +24,7 @@ from zendesk_export.exporter import (
     CheckpointMismatch,
     ExportConfig,
     ExportStuck,
+    MalformedPage,
     OutputError,
     Progress,
     ZendeskClient,
@@ -31,6 +32,7 @@ from zendesk_export.exporter import (
     iter_tickets,
     run_export,
 )
+from zendesk_export.exporter.sinks import SQLiteSink
 from zendesk_export.exporter.sinks.base import Checkpoint, Page
 
 MODES = ["time", "cursor"]
@@ -249,7 +251,7 @@ def test_an_empty_account_exports_nothing_and_succeeds(zendesk_server):
 def test_a_failing_output_stops_the_export_and_keeps_the_last_checkpoint(zendesk_server):
     seed(zendesk_server, 1000, 1)
     sink = MemorySink(fail_on_write=3)
-    with pytest.raises(OutputError, match="cannot write to the output: .*No space left on device"):
+    with pytest.raises(OutputError, match="cannot write to the output: disk full"):
         run_export(server_config(zendesk_server, per_page=200), sink)
     assert len(sink.writes) == 2 and sink.checkpoint == sink.writes[-1].checkpoint
     sink.fail_on_write = None
@@ -350,3 +352,38 @@ def test_cursor_checkpoint_is_the_opaque_after_cursor(zendesk_server):
     run_export(server_config(zendesk_server, mode="cursor"), sink)
     assert sink.checkpoint is not None and sink.checkpoint.mode == "cursor"
     assert base64.b64decode(sink.checkpoint.position).decode().endswith(f"||{max(sink.tickets)}|")
+
+
+@pytest.mark.parametrize(("mode", "bad_ticket", "problem"), [
+    ("time", None, "ticket 2 of the page is null, not an object"),
+    ("time", {"id": "2", "generated_timestamp": 10}, "ticket 2 of the page has id '2', not an integer"),
+    ("cursor", {"id": 2, "status": "open"}, "ticket 2 of the page has no generated_timestamp"),
+    ("cursor", "ticket", "ticket 2 of the page is str, not an object"),
+])
+def test_a_page_with_an_unstorable_ticket_stops_the_export_naming_the_page(tmp_path, mode, bad_ticket, problem):
+    """Not a traceback: a MalformedPage (exit 1) naming the request, and nothing of the page written."""
+    body = {**(END_OF_TIME_STREAM if mode == "time" else END_OF_CURSOR_STREAM), "end_time": 10,
+            "after_cursor": "c1", "tickets": [ticket(1, 10), bad_ticket]}
+    config = ExportConfig(url="https://acme.zendesk.com", email="a@b.c", token="T", mode=mode, no_backoff=True)
+    path = "tickets.json?start_time=0" if mode == "time" else "tickets/cursor.json?start_time=0"
+    out = tmp_path / "t.db"
+    with pytest.raises(MalformedPage) as raised:
+        run_export(config, str(out), transport=httpx.MockTransport(lambda _: httpx.Response(200, json=body)))
+    assert str(raised.value) == (f"unexpected answer to GET /api/v2/incremental/{path}: {problem}; "
+                                 "nothing of this page was written")
+    assert raised.value.exit_code == 1
+    assert list(tmp_path.iterdir()) == []  # a new output that received nothing is not left behind
+
+
+def test_a_full_disk_is_reported_as_disk_full(tmp_path):
+    """SQLite's failed rollback after SQLITE_FULL ("no transaction is active") no longer hides the cause."""
+    sink = SQLiteSink(tmp_path / "t.db")
+    pages = sink._conn.execute("PRAGMA page_count").fetchone()[0]  # the sink's own connection: a tiny quota
+    sink._conn.execute(f"PRAGMA max_page_count = {pages + 2}")
+    tickets = [{**ticket(n, 10), "description": "x" * 2000} for n in range(1, 200)]
+    body = {**END_OF_TIME_STREAM, "end_time": 10, "tickets": tickets}
+    config = ExportConfig(url="https://acme.zendesk.com", email="a@b.c", token="T", no_backoff=True)
+    with pytest.raises(OutputError, match="^cannot write to the output: disk full"):
+        run_export(config, sink, transport=httpx.MockTransport(lambda _: httpx.Response(200, json=body)))
+    assert sink.load_checkpoint() is None
+    sink.close()

@@ -25,9 +25,12 @@ from .errors import (
     ExportError,
     ExportStuck,
     GaveUp,
+    MalformedPage,
+    MissingExtra,
     OutputError,
     PermissionDenied,
     TooRecentStartTime,
+    Unreachable,
 )
 from .export import ExportPage, ExportSummary, Progress, iter_pages, iter_tickets, run_export
 from .settings import ExportConfig
@@ -46,11 +49,14 @@ __all__ = [
     "ExportStuck",
     "ExportSummary",
     "GaveUp",
+    "MalformedPage",
+    "MissingExtra",
     "OutputError",
     "PermissionDenied",
     "Progress",
     "RetryPolicy",
     "TooRecentStartTime",
+    "Unreachable",
     "Wait",
     "ZendeskClient",
     "iter_pages",

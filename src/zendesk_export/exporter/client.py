@@ -8,6 +8,10 @@
 * Pacing: when a response says the bucket is empty (``zendesk-ratelimit-*: remaining=0; resets=N`` or
   ``x-rate-limit-remaining: 0`` with ``ratelimit-reset``), the next request waits for the reset instead of
   spending a 429; while the headers show requests left, the client does not slow down at all.
+* Before the first answer, a connection that is refused or a host name that does not resolve is retried for
+  :data:`FIRST_CONTACT_WINDOW` seconds only, then :class:`Unreachable` names the URL: a wrong ``--url`` or a
+  server that is not running is reported in seconds. Once the account has answered, the same failures are
+  blips of a long export and get the whole retry window.
 * A request that keeps failing for longer than :attr:`ExportConfig.retry_for` seconds raises :class:`GaveUp`.
   The time counted is the larger of the wall-clock time spent and the waits planned, so the budget also holds
   with ``sleep`` replaced by a no-op (the *no-backoff mode* for tests: ``ExportConfig(no_backoff=True)`` or
@@ -36,6 +40,7 @@ from .errors import (
     GaveUp,
     PermissionDenied,
     TooRecentStartTime,
+    Unreachable,
 )
 from .settings import ExportConfig
 
@@ -43,6 +48,7 @@ __all__ = ["ApiResponse", "ClientStats", "RetryPolicy", "Wait", "ZendeskClient"]
 
 USER_AGENT = f"zendesk-export/{__version__}"
 PACING_MARGIN = 0.5  # seconds added to a bucket reset so that we never arrive a moment early
+FIRST_CONTACT_WINDOW = 5.0  # seconds to retry an unreachable host before it has ever answered
 _UNRESOLVABLE = ("Name or service not known", "nodename nor servname", "getaddrinfo failed",
                  "No address associated", "Temporary failure in name resolution")
 
@@ -90,6 +96,7 @@ class _Retryable:
     reason: str
     delay: float | None = None  # None: use backoff
     rate_limited: bool = False
+    unreachable: bool = False  # no connection at all (refused, unresolvable), as opposed to a failed answer
 
 
 def _no_sleep(_seconds: float) -> None:
@@ -147,6 +154,10 @@ class ZendeskClient:
                 return outcome
             delay = outcome.delay if outcome.delay is not None else self._backoff(attempt)
             spent = max(self._clock() - started, waited)
+            if outcome.unreachable and not self._answered and spent + delay > self._first_contact_window():
+                raise Unreachable(f"cannot reach {self.config.base_url}: {outcome.reason}, {attempt + 1} "
+                                  f"attempts in {spent:.0f}s; check --url/--subdomain and that the server "
+                                  "is running")
             if spent + delay > self.config.retry_for:
                 raise GaveUp(f"gave up after {attempt + 1} attempts in {spent:.0f}s: {outcome.reason} "
                              f"(GET {url}); try again later or raise --retry-for")
@@ -166,8 +177,9 @@ class ZendeskClient:
             response = self._http.get(url, params=dict(params))
         except httpx.TimeoutException:
             return _Retryable(f"no answer within {self.config.timeout:g}s")
+        except httpx.ConnectError as error:
+            return _Retryable(_connect_failure(error, self.config), unreachable=True)
         except (httpx.TransportError, httpx.DecodingError) as error:
-            self._raise_if_unresolvable(error)
             return _Retryable(f"connection failed ({type(error).__name__}: {error or 'no detail'})")
         self._answered = True
         self._observe(response.headers)
@@ -189,12 +201,8 @@ class ZendeskClient:
             return _Retryable("the body is JSON but not an object")
         return ApiResponse(body, response.headers, status)
 
-    def _raise_if_unresolvable(self, error: Exception) -> None:
-        """A host name that does not resolve before any answer is a wrong --url/--subdomain, not a blip."""
-        if not self._answered and isinstance(error, httpx.ConnectError) and any(
-                text in str(error) for text in _UNRESOLVABLE):
-            raise AccountNotFound(f"no such account: cannot resolve {_host(self.config)}; "
-                                  "check --url/--subdomain")
+    def _first_contact_window(self) -> float:
+        return min(FIRST_CONTACT_WINDOW, self.config.retry_for)
 
     def _observe(self, headers: httpx.Headers) -> None:
         server_time = _date_header(headers)
@@ -245,6 +253,16 @@ def _auth(config: ExportConfig) -> httpx.Auth | None:
     if config.token:
         return httpx.BasicAuth(f"{config.email}/token", config.token)
     return httpx.BasicAuth(config.email or "", config.password or "")
+
+
+def _connect_failure(error: httpx.ConnectError, config: ExportConfig) -> str:
+    """Why no connection was made, in words: an unresolvable host name, a refusal, or httpx's own text."""
+    text = str(error)
+    if any(marker in text for marker in _UNRESOLVABLE):
+        return f"the host name {httpx.URL(config.base_url).host} does not resolve"
+    if "refused" in text.lower():
+        return "connection refused"
+    return f"connection failed ({text or 'no detail'})"
 
 
 def _host(config: ExportConfig) -> str:

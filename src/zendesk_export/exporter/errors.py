@@ -33,9 +33,12 @@ __all__ = [
     "ExportError",
     "ExportStuck",
     "GaveUp",
+    "MalformedPage",
+    "MissingExtra",
     "OutputError",
     "PermissionDenied",
     "TooRecentStartTime",
+    "Unreachable",
 ]
 
 EXIT_OK = 0
@@ -60,6 +63,11 @@ class ConfigError(ExportError):
 
 class CheckpointMismatch(ConfigError):
     """The output's checkpoint belongs to another account or another mode; resuming would mix two exports."""
+
+
+class MissingExtra(ConfigError):
+    """The chosen output needs an optional package (pyarrow, psycopg) that is not installed; the message names
+    the pip extra. A usage error: the command cannot work as given on this installation."""
 
 
 class OutputError(ExportError):
@@ -105,3 +113,15 @@ class GaveUp(ApiError):
 class ExportStuck(ApiError):
     """The export stopped advancing (empty pages that are not the end of the stream, or a time-based page
     that cannot move past one second)."""
+
+
+class Unreachable(ApiError):
+    """The very first request could not connect (refused, or the host name does not resolve): a wrong
+    ``--url``/``--subdomain`` or a server that is not running. Reported within seconds; once the export has
+    had an answer, connection failures are retried for the whole ``retry_for`` window instead."""
+
+
+class MalformedPage(ApiError):
+    """A page that is JSON but not an export page we can store: a ticket that is not an object, an id that is
+    not an integer, a missing ``generated_timestamp``. Retrying would get the same page, so the export stops
+    before writing it; the message names the request."""

@@ -23,9 +23,11 @@ Rules (the pitfalls of Appendix B of the reference, avoided):
 
 from __future__ import annotations
 
+import errno
 import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from functools import cache
 from typing import Any
@@ -33,7 +35,8 @@ from typing import Any
 import httpx
 
 from .client import Wait, ZendeskClient
-from .errors import CheckpointMismatch, ExportError, ExportStuck, OutputError, TooRecentStartTime
+from .errors import CheckpointMismatch, ExportError, ExportStuck, MalformedPage, OutputError, TooRecentStartTime
+from .outputs import check_output, discard_new_entries, existing_entries
 from .settings import ExportConfig
 from .sinks.base import Checkpoint, Page, Sink, WriteResult
 
@@ -203,12 +206,10 @@ def run_export(config: ExportConfig, sink: Sink | str | None = None, *, client: 
     >>> summary = run_export(ExportConfig.from_env(out="tickets.db"))  # doctest: +SKIP
     >>> summary.new, summary.updated
     """
-    target = _open_sink(sink or config.out, config.include) if sink is None or isinstance(sink, str) else sink
-    try:
+    if sink is not None and not isinstance(sink, str):
+        return _Run(config, sink, client, sleep, transport, on_progress).run()
+    with _owned_sink(sink or config.out, config.include) as target:
         return _Run(config, target, client, sleep, transport, on_progress).run()
-    finally:
-        if target is not sink:
-            target.close()
 
 
 class _Run:
@@ -295,6 +296,32 @@ def _output_errors() -> tuple[type[Exception], ...]:
     return (SinkError, OSError, sqlite3.Error)
 
 
+@contextmanager
+def _owned_sink(out: str, include: Sequence[str]) -> Iterator[Sink]:
+    """The sink named by ``out``, closed at the end. A run that fails before its first page leaves no new
+    output behind: what opening created (an empty database, a state file) is removed again."""
+    output = check_output(out)
+    before = existing_entries(output)
+    sink = _open_sink(out, include)
+    try:
+        yield sink
+    except BaseException:
+        empty = _holds_nothing(sink)
+        sink.close()
+        if empty:
+            discard_new_entries(output, before)
+        raise
+    sink.close()
+
+
+def _holds_nothing(sink: Sink) -> bool:
+    """Whether no page was ever committed to ``sink`` (no checkpoint); False when that cannot be told."""
+    try:
+        return sink.load_checkpoint() is None
+    except Exception:
+        return False
+
+
 def _open_sink(out: str, include: Sequence[str]) -> Sink:
     """``open_sink`` from the sinks package; an output that cannot be opened is an :class:`OutputError`."""
     from .sinks import open_sink  # imported late: sinks may pull optional dependencies
@@ -316,7 +343,23 @@ def _write_page(sink: Sink, page: Page) -> WriteResult:
     try:
         return sink.write(page)
     except _output_errors() as error:
+        if _disk_full(error):
+            raise OutputError("cannot write to the output: disk full (free some space, then run the same "
+                              "command again to resume)") from None
         raise OutputError(f"cannot write to the output: {error}") from None
+
+
+def _disk_full(error: BaseException) -> bool:
+    """Whether ``error`` or an error it was raised while handling means "no space left". SQLite's own
+    rollback after SQLITE_FULL can fail in turn ("no transaction is active"), hiding the cause one level down."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if isinstance(seen, sqlite3.Error) and "full" in str(seen).lower():
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _check_resumable(checkpoint: Checkpoint, mode: str, source: str) -> None:
@@ -334,11 +377,31 @@ def _timestamp(ticket: dict[str, Any]) -> int:
     return value if isinstance(value, int) else 0
 
 
-def _tickets(body: dict[str, Any]) -> list[dict[str, Any]]:
+def _tickets(body: dict[str, Any], request: str) -> list[dict[str, Any]]:
+    """The page's tickets, each checked to be storable; ``request`` names the page in errors."""
     tickets = body.get("tickets")
     if not isinstance(tickets, list):
-        raise ExportError(f"unexpected answer: no 'tickets' list (keys: {', '.join(sorted(body)) or 'none'})")
+        raise MalformedPage(f"unexpected answer to {request}: no 'tickets' list "
+                            f"(keys: {', '.join(sorted(body)) or 'none'})")
+    for position, ticket in enumerate(tickets):
+        problem = _ticket_problem(ticket)
+        if problem:
+            raise MalformedPage(f"unexpected answer to {request}: ticket {position + 1} of the page {problem}; "
+                                "nothing of this page was written")
     return _latest_per_id(tickets)
+
+
+def _ticket_problem(ticket: Any) -> str | None:
+    """What makes ``ticket`` unstorable (the sinks key on an integer id and order by generated_timestamp)."""
+    if not isinstance(ticket, dict):
+        return f"is {type(ticket).__name__ if ticket is not None else 'null'}, not an object"
+    for key in ("id", "generated_timestamp"):
+        value = ticket.get(key)
+        if key not in ticket:
+            return f"has no {key}"
+        if not isinstance(value, int) or isinstance(value, bool):
+            return f"has {key} {value!r}, not an integer"
+    return None
 
 
 def _latest_per_id(tickets: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -391,7 +454,8 @@ def _time_pages(client: ZendeskClient, walk: _Walk, start_time: int) -> Iterator
             body = client.get(TIME_PATH, {**params, "start_time": start_time}).body
         except TooRecentStartTime:
             return
-        tickets, end_of_stream = _tickets(body), body.get("end_of_stream") is True
+        tickets = _tickets(body, f"GET {TIME_PATH}?start_time={start_time}")
+        end_of_stream = body.get("end_of_stream") is True
         end_time = body.get("end_time")
         next_start = max(start_time, end_time) if isinstance(end_time, int) else start_time
         if not end_of_stream and next_start == start_time:
@@ -427,7 +491,8 @@ def _cursor_pages(client: ZendeskClient, walk: _Walk, start: int | Checkpoint) -
             if cursor is None:
                 return
             raise
-        tickets, end_of_stream = _tickets(body), body.get("end_of_stream") is True
+        where = f"cursor={cursor}" if cursor else f"start_time={first.get('start_time')}"
+        tickets, end_of_stream = _tickets(body, f"GET {CURSOR_PATH}?{where}"), body.get("end_of_stream") is True
         after = body.get("after_cursor") if isinstance(body.get("after_cursor"), str) else None
         if (tickets and after is None) or (not end_of_stream and (not tickets or after == cursor)):
             # tickets need a cursor to resume after them; a page that is not the end must move the cursor

@@ -116,7 +116,9 @@ _LOOP_SETTINGS = (
 
 EXPORT_SETTINGS: tuple[Setting, ...] = (
     *_CONNECTION_SETTINGS,
-    Setting("out", "tickets.db", "where to write: tickets.db (SQLite), tickets.jsonl, DIR.parquet, postgresql://…",
+    Setting("out", "tickets.db", "where to write: tickets.db (SQLite; also .sqlite, .sqlite3, sqlite:///PATH), "
+            "tickets.jsonl, DIR.parquet (needs the parquet extra), postgresql://USER@HOST/DB[?schema=NAME] "
+            "(needs the postgres extra); the directory of a file output must exist",
             env="ZENDESK_EXPORT_OUT", metavar="OUT"),
     Setting("start_time", 0, "first run only: export changes since EPOCH seconds or an ISO-8601 date/time; "
             "later runs resume from the output's checkpoint", env="ZENDESK_EXPORT_START_TIME",

@@ -1,0 +1,107 @@
+"""What an ``--out`` value names, checked before anything is created, and the cleanup of a new output that a
+failed first run left empty.
+
+The sinks open whatever they are given (``sinks.open_sink``); this module is the exporter's gate in front of
+them: a name whose extension claims a format we do not write (``t.csv``) or a URL of a database we do not
+support (``mysql://…``) is a usage error naming the accepted forms, a file output whose directory does not
+exist is an output error (every file sink refuses it alike; none creates parent directories), and a missing
+optional package is a usage error naming the pip extra to install.
+"""
+
+from __future__ import annotations
+
+import importlib
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import ConfigError, MissingExtra, OutputError
+
+__all__ = ["ACCEPTED_FORMS", "Output", "check_output", "discard_new_entries", "existing_entries"]
+
+ACCEPTED_FORMS = ("tickets.db (SQLite; also .sqlite, .sqlite3, sqlite:///PATH or a name without extension), "
+                  "tickets.jsonl (JSON Lines), DIR.parquet (Parquet) or postgresql://USER@HOST/DB (PostgreSQL)")
+SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
+_POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+_SQLITE_PREFIX = "sqlite:///"
+#: the package each optional output needs, and the extra that installs it
+_EXTRAS = {"parquet": ("pyarrow", "parquet"), "postgres": ("psycopg", "postgres")}
+
+
+@dataclass(frozen=True)
+class Output:
+    """An ``--out`` value understood: ``kind`` is sqlite, jsonl, parquet or postgres; ``path`` the file or
+    directory of a file output (None for PostgreSQL)."""
+
+    kind: str
+    path: Path | None
+
+
+def parse_output(out: str) -> Output:
+    """The output ``out`` names, or a :class:`ConfigError` naming the accepted forms."""
+    if out.startswith(_POSTGRES_SCHEMES):
+        return Output("postgres", None)
+    if out.startswith(_SQLITE_PREFIX):
+        return Output("sqlite", Path(out[len(_SQLITE_PREFIX):]))
+    if "://" in out:
+        scheme = out.split("://", 1)[0]
+        raise ConfigError(f"--out {scheme}://…: not a supported output; use {ACCEPTED_FORMS}")
+    path = Path(out.rstrip("/"))
+    suffix = path.suffix.lower()
+    if suffix == ".jsonl":
+        return Output("jsonl", path)
+    if suffix == ".parquet":
+        return Output("parquet", path)
+    if suffix in ("", *SQLITE_SUFFIXES):
+        return Output("sqlite", path)
+    raise ConfigError(f"--out {out}: zendesk-export does not write {suffix} files; use {ACCEPTED_FORMS}")
+
+
+def check_output(out: str) -> Output:
+    """:func:`parse_output`, then what opening it needs: its optional package, an existing parent directory."""
+    output = parse_output(out)
+    _require_extra(output.kind)
+    if output.path is not None and not output.path.absolute().parent.is_dir():
+        raise OutputError(f"cannot open output {out!r}: the directory {output.path.absolute().parent} does "
+                          "not exist; create it first")
+    return output
+
+
+def _require_extra(kind: str) -> None:
+    if kind not in _EXTRAS:
+        return
+    package, extra = _EXTRAS[kind]
+    try:
+        importlib.import_module(package)
+    except ImportError:
+        raise MissingExtra(f"the {kind} output needs {package}, which is not installed: "
+                           f"pip install 'zendesk-export[{extra}]'") from None
+
+
+def existing_entries(output: Output) -> set[Path]:
+    """The entries beside a file output that share its stem (the output, its WAL, state and sideload files)
+    as they are now; :func:`discard_new_entries` later removes only the ones that appear after this."""
+    if output.path is None:
+        return set()
+    return set(_siblings(output.path))
+
+
+def discard_new_entries(output: Output, before: set[Path]) -> None:
+    """Remove what opening a new output created (files and directories absent from ``before``)."""
+    if output.path is None:
+        return
+    for entry in _siblings(output.path):
+        if entry in before:
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+
+
+def _siblings(path: Path) -> list[Path]:
+    parent = path.absolute().parent
+    if not parent.is_dir():
+        return []
+    stem = path.name.split(".", 1)[0]
+    return [entry for entry in parent.iterdir() if entry.name.split(".", 1)[0] == stem]
