@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from zendesk_export import settings
+from zendesk_export import __version__, settings
 from zendesk_export.exporter import commands as exporter_commands
 
 __all__ = ["main", "build_parser"]
@@ -58,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Zendesk's Incremental Ticket Export, both ends: a faithful local Zendesk server "
         "(serve, seed) and a lossless, resumable exporter (export, demo).",
     )
+    parser.add_argument("--version", action="version", version=f"zendesk-export {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     serve = commands.add_parser("serve", help="run a local Zendesk API server",
                                 description="Run a local Zendesk Support API (tickets and incremental exports).")

@@ -13,7 +13,8 @@ from rich.console import Console
 from tests.exporter.conftest import create_tickets, server_truth, update_tickets
 from zendesk_export.cli import main
 from zendesk_export.exporter import ConfigError, ExportConfig, Progress, Wait
-from zendesk_export.exporter.commands import _Bar, output_ticket_count
+from zendesk_export.exporter.commands import output_ticket_count
+from zendesk_export.exporter.reporting import _Bar
 from zendesk_export.exporter.settings import EXPORT_SETTINGS, parse_start_time, resolve
 from zendesk_export.exporter.sinks import read_jsonl_latest
 

@@ -1,8 +1,7 @@
 """The ``export`` and ``demo`` commands: parse (flags from the settings table), run the library, report.
 
-Progress goes to stderr (a bar on a terminal, plain timestamped lines otherwise, so logs stay readable); the
-summary goes to stdout. Errors are one line, ``zendesk-export: error: …``, with the exit codes of
-:mod:`.errors`.
+What they print, and where, is :mod:`.reporting`'s business (``--quiet``, ``--verbose``, ``--log-format``,
+``--summary-json``). Errors are one line, ``zendesk-export: error: …``, with the exit codes of :mod:`.errors`.
 """
 
 from __future__ import annotations
@@ -13,20 +12,17 @@ import sqlite3
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TextIO
-
-from rich.console import Console
-from rich.progress import BarColumn, SpinnerColumn, TaskProgressColumn, TextColumn, TimeElapsedColumn
-from rich.progress import Progress as RichProgress
+from typing import Any
 
 from .errors import EXIT_INTERRUPTED, ConfigError, ExportError
-from .export import MIN_AGE, ExportSummary, Progress, run_export
-from .settings import DEMO_SETTINGS, EXPORT_SETTINGS, ExportConfig, add_arguments, resolve
+from .export import MIN_AGE, run_export
+from .outputs import sideloads_held
+from .reporting import Reporter, progress_display
+from .settings import DEMO_SETTINGS, EXPORT_SETTINGS, REPORT_SETTINGS, ExportConfig, add_arguments, resolve
 
-__all__ = ["EXIT_CODES_HELP", "register", "run_demo_command", "run_export_command"]
+__all__ = ["EXIT_CODES_HELP", "progress_display", "register", "run_demo_command", "run_export_command"]
 
 EXIT_CODES_HELP = """\
 exit codes:
@@ -36,7 +32,8 @@ exit codes:
        another mode's export
   3    access: wrong credentials (401), not an admin (403), no such account (404)
   4    output: the output cannot be opened or written
-  130  interrupted; every page written so far is kept, run the same command again to resume
+  130  interrupted; every page written so far is kept (the message says how many tickets), run the same
+       command again to resume
 
 Credentials and options also come from the environment (shown per option). Run the same command again to
 continue where the last run stopped: the checkpoint lives in the output, --start-time only seeds a new one.
@@ -53,6 +50,7 @@ def register(subparsers: Any) -> None:
         "account, page by page, resumable, without losing or doubling a ticket.",
         epilog=EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_arguments(export, EXPORT_SETTINGS)
+    add_arguments(export.add_argument_group("reporting"), REPORT_SETTINGS)
     export.set_defaults(func=run_export_command)
     demo = subparsers.add_parser(
         "demo", help="export a seeded local server end to end, with a summary",
@@ -61,119 +59,61 @@ def register(subparsers: Any) -> None:
         "output against the server.",
         epilog=EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_arguments(demo, DEMO_SETTINGS)
+    add_arguments(demo.add_argument_group("reporting"), REPORT_SETTINGS)
     demo.set_defaults(func=run_demo_command)
 
 
 def run_export_command(args: argparse.Namespace) -> int:
     """``zendesk-export export``."""
-    return _guarded(lambda: _export(args))
+    return _guarded(args, lambda reporter: _export(args, reporter))
 
 
 def run_demo_command(args: argparse.Namespace) -> int:
     """``zendesk-export demo``."""
-    return _guarded(lambda: _demo(args))
+    return _guarded(args, lambda reporter: _demo(args, reporter))
 
 
-def _guarded(command: Callable[[], int]) -> int:
-    """Run a command; an :class:`ExportError` becomes one line on stderr and its exit code."""
+def _guarded(args: argparse.Namespace, command: Callable[[Reporter], int]) -> int:
+    """Run a command; an :class:`ExportError` becomes one line on stderr and its exit code; Ctrl-C says how
+    many tickets the output kept."""
     try:
-        return command()
+        reporter = Reporter(**resolve(REPORT_SETTINGS, vars(args)))
     except ExportError as error:
         print(f"zendesk-export: error: {error}", file=sys.stderr)
         return error.exit_code
+    try:
+        return command(reporter)
+    except ExportError as error:
+        reporter.error(str(error), error.exit_code)
+        return error.exit_code
     except KeyboardInterrupt:
-        print("zendesk-export: interrupted; run the same command again to resume", file=sys.stderr)
+        reporter.error(f"interrupted; the output keeps the {reporter.kept} tickets written so far, run the same "
+                       "command again to resume", EXIT_INTERRUPTED)
         return EXIT_INTERRUPTED
 
 
-def _export(args: argparse.Namespace) -> int:
+def _export(args: argparse.Namespace, reporter: Reporter) -> int:
     config = ExportConfig(**resolve(EXPORT_SETTINGS, vars(args)))
-    with progress_display(sys.stderr) as report:
+    _warn_about_new_sideloads(config, reporter)
+    with reporter.progress() as report:
         summary = run_export(config, on_progress=report)
-    _print_summary(summary, config.out)
+    reporter.summary(summary, config.out)
     return 0
 
 
-def _print_summary(summary: ExportSummary, out: str) -> None:
-    for line in [*summary.describe(), f"output: {out}"]:
-        print(line)
+def _warn_about_new_sideloads(config: ExportConfig, reporter: Reporter) -> None:
+    """Sideloads come with the tickets of a page: added to an existing export, they cover only the tickets
+    exported from now on. Say so, and how to get them for every ticket."""
+    held = sideloads_held(config.out)
+    new = [name for name in config.include if held is not None and name not in held]
+    if new:
+        names = ",".join(new)
+        reporter.warning(f"--include {names}: this output was exported without {names} so far; only tickets "
+                         f"exported from now on bring theirs. To have them for every ticket, export once into a "
+                         f"new --out with --include {','.join(config.include)} --start-time 0")
 
 
-@contextmanager
-def progress_display(stream: TextIO) -> Iterator[Callable[[Progress], None]]:
-    """A progress callback: a rich bar when ``stream`` is a terminal, plain log lines otherwise."""
-    display: _Bar | _Lines = _Bar(Console(file=stream)) if stream.isatty() else _Lines(stream)
-    try:
-        yield display
-    finally:
-        display.close()
-
-
-class _Lines:
-    """One timestamped line per page and per pause: what a log file or CI output wants."""
-
-    def __init__(self, stream: TextIO) -> None:
-        self.stream = stream
-
-    def __call__(self, event: Progress) -> None:
-        if event.kind == "page":
-            self._line(f"page {event.pages}: {event.tickets} tickets, {event.requests} requests"
-                       f"{_up_to(event)}")
-        elif event.kind == "wait" and event.wait is not None:
-            self._line(f"waiting {event.wait.seconds:.1f}s: {event.wait.reason}")
-
-    def _line(self, text: str) -> None:
-        print(f"{time.strftime('%H:%M:%S')} {text}", file=self.stream, flush=True)
-
-    def close(self) -> None:
-        """Nothing to tear down."""
-
-
-def _up_to(event: Progress) -> str:
-    """How far the exported timestamps have come, once the server's clock is known."""
-    if event.reached is None or event.target is None:
-        return ""
-    return f", up to {time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(event.reached))} UTC"
-
-
-class _Bar:
-    """A rich progress bar: how far the exported timestamps have come towards the server's "now - 1 min",
-    with tickets, pages, rate and rate-limit waits."""
-
-    def __init__(self, console: Console) -> None:
-        self.started = time.monotonic()
-        self.progress = RichProgress(
-            SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
-            TextColumn("{task.fields[stats]}"), TimeElapsedColumn(), console=console)
-        self.task = self.progress.add_task("exporting", total=None, stats="")
-        self.progress.start()
-
-    def __call__(self, event: Progress) -> None:
-        rate = event.tickets / max(time.monotonic() - self.started, 1e-6)
-        stats = (f"{event.tickets:,} tickets · {event.pages} pages · {rate:,.0f}/s · "
-                 f"{event.rate_limit_waits} rate-limit waits")
-        description = "exporting"
-        if event.kind == "wait" and event.wait is not None:
-            description = f"waiting {event.wait.seconds:.0f}s ({event.wait.reason})"
-        total, completed = _fraction(event)
-        self.progress.update(self.task, description=description, stats=stats, total=total,
-                             completed=completed)
-
-    def close(self) -> None:
-        self.progress.stop()
-
-
-def _fraction(event: Progress) -> tuple[float | None, float | None]:
-    """(total, completed) for the bar: seconds of history to export, and exported; (None, None) if unknown."""
-    if event.kind == "done":
-        return 1.0, 1.0
-    origin, reached, target = event.origin, event.reached, event.target
-    if origin is None or reached is None or target is None or target <= origin:
-        return None, None
-    return target - origin, min(reached, target) - origin
-
-
-def _demo(args: argparse.Namespace) -> int:
+def _demo(args: argparse.Namespace, reporter: Reporter) -> int:
     """Seed a server in a temporary directory, export it, print the summary, check the output's tickets."""
     from zendesk_export.server.runner import running_server
     from zendesk_export.server.store import DEMO
@@ -187,14 +127,17 @@ def _demo(args: argparse.Namespace) -> int:
                             random_seed=values["random_seed"]) as server:
             # a minute later, the newest seeded tickets are out of the export's last-minute blind spot
             server.clock.advance(MIN_AGE)
-            print(f"server: {server.url} (account {DEMO['subdomain']}, {values['tickets']} synthetic tickets, "
-                  f"ready in {time.monotonic() - seeded:.2f}s)")
+            if not (reporter.quiet or reporter.log_format == "json"):
+                print(f"server: {server.url} (account {DEMO['subdomain']}, {values['tickets']} synthetic "
+                      f"tickets, ready in {time.monotonic() - seeded:.2f}s)",
+                      file=sys.stderr if reporter.summary_json == "-" else sys.stdout)
             config = ExportConfig(url=server.url, email=admin["email"], token=admin["api_token"], out=out,
                                   mode=values["mode"], include=values["include"])
-            with progress_display(sys.stderr) as report:
+            with reporter.progress() as report:
                 summary = run_export(config, on_progress=report)
-    _print_summary(summary, out)
-    return _verify(out, values["tickets"])
+    code, verdict = _verify(out, values["tickets"])
+    reporter.summary(summary, out, [verdict])
+    return code
 
 
 def _fresh_demo_output(out: str) -> str:
@@ -209,16 +152,14 @@ def _fresh_demo_output(out: str) -> str:
     return out
 
 
-def _verify(out: str, expected: int) -> int:
+def _verify(out: str, expected: int) -> tuple[int, str]:
+    """(exit code, the check's line): does the output hold exactly the server's tickets?"""
     count = output_ticket_count(out)
     if count is None:
-        print(f"check: skipped (cannot count the tickets of {out})")
-        return 0
+        return 0, f"check: skipped (cannot count the tickets of {out})"
     if count != expected:
-        print(f"check: FAILED, the output has {count} tickets, the server {expected}")
-        return 1
-    print(f"check: ok, the output has exactly the server's {expected} tickets, one row each")
-    return 0
+        return 1, f"check: FAILED, the output has {count} tickets, the server {expected}"
+    return 0, f"check: ok, the output has exactly the server's {expected} tickets, one row each"
 
 
 def output_ticket_count(out: str) -> int | None:

@@ -36,6 +36,7 @@ import httpx
 
 from .client import Wait, ZendeskClient
 from .errors import CheckpointMismatch, ExportError, ExportStuck, MalformedPage, OutputError, TooRecentStartTime
+from .moments import describe_checkpoint
 from .outputs import check_output, discard_new_entries, existing_entries
 from .settings import ExportConfig
 from .sinks.base import Checkpoint, Page, Sink, WriteResult
@@ -90,6 +91,7 @@ class Progress:
     reached: int | None = None
     target: float | None = None
     wait: Wait | None = None
+    checkpoint: Checkpoint | None = None
 
 
 @dataclass
@@ -117,14 +119,17 @@ class ExportSummary:
         return asdict(self)
 
     def describe(self) -> list[str]:
-        """The summary as a few human-readable lines."""
-        resumed = f"resumed from {self.resumed_from.position}" if self.resumed_from else "first run"
+        """The summary as a few human-readable lines (moments as UTC dates, not epochs or cursors)."""
+        resumed = f"resumed from {describe_checkpoint(self.resumed_from)}" if self.resumed_from else "first run"
+        after = f"next run resumes from {describe_checkpoint(self.checkpoint)}" if self.checkpoint else \
+            "no checkpoint yet: the next run starts from --start-time again"
         return [
             f"tickets: {self.tickets} exported ({self.new} new, {self.updated} updated, "
             f"{self.deleted} deleted, {self.unchanged} unchanged)",
             f"pages: {self.pages}, requests: {self.requests}, retries: {self.retries}, "
             f"rate-limit waits: {self.rate_limit_waits} ({self.waited_seconds:.1f}s waited)",
             f"mode: {self.mode}, {resumed}, duration: {self.duration_seconds:.2f}s",
+            after,
         ]
 
 
@@ -285,7 +290,7 @@ class _Run:
         self.on_progress(Progress(
             kind, self.summary.pages, self.summary.tickets, self.summary.requests, self.summary.retries,
             self.summary.rate_limit_waits, self.summary.waited_seconds, self.origin, self.reached,
-            None if server_time is None else server_time - MIN_AGE, wait))
+            None if server_time is None else server_time - MIN_AGE, wait, self.summary.checkpoint))
 
 
 @cache

@@ -12,12 +12,19 @@ from __future__ import annotations
 
 import importlib
 import shutil
+import sqlite3
+from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import ConfigError, MissingExtra, OutputError
+import orjson
 
-__all__ = ["ACCEPTED_FORMS", "Output", "check_output", "discard_new_entries", "existing_entries"]
+from .errors import ConfigError, MissingExtra, OutputError
+from .settings import INCLUDABLE as SIDELOAD_NAMES
+
+__all__ = ["ACCEPTED_FORMS", "Output", "check_output", "discard_new_entries", "existing_entries",
+           "parse_output", "sideloads_held"]
 
 ACCEPTED_FORMS = ("tickets.db (SQLite; also .sqlite, .sqlite3, sqlite:///PATH or a name without extension), "
                   "tickets.jsonl (JSON Lines), DIR.parquet (Parquet) or postgresql://USER@HOST/DB (PostgreSQL)")
@@ -105,3 +112,41 @@ def _siblings(path: Path) -> list[Path]:
         return []
     stem = path.name.split(".", 1)[0]
     return [entry for entry in parent.iterdir() if entry.name.split(".", 1)[0] == stem]
+
+
+def sideloads_held(out: str) -> set[str] | None:
+    """The sideloads an existing export already stores, or None when there is no earlier export to speak of
+    (a new output, one without a checkpoint) or the output is not a file we can look into (PostgreSQL)."""
+    output = parse_output(out)
+    if output.path is None or not output.path.exists():
+        return None
+    try:
+        return _HELD[output.kind](output.path)
+    except (OSError, ValueError, KeyError, TypeError, sqlite3.Error):
+        return None  # damaged or foreign: opening the sink reports it properly
+
+
+def _sqlite_held(path: Path) -> set[str] | None:
+    with closing(sqlite3.connect(f"file:{path.absolute()}?mode=ro", uri=True)) as db:
+        if db.execute('SELECT count(*) FROM "checkpoint"').fetchone()[0] == 0:
+            return None
+        tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    return tables & set(SIDELOAD_NAMES)
+
+
+def _jsonl_held(path: Path) -> set[str] | None:
+    state = orjson.loads(path.with_name(path.name + ".state.json").read_bytes())
+    if state.get("checkpoint") is None:
+        return None
+    return set(state["lengths"]) & set(SIDELOAD_NAMES)
+
+
+def _parquet_held(path: Path) -> set[str] | None:
+    state = orjson.loads((path / "_state.json").read_bytes())
+    if state.get("checkpoint") is None:
+        return None
+    return {name for name in SIDELOAD_NAMES if (path / name).is_dir()}
+
+
+_HELD: dict[str, Callable[[Path], set[str] | None]] = {
+    "sqlite": _sqlite_held, "jsonl": _jsonl_held, "parquet": _parquet_held}

@@ -32,6 +32,7 @@ __all__ = [
     "EXPORT_SETTINGS",
     "INCLUDABLE",
     "MODES",
+    "REPORT_SETTINGS",
     "ExportConfig",
     "Setting",
     "add_arguments",
@@ -124,6 +125,26 @@ EXPORT_SETTINGS: tuple[Setting, ...] = (
             "later runs resume from the output's checkpoint", env="ZENDESK_EXPORT_START_TIME",
             parse=parse_start_time, metavar="WHEN"),
     *_LOOP_SETTINGS,
+)
+
+def _parse_log_format(text: str) -> str:
+    if text not in ("text", "json"):
+        raise ValueError(f"{text!r} is not one of text, json")
+    return text
+
+
+#: How the export and demo commands report (not part of :class:`ExportConfig`: the library does not print).
+REPORT_SETTINGS: tuple[Setting, ...] = (
+    Setting("quiet", False, "print nothing but warnings and errors (no progress, no summary)",
+            env="ZENDESK_EXPORT_QUIET", parse=parse_bool, switch=True),
+    Setting("verbose", False, "plain progress lines even on a terminal, with the checkpoint after every page",
+            env="ZENDESK_EXPORT_VERBOSE", parse=parse_bool, switch=True),
+    Setting("log_format", "text", "text, or json: progress, warnings, errors and the summary as one JSON object "
+            "per line on stderr (for schedulers and log collectors)", env="ZENDESK_EXPORT_LOG_FORMAT",
+            parse=_parse_log_format, metavar="{text,json}"),
+    Setting("summary_json", None, "also write the summary as a JSON document to FILE, or to stdout with - "
+            "(the text summary then goes to stderr); on failure it holds the error and the exit code",
+            env="ZENDESK_EXPORT_SUMMARY_JSON", metavar="FILE"),
 )
 
 DEMO_SETTINGS: tuple[Setting, ...] = (
