@@ -19,6 +19,7 @@ from zendesk_export import __version__
 from zendesk_export.cli import main
 from zendesk_export.exporter import Progress, Wait
 from zendesk_export.exporter.moments import checkpoint_moment
+from zendesk_export.exporter.outputs import ACCEPTED_FORMS
 from zendesk_export.exporter.reporting import _Bar, _Lines, eta_seconds
 from zendesk_export.exporter.sinks.base import Checkpoint
 
@@ -67,7 +68,7 @@ def test_json_logs_report_an_error_with_its_exit_code(tmp_path, capsys):
                  "--log-format", "json"]) == 2
     [record] = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
     assert (record["level"], record["event"], record["exit_code"]) == ("error", "error", 2)
-    assert record["message"].startswith("--out t.csv") or "t.csv" in record["message"]
+    assert record["message"].endswith("t.csv: zendesk-export does not write .csv files; use " + ACCEPTED_FORMS)
 
 
 def test_summary_json_to_stdout_is_one_document_and_the_text_goes_to_stderr(seeded, tmp_path, capsys):
