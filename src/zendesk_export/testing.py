@@ -80,7 +80,7 @@ class AdminClient:
         return list(self._call("POST", "scrub", body)["scrubbed"])
 
     def set_faults(self, rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Replace the server's fault rules (see ``zendesk_export.server.faults``)."""
+        """Replace the server's fault rules (see ``zendesk_export.server.edge.faults``)."""
         return self._call("PUT", "faults", rules)["rules"]
 
     def faults(self) -> list[dict[str, Any]]:

@@ -11,22 +11,20 @@ import argparse
 import os
 import sqlite3
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any, TextIO
 
 from rich.console import Console
 from rich.progress import BarColumn, SpinnerColumn, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.progress import Progress as RichProgress
 
-from .errors import EXIT_INTERRUPTED, ConfigError, ExportError
-from .export import MIN_AGE, ExportSummary, Progress, run_export
-from .settings import DEMO_SETTINGS, EXPORT_SETTINGS, ExportConfig, add_arguments, resolve
+from .errors import EXIT_INTERRUPTED, ExportError
+from .export import ExportSummary, Progress, run_export
+from .settings import EXPORT_SETTINGS, ExportConfig, add_arguments, resolve
 
-__all__ = ["EXIT_CODES_HELP", "register", "run_demo_command", "run_export_command"]
+__all__ = ["EXIT_CODES_HELP", "register", "run_export_command"]
 
 EXIT_CODES_HELP = """\
 exit codes:
@@ -42,11 +40,9 @@ Credentials and options also come from the environment (shown per option). Run t
 continue where the last run stopped: the checkpoint lives in the output, --start-time only seeds a new one.
 """
 
-DEFAULT_DEMO_OUT = next(setting.default for setting in DEMO_SETTINGS if setting.name == "out")
-
 
 def register(subparsers: Any) -> None:
-    """Add ``export`` and ``demo`` to the CLI's subparsers; each sets ``func(args) -> exit code``."""
+    """Add ``export`` to the CLI's subparsers; it sets ``func(args) -> exit code``."""
     export = subparsers.add_parser(
         "export", help="export every changed ticket into a database or files",
         description="Export every ticket changed since the last run (or --start-time) from a Zendesk "
@@ -54,24 +50,11 @@ def register(subparsers: Any) -> None:
         epilog=EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_arguments(export, EXPORT_SETTINGS)
     export.set_defaults(func=run_export_command)
-    demo = subparsers.add_parser(
-        "demo", help="export a seeded local server end to end, with a summary",
-        description="Start a local Zendesk server seeded with synthetic tickets (embedded SQLite, temporary "
-        f"directory), export it into {DEFAULT_DEMO_OUT} (replaced on every run) or --out, and check the "
-        "output against the server.",
-        epilog=EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_arguments(demo, DEMO_SETTINGS)
-    demo.set_defaults(func=run_demo_command)
 
 
 def run_export_command(args: argparse.Namespace) -> int:
     """``zendesk-export export``."""
     return _guarded(lambda: _export(args))
-
-
-def run_demo_command(args: argparse.Namespace) -> int:
-    """``zendesk-export demo``."""
-    return _guarded(lambda: _demo(args))
 
 
 def _guarded(command: Callable[[], int]) -> int:
@@ -171,54 +154,6 @@ def _fraction(event: Progress) -> tuple[float | None, float | None]:
     if origin is None or reached is None or target is None or target <= origin:
         return None, None
     return target - origin, min(reached, target) - origin
-
-
-def _demo(args: argparse.Namespace) -> int:
-    """Seed a server in a temporary directory, export it, print the summary, check the output's tickets."""
-    from zendesk_export.server.runner import running_server
-    from zendesk_export.server.store import DEMO
-
-    values = resolve(DEMO_SETTINGS, vars(args), environ={})
-    out = _fresh_demo_output(values["out"])
-    admin = next(user for user in DEMO["users"] if user["role"] == "admin")
-    with tempfile.TemporaryDirectory(prefix="zendesk-export-demo-") as tmp:
-        seeded = time.monotonic()
-        with running_server(str(Path(tmp) / "zendesk.db"), rate_limit="off", seed=values["tickets"],
-                            random_seed=values["random_seed"]) as server:
-            # a minute later, the newest seeded tickets are out of the export's last-minute blind spot
-            server.clock.advance(MIN_AGE)
-            print(f"server: {server.url} (account {DEMO['subdomain']}, {values['tickets']} synthetic tickets, "
-                  f"ready in {time.monotonic() - seeded:.2f}s)")
-            config = ExportConfig(url=server.url, email=admin["email"], token=admin["api_token"], out=out,
-                                  mode=values["mode"], include=values["include"])
-            with progress_display(sys.stderr) as report:
-                summary = run_export(config, on_progress=report)
-    _print_summary(summary, out)
-    return _verify(out, values["tickets"])
-
-
-def _fresh_demo_output(out: str) -> str:
-    """The demo always writes a new output: its server (and so its checkpoint's source) is new every time.
-    The default output is replaced; any other existing one is refused rather than touched."""
-    path = Path(out)
-    if out == DEFAULT_DEMO_OUT:
-        for leftover in (path, Path(out + "-wal"), Path(out + "-shm")):
-            leftover.unlink(missing_ok=True)
-    elif path.exists():
-        raise ConfigError(f"--out {out} exists; the demo writes a new output, choose another path")
-    return out
-
-
-def _verify(out: str, expected: int) -> int:
-    count = output_ticket_count(out)
-    if count is None:
-        print(f"check: skipped (cannot count the tickets of {out})")
-        return 0
-    if count != expected:
-        print(f"check: FAILED, the output has {count} tickets, the server {expected}")
-        return 1
-    print(f"check: ok, the output has exactly the server's {expected} tickets, one row each")
-    return 0
 
 
 def output_ticket_count(out: str) -> int | None:

@@ -13,17 +13,16 @@ import random
 from collections.abc import Iterator
 from typing import Any
 
-from zendesk_export.server.scrub import SCRUB_AFTER, SCRUBBED
-from zendesk_export.server.store import Store
-from zendesk_export.server.tickets_api import (
+from zendesk_export.server.model.audits import comment_event, field_event
+from zendesk_export.server.model.scrub import SCRUB_AFTER, SCRUBBED
+from zendesk_export.server.model.tickets import (
     CREATE_EVENT_FIELDS,
     CUSTOM_STATUS_IDS,
     DEFAULT_BRAND_ID,
     DEFAULT_TICKET_FORM_ID,
     OPTIONAL_CREATE_FIELDS,
-    comment_event,
-    field_event,
 )
+from zendesk_export.server.store import Store
 from zendesk_export.tickets import PRIORITIES, STATUSES, TYPES, format_time
 
 __all__ = ["seed_account", "CUSTOM_FIELD_IDS"]
