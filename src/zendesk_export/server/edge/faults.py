@@ -182,7 +182,8 @@ def _count(spec: Mapping[str, Any], name: str, where: str) -> int | None:
 def _probability(value: Any, where: str) -> float | None:
     if value is not None and (not _number(value) or not 0 <= value <= 1):
         raise FaultRuleError(f"{where}: probability must be a number between 0 and 1")
-    return value
+    probability: float | None = value
+    return probability
 
 
 def _number(value: Any) -> bool:
@@ -223,11 +224,12 @@ def _status(spec: Mapping[str, Any], where: str) -> tuple[int, dict[str, str], A
 
 
 def _latency(value: Any, where: str) -> Mapping[str, float] | float | None:
+    latency: Mapping[str, float] | float | None = value
     if value is None or (_number(value) and value >= 0):
-        return value
+        return latency
     valid = isinstance(value, dict) and all(_number(v) and v >= 0 for v in value.values())
     if valid and (set(value) == {"mean"} or (set(value) == {"min", "max"} and value["min"] <= value["max"])):
-        return value
+        return latency
     raise FaultRuleError(f"{where}: latency_ms is milliseconds, {{'min', 'max'}} or {{'mean'}}")
 
 
@@ -313,7 +315,8 @@ Act = Callable[[ASGIApp, Action, Scope, Receive, Send], Awaitable[None]]
 
 
 def _host(scope: Scope) -> str:
-    return dict(scope["headers"]).get(b"host", b"").decode("latin-1")
+    host: bytes = dict(scope["headers"]).get(b"host", b"")
+    return host.decode("latin-1")
 
 
 async def _pass(app: ASGIApp, action: Action, scope: Scope, receive: Receive, send: Send) -> None:

@@ -62,7 +62,8 @@ def seed_account(store: Store, account_id: int, tickets: int, random_seed: int, 
     return {"tickets": count, "users": len(users) + len(agents)}
 
 
-def _tickets(rng: random.Random, count: int, now: int, requesters: list[int], agents: list[int]) -> Iterator[dict]:
+def _tickets(rng: random.Random, count: int, now: int, requesters: list[int], agents: list[int]
+             ) -> Iterator[dict[str, Any]]:
     """A tenth of the tickets in bursts sharing one second (100-2000 each, smaller for tiny seeds), then singles."""
     in_bursts = count // 10
     while in_bursts > 0:
@@ -76,7 +77,8 @@ def _tickets(rng: random.Random, count: int, now: int, requesters: list[int], ag
         yield _ticket(rng, None, now, requesters, agents)
 
 
-def _ticket(rng: random.Random, burst_at: int | None, now: int, requesters: list[int], agents: list[int]) -> dict:
+def _ticket(rng: random.Random, burst_at: int | None, now: int, requesters: list[int], agents: list[int]
+            ) -> dict[str, Any]:
     created = burst_at if burst_at is not None else now - 120 - rng.randrange(SPAN)
     updated = burst_at if burst_at is not None else min(created + int(rng.expovariate(1 / (2 * DAY))), now - 120)
     status = rng.choice(STATUSES)

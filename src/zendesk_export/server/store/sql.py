@@ -1,5 +1,6 @@
 """What the SQLite and PostgreSQL stores share: the schema, row tuples and dicts built from the field tables,
-and SQL text that differs between the two only where a ``Dialect`` says so.
+SQL text that differs between the two only where a ``Dialect`` says so, and ``Queries``, the store methods
+both run alike (feeds, records, jobs, scrubbing, reset) — written once.
 
 Nothing here is typed to a driver: functions take and return values, and ``BaseWriter``/``Sequences`` take any
 connection or cursor with ``execute`` (and ``executemany``), so each store keeps its own connections and

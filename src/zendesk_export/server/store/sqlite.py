@@ -202,7 +202,7 @@ class SQLiteStore(Queries):
             settings = changed_settings(row[0] if row else None, key, value)
             conn.execute("UPDATE accounts SET settings = ? WHERE id = ?", (settings, account_id))
 
-    # -- rate-limit counters: one autocommitted statement per request, see server/ratelimit.py ----------
+    # -- rate-limit counters: one autocommitted statement per request, see edge/ratelimit.py ------------
     def hit_rate_counters(self, account_id: int, hits: Sequence[tuple[str, int]]) -> dict[str, int]:
         if not hits:
             return {}
