@@ -19,8 +19,8 @@ from pathlib import Path
 import httpx
 
 from zendesk_export.clock import Clock
+from zendesk_export.server.model.seed import seed_account
 from zendesk_export.server.runner import start_server
-from zendesk_export.server.seed import seed_account
 from zendesk_export.server.store.sqlite import SQLiteStore
 
 AUTH = ("admin@example.com/token", "demo-token")

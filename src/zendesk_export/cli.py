@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from zendesk_export import __version__, settings
+from zendesk_export import __version__, demo, settings
 from zendesk_export.exporter import commands as exporter_commands
 
 __all__ = ["main", "build_parser"]
@@ -19,7 +19,7 @@ def _fail(error: Exception) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from zendesk_export.server.faults import FaultRuleError
+    from zendesk_export.server.edge.faults import FaultRuleError
     from zendesk_export.server.runner import DemoCredentialsExposed, serve
 
     try:
@@ -35,7 +35,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _seed(args: argparse.Namespace) -> int:
     from zendesk_export.clock import Clock
-    from zendesk_export.server.seed import seed_account
+    from zendesk_export.server.model.seed import seed_account
     from zendesk_export.server.store import open_store
 
     try:
@@ -69,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     settings.add_arguments(seed, settings.SEED)
     seed.set_defaults(func=_seed)
     exporter_commands.register(commands)
+    demo.register(commands)
     return parser
 
 

@@ -57,22 +57,28 @@ class AdminClient:
         self._call("POST", "reset")
 
     def seed(self, tickets: int, random_seed: int = 0) -> dict[str, int]:
-        return self._call("POST", "seed", {"tickets": tickets, "random_seed": random_seed})
+        result: dict[str, int] = self._call("POST", "seed", {"tickets": tickets, "random_seed": random_seed})
+        return result
 
     def clock(self) -> dict[str, Any]:
-        return self._call("GET", "clock")
+        result: dict[str, Any] = self._call("GET", "clock")
+        return result
 
     def freeze(self, at: float | None = None) -> dict[str, Any]:
-        return self._call("POST", "clock", {"freeze_at": self.clock()["now"] if at is None else at})
+        result: dict[str, Any] = self._call("POST", "clock", {"freeze_at": self.clock()["now"] if at is None else at})
+        return result
 
     def advance(self, seconds: float) -> dict[str, Any]:
-        return self._call("POST", "clock", {"advance": seconds})
+        result: dict[str, Any] = self._call("POST", "clock", {"advance": seconds})
+        return result
 
     def unfreeze(self) -> dict[str, Any]:
-        return self._call("POST", "clock", {"unfreeze": True})
+        result: dict[str, Any] = self._call("POST", "clock", {"unfreeze": True})
+        return result
 
     def reset_clock(self) -> dict[str, Any]:
-        return self._call("POST", "clock", {"reset": True})
+        result: dict[str, Any] = self._call("POST", "clock", {"reset": True})
+        return result
 
     def scrub(self, ticket_ids: list[int] | None = None) -> list[int]:
         """Scrub deleted tickets now (default: every deleted one); returns the ids scrubbed."""
@@ -80,33 +86,39 @@ class AdminClient:
         return list(self._call("POST", "scrub", body)["scrubbed"])
 
     def set_faults(self, rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Replace the server's fault rules (see ``zendesk_export.server.faults``)."""
-        return self._call("PUT", "faults", rules)["rules"]
+        """Replace the server's fault rules (see ``zendesk_export.server.edge.faults``)."""
+        result: list[dict[str, Any]] = self._call("PUT", "faults", rules)["rules"]
+        return result
 
     def faults(self) -> list[dict[str, Any]]:
         """The active rules, each with its ``seen`` and ``fired`` counters."""
-        return self._call("GET", "faults")["rules"]
+        result: list[dict[str, Any]] = self._call("GET", "faults")["rules"]
+        return result
 
     def clear_faults(self) -> None:
         self._call("DELETE", "faults")
 
     def requests(self) -> list[dict[str, Any]]:
         """The request journal, newest last."""
-        return self._call("GET", "requests")["requests"]
+        result: list[dict[str, Any]] = self._call("GET", "requests")["requests"]
+        return result
 
     def clear_requests(self) -> None:
         self._call("DELETE", "requests")
 
     def set_rate_limit(self, **settings: Any) -> dict[str, Any]:
         """The account's own limits: enabled, high_volume, plan_limit, incremental, users_cursor, sample."""
-        return self._call("PUT", "rate_limits", settings)
+        result: dict[str, Any] = self._call("PUT", "rate_limits", settings)
+        return result
 
     def rate_limits(self) -> dict[str, Any]:
-        return self._call("GET", "rate_limits")
+        result: dict[str, Any] = self._call("GET", "rate_limits")
+        return result
 
     def reset_rate_limit(self) -> dict[str, Any]:
         """The server's default limits again, and empty counters."""
-        return self._call("DELETE", "rate_limits")
+        result: dict[str, Any] = self._call("DELETE", "rate_limits")
+        return result
 
 
 @dataclass

@@ -5,11 +5,13 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from zendesk_export.server.admin import ADMIN_ROUTES
-from zendesk_export.server.admin_openapi import OPENAPI_PATH, OPERATIONS
+from zendesk_export.server.admin.guard import OPENAPI_PATH
+from zendesk_export.server.admin.openapi import AdminRoute
+from zendesk_export.server.admin.routes import ADMIN_ROUTES
 from zendesk_export.testing import ZendeskServer
 
-GUARDED = [(method, path) for method, path, _ in ADMIN_ROUTES if path != OPENAPI_PATH]
+ROUTES = [(route.method, route.path) for route in ADMIN_ROUTES]
+GUARDED = [(method, path) for method, path in ROUTES if path != OPENAPI_PATH]
 DEMO_BASIC = {"Authorization": "Basic YWRtaW5AZXhhbXBsZS5jb20vdG9rZW46ZGVtby10b2tlbg=="}  # admin@…/token:demo-token
 
 
@@ -19,19 +21,21 @@ def test_openapi_document_is_public_and_lists_every_admin_route(zendesk_server: 
     document = response.json()
     assert document["openapi"].startswith("3.")
     listed = {(method.upper(), path) for path, item in document["paths"].items() for method in item}
-    assert listed == {(method, path) for method, path, _ in ADMIN_ROUTES}
+    assert listed == set(ROUTES)
     assert document["paths"][OPENAPI_PATH]["get"]["security"] == []
     assert document["components"]["securitySchemes"]["adminToken"] == {"type": "http", "scheme": "bearer"}
 
 
-@pytest.mark.parametrize("method, path", [(m, p) for m, p, _ in ADMIN_ROUTES])
-def test_every_admin_route_is_documented_by_hand(method: str, path: str) -> None:
-    """A new route needs its entry in OPERATIONS: a summary, its response and (for a body) its request."""
-    operation = OPERATIONS.get((method, path))
-    assert operation is not None, f"document {method} {path} in admin_openapi.OPERATIONS"
-    assert operation["summary"] and operation["response"]
-    if method == "PUT":
-        assert "request" in operation
+@pytest.mark.parametrize("route", ADMIN_ROUTES, ids=lambda route: f"{route.method} {route.path}")
+def test_every_admin_route_is_documented_by_hand(route: AdminRoute) -> None:
+    """A row of the admin table needs a summary, its response and (for a body) its request."""
+    assert route.summary and route.response
+    if route.method == "PUT":
+        assert route.request is not None
+
+
+def test_admin_paths_are_unique_per_method() -> None:
+    assert len(set(ROUTES)) == len(ROUTES)
 
 
 @pytest.mark.parametrize("method, path", GUARDED)

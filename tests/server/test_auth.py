@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from zendesk_export.server.auth import subdomain_of
+from zendesk_export.server.model.auth import subdomain_of
 from zendesk_export.testing import ZendeskServer
 
 EXPORT = "/api/v2/incremental/tickets.json"

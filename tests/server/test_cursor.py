@@ -9,8 +9,8 @@ from urllib.parse import parse_qsl, quote, urlsplit
 import httpx
 import pytest
 
-from zendesk_export.server.cursor import decode_cursor, encode_cursor
 from zendesk_export.server.errors import InvalidPaginationParameter
+from zendesk_export.server.export.cursor import decode_cursor, encode_cursor
 from zendesk_export.testing import ZendeskServer
 
 CURSOR = "/api/v2/incremental/tickets/cursor.json"

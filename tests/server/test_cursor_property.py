@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from zendesk_export.clock import Clock
-from zendesk_export.server.cursor import decode_cursor
+from zendesk_export.server.export.cursor import decode_cursor
 from zendesk_export.testing import ZendeskServer
 
 T0 = 1_700_000_000

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from zendesk_export.server.scrub import SCRUB_AFTER
+from zendesk_export.server.model.scrub import SCRUB_AFTER
 from zendesk_export.testing import ZendeskServer
 
 T0 = 1_700_000_000

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from tests.server.test_two_processes import COMMAND, serve_process
-from zendesk_export.server.faults import FaultRuleError, load_rules_file, parse_rules
+from zendesk_export.server.edge.faults import FaultRuleError, load_rules_file, parse_rules
 from zendesk_export.testing import ZendeskServer
 
 EXPORT = "/api/v2/incremental/tickets.json"

@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from zendesk_export.server.errors import InvalidParameter, ParameterMissing, TooRecentStartTime
-from zendesk_export.server.incremental import next_page_url, parse_per_page, parse_start_time, time_page
+from zendesk_export.server.export.incremental import next_page_url, parse_per_page, parse_start_time, time_page
 from zendesk_export.server.store import ExportRow
 from zendesk_export.testing import ZendeskServer
 

@@ -7,7 +7,7 @@ import base64
 import httpx
 import pytest
 
-from zendesk_export.server.journal import Journal, redact
+from zendesk_export.server.edge.journal import Journal, redact
 from zendesk_export.testing import ZendeskServer
 
 

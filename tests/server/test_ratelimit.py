@@ -11,7 +11,15 @@ import httpx
 import pytest
 
 from tests.reference import cassette
-from zendesk_export.server.ratelimit import INCREMENTAL, PLAN, SAMPLE, USERS_CURSOR, buckets_for, server_limits, window
+from zendesk_export.server.edge.ratelimit import (
+    INCREMENTAL,
+    PLAN,
+    SAMPLE,
+    USERS_CURSOR,
+    buckets_for,
+    server_limits,
+    window,
+)
 from zendesk_export.server.store.sqlite import SQLiteStore
 from zendesk_export.testing import ZendeskServer
 

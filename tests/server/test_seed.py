@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from zendesk_export.server.seed import seed_account
+from zendesk_export.server.model.seed import seed_account
 from zendesk_export.server.store.sqlite import SQLiteStore
 
 NOW = 1_800_000_000

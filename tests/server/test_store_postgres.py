@@ -22,7 +22,7 @@ import pytest
 from psycopg import sql
 
 from tests.server.test_two_processes import ADMIN_TOKEN, EXPORT, serve_process
-from zendesk_export.server.seed import seed_account
+from zendesk_export.server.model.seed import seed_account
 from zendesk_export.server.store import DuplicateRecord, Store, verify_secret
 from zendesk_export.server.store.postgres import PostgresStore, split_url
 from zendesk_export.server.store.sqlite import SQLiteStore

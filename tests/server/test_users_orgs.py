@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
-from zendesk_export.server.cursor import decode_cursor
+from zendesk_export.server.export.cursor import decode_cursor
 from zendesk_export.testing import ZendeskServer
 
 T0 = 1_700_000_000

@@ -227,7 +227,7 @@ class ZendeskClient:
         self._sleep(wait.seconds)
 
     def _backoff(self, attempt: int) -> float:
-        ceiling = min(self._policy.max_delay, self._policy.base_delay * 2**attempt)
+        ceiling: float = min(self._policy.max_delay, self._policy.base_delay * 2**attempt)
         return ceiling / 2 + self._rng.uniform(0, ceiling / 2)
 
     def _retry_after(self, headers: httpx.Headers) -> float | None:

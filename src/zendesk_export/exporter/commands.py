@@ -1,4 +1,4 @@
-"""The ``export`` and ``demo`` commands: parse (flags from the settings table), run the library, report.
+"""The ``export`` command: parse (flags from the settings table), run the library, report.
 
 What they print, and where, is :mod:`.reporting`'s business (``--quiet``, ``--verbose``, ``--log-format``,
 ``--summary-json``). Errors are one line, ``zendesk-export: error: …``, with the exit codes of :mod:`.errors`.
@@ -10,19 +10,16 @@ import argparse
 import os
 import sqlite3
 import sys
-import tempfile
-import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-from .errors import EXIT_INTERRUPTED, ConfigError, ExportError
-from .export import MIN_AGE, run_export
+from .errors import EXIT_INTERRUPTED, ExportError
+from .export import run_export
 from .outputs import sideloads_held
 from .reporting import Reporter, progress_display
-from .settings import DEMO_SETTINGS, EXPORT_SETTINGS, REPORT_SETTINGS, ExportConfig, add_arguments, resolve
+from .settings import EXPORT_SETTINGS, REPORT_SETTINGS, ExportConfig, add_arguments, resolve
 
-__all__ = ["EXIT_CODES_HELP", "progress_display", "register", "run_demo_command", "run_export_command"]
+__all__ = ["EXIT_CODES_HELP", "progress_display", "register", "run_export_command"]
 
 EXIT_CODES_HELP = """\
 exit codes:
@@ -39,11 +36,9 @@ Credentials and options also come from the environment (shown per option). Run t
 continue where the last run stopped: the checkpoint lives in the output, --start-time only seeds a new one.
 """
 
-DEFAULT_DEMO_OUT = next(setting.default for setting in DEMO_SETTINGS if setting.name == "out")
-
 
 def register(subparsers: Any) -> None:
-    """Add ``export`` and ``demo`` to the CLI's subparsers; each sets ``func(args) -> exit code``."""
+    """Add ``export`` to the CLI's subparsers; it sets ``func(args) -> exit code``."""
     export = subparsers.add_parser(
         "export", help="export every changed ticket into a database or files",
         description="Export every ticket changed since the last run (or --start-time) from a Zendesk "
@@ -52,25 +47,11 @@ def register(subparsers: Any) -> None:
     add_arguments(export, EXPORT_SETTINGS)
     add_arguments(export.add_argument_group("reporting"), REPORT_SETTINGS)
     export.set_defaults(func=run_export_command)
-    demo = subparsers.add_parser(
-        "demo", help="export a seeded local server end to end, with a summary",
-        description="Start a local Zendesk server seeded with synthetic tickets (embedded SQLite, temporary "
-        f"directory), export it into {DEFAULT_DEMO_OUT} (replaced on every run) or --out, and check the "
-        "output against the server.",
-        epilog=EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_arguments(demo, DEMO_SETTINGS)
-    add_arguments(demo.add_argument_group("reporting"), REPORT_SETTINGS)
-    demo.set_defaults(func=run_demo_command)
 
 
 def run_export_command(args: argparse.Namespace) -> int:
     """``zendesk-export export``."""
     return _guarded(args, lambda reporter: _export(args, reporter))
-
-
-def run_demo_command(args: argparse.Namespace) -> int:
-    """``zendesk-export demo``."""
-    return _guarded(args, lambda reporter: _demo(args, reporter))
 
 
 def _guarded(args: argparse.Namespace, command: Callable[[Reporter], int]) -> int:
@@ -111,55 +92,6 @@ def _warn_about_new_sideloads(config: ExportConfig, reporter: Reporter) -> None:
         reporter.warning(f"--include {names}: this output was exported without {names} so far; only tickets "
                          f"exported from now on bring theirs. To have them for every ticket, export once into a "
                          f"new --out with --include {','.join(config.include)} --start-time 0")
-
-
-def _demo(args: argparse.Namespace, reporter: Reporter) -> int:
-    """Seed a server in a temporary directory, export it, print the summary, check the output's tickets."""
-    from zendesk_export.server.runner import running_server
-    from zendesk_export.server.store import DEMO
-
-    values = resolve(DEMO_SETTINGS, vars(args), environ={})
-    out = _fresh_demo_output(values["out"])
-    admin = next(user for user in DEMO["users"] if user["role"] == "admin")
-    with tempfile.TemporaryDirectory(prefix="zendesk-export-demo-") as tmp:
-        seeded = time.monotonic()
-        with running_server(str(Path(tmp) / "zendesk.db"), rate_limit="off", seed=values["tickets"],
-                            random_seed=values["random_seed"]) as server:
-            # a minute later, the newest seeded tickets are out of the export's last-minute blind spot
-            server.clock.advance(MIN_AGE)
-            if not (reporter.quiet or reporter.log_format == "json"):
-                print(f"server: {server.url} (account {DEMO['subdomain']}, {values['tickets']} synthetic "
-                      f"tickets, ready in {time.monotonic() - seeded:.2f}s)",
-                      file=sys.stderr if reporter.summary_json == "-" else sys.stdout)
-            config = ExportConfig(url=server.url, email=admin["email"], token=admin["api_token"], out=out,
-                                  mode=values["mode"], include=values["include"])
-            with reporter.progress() as report:
-                summary = run_export(config, on_progress=report)
-    code, verdict = _verify(out, values["tickets"])
-    reporter.summary(summary, out, [verdict])
-    return code
-
-
-def _fresh_demo_output(out: str) -> str:
-    """The demo always writes a new output: its server (and so its checkpoint's source) is new every time.
-    The default output is replaced; any other existing one is refused rather than touched."""
-    path = Path(out)
-    if out == DEFAULT_DEMO_OUT:
-        for leftover in (path, Path(out + "-wal"), Path(out + "-shm")):
-            leftover.unlink(missing_ok=True)
-    elif path.exists():
-        raise ConfigError(f"--out {out} exists; the demo writes a new output, choose another path")
-    return out
-
-
-def _verify(out: str, expected: int) -> tuple[int, str]:
-    """(exit code, the check's line): does the output hold exactly the server's tickets?"""
-    count = output_ticket_count(out)
-    if count is None:
-        return 0, f"check: skipped (cannot count the tickets of {out})"
-    if count != expected:
-        return 1, f"check: FAILED, the output has {count} tickets, the server {expected}"
-    return 0, f"check: ok, the output has exactly the server's {expected} tickets, one row each"
 
 
 def output_ticket_count(out: str) -> int | None:

@@ -7,7 +7,7 @@ string.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 __all__ = [
     "ZendeskError",
@@ -30,32 +30,38 @@ __all__ = [
 
 
 class ZendeskError(Exception):
-    status = 500
+    """The root of every error the server answers with; ``error`` is the wire code, written out so that renaming
+    a class never changes the API."""
+
+    status: ClassVar[int] = 500
+    error: ClassVar[str] = "InternalError"
     headers: dict[str, str] = {}
 
     def body(self) -> Any:
-        return {"error": type(self).__name__, "description": str(self)}
+        return {"error": self.error, "description": str(self)}
 
 
 class CouldNotAuthenticate(ZendeskError):
     """Missing or wrong credentials."""
 
     status = 401
+    error = "Couldn't authenticate you"
     headers = {"WWW-Authenticate": 'Basic realm="Web Password"'}
 
     def body(self) -> Any:
-        return {"error": "Couldn't authenticate you"}
+        return {"error": self.error}
 
 
 class InvalidToken(ZendeskError):
     """An OAuth bearer token we do not know."""
 
     status = 401
+    error = "invalid_token"
     headers = {"WWW-Authenticate": 'Bearer realm="Web Password", error="invalid_token"'}
 
     def body(self) -> Any:
         return {
-            "error": "invalid_token",
+            "error": self.error,
             "error_description": "The access token provided is expired, revoked, malformed or invalid "
             "for other reasons.",
         }
@@ -65,6 +71,7 @@ class Forbidden(ZendeskError):
     """Authenticated, but not allowed (an agent on an admin-only endpoint)."""
 
     status = 403
+    error = "Forbidden"
 
     def body(self) -> Any:
         return {
@@ -80,6 +87,7 @@ class NoHelpDesk(ZendeskError):
     """The Host names an account that does not exist."""
 
     status = 404
+    error = "NoHelpDesk"
 
     def __init__(self, subdomain: str) -> None:
         super().__init__(subdomain)
@@ -97,6 +105,7 @@ class NoHelpDesk(ZendeskError):
 
 class RecordNotFound(ZendeskError):
     status = 404
+    error = "RecordNotFound"
 
     def __init__(self) -> None:
         super().__init__("Not found")
@@ -104,6 +113,7 @@ class RecordNotFound(ZendeskError):
 
 class InvalidEndpoint(ZendeskError):
     status = 404
+    error = "InvalidEndpoint"
 
     def __init__(self) -> None:
         super().__init__("Not found")
@@ -111,6 +121,7 @@ class InvalidEndpoint(ZendeskError):
 
 class ParameterMissing(ZendeskError):
     status = 400
+    error = "ParameterMissing"
 
     def __init__(self, name: str) -> None:
         super().__init__(f"Parameter {name} is required")
@@ -120,15 +131,17 @@ class InvalidParameter(ZendeskError):
     """A query parameter of the wrong form (e.g. a non-numeric start_time). Name chosen: see DIFFERENCES.md."""
 
     status = 400
+    error = "InvalidValue"
 
     def body(self) -> Any:
-        return {"error": "InvalidValue", "description": str(self)}
+        return {"error": self.error, "description": str(self)}
 
 
 class InvalidJSON(ZendeskError):
     """A request body that is not JSON (or not an object). Shape chosen: see DIFFERENCES.md."""
 
     status = 400
+    error = "InvalidJSON"
 
     def __init__(self) -> None:
         super().__init__("The request body is not valid JSON")
@@ -138,39 +151,43 @@ class TooRecentStartTime(ZendeskError):
     """start_time within the last minute or in the future: the historic 422, window now one minute."""
 
     status = 422
+    error = "InvalidValue"
 
     def body(self) -> Any:
-        return {"error": "InvalidValue", "description": "Too recent start_time. Use a start_time older than 1 minute"}
+        return {"error": self.error, "description": "Too recent start_time. Use a start_time older than 1 minute"}
 
 
 class RecordInvalid(ZendeskError):
     """Validation failure; ``details`` maps a field to ``[{"description", "error", ...}]``."""
 
     status = 422
+    error = "RecordInvalid"
 
     def __init__(self, details: dict[str, list[dict[str, Any]]]) -> None:
         super().__init__("Record validation errors")
         self.details = details
 
     def body(self) -> Any:
-        return {"error": "RecordInvalid", "description": "Record validation errors", "details": self.details}
+        return {"error": self.error, "description": "Record validation errors", "details": self.details}
 
 
 class TooManyValues(ZendeskError):
     status = 400
+    error = "TooManyValues"
 
     def __init__(self, limit: int = 100) -> None:
         super().__init__(f"Parameter  cannot specify more than {limit} values")  # double space is Zendesk's
         self.limit = limit
 
     def body(self) -> Any:
-        return {"error": "TooManyValues", "description": str(self), "max_count": self.limit}
+        return {"error": self.error, "description": str(self), "max_count": self.limit}
 
 
 class InvalidPaginationParameter(ZendeskError):
     """A cursor that is not one we issued (garbled, truncated, wrong encoding). Name chosen: see DIFFERENCES.md."""
 
     status = 400
+    error = "InvalidPaginationParameter"
 
     def __init__(self, cursor: str) -> None:
         super().__init__(f"Invalid cursor: {cursor[:100]!r}")
@@ -178,20 +195,22 @@ class InvalidPaginationParameter(ZendeskError):
 
 class RateLimitExceeded(ZendeskError):
     status = 429
+    error = "APIRateLimitExceeded"
 
     def __init__(self, retry_after: int, description: str) -> None:
         super().__init__(description)
         self.headers = {"Retry-After": str(retry_after)}
 
     def body(self) -> Any:
-        return {"error": "APIRateLimitExceeded", "description": str(self)}
+        return {"error": self.error, "description": str(self)}
 
 
 class AdminUnauthorized(ZendeskError):
     """The admin API without its bearer token."""
 
     status = 401
+    error = "AdminUnauthorized"
     headers = {"WWW-Authenticate": 'Bearer realm="zendesk-export admin"'}
 
     def body(self) -> Any:
-        return {"error": "AdminUnauthorized", "description": "The admin API needs Authorization: Bearer <admin token>"}
+        return {"error": self.error, "description": "The admin API needs Authorization: Bearer <admin token>"}

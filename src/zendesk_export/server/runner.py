@@ -15,9 +15,10 @@ from typing import Any
 import uvicorn
 
 from zendesk_export.clock import Clock
-from zendesk_export.server.app import ServerConfig, create_app
-from zendesk_export.server.faults import load_rules_file
-from zendesk_export.server.seed import seed_account
+from zendesk_export.server.app import create_app
+from zendesk_export.server.edge.faults import load_rules_file
+from zendesk_export.server.http import ServerConfig
+from zendesk_export.server.model.seed import seed_account
 from zendesk_export.server.store import Store, open_store
 
 __all__ = ["RunningServer", "start_server", "running_server", "serve", "is_loopback", "DemoCredentialsExposed"]

@@ -1,7 +1,7 @@
 """Where the server keeps accounts, users, credentials, tickets and audits.
 
-``Store`` is the protocol both backends implement (``sqlite.py``, ``postgres.py``). Business rules live in the
-route modules; a store only persists and queries. Writes happen inside ``store.write(account_id)``,
+``Store`` is the protocol both backends implement (``sqlite.py``, ``postgres.py``). Business rules live in
+``model``; a store only persists and queries. Writes happen inside ``store.write(account_id)``,
 one transaction that serialises concurrent writers of an account, so a read-modify-write of a ticket is atomic.
 """
 

@@ -31,17 +31,15 @@ except ImportError as error:  # pragma: no cover - the extra is installed wherev
     raise ImportError("the PostgreSQL store needs psycopg: pip install 'zendesk-export[postgres]'") from error
 
 from zendesk_export.server.store import DEMO, Account, DuplicateRecord, ExportRow, User, hash_secret
-from zendesk_export.server.store._rows import (
+from zendesk_export.server.store.sql import (
     AUDIT_COLUMNS,
     CREDENTIAL_COLUMNS,
-    FEEDS,
-    JOB_COLUMNS,
     POSTGRES,
     RECORD_COLUMNS,
     BaseWriter,
+    Queries,
     Sequences,
     audit_values,
-    body_row,
     changed_settings,
     demo_secret_hashes,
     export_rows_sql,
@@ -103,16 +101,10 @@ def _split(table: str, record: dict[str, Any]) -> tuple[list[Any], str]:
     return [_text(value) for value in values], data
 
 
-def _limit(limit: int) -> int | None:
-    """SQLite's ``LIMIT -1`` (no limit) is PostgreSQL's ``LIMIT NULL``."""
-    return None if limit < 0 else limit
-
-
 _TICKET_COLUMNS = ticket_columns()
 _UPSERT_TICKET = upsert_sql("tickets", _TICKET_COLUMNS, POSTGRES)
 _INSERT_AUDIT = insert_sql("audits", AUDIT_COLUMNS, POSTGRES)
 _INSERT_CREDENTIAL = insert_sql("credentials", CREDENTIAL_COLUMNS, POSTGRES)
-_INSERT_JOB = insert_sql("job_statuses", JOB_COLUMNS, POSTGRES)
 # DO NOTHING: seeding again with the same random seed reuses the same customers.
 _INSERT_USER = insert_sql("users", RECORD_COLUMNS["users"], POSTGRES) + " ON CONFLICT DO NOTHING RETURNING id"
 
@@ -185,8 +177,10 @@ class _PostgresWriter(BaseWriter[_Conn]):
 
 
 # -- the store ------------------------------------------------------------------------------------------
-class PostgresStore:
+class PostgresStore(Queries):
     """PostgreSQL implementation of ``Store``. Safe to share between threads and between processes."""
+
+    dialect = POSTGRES
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -350,7 +344,8 @@ class PostgresStore:
     def export_rows(
         self, account_id: int, start: int, cutoff: int, limit: int, exclude_deleted: bool
     ) -> list[ExportRow]:
-        rows = self._rows(export_rows_sql(POSTGRES, exclude_deleted), (account_id, start, cutoff, _limit(limit)))
+        args = (account_id, start, cutoff, POSTGRES.limit(limit))
+        rows = self._rows(export_rows_sql(POSTGRES, exclude_deleted), args)
         return [ExportRow(*r) for r in rows]
 
     def export_group(self, account_id: int, timestamp: int, exclude_deleted: bool) -> list[ExportRow]:
@@ -367,48 +362,7 @@ class PostgresStore:
             numbers.save()
             return count
 
-    def reset(self, account_id: int) -> None:
-        with self._locked(account_id) as conn:
-            for table in ("tickets", "audits", "organizations", "groups", "job_statuses"):
-                conn.execute(f"DELETE FROM {table} WHERE account_id = %s", (account_id,))
-            conn.execute("DELETE FROM sequences WHERE account_id = %s AND name != 'users'", (account_id,))
-            conn.execute("DELETE FROM users WHERE account_id = %s AND id NOT IN (SELECT user_id FROM credentials)",
-                         (account_id,))
-
-    # -- the export family: feeds -----------------------------------------------------------------------
-    def changes(self, account_id: int, kind: str, after: tuple[int, int], cutoff: int, limit: int,
-                exclude_deleted: bool = False) -> list[ExportRow]:
-        """Items of a feed with (key, id) > ``after`` and key <= ``cutoff``, in (key, id) order: a row
-        comparison, which PostgreSQL turns into one range scan of the (account_id, key, id) index."""
-        table, key, body = FEEDS[kind]
-        deleted = " AND status != 'deleted'" if exclude_deleted and kind == "tickets" else ""
-        selected = "*" if body == "*" else f"id, {key}, {body}"
-        query = (f"SELECT {selected} FROM {table} WHERE account_id = %s AND ({key}, id) > (%s, %s) "
-                 f"AND {key} <= %s{deleted} ORDER BY {key}, id LIMIT %s")
-        args = (account_id, after[0], after[1], cutoff, _limit(limit))
-        if body != "*":
-            rows = self._rows(query, args)
-            return [body_row(r) for r in rows]
-        return [ExportRow(r["id"], r[key], orjson.dumps(record_from_row(r))) for r in self._dicts(query, args)]
-
     # -- records ----------------------------------------------------------------------------------
-    def records_by_id(self, account_id: int, table: str, ids: Iterable[int]) -> list[dict[str, Any]]:
-        wanted = sorted(set(ids))
-        if not wanted:
-            return []
-        rows = self._dicts(f"SELECT * FROM {table} WHERE account_id = %s AND id = ANY(%s) ORDER BY id",
-                           (account_id, wanted))
-        return [record_from_row(r) for r in rows]
-
-    def list_records(self, account_id: int, table: str, offset: int, limit: int
-                     ) -> tuple[list[dict[str, Any]], int]:
-        """One offset page of a record table by id, and the table's total count (one transaction)."""
-        with self._transaction() as conn, conn.cursor(row_factory=dict_row) as cur:
-            rows = cur.execute(f"SELECT * FROM {table} WHERE account_id = %s ORDER BY id LIMIT %s OFFSET %s",
-                               (account_id, limit, offset)).fetchall()
-            total = conn.execute(f"SELECT COUNT(*) FROM {table} WHERE account_id = %s", (account_id,)).fetchone()
-        return [record_from_row(r) for r in rows], int(total[0]) if total else 0
-
     def insert_records(self, account_id: int, table: str, records: Iterable[dict[str, Any]]) -> int:
         """Bulk insert (seeding); records whose id or unique name exists are kept as they are."""
         query = insert_sql(table, (*RECORD_COLUMNS[table], "data"), POSTGRES) + " ON CONFLICT DO NOTHING"
@@ -419,50 +373,6 @@ class PostgresStore:
             cur.executemany(query, rows)
             return max(cur.rowcount, 0)
 
-    # -- tickets by id, comment counts --------------------------------------------------------------
-    def tickets_by_id(self, account_id: int, ids: Sequence[int]) -> list[ExportRow]:
-        """Live (not deleted) tickets among ``ids``, by id."""
-        wanted = sorted(set(ids))
-        if not wanted:
-            return []
-        rows = self._rows("SELECT id, generated_timestamp, body FROM tickets WHERE account_id = %s "
-                          "AND status != 'deleted' AND id = ANY(%s) ORDER BY id", (account_id, wanted))
-        return [ExportRow(*r) for r in rows]
-
-    def comment_counts(self, account_id: int, ticket_ids: Sequence[int]) -> dict[int, int]:
-        """Comments per ticket, counted over its audits in one query (audits hold at most one comment)."""
-        wanted = sorted(set(ticket_ids))
-        if not wanted:
-            return {}
-        rows = self._rows(
-            "SELECT ticket_id, SUM((strpos(data, '\"type\":\"Comment\"') > 0)::int) FROM audits "
-            "WHERE account_id = %s AND ticket_id = ANY(%s) GROUP BY ticket_id", (account_id, wanted),
-        )
-        return {int(r[0]): int(r[1]) for r in rows}
-
-    # -- job statuses ----------------------------------------------------------------------------------
-    def put_job(self, account_id: int, job_id: str, data: dict[str, Any]) -> None:
-        with self._transaction() as conn:
-            conn.execute(_INSERT_JOB, (account_id, job_id, orjson.dumps(data).decode()))
-
-    def read_job(self, account_id: int, job_id: str) -> tuple[dict[str, Any], int] | None:
-        """The job and how many times it has now been read (this read included): one atomic UPDATE."""
-        if "\x00" in job_id:
-            return None
-        rows = self._rows("UPDATE job_statuses SET reads = reads + 1 WHERE account_id = %s AND id = %s "
-                          "RETURNING data, reads", (account_id, job_id))
-        return (orjson.loads(rows[0][0]), int(rows[0][1])) if rows else None
-
-    # -- scrub -----------------------------------------------------------------------------------------
-    def scrub_due(self, account_id: int, deleted_before: int, limit: int = 1000) -> list[int]:
-        """Ids of soft-deleted, not yet scrubbed tickets deleted at or before ``deleted_before`` (the
-        partial index ``tickets_scrub_due`` makes this cheap when there are none)."""
-        rows = self._rows(
-            "SELECT id FROM tickets WHERE account_id = %s AND deleted_at IS NOT NULL "
-            "AND description IS DISTINCT FROM 'X' AND deleted_at <= %s ORDER BY deleted_at, id LIMIT %s",
-            (account_id, deleted_before, _limit(limit)),
-        )
-        return [int(r[0]) for r in rows]
 
 
 def _copy(cur: psycopg.Cursor[Any], table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:

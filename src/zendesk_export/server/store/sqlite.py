@@ -11,18 +11,19 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import orjson
 
-from zendesk_export.server.store import DEMO, Account, ExportRow, User, hash_secret
-from zendesk_export.server.store._rows import (
+from zendesk_export.server.store import DEMO, Account, DuplicateRecord, ExportRow, User, hash_secret
+from zendesk_export.server.store.sql import (
     AUDIT_COLUMNS,
     CREDENTIAL_COLUMNS,
     RECORD_COLUMNS,
     SQLITE,
     BaseWriter,
+    Queries,
     Sequences,
     audit_values,
     changed_settings,
@@ -32,10 +33,12 @@ from zendesk_export.server.store._rows import (
     insert_sql,
     migrations,
     numbered_chunks,
+    record_from_row,
     row_values,
+    split_record,
     ticket_columns,
+    upsert_sql,
 )
-from zendesk_export.server.store._sqlite_records import RecordsMixin, WriterRecordsMixin
 from zendesk_export.tickets import TICKET_FIELDS
 
 __all__ = ["SQLiteStore", "MIGRATIONS", "row_to_ticket"]
@@ -64,7 +67,7 @@ _INSERT_CREDENTIAL = insert_sql("credentials", CREDENTIAL_COLUMNS, SQLITE)
 _INSERT_USER = insert_sql("users", RECORD_COLUMNS["users"], SQLITE, verb="INSERT OR IGNORE")
 
 
-class _SQLiteWriter(BaseWriter[sqlite3.Connection], WriterRecordsMixin):
+class _SQLiteWriter(BaseWriter[sqlite3.Connection]):
     dialect = SQLITE
 
     def get_ticket(self, ticket_id: int) -> dict[str, Any] | None:
@@ -79,9 +82,26 @@ class _SQLiteWriter(BaseWriter[sqlite3.Connection], WriterRecordsMixin):
     def add_audit(self, audit: dict[str, Any]) -> None:
         self.conn.execute(_INSERT_AUDIT, audit_values(self.account_id, audit))
 
+    def get_record(self, table: str, record_id: int) -> dict[str, Any] | None:
+        row = self.conn.execute(
+            f"SELECT * FROM {table} WHERE account_id = ? AND id = ?", (self.account_id, record_id)
+        ).fetchone()
+        return record_from_row(row) if row else None
 
-class SQLiteStore(RecordsMixin):
+    def put_record(self, table: str, record: dict[str, Any]) -> None:
+        """Insert or update a users/organizations/groups record; a taken unique value → DuplicateRecord."""
+        values, data = split_record(table, record)
+        sql = upsert_sql(table, (*RECORD_COLUMNS[table], "data"), SQLITE)
+        try:
+            self.conn.execute(sql, (self.account_id, *values, data))
+        except sqlite3.IntegrityError as error:
+            raise DuplicateRecord(str(error)) from None
+
+
+class SQLiteStore(Queries):
     """SQLite implementation of ``Store``. Safe to share between threads and between processes."""
+
+    dialect = SQLITE
 
     def __init__(self, path: str) -> None:
         self.path = path
@@ -110,6 +130,16 @@ class SQLiteStore(RecordsMixin):
             conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
+
+    def _locked(self, account_id: int) -> AbstractContextManager[sqlite3.Connection]:
+        """``BEGIN IMMEDIATE`` already serialises every writer of the file, whatever the account."""
+        return self._transaction()
+
+    def _rows(self, query: str, args: Sequence[Any]) -> list[Any]:
+        return self._conn().execute(query, args).fetchall()
+
+    def _dicts(self, query: str, args: Sequence[Any]) -> list[dict[str, Any]]:
+        return [dict(row) for row in self._conn().execute(query, args).fetchall()]
 
     @contextmanager
     def write(self, account_id: int) -> Iterator[_SQLiteWriter]:
@@ -172,7 +202,7 @@ class SQLiteStore(RecordsMixin):
             settings = changed_settings(row[0] if row else None, key, value)
             conn.execute("UPDATE accounts SET settings = ? WHERE id = ?", (settings, account_id))
 
-    # -- rate-limit counters: one autocommitted statement per request, see server/ratelimit.py ----------
+    # -- rate-limit counters: one autocommitted statement per request, see edge/ratelimit.py ------------
     def hit_rate_counters(self, account_id: int, hits: Sequence[tuple[str, int]]) -> dict[str, int]:
         if not hits:
             return {}
@@ -245,11 +275,13 @@ class SQLiteStore(RecordsMixin):
             numbers.save()
             return count
 
-    def reset(self, account_id: int) -> None:
+    def insert_records(self, account_id: int, table: str, records: Iterable[dict[str, Any]]) -> int:
+        """Bulk insert (seeding); records whose id or unique name exists are kept as they are."""
+        sql = insert_sql(table, (*RECORD_COLUMNS[table], "data"), SQLITE, verb="INSERT OR IGNORE")
+        def rows() -> Iterable[tuple[Any, ...]]:
+            for record in records:
+                values, data = split_record(table, record)
+                yield (account_id, *values, data)
+
         with self._transaction() as conn:
-            for table in ("tickets", "audits", "organizations", "groups", "job_statuses"):
-                conn.execute(f"DELETE FROM {table} WHERE account_id = ?", (account_id,))
-            conn.execute("DELETE FROM sequences WHERE account_id = ? AND name != 'users'", (account_id,))
-            conn.execute(
-                "DELETE FROM users WHERE account_id = ? AND id NOT IN (SELECT user_id FROM credentials)", (account_id,)
-            )
+            return conn.executemany(sql, rows()).rowcount

@@ -13,17 +13,16 @@ import random
 from collections.abc import Iterator
 from typing import Any
 
-from zendesk_export.server.scrub import SCRUB_AFTER, SCRUBBED
-from zendesk_export.server.store import Store
-from zendesk_export.server.tickets_api import (
+from zendesk_export.server.model.audits import comment_event, field_event
+from zendesk_export.server.model.scrub import SCRUB_AFTER, SCRUBBED
+from zendesk_export.server.model.tickets import (
     CREATE_EVENT_FIELDS,
     CUSTOM_STATUS_IDS,
     DEFAULT_BRAND_ID,
     DEFAULT_TICKET_FORM_ID,
     OPTIONAL_CREATE_FIELDS,
-    comment_event,
-    field_event,
 )
+from zendesk_export.server.store import Store
 from zendesk_export.tickets import PRIORITIES, STATUSES, TYPES, format_time
 
 __all__ = ["seed_account", "CUSTOM_FIELD_IDS"]
@@ -63,7 +62,8 @@ def seed_account(store: Store, account_id: int, tickets: int, random_seed: int, 
     return {"tickets": count, "users": len(users) + len(agents)}
 
 
-def _tickets(rng: random.Random, count: int, now: int, requesters: list[int], agents: list[int]) -> Iterator[dict]:
+def _tickets(rng: random.Random, count: int, now: int, requesters: list[int], agents: list[int]
+             ) -> Iterator[dict[str, Any]]:
     """A tenth of the tickets in bursts sharing one second (100-2000 each, smaller for tiny seeds), then singles."""
     in_bursts = count // 10
     while in_bursts > 0:
@@ -77,7 +77,8 @@ def _tickets(rng: random.Random, count: int, now: int, requesters: list[int], ag
         yield _ticket(rng, None, now, requesters, agents)
 
 
-def _ticket(rng: random.Random, burst_at: int | None, now: int, requesters: list[int], agents: list[int]) -> dict:
+def _ticket(rng: random.Random, burst_at: int | None, now: int, requesters: list[int], agents: list[int]
+            ) -> dict[str, Any]:
     created = burst_at if burst_at is not None else now - 120 - rng.randrange(SPAN)
     updated = burst_at if burst_at is not None else min(created + int(rng.expovariate(1 / (2 * DAY))), now - 120)
     status = rng.choice(STATUSES)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from urllib.parse import unquote
 
 from zendesk_export.server.errors import InvalidPaginationParameter
-from zendesk_export.server.incremental import parse_start_time
+from zendesk_export.server.export.incremental import parse_start_time
 from zendesk_export.server.store import ExportRow
 
 __all__ = ["Position", "CursorPage", "encode_cursor", "decode_cursor", "parse_position", "cursor_page"]

@@ -8,15 +8,13 @@ build every page with one range query (plus one per sideload): O(page), whatever
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import orjson
-from starlette.responses import Response
 
-from zendesk_export.server.app import Call, raw_json
-from zendesk_export.server.cursor import cursor_page, encode_cursor, parse_position
-from zendesk_export.server.incremental import (
+from zendesk_export.server.export.cursor import cursor_page, encode_cursor, parse_position
+from zendesk_export.server.export.incremental import (
     VISIBILITY_DELAY,
     next_page_url,
     parse_bool,
@@ -24,11 +22,28 @@ from zendesk_export.server.incremental import (
     parse_start_time,
     time_page,
 )
-from zendesk_export.server.store import ExportRow
+from zendesk_export.server.store import Account, ExportRow, Store
 
-__all__ = ["Feed", "Rendered", "SAMPLE_LIMIT", "time_export", "cursor_export"]
+__all__ = ["ExportQuery", "Feed", "Rendered", "SAMPLE_LIMIT", "time_export", "cursor_export"]
 
 SAMPLE_LIMIT = 50  # the sample endpoint returns at most 50 items (reference §1.4)
+
+
+@dataclass(frozen=True)
+class ExportQuery:
+    """One export request in plain values: where to read, for which account, what was asked, and when."""
+
+    store: Store
+    account: Account
+    base_url: str  # every URL of the page is built on it
+    params: Mapping[str, str]  # the query string (the last value of a repeated name)
+    pairs: Sequence[tuple[str, str]]  # the query string as sent, for the next page's link
+    now: float  # the server clock
+
+    @property
+    def cutoff(self) -> int:
+        """Nothing changed within the last minute is exported."""
+        return int(self.now) - VISIBILITY_DELAY
 
 
 @dataclass(frozen=True)
@@ -42,13 +57,9 @@ class Feed:
     kind: str  # the store feed
     key: str  # the response's array name
     path: str  # the time-based export path (the cursor path adds "/cursor")
-    render: Callable[[Call, Sequence[ExportRow]], Rendered]
-    prepare: Callable[[Call], None] | None = None  # validation and upkeep before the query (e.g. scrubbing)
+    render: Callable[[ExportQuery, Sequence[ExportRow]], Rendered]
+    prepare: Callable[[ExportQuery], None] | None = None  # validation and upkeep before the query (e.g. scrubbing)
     count_first: bool = False  # tickets: `count, end_of_stream, next_page`; others: `next_page, count, …`
-
-
-def _cutoff(call: Call) -> int:
-    return int(call.ctx.clock.now()) - VISIBILITY_DELAY
 
 
 def _json_bool(value: bool) -> bytes:
@@ -59,47 +70,45 @@ def _array(items: list[bytes]) -> bytes:
     return b"[" + b",".join(items) + b"]"
 
 
-def time_export(call: Call, feed: Feed, *, sample: bool = False) -> Response:
-    """`GET <path>?start_time=…` (or `<path>/sample`): the time-based page of a feed."""
-    call.caller(admin=True)
-    start = parse_start_time(call.params, call.ctx.clock.now())
+def time_export(query: ExportQuery, feed: Feed, *, sample: bool = False) -> bytes:
+    """`GET <path>?start_time=…` (or `<path>/sample`): the time-based page of a feed, for an authorised caller."""
+    start = parse_start_time(query.params, query.now)
     if feed.prepare:
-        feed.prepare(call)
-    per_page = min(parse_per_page(call.params), SAMPLE_LIMIT) if sample else parse_per_page(call.params)
-    exclude = parse_bool(call.params, "exclude_deleted")
-    store, account_id, cutoff = call.ctx.store, call.account.id, _cutoff(call)
+        feed.prepare(query)
+    per_page = min(parse_per_page(query.params), SAMPLE_LIMIT) if sample else parse_per_page(query.params)
+    exclude = parse_bool(query.params, "exclude_deleted")
+    store, account_id, cutoff = query.store, query.account.id, query.cutoff
     rows = store.changes(account_id, feed.kind, (start, 0), cutoff, per_page, exclude)
     group = (lambda ts: rows) if sample else (lambda ts: store.changes(account_id, feed.kind, (ts, 0), ts, -1, exclude))
     page = time_page(rows, per_page, group)
-    rendered = feed.render(call, page.rows)
+    rendered = feed.render(query, page.rows)
     next_page = b"null"
     if page.end_time is not None:
         path = feed.path + "/sample" if sample else feed.path
-        url = next_page_url(call.base_url, path, call.params.multi_items(), ("start_time", str(page.end_time)))
+        url = next_page_url(query.base_url, path, query.pairs, ("start_time", str(page.end_time)))
         next_page = orjson.dumps(url)
     count = b'"count":' + str(len(page.rows)).encode()
     end = b'"end_of_stream":' + _json_bool(page.end_of_stream)
     link = b'"next_page":' + next_page
     middle = [count, end, link] if feed.count_first else [link, count, end]
     end_time = str(page.end_time).encode() if page.end_time is not None else b"null"
-    return raw_json(_envelope(feed.key, rendered, [*middle, b'"end_time":' + end_time]))
+    return _envelope(feed.key, rendered, [*middle, b'"end_time":' + end_time])
 
 
-def cursor_export(call: Call, feed: Feed) -> Response:
-    """`GET <path>/cursor?start_time=…|cursor=…`: the cursor-based page of a feed."""
-    call.caller(admin=True)
-    position = parse_position(call.params, call.ctx.clock.now())
+def cursor_export(query: ExportQuery, feed: Feed) -> bytes:
+    """`GET <path>/cursor?start_time=…|cursor=…`: the cursor-based page of a feed, for an authorised caller."""
+    position = parse_position(query.params, query.now)
     if feed.prepare:
-        feed.prepare(call)
-    per_page = parse_per_page(call.params)
-    exclude = parse_bool(call.params, "exclude_deleted")
-    rows = call.ctx.store.changes(call.account.id, feed.kind, position, _cutoff(call), per_page + 1, exclude)
+        feed.prepare(query)
+    per_page = parse_per_page(query.params)
+    exclude = parse_bool(query.params, "exclude_deleted")
+    rows = query.store.changes(query.account.id, feed.kind, position, query.cutoff, per_page + 1, exclude)
     page = cursor_page(rows, per_page, position)
     cursor = encode_cursor(page.after)
-    url = next_page_url(call.base_url, feed.path + "/cursor", call.params.multi_items(), ("cursor", cursor))
+    url = next_page_url(query.base_url, feed.path + "/cursor", query.pairs, ("cursor", cursor))
     tail = [b'"after_url":' + orjson.dumps(url), b'"before_url":null', b'"after_cursor":' + orjson.dumps(cursor),
             b'"before_cursor":null', b'"end_of_stream":' + _json_bool(page.end_of_stream)]
-    return raw_json(_envelope(feed.key, feed.render(call, page.rows), tail))
+    return _envelope(feed.key, feed.render(query, page.rows), tail)
 
 
 def _envelope(key: str, rendered: Rendered, members: list[bytes]) -> bytes:

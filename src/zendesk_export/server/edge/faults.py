@@ -43,17 +43,17 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import orjson
-from starlette.applications import Starlette
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from zendesk_export.server.app import Call, Context, json_response, safe_host
-from zendesk_export.server.auth import subdomain_of
-from zendesk_export.server.errors import InvalidJSON, InvalidParameter, RateLimitExceeded
-from zendesk_export.server.ratelimit import INCREMENTAL
+from zendesk_export.server.edge.ratelimit import INCREMENTAL
+from zendesk_export.server.errors import RateLimitExceeded
+from zendesk_export.server.http import json_response, safe_host
+from zendesk_export.server.model.auth import subdomain_of
+from zendesk_export.server.store import Store
 
 __all__ = ["FaultRuleError", "Rule", "FaultInjector", "Faults", "ConnectionDropped", "parse_rules", "load_rules_file",
-           "install", "FAULT_KEY"]
+           "hide_injected_drops", "FAULT_KEY"]
 
 FAULT_KEY = "zendesk_export.fault"  # scope key: the fault applied to this request, for the journal
 KINDS = ("status", "drop", "truncate", "malformed", "empty_page")
@@ -182,7 +182,8 @@ def _count(spec: Mapping[str, Any], name: str, where: str) -> int | None:
 def _probability(value: Any, where: str) -> float | None:
     if value is not None and (not _number(value) or not 0 <= value <= 1):
         raise FaultRuleError(f"{where}: probability must be a number between 0 and 1")
-    return value
+    probability: float | None = value
+    return probability
 
 
 def _number(value: Any) -> bool:
@@ -223,11 +224,12 @@ def _status(spec: Mapping[str, Any], where: str) -> tuple[int, dict[str, str], A
 
 
 def _latency(value: Any, where: str) -> Mapping[str, float] | float | None:
+    latency: Mapping[str, float] | float | None = value
     if value is None or (_number(value) and value >= 0):
-        return value
+        return latency
     valid = isinstance(value, dict) and all(_number(v) and v >= 0 for v in value.values())
     if valid and (set(value) == {"mean"} or (set(value) == {"min", "max"} and value["min"] <= value["max"])):
-        return value
+        return latency
     raise FaultRuleError(f"{where}: latency_ms is milliseconds, {{'min', 'max'}} or {{'mean'}}")
 
 
@@ -279,10 +281,10 @@ class FaultInjector:
 class Faults:
     """Pure-ASGI middleware, outside the API's own: picks a rule for each request and acts."""
 
-    def __init__(self, app: ASGIApp, injector: FaultInjector, ctx: Context) -> None:
+    def __init__(self, app: ASGIApp, injector: FaultInjector, store: Store) -> None:
         self.app = app
         self.injector = injector
-        self.ctx = ctx
+        self.store = store
         self._default_account: str | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -304,7 +306,7 @@ class Faults:
         if subdomain is not None:
             return subdomain
         if self._default_account is None:
-            account = self.ctx.store.account(None)
+            account = self.store.account(None)
             self._default_account = account.subdomain if account else ""
         return self._default_account
 
@@ -313,7 +315,8 @@ Act = Callable[[ASGIApp, Action, Scope, Receive, Send], Awaitable[None]]
 
 
 def _host(scope: Scope) -> str:
-    return dict(scope["headers"]).get(b"host", b"").decode("latin-1")
+    host: bytes = dict(scope["headers"]).get(b"host", b"")
+    return host.decode("latin-1")
 
 
 async def _pass(app: ASGIApp, action: Action, scope: Scope, receive: Receive, send: Send) -> None:
@@ -425,48 +428,8 @@ class _HideInjectedDrops(logging.Filter):
 _LOG_FILTER = _HideInjectedDrops()
 
 
-def install(app: Starlette, ctx: Context) -> None:
-    """Add the middleware with the rules of ``ctx.config.faults`` (``serve --faults``)."""
-    injector = FaultInjector(parse_rules(list(ctx.config.faults)))
-    ctx.extras["faults"] = injector
-    app.add_middleware(Faults, injector=injector, ctx=ctx)
+def hide_injected_drops() -> None:
+    """Keep uvicorn's error log for real errors: an injected drop is not one."""
     logger = logging.getLogger("uvicorn.error")
     if _LOG_FILTER not in logger.filters:
         logger.addFilter(_LOG_FILTER)
-
-
-# -- admin API -----------------------------------------------------------------------------------------------
-
-def _injector(call: Call) -> FaultInjector:
-    """The process's injector, once the admin call's ``?account=`` is checked."""
-    call.admin_account()
-    injector: FaultInjector = call.ctx.extras["faults"]
-    return injector
-
-
-def get_faults(call: Call) -> Response:
-    """The active rules, each with how many matching requests it has seen and how often it fired."""
-    return json_response({"rules": _injector(call).state()})
-
-
-def put_faults(call: Call) -> Response:
-    """Replace all rules (a JSON list, or ``{"rules": [...]}``); their counters start at zero."""
-    injector = _injector(call)
-    try:
-        data = orjson.loads(call.body or b"null")
-    except orjson.JSONDecodeError:
-        raise InvalidJSON() from None
-    try:
-        rules = parse_rules(data)
-    except FaultRuleError as error:
-        raise InvalidParameter(str(error)) from None
-    injector.replace(rules)
-    return json_response({"rules": injector.state()})
-
-
-def delete_faults(call: Call) -> Response:
-    """Remove every rule."""
-    _injector(call).replace([])
-    return json_response({"rules": []})
-
-

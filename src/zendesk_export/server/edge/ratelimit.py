@@ -29,18 +29,17 @@ from dataclasses import dataclass, fields, replace
 from fnmatch import fnmatchcase
 from typing import Any
 
-from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from zendesk_export.server.app import ACCOUNT_KEY, Call, Context, json_response
-from zendesk_export.server.auth import subdomain_of
-from zendesk_export.server.errors import InvalidParameter, RateLimitExceeded
-from zendesk_export.server.store import Account
+from zendesk_export.clock import Clock
+from zendesk_export.server.errors import RateLimitExceeded
+from zendesk_export.server.http import ACCOUNT_KEY, json_response
+from zendesk_export.server.model.auth import subdomain_of
+from zendesk_export.server.store import Account, Store
 
-__all__ = ["Bucket", "Limits", "Usage", "RateLimiter", "RateLimits", "install", "server_limits", "buckets_for",
-           "window"]
+__all__ = ["SETTING", "LIMIT_FIELDS", "Bucket", "Limits", "Usage", "RateLimiter", "RateLimits", "server_limits",
+           "buckets_for", "window"]
 
 SETTING = "rate_limit"  # key in accounts.settings
 
@@ -84,7 +83,7 @@ class Limits:
         return int(getattr(self, bucket.name))
 
 
-_FIELDS = {f.name for f in fields(Limits)}
+LIMIT_FIELDS = frozenset(f.name for f in fields(Limits))
 HIGH_VOLUME: dict[str, Any] = {"plan_limit": 2500, "incremental": 30, "users_cursor": 60}  # the High Volume API add-on
 
 
@@ -105,7 +104,7 @@ def account_limits(base: Limits, account: Account) -> Limits:
     own: Mapping[str, Any] = account.settings.get(SETTING) or {}
     if own.get("high_volume"):
         base = replace(base, **HIGH_VOLUME)
-    return replace(base, **{k: v for k, v in own.items() if k in _FIELDS})
+    return replace(base, **{k: v for k, v in own.items() if k in LIMIT_FIELDS})
 
 
 def buckets_for(path: str) -> tuple[Bucket, ...]:
@@ -144,9 +143,10 @@ class Usage:
 class RateLimiter:
     """Counts a request in its buckets and says whether it may pass (synchronous: it talks to the store)."""
 
-    def __init__(self, ctx: Context) -> None:
-        self.ctx = ctx
-        self.base = server_limits(ctx.config.rate_limit)
+    def __init__(self, store: Store, clock: Clock, setting: str) -> None:
+        self.store, self.clock = store, clock
+        self.setting = setting  # ``serve --rate-limit``, as given
+        self.base = server_limits(setting)
 
     def limits(self, account: Account) -> Limits:
         return account_limits(self.base, account)
@@ -155,15 +155,15 @@ class RateLimiter:
         """The request's account and the usage of each bucket after counting this request (empty when nothing
         is limited)."""
         buckets = buckets_for(path)
-        account = self.ctx.store.account(subdomain_of(host)) if buckets else None
+        account = self.store.account(subdomain_of(host)) if buckets else None
         if account is None:  # not the API, or an unknown account: the app answers (404), uncounted
             return account, []
         limits = self.limits(account)
         if not limits.enabled:
             return account, []
-        now = self.ctx.clock.now()
+        now = self.clock.now()
         windows = {b.name: window(now, b.window) for b in buckets}
-        counts = self.ctx.store.hit_rate_counters(account.id, [(b.name, windows[b.name][0]) for b in buckets])
+        counts = self.store.hit_rate_counters(account.id, [(b.name, windows[b.name][0]) for b in buckets])
         return account, [Usage(b, limits.of(b), counts[b.name], windows[b.name][1]) for b in buckets]
 
 
@@ -224,63 +224,3 @@ class RateLimits:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
-
-
-def install(app: Starlette, ctx: Context) -> None:
-    """Add the middleware (innermost of the feature middlewares) and clear counters on an account reset."""
-    limiter = RateLimiter(ctx)
-    ctx.extras["rate_limiter"] = limiter
-    ctx.extras.setdefault("on_reset", []).append(lambda account: ctx.store.clear_rate_counters(account.id))
-    app.add_middleware(RateLimits, limiter=limiter)
-
-
-# -- admin API ---------------------------------------------------------------------------------------------
-
-def _state(call: Call, account: Account) -> dict[str, Any]:
-    limiter: RateLimiter = call.ctx.extras["rate_limiter"]
-    limits = limiter.limits(account)
-    own = account.settings.get(SETTING) or {}
-    return {"account": account.subdomain, "server": call.ctx.config.rate_limit, "account_settings": own,
-            "effective": {f: getattr(limits, f) for f in sorted(_FIELDS)}}
-
-
-def _set(call: Call, account: Account, settings: dict[str, Any]) -> Account:
-    """Store the account's own settings (``{}``: none); the account as now stored."""
-    call.ctx.store.set_account_setting(account.id, SETTING, settings or None)
-    updated = call.ctx.store.account(account.subdomain)
-    assert updated is not None
-    return updated
-
-
-def get_rate_limits(call: Call) -> Response:
-    """The account's effective limits, its own settings and the server's default."""
-    return json_response(_state(call, call.admin_account()))
-
-
-def put_rate_limits(call: Call) -> Response:
-    """Replace the account's own settings: any of enabled, high_volume (bools), plan_limit, incremental,
-    users_cursor, sample (positive integers). ``{}`` goes back to the server's default."""
-    account = call.admin_account()
-    return json_response(_state(call, _set(call, account, _validated(call.json()))))
-
-
-def delete_rate_limits(call: Call) -> Response:
-    """Back to the server's default limits, with empty counters (the fixture does this before every test)."""
-    account = call.admin_account()
-    updated = _set(call, account, {})
-    call.ctx.store.clear_rate_counters(account.id)
-    return json_response(_state(call, updated))
-
-
-def _validated(data: Mapping[str, Any]) -> dict[str, Any]:
-    unknown = set(data) - _FIELDS
-    if unknown:
-        raise InvalidParameter(f"unknown rate-limit settings {sorted(unknown)}; expected some of {sorted(_FIELDS)}")
-    for key, value in data.items():
-        boolean = key in ("enabled", "high_volume")
-        valid = isinstance(value, bool) if boolean else (type(value) is int and value > 0)
-        if not valid:
-            raise InvalidParameter(f"{key} must be {'true or false' if boolean else 'a positive integer'}")
-    return dict(data)
-
-

@@ -1,29 +1,23 @@
-"""Users, organizations and groups: the minimum to be real (reference §1.5, §6.4), and their incremental exports.
+"""Users, organizations and groups: the minimum to be real (reference §1.5, §6.4).
 
 Users live in the store's one ``users`` table (the same rows authentication reads); organizations and groups in
 their own. Each record keeps its columns plus a ``data`` object of the remaining attributes; rendering fills
 every key of the recorded real objects, in their order, with the defaults Zendesk gives a new record of that role.
-Exports are keyed by ``updated_at`` (users: time and cursor; organizations: time), as Zendesk's are.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
-import orjson
-from starlette.responses import Response
-
-from zendesk_export.server.app import Call, json_response
-from zendesk_export.server.errors import ParameterMissing, RecordInvalid, RecordNotFound
-from zendesk_export.server.feeds import Feed, Rendered, cursor_export, time_export
-from zendesk_export.server.store import DuplicateRecord, ExportRow, Writer
+from zendesk_export.server.errors import RecordInvalid, RecordNotFound
+from zendesk_export.server.store import DuplicateRecord, Store, Writer
 from zendesk_export.tickets import format_time
 
-__all__ = ["ROUTES", "USERS", "ORGANIZATIONS", "render_user", "render_organization", "render_group"]
+__all__ = ["ROLES", "RENDERERS", "SINGULAR", "render_user", "render_organization", "render_group",
+           "create_record", "update_record"]
 
 ROLES = ("end-user", "agent", "admin")
-_PAGE_MAX = 100
 
 
 # -- rendering ------------------------------------------------------------------------------------
@@ -80,23 +74,10 @@ def render_group(base_url: str, group: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-_RENDERERS: dict[str, Callable[[str, dict[str, Any]], dict[str, Any]]] = {
+RENDERERS: dict[str, Callable[[str, dict[str, Any]], dict[str, Any]]] = {
     "users": render_user, "organizations": render_organization, "groups": render_group,
 }
-_SINGULAR = {"users": "user", "organizations": "organization", "groups": "group"}
-
-
-def _feed_render(table: str) -> Callable[[Call, Sequence[ExportRow]], Rendered]:
-    def render(call: Call, rows: Sequence[ExportRow]) -> Rendered:
-        renderer = _RENDERERS[table]
-        return Rendered([orjson.dumps(renderer(call.base_url, orjson.loads(r.body))) for r in rows], [])
-
-    return render
-
-
-USERS = Feed("users", "users", "/api/v2/incremental/users", _feed_render("users"))
-ORGANIZATIONS = Feed("organizations", "organizations", "/api/v2/incremental/organizations",
-                     _feed_render("organizations"))
+SINGULAR = {"users": "user", "organizations": "organization", "groups": "group"}
 
 
 # -- validation -------------------------------------------------------------------------------------
@@ -136,69 +117,33 @@ def _looks_like_email(value: Any) -> bool:
     return isinstance(value, str) and value.count("@") == 1 and "." in value.split("@")[1] and " " not in value
 
 
-# -- handlers ----------------------------------------------------------------------------------------
-def _payload(call: Call, table: str) -> dict[str, Any]:
-    body = call.json().get(_SINGULAR[table])
-    if not isinstance(body, dict):
-        raise ParameterMissing(_SINGULAR[table])
-    return body
+# -- writes ------------------------------------------------------------------------------------------
+def create_record(store: Store, account_id: int, now: int, table: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """A new user, organization or group from a payload's editable attributes."""
+    fields = _clean(table, payload, creating=True)
+    with store.write(account_id) as writer:
+        record = {**_new_defaults(table), **fields, "id": writer.next_id(table), "created_at": now,
+                  "updated_at": now}
+        _normalise_email(record)
+        _save(writer, table, record)
+    return record
 
 
-def _one(call: Call, table: str, record: dict[str, Any], status: int = 200) -> Response:
-    return json_response({_SINGULAR[table]: _RENDERERS[table](call.base_url, record)}, status)
-
-
-def _show(table: str) -> Callable[[Call], Response]:
-    def show(call: Call) -> Response:
-        call.caller()
-        found = call.ctx.store.records_by_id(call.account.id, table, [call.path_int("record_id")])
-        if not found:
+def update_record(store: Store, account_id: int, now: int, table: str, record_id: int, payload: dict[str, Any]
+                  ) -> dict[str, Any]:
+    """The record with the payload's editable attributes changed; ``updated_at`` moves only on a change."""
+    fields = _clean(table, payload, creating=False)
+    with store.write(account_id) as writer:
+        record = writer.get_record(table, record_id)
+        if record is None:
             raise RecordNotFound()
-        return _one(call, table, found[0])
-
-    show.__name__ = f"show_{table}"
-    return show
-
-
-def _list(table: str) -> Callable[[Call], Response]:
-    """Offset pagination, as Zendesk's list endpoints have: `page`, `per_page` ≤ 100, `next_page`, `count`."""
-
-    def list_records(call: Call) -> Response:
-        call.caller()
-        per_page = _int_param(call, "per_page", _PAGE_MAX, 1, _PAGE_MAX)
-        page = _int_param(call, "page", 1, 1, 10**6)
-        records, total = call.ctx.store.list_records(call.account.id, table, (page - 1) * per_page, per_page)
-        path = f"{call.base_url}/api/v2/{table}.json?page={{}}&per_page={per_page}"
-        body = {table: [_RENDERERS[table](call.base_url, r) for r in records],
-                "next_page": path.format(page + 1) if page * per_page < total else None,
-                "previous_page": path.format(page - 1) if page > 1 else None, "count": total}
-        return json_response(body)
-
-    list_records.__name__ = f"list_{table}"
-    return list_records
-
-
-def _int_param(call: Call, name: str, default: int, low: int, high: int) -> int:
-    try:
-        return max(low, min(high, int(call.params.get(name, default))))
-    except ValueError:
-        return default
-
-
-def _create(table: str) -> Callable[[Call], Response]:
-    def create(call: Call) -> Response:
-        call.caller(admin=table != "users")
-        fields = _clean(table, _payload(call, table), creating=True)
-        now = int(call.ctx.clock.now())
-        with call.ctx.store.write(call.account.id) as writer:
-            record = {**_new_defaults(table), **fields, "id": writer.next_id(table), "created_at": now,
-                      "updated_at": now}
-            _normalise_email(record)
-            _save(writer, table, record)
-        return _one(call, table, record, 201)
-
-    create.__name__ = f"create_{table}"
-    return create
+        changed = {k: v for k, v in fields.items() if record.get(k) != v}
+        record.update(changed)
+        if changed:
+            record["updated_at"] = max(now, record["updated_at"])
+        _normalise_email(record)
+        _save(writer, table, record)
+    return record
 
 
 def _new_defaults(table: str) -> dict[str, Any]:
@@ -222,64 +167,4 @@ def _save(writer: Writer, table: str, record: dict[str, Any]) -> None:
     except DuplicateRecord:
         field = "email" if table == "users" else "name"
         raise _invalid(field, f"{record.get(field)} is already being used by another "
-                       f"{_SINGULAR[table]}", "DuplicateValue") from None
-
-
-def _update(table: str) -> Callable[[Call], Response]:
-    def update(call: Call) -> Response:
-        call.caller(admin=table != "users")
-        fields = _clean(table, _payload(call, table), creating=False)
-        now = int(call.ctx.clock.now())
-        with call.ctx.store.write(call.account.id) as writer:
-            record = writer.get_record(table, call.path_int("record_id"))
-            if record is None:
-                raise RecordNotFound()
-            changed = {k: v for k, v in fields.items() if record.get(k) != v}
-            record.update(changed)
-            if changed:
-                record["updated_at"] = max(now, record["updated_at"])
-            _normalise_email(record)
-            _save(writer, table, record)
-        return _one(call, table, record)
-
-    update.__name__ = f"update_{table}"
-    return update
-
-
-def me(call: Call) -> Response:
-    """`GET /api/v2/users/me` — the caller (zenpy and most SDKs check credentials with it)."""
-    caller = call.caller()
-    found = call.ctx.store.records_by_id(call.account.id, "users", [caller.id])
-    return _one(call, "users", found[0])
-
-
-def _export(feed: Feed, mode: str) -> Callable[[Call], Response]:
-    def handler(call: Call) -> Response:
-        if mode == "cursor":
-            return cursor_export(call, feed)
-        return time_export(call, feed, sample=mode == "sample")
-
-    handler.__name__ = f"incremental_{feed.key}_{mode}"
-    return handler
-
-
-def _record_routes(table: str) -> list[tuple[str, str, Callable[[Call], Response]]]:
-    return [
-        ("GET", f"/api/v2/{table}", _list(table)),
-        ("POST", f"/api/v2/{table}", _create(table)),
-        ("GET", f"/api/v2/{table}/{{record_id:int}}", _show(table)),
-        ("PUT", f"/api/v2/{table}/{{record_id:int}}", _update(table)),
-    ]
-
-
-ROUTES: list[tuple[str, str, Callable[[Call], Response]]] = [
-    ("GET", "/api/v2/users/me", me),
-    *_record_routes("users"),
-    *_record_routes("organizations"),
-    *_record_routes("groups"),
-    ("GET", "/api/v2/incremental/users", _export(USERS, "time")),
-    ("GET", "/api/v2/incremental/users/cursor", _export(USERS, "cursor")),
-    ("GET", "/api/v2/incremental/users/sample", _export(USERS, "sample")),
-    ("GET", "/api/v2/incremental/organizations", _export(ORGANIZATIONS, "time")),
-    ("GET", "/api/v2/incremental/organizations/sample", _export(ORGANIZATIONS, "sample")),
-]
+                       f"{SINGULAR[table]}", "DuplicateValue") from None

@@ -18,14 +18,12 @@ import time
 from collections import deque
 from typing import Any
 
-from starlette.applications import Starlette
-from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from zendesk_export.server.app import Call, Context, json_response
-from zendesk_export.server.faults import FAULT_KEY
+from zendesk_export.clock import Clock
+from zendesk_export.server.edge.faults import FAULT_KEY
 
-__all__ = ["Journal", "JournalMiddleware", "redact", "install", "CAPACITY"]
+__all__ = ["Journal", "JournalMiddleware", "redact", "CAPACITY"]
 
 CAPACITY = 1000
 
@@ -69,16 +67,16 @@ class JournalMiddleware:
     """Pure-ASGI middleware outside the fault injection: sees every request but the admin API's, the fault
     applied, the status that went out."""
 
-    def __init__(self, app: ASGIApp, journal: Journal, ctx: Context) -> None:
+    def __init__(self, app: ASGIApp, journal: Journal, clock: Clock) -> None:
         self.app = app
         self.journal = journal
-        self.ctx = ctx
+        self.clock = clock
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"].startswith("/__admin/"):
             await self.app(scope, receive, send)
             return
-        started, at = time.perf_counter(), self.ctx.clock.now()
+        started, at = time.perf_counter(), self.clock.now()
         status: int | None = None
 
         async def watch(message: Message) -> None:
@@ -107,32 +105,3 @@ def _entry(scope: Scope, status: int | None, seconds: float, at: float) -> dict[
         "duration_ms": round(seconds * 1000, 3),
         "fault": scope.get(FAULT_KEY),
     }
-
-
-def install(app: Starlette, ctx: Context) -> None:
-    """Add the middleware; must come after ``faults.install`` so it wraps the fault injection too."""
-    journal = Journal()
-    ctx.extras["journal"] = journal
-    app.add_middleware(JournalMiddleware, journal=journal, ctx=ctx)
-
-
-# -- admin API -----------------------------------------------------------------------------------------------
-
-def _journal(call: Call) -> Journal:
-    """The process's journal, once the admin call's ``?account=`` is checked."""
-    call.admin_account()
-    journal: Journal = call.ctx.extras["journal"]
-    return journal
-
-
-def get_requests(call: Call) -> Response:
-    """The journal, newest last (at most the last 1000 requests to this server process)."""
-    return json_response({"requests": _journal(call).entries()})
-
-
-def delete_requests(call: Call) -> Response:
-    """Empty the journal."""
-    _journal(call).clear()
-    return json_response({"requests": []})
-
-

@@ -14,10 +14,10 @@ from typing import Any
 
 import orjson
 
-from zendesk_export.server.app import Call
 from zendesk_export.server.errors import InvalidParameter
+from zendesk_export.server.export.feeds import ExportQuery
+from zendesk_export.server.model.users import render_group, render_organization, render_user
 from zendesk_export.server.store import ExportRow
-from zendesk_export.server.users_api import render_group, render_organization, render_user
 from zendesk_export.tickets import STATUSES, format_time, parse_time
 
 __all__ = ["TICKET_SIDELOADS", "REFUSED", "Sideloads", "parse_include", "ticket_sideloads"]
@@ -46,7 +46,7 @@ def parse_include(params: Mapping[str, str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(n for n in names if n in TICKET_SIDELOADS))
 
 
-def ticket_sideloads(call: Call, rows: Sequence[ExportRow], names: Sequence[str]) -> Sideloads:
+def ticket_sideloads(query: ExportQuery, rows: Sequence[ExportRow], names: Sequence[str]) -> Sideloads:
     """The sideloads ``names`` for one page of tickets."""
     result = Sideloads()
     if not names:
@@ -54,10 +54,10 @@ def ticket_sideloads(call: Call, rows: Sequence[ExportRow], names: Sequence[str]
     tickets = [orjson.loads(b"{" + r.body + b"}") for r in rows]
     for name in names:
         if name in _ARRAYS:
-            records = _ARRAY_BUILDERS[name](call, tickets)
+            records = _ARRAY_BUILDERS[name](query, tickets)
             result.arrays.append((name, orjson.dumps(records)))
         else:
-            for ticket_id, value in _PROPERTY_BUILDERS[name](call, tickets).items():
+            for ticket_id, value in _PROPERTY_BUILDERS[name](query, tickets).items():
                 result.properties[ticket_id] = result.properties.get(ticket_id, b"") + value
     return result
 
@@ -76,43 +76,43 @@ def _ids(tickets: Sequence[dict[str, Any]], *names: str) -> list[int]:
 
 
 def _records(table: str, keys: tuple[str, ...], render: Callable[[str, dict[str, Any]], dict[str, Any]]
-             ) -> Callable[[Call, Sequence[dict[str, Any]]], list[dict[str, Any]]]:
-    def build(call: Call, tickets: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-        found = call.ctx.store.records_by_id(call.account.id, table, _ids(tickets, *keys))
-        return [render(call.base_url, r) for r in found]
+             ) -> Callable[[ExportQuery, Sequence[dict[str, Any]]], list[dict[str, Any]]]:
+    def build(query: ExportQuery, tickets: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        found = query.store.records_by_id(query.account.id, table, _ids(tickets, *keys))
+        return [render(query.base_url, r) for r in found]
 
     return build
 
 
-def _brands(call: Call, tickets: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+def _brands(query: ExportQuery, tickets: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """The account's brands: one default brand per account (id 1), as a new Zendesk account has."""
-    return [{"url": f"{call.base_url}/api/v2/brands/{i}.json", "id": i, "name": call.account.subdomain.title(),
-             "brand_url": call.base_url, "subdomain": call.account.subdomain, "host_mapping": None,
+    return [{"url": f"{query.base_url}/api/v2/brands/{i}.json", "id": i, "name": query.account.subdomain.title(),
+             "brand_url": query.base_url, "subdomain": query.account.subdomain, "host_mapping": None,
              "has_help_center": False, "help_center_state": "disabled", "active": True, "default": i == 1,
              "is_deleted": False, "logo": None, "ticket_form_ids": [1], "signature_template": "{{agent.signature}}",
              "created_at": format_time(0), "updated_at": format_time(0)} for i in _ids(tickets, "brand_id")]
 
 
-def _ticket_forms(call: Call, tickets: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [{"url": f"{call.base_url}/api/v2/ticket_forms/{i}.json", "id": i, "name": "Default Ticket Form",
+def _ticket_forms(query: ExportQuery, tickets: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{"url": f"{query.base_url}/api/v2/ticket_forms/{i}.json", "id": i, "name": "Default Ticket Form",
              "raw_name": "Default Ticket Form", "display_name": "Default Ticket Form",
              "raw_display_name": "Default Ticket Form", "position": 1, "active": True, "end_user_visible": True,
              "default": i == 1, "ticket_field_ids": [], "in_all_brands": True, "restricted_brand_ids": [],
              "created_at": format_time(0), "updated_at": format_time(0)} for i in _ids(tickets, "ticket_form_id")]
 
 
-def _custom_statuses(call: Call, tickets: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One system status per category, numbered in ``STATUSES`` order (see tickets_api.CUSTOM_STATUS_IDS)."""
+def _custom_statuses(query: ExportQuery, tickets: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One system status per category, numbered in ``STATUSES`` order (see model.tickets.CUSTOM_STATUS_IDS)."""
     wanted = set(_ids(tickets, "custom_status_id"))
-    return [{"url": f"{call.base_url}/api/v2/custom_statuses/{i}.json", "id": i, "status_category": status,
+    return [{"url": f"{query.base_url}/api/v2/custom_statuses/{i}.json", "id": i, "status_category": status,
              "agent_label": status.capitalize(), "end_user_label": status.capitalize(), "description": "",
              "end_user_description": "", "active": True, "default": True, "created_at": format_time(0),
              "updated_at": format_time(0)} for i, status in enumerate(STATUSES, start=1) if i in wanted]
 
 
-def _metric_sets(call: Call, tickets: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+def _metric_sets(query: ExportQuery, tickets: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """One metric set per ticket, derived from its timestamps (no SLA engine behind it)."""
-    return [_metric_set(call.base_url, t) for t in tickets]
+    return [_metric_set(query.base_url, t) for t in tickets]
 
 
 def _metric_set(base_url: str, ticket: dict[str, Any]) -> dict[str, Any]:
@@ -136,28 +136,28 @@ def _metric_set(base_url: str, ticket: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-_ARRAY_BUILDERS: dict[str, Callable[[Call, Sequence[dict[str, Any]]], list[dict[str, Any]]]] = {
+_ARRAY_BUILDERS: dict[str, Callable[[ExportQuery, Sequence[dict[str, Any]]], list[dict[str, Any]]]] = {
     "users": _records("users", _USER_REFS + _USER_LISTS, render_user),
     "groups": _records("groups", ("group_id",), render_group),
     "organizations": _records("organizations", ("organization_id",), render_organization),
     "brands": _brands,
     "ticket_forms": _ticket_forms,
     "custom_statuses": _custom_statuses,
-    "sharing_agreements": lambda call, tickets: [],
+    "sharing_agreements": lambda query, tickets: [],
     "metric_sets": _metric_sets,
 }
 
 
 # -- per-ticket properties -------------------------------------------------------------------------------
-def _comment_count(call: Call, tickets: Sequence[dict[str, Any]]) -> dict[int, bytes]:
-    counts = call.ctx.store.comment_counts(call.account.id, [t["id"] for t in tickets])
+def _comment_count(query: ExportQuery, tickets: Sequence[dict[str, Any]]) -> dict[int, bytes]:
+    counts = query.store.comment_counts(query.account.id, [t["id"] for t in tickets])
     return {t["id"]: b',"comment_count":' + str(counts.get(t["id"], 0)).encode() for t in tickets}
 
 
-def _dates(call: Call, tickets: Sequence[dict[str, Any]]) -> dict[int, bytes]:
+def _dates(query: ExportQuery, tickets: Sequence[dict[str, Any]]) -> dict[int, bytes]:
     out = {}
     for ticket in tickets:
-        metric = _metric_set(call.base_url, ticket)
+        metric = _metric_set(query.base_url, ticket)
         dates = {k: metric[k] for k in ("assignee_updated_at", "requester_updated_at", "status_updated_at",
                                         "initially_assigned_at", "assigned_at", "solved_at",
                                         "latest_comment_added_at")}
@@ -165,7 +165,7 @@ def _dates(call: Call, tickets: Sequence[dict[str, Any]]) -> dict[int, bytes]:
     return out
 
 
-_PROPERTY_BUILDERS: dict[str, Callable[[Call, Sequence[dict[str, Any]]], dict[int, bytes]]] = {
+_PROPERTY_BUILDERS: dict[str, Callable[[ExportQuery, Sequence[dict[str, Any]]], dict[int, bytes]]] = {
     "comment_count": _comment_count,
     "dates": _dates,
 }

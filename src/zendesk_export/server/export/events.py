@@ -13,14 +13,12 @@ from collections.abc import Sequence
 from typing import Any
 
 import orjson
-from starlette.responses import Response
 
-from zendesk_export.server.app import Call
-from zendesk_export.server.feeds import Feed, Rendered, time_export
+from zendesk_export.server.export.feeds import ExportQuery, Feed, Rendered
 from zendesk_export.server.store import ExportRow
 from zendesk_export.tickets import format_time
 
-__all__ = ["ROUTES", "TICKET_EVENTS", "VIA_NAMES", "via_name", "ticket_event"]
+__all__ = ["TICKET_EVENTS", "VIA_NAMES", "via_name", "ticket_event"]
 
 # via.channel → the string the event export uses. [UNCONFIRMED beyond "Web form", "Mail", "Sample Ticket"]
 VIA_NAMES = {"web": "Web form", "email": "Mail", "api": "Web service", "mobile": "Mobile",
@@ -73,8 +71,8 @@ def ticket_event(audit: dict[str, Any], timestamp: int, with_comments: bool = Fa
     }
 
 
-def _render(call: Call, rows: Sequence[ExportRow]) -> Rendered:
-    includes = {n.strip() for n in call.params.get("include", "").split(",")}
+def _render(query: ExportQuery, rows: Sequence[ExportRow]) -> Rendered:
+    includes = {n.strip() for n in query.params.get("include", "").split(",")}
     with_comments = "comment_events" in includes
     return Rendered([orjson.dumps(ticket_event(orjson.loads(r.body), r.generated_timestamp, with_comments))
                      for r in rows], [])
@@ -82,17 +80,3 @@ def _render(call: Call, rows: Sequence[ExportRow]) -> Rendered:
 
 TICKET_EVENTS = Feed("audits", "ticket_events", "/api/v2/incremental/ticket_events", _render)
 
-
-def incremental_ticket_events(call: Call) -> Response:
-    """`GET /api/v2/incremental/ticket_events?start_time=…` (time-based only)."""
-    return time_export(call, TICKET_EVENTS)
-
-
-def incremental_ticket_events_sample(call: Call) -> Response:
-    return time_export(call, TICKET_EVENTS, sample=True)
-
-
-ROUTES = [
-    ("GET", "/api/v2/incremental/ticket_events", incremental_ticket_events),
-    ("GET", "/api/v2/incremental/ticket_events/sample", incremental_ticket_events_sample),
-]

@@ -1,0 +1,48 @@
+"""The exported resources: each one a ``Feed`` (store feed, array key, path, rendering, upkeep before a page)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import orjson
+
+from zendesk_export.server.export.events import TICKET_EVENTS
+from zendesk_export.server.export.feeds import ExportQuery, Feed, Rendered
+from zendesk_export.server.export.sideloads import parse_include, ticket_sideloads
+from zendesk_export.server.model.scrub import scrub_due
+from zendesk_export.server.model.users import RENDERERS
+from zendesk_export.server.store import ExportRow
+from zendesk_export.tickets import ticket_json
+
+__all__ = ["TICKETS", "TICKET_EVENTS", "USERS", "ORGANIZATIONS"]
+
+
+def _prepare_tickets(query: ExportQuery) -> None:
+    """Before a ticket page: refuse `include=last_audits`, and scrub tickets whose 30 days are up."""
+    parse_include(query.params)
+    scrub_due(query.store, query.account.id, int(query.now))
+
+
+def _render_tickets(query: ExportQuery, rows: Sequence[ExportRow]) -> Rendered:
+    side = ticket_sideloads(query, rows, parse_include(query.params))
+    items = []
+    for r in rows:
+        item = ticket_json(query.base_url, r.id, r.body, r.generated_timestamp)
+        extra = side.properties.get(r.id)
+        items.append(item[:-1] + extra + b"}" if extra else item)
+    return Rendered(items, side.arrays)
+
+
+def _render_records(table: str) -> Callable[[ExportQuery, Sequence[ExportRow]], Rendered]:
+    def render(query: ExportQuery, rows: Sequence[ExportRow]) -> Rendered:
+        renderer = RENDERERS[table]
+        return Rendered([orjson.dumps(renderer(query.base_url, orjson.loads(r.body))) for r in rows], [])
+
+    return render
+
+
+TICKETS = Feed("tickets", "tickets", "/api/v2/incremental/tickets", _render_tickets, _prepare_tickets,
+               count_first=True)
+USERS = Feed("users", "users", "/api/v2/incremental/users", _render_records("users"))
+ORGANIZATIONS = Feed("organizations", "organizations", "/api/v2/incremental/organizations",
+                     _render_records("organizations"))

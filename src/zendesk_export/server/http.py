@@ -1,0 +1,164 @@
+"""The HTTP kernel every handler stands on: one ``Call`` per request, a typed ``Context``, ``endpoint`` and the
+JSON responses.
+
+Handlers are plain functions ``handler(call) -> Response`` run in a worker thread (stores are synchronous). A
+handler parses the ``Call``, hands plain values to the model or the export, and renders what comes back; a
+``ZendeskError`` raised anywhere below becomes Zendesk's own status and body.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import orjson
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import QueryParams
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from zendesk_export.clock import Clock
+from zendesk_export.server.errors import InvalidJSON, NoHelpDesk, ZendeskError
+from zendesk_export.server.model.audits import Origin
+from zendesk_export.server.model.auth import authenticate, resolve_account
+from zendesk_export.server.store import Account, Store, User
+
+__all__ = [
+    "ACCOUNT_KEY",
+    "JSON_TYPE",
+    "ServerConfig",
+    "Context",
+    "Call",
+    "Handler",
+    "endpoint",
+    "error_response",
+    "json_response",
+    "raw_json",
+    "api_routes",
+    "safe_host",
+]
+
+JSON_TYPE = "application/json; charset=utf-8"
+ACCOUNT_KEY = "zendesk_export.account"  # ASGI scope key: the request's account, once a middleware found it
+
+
+@dataclass
+class ServerConfig:
+    """What the app needs beyond store and clock. ``rate_limit``: "on", "off" or requests per minute."""
+
+    admin_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    rate_limit: str = "on"
+    faults: list[dict[str, Any]] = field(default_factory=list)  # fault rules active from start (edge.faults)
+
+
+@dataclass(frozen=True)
+class Context:
+    """What every handler may reach: the settings, the store and the clock. Nothing else rides along."""
+
+    config: ServerConfig
+    store: Store
+    clock: Clock
+
+
+class Call:
+    """One request as the handlers see it: parsed once, with the account and caller resolved on demand."""
+
+    def __init__(self, request: Request, body: bytes, ctx: Context) -> None:
+        self.request = request
+        self.body = body
+        self.ctx = ctx
+        self.params: QueryParams = request.query_params
+        self.base_url = f"{request.url.scheme}://{safe_host(request.headers.get('host', ''))}"
+
+    @cached_property
+    def account(self) -> Account:
+        """The account of the Host header (already found by the rate limiter, when it counted the request)."""
+        found: Account | None = self.request.scope.get(ACCOUNT_KEY)
+        return found or resolve_account(self.ctx.store, self.request.headers.get("host", ""))
+
+    def admin_account(self) -> Account:
+        """The account an admin API call names with ``?account=`` (default: the default account). The admin
+        token was checked before routing (``admin.guard.AdminGuard``)."""
+        name = self.params.get("account")
+        account = self.ctx.store.account(name)
+        if account is None:
+            raise NoHelpDesk(name or "localhost")
+        return account
+
+    def caller(self, *, admin: bool = False) -> User:
+        return authenticate(self.ctx.store, self.account, self.request.headers.get("authorization"), admin=admin)
+
+    def now(self) -> int:
+        """The server clock, in whole seconds: every timestamp a handler writes or compares."""
+        return int(self.ctx.clock.now())
+
+    def origin(self) -> Origin:
+        """Where the request came from, as an audit records it."""
+        client = self.request.client
+        return Origin(self.request.headers.get("user-agent"), client.host if client else None)
+
+    def json(self) -> dict[str, Any]:
+        try:
+            data = orjson.loads(self.body or b"{}")
+        except orjson.JSONDecodeError:
+            raise InvalidJSON() from None
+        if not isinstance(data, dict):
+            raise InvalidJSON()
+        return data
+
+    def path_int(self, name: str) -> int:
+        return int(self.request.path_params[name])
+
+
+Handler = Callable[[Call], Response]
+
+_HOST = re.compile(r"[A-Za-z0-9.\-]+(:[0-9]+)?|\[[0-9A-Fa-f:.]+\](:[0-9]+)?")
+
+
+def safe_host(host: str) -> str:
+    """The Host header goes into every URL we render (next_page, ticket url): only a well-formed one."""
+    return host if _HOST.fullmatch(host) else "localhost"
+
+
+def json_response(data: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
+    return raw_json(orjson.dumps(data), status, headers)
+
+
+def raw_json(body: bytes, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
+    return Response(body, status_code=status, headers=dict(headers or {}), media_type=JSON_TYPE)
+
+
+def error_response(error: ZendeskError) -> Response:
+    return json_response(error.body(), error.status, error.headers)
+
+
+def endpoint(handler: Handler) -> Callable[[Request], Any]:
+    """A Starlette endpoint that reads the body, then runs ``handler`` in a worker thread."""
+
+    async def run(request: Request) -> Response:
+        try:
+            body = await request.body()
+        except ClientDisconnect:  # the client gave up (e.g. its timeout during a latency fault): nobody to answer
+            return Response(status_code=499)
+        call = Call(request, body, request.app.state.ctx)
+        try:
+            return await run_in_threadpool(handler, call)
+        except ZendeskError as error:
+            return error_response(error)
+
+    run.__name__ = handler.__name__
+    return run
+
+
+def api_routes(table: Sequence[tuple[str, str, Handler]]) -> list[Route]:
+    """`(method, path, handler)` rows → routes, each path also reachable with Zendesk's `.json` suffix."""
+    routes = []
+    for method, path, handler in table:
+        for variant in (path, path + ".json"):
+            routes.append(Route(variant, endpoint(handler), methods=[method], name=f"{handler.__name__}{variant}"))
+    return routes

@@ -1,0 +1,87 @@
+"""Audits: what one write of a ticket did, as Zendesk records it (reference §6.2) — the `audit` of a Tickets API
+answer and the source of the ticket events export.
+
+An audit lists events: a `Comment`, `Create` events for the fields a new ticket was given, `Change` events (with
+the previous value) for the fields an update changed. Values are stored as Zendesk shows them: strings, even for
+ids, or null, or a list (tags).
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from typing import Any
+
+from zendesk_export.server.store import Writer
+from zendesk_export.tickets import format_time
+
+__all__ = ["API_VIA", "Origin", "Audit", "comment_event", "field_event"]
+
+API_VIA = {"channel": "api", "source": {"from": {}, "to": {}, "rel": None}}
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a write came from, as an audit's `metadata.system` records it."""
+
+    user_agent: str | None = None
+    ip_address: str | None = None
+
+
+def _event_value(value: Any) -> Any:
+    """Audit values are strings, even for ids (`"6130907993114"`), or null, or a list (tags)."""
+    if value is None or isinstance(value, list | str):
+        return value
+    return str(value)
+
+
+def comment_event(event_id: int | None, author_id: int, body: str, public: bool, audit_id: int | None
+                  ) -> dict[str, Any]:
+    """A `Comment` audit event, as recorded (ids may be None where the store numbers them, as for seeding)."""
+    return {
+        "id": event_id, "type": "Comment", "author_id": author_id, "body": body,
+        "html_body": f'<div class="zd-comment" dir="auto"><p dir="auto">{html.escape(body, quote=False)}</p></div>',
+        "plain_body": body, "public": public, "attachments": [], "audit_id": audit_id,
+    }
+
+
+def field_event(event_id: int | None, name: str, value: Any, *previous: Any) -> dict[str, Any]:
+    """A `Create` event, or, given a previous value (which may be None), a `Change` event."""
+    event = {"id": event_id, "type": "Change" if previous else "Create", "value": _event_value(value),
+             "field_name": name}
+    if previous:
+        event["previous_value"] = _event_value(previous[0])
+    return event
+
+
+class Audit:
+    """Collects the events of one write; becomes the audit Zendesk returns and the ticket events export."""
+
+    def __init__(self, writer: Writer, origin: Origin, ticket_id: int, author_id: int, now: int) -> None:
+        self.writer = writer
+        self.id = writer.next_id("audits")
+        self.origin, self.ticket_id, self.author_id, self.now = origin, ticket_id, author_id, now
+        self.events: list[dict[str, Any]] = []
+
+    def comment(self, comment: dict[str, Any]) -> None:
+        event_id = self.writer.next_id("events")
+        self.events.append(comment_event(event_id, self.author_id, comment["body"], comment["public"], self.id))
+
+    def field(self, name: str, value: Any, *previous: Any) -> None:
+        """A Create event, or with a previous value a Change event."""
+        self.events.append(field_event(self.writer.next_id("events"), name, value, *previous))
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "ticket_id": self.ticket_id, "created_at": format_time(self.now),
+            "author_id": self.author_id,
+            "metadata": {"system": {"client": self.origin.user_agent, "ip_address": self.origin.ip_address,
+                                    "location": None, "latitude": None, "longitude": None}, "custom": {}},
+            "events": self.events, "via": API_VIA,
+        }
+
+    def save(self) -> dict[str, Any]:
+        audit = self.as_json()
+        if self.events:
+            self.writer.add_audit({**audit, "created_at_epoch": self.now})
+        return audit
