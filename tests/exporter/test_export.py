@@ -174,6 +174,47 @@ def test_page_boundary_repeats_of_the_time_export_are_dropped(zendesk_server):
     assert sorted(handed_on) == sorted(server_truth(zendesk_server).items())
 
 
+def test_a_boundary_repeat_that_changed_before_the_next_page_ends_at_its_latest_version(zendesk_server, output):
+    """Page 1 ends inside a second, so that second's tickets come again on page 2; one of them is updated
+    between the two pages. Repeats are recognised by id *and* generated_timestamp, so the new version on page 2
+    is kept, not dropped as a repeat."""
+    zendesk_server.admin.freeze(int(zendesk_server.admin.clock()["now"]))
+    create_tickets(zendesk_server, 8)
+    zendesk_server.admin.advance(1)
+    boundary = create_tickets(zendesk_server, 8)  # page 1 (12 tickets) ends among these
+    zendesk_server.admin.advance(61)
+
+    def update_a_repeat_after_page_one(event: Progress) -> None:
+        if event.kind == "page" and event.pages == 1:
+            update_tickets(zendesk_server, boundary[:1], status="pending")
+            zendesk_server.admin.advance(61)
+
+    transport = FaultyTransport()
+    run_export(server_config(zendesk_server, per_page=12), output.out, transport=transport,
+               on_progress=update_a_repeat_after_page_one)
+    assert len(transport.requests_to("/incremental/tickets")) == 2  # the new version came on page 2
+    assert output.tickets()[boundary[0]]["status"] == "pending"
+    assert output.versions() == server_truth(zendesk_server)
+
+
+@pytest.mark.parametrize(("server_clock", "start_offset", "requests"), [
+    (1_700_000_000, -30, 0),          # 30 s before the server's clock (years behind ours): too recent, not asked
+    (4_000_000_000, -3 * 86400, 1),   # 3 days behind the server's clock (far in our future): asked
+], ids=["server-clock-behind-ours", "server-clock-ahead-of-ours"])
+def test_the_too_recent_pre_check_uses_the_servers_date_header(zendesk_server, server_clock, start_offset, requests):
+    """A reused client knows the server's clock from its last ``Date`` header, and does not ask for a
+    ``start_time`` under a minute behind it (our own clock does not count)."""
+    zendesk_server.admin.freeze(server_clock)
+    with ZendeskClient(server_config(zendesk_server)) as client:
+        list(iter_pages(client, 0))
+        assert client.server_time == server_clock  # from the answer's Date header
+        zendesk_server.admin.clear_requests()
+        pages = list(iter_pages(client, server_clock + start_offset))
+    asked = [e for e in zendesk_server.admin.requests() if "/incremental/" in e["path"]]
+    assert len(asked) == requests
+    assert all(page.tickets == [] for page in pages)
+
+
 @pytest.mark.parametrize("mode", MODES)
 def test_a_second_run_resumes_from_the_checkpoint(zendesk_server, mode, output):
     seed(zendesk_server, 500, 2)
