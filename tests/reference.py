@@ -1,23 +1,22 @@
-"""Reference data: where it lives, and loading the responses recorded against real Zendesk."""
+"""The recorded Zendesk responses the tests replay, kept in the repository under ``tests/recordings``.
+
+Their origin is in ``tests/recordings/README.md``. A missing file is an error, never a skip: the contract tests
+are only worth anything if they always run.
+"""
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-REPO = Path(__file__).resolve().parent.parent
-# The steering repo's reference data sits beside every clone (`../shared/reference/data`); override with an env.
-REFERENCE = Path(os.environ.get("ZENDESK_EXPORT_REFERENCE", REPO.parent / "shared" / "reference" / "data"))
+RECORDINGS = Path(__file__).resolve().parent / "recordings"
 
 
 def reference_file(relative: str) -> Path:
-    path = REFERENCE / relative
-    if not path.exists():
-        pytest.skip(f"reference data not found at {path} (set ZENDESK_EXPORT_REFERENCE)")
+    path = RECORDINGS / relative
+    if not path.is_file():
+        raise FileNotFoundError(f"recorded response {relative!r} is missing from {RECORDINGS}")
     return path
 
 

@@ -1,67 +1,108 @@
-"""Helpers for the exporter's tests: an in-memory sink, a fault-injecting transport in front of the real server,
-a replay of recorded Zendesk responses, and the server's own view of its tickets (the truth we compare with)."""
+"""Helpers for the exporter's tests: the four real outputs (``output``), a fault-injecting transport in front of the
+real server, a replay of recorded Zendesk responses, and the server's own view of its tickets (the truth)."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 import pytest
 
+from tests.exporter.sinks.conftest import SINKS, SinkCase, make_case
 from tests.reference import cassette
 from zendesk_export.exporter import ExportConfig
-from zendesk_export.exporter.sinks.base import Checkpoint, Page, WriteResult
+from zendesk_export.exporter.sinks.base import Checkpoint, Page, Sink, WriteResult
 from zendesk_export.testing import ZendeskServer
 
 
-class MemorySink:
-    """The sink contract in memory: upsert by id keeping the highest generated_timestamp, checkpoint with the
-    page, a record of every write. ``fail_on_write`` makes the n-th write raise (a full disk)."""
+@dataclass
+class Output:
+    """A real output of one kind (SQLite, JSONL, Parquet, PostgreSQL) and an independent reader of it."""
 
-    def __init__(self, fail_on_write: int | None = None) -> None:
-        self.tickets: dict[int, dict[str, Any]] = {}
-        self.sideloads: dict[str, dict[int, dict[str, Any]]] = {}
-        self.checkpoint: Checkpoint | None = None
-        self.writes: list[Page] = []
-        self.fail_on_write = fail_on_write
-        self.closed = False
+    case: SinkCase
 
-    def load_checkpoint(self) -> Checkpoint | None:
-        return self.checkpoint
+    @property
+    def kind(self) -> str:
+        return self.case.kind
 
-    def write(self, page: Page) -> WriteResult:
-        if self.fail_on_write is not None and len(self.writes) + 1 == self.fail_on_write:
-            raise OSError(28, "No space left on device")
-        self.writes.append(page)
-        result = WriteResult()
-        for ticket in page.tickets:
-            self._upsert(ticket, result)
-        for name, rows in page.sideloads.items():
-            self.sideloads.setdefault(name, {}).update({row["id"]: row for row in rows})
-        self.checkpoint = page.checkpoint
-        return result
+    @property
+    def out(self) -> str:
+        return self.case.out
 
-    def _upsert(self, ticket: dict[str, Any], result: WriteResult) -> None:
-        stored = self.tickets.get(ticket["id"])
-        if stored is None:
-            result.new += 1
-        elif ticket["generated_timestamp"] > stored["generated_timestamp"]:
-            result.updated += 1
-            result.deleted += ticket["status"] == "deleted" and stored["status"] != "deleted"
-        else:
-            result.unchanged += 1
-            return
-        self.tickets[ticket["id"]] = ticket
+    def exists(self) -> bool:
+        if self.case.path is not None:
+            return self.case.path.exists()
+        found = self.case.query(f"SELECT count(*) FROM information_schema.tables WHERE table_schema = "
+                                f"'{self.case.schema}' AND table_name = 'tickets'")
+        return bool(found[0])
+
+    def tickets(self) -> dict[int, dict[str, Any]]:
+        """The latest version of every stored ticket, read back from the output (nothing: an empty dict)."""
+        if not self.exists():
+            return {}
+        latest = self.case.latest()
+        if self.kind in ("sqlite", "postgres"):
+            assert self.case.stored_rows() == len(latest), "more than one row for a ticket"
+        return latest
 
     def versions(self) -> dict[int, int]:
-        return {ticket_id: ticket["generated_timestamp"] for ticket_id, ticket in self.tickets.items()}
+        """id → generated_timestamp of the stored version of each ticket."""
+        return {ticket_id: ticket["generated_timestamp"] for ticket_id, ticket in self.tickets().items()}
+
+    def checkpoint(self) -> Checkpoint | None:
+        with self.case.open() as sink:
+            return sink.load_checkpoint()
+
+    def write_checkpoint(self, checkpoint: Checkpoint) -> None:
+        """Store a checkpoint with an empty page, as an earlier run would have."""
+        with self.case.open() as sink:
+            sink.write(Page([], checkpoint, {}))
+
+
+@pytest.fixture
+def new_output(tmp_path: Path) -> Iterator[Callable[[str], Output]]:
+    """Make fresh outputs of a kind; PostgreSQL schemas are dropped after the test."""
+    made: list[Iterator[SinkCase]] = []
+
+    def make(kind: str) -> Output:
+        folder = tmp_path / f"output-{len(made)}"
+        folder.mkdir()
+        made.append(make_case(kind, folder))
+        return Output(next(made[-1]))
+
+    yield make
+    for case in made:
+        next(case, None)
+
+
+@pytest.fixture(params=SINKS)
+def output(request: pytest.FixtureRequest, new_output: Callable[[str], Output]) -> Output:
+    """Every real sink in turn, with a fresh output."""
+    return new_output(request.param)
+
+
+class FailingSink:
+    """A real sink whose ``fail_on``-th write raises first, as a full disk would; the page is not written."""
+
+    def __init__(self, sink: Sink, fail_on: int) -> None:
+        self.sink, self.fail_on, self.writes = sink, fail_on, 0
+
+    def load_checkpoint(self) -> Checkpoint | None:
+        return self.sink.load_checkpoint()
+
+    def write(self, page: Page) -> WriteResult:
+        self.writes += 1
+        if self.writes == self.fail_on:
+            raise OSError(28, "No space left on device")
+        return self.sink.write(page)
 
     def close(self) -> None:
-        self.closed = True
+        self.sink.close()
 
 
 @dataclass

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -197,12 +199,41 @@ def test_a_request_that_keeps_failing_gives_up_within_the_budget(make_client, sl
     assert "\n" not in str(raised.value)
 
 
-def test_no_backoff_mode_never_sleeps_but_still_gives_up():
+@pytest.fixture
+def slept(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """Every ``time.sleep`` the test's own thread asks for, recorded instead of slept (server threads sleep)."""
+    calls: list[float] = []
+    real_sleep, test_thread = time.sleep, threading.current_thread()
+
+    def recording_sleep(seconds: float) -> None:
+        if threading.current_thread() is test_thread:
+            calls.append(seconds)
+        else:
+            real_sleep(seconds)
+
+    monkeypatch.setattr(time, "sleep", recording_sleep)
+    return calls
+
+
+@pytest.mark.parametrize("no_backoff", [True, False])
+def test_no_backoff_mode_never_sleeps_but_still_gives_up(slept, no_backoff):
+    """The same failing server, with and without the no-backoff mode: the waits are planned either way, and
+    slept only without it."""
     script = Script(answer(503, {}))
-    config = ExportConfig(url="https://acme.zendesk.com", email="a@b.c", token="T", no_backoff=True, retry_for=60)
+    config = ExportConfig(url="https://acme.zendesk.com", email="a@b.c", token="T", no_backoff=no_backoff,
+                          retry_for=10)
     with ZendeskClient(config, transport=httpx.MockTransport(script)) as client, pytest.raises(GaveUp):
         client.get(PATH, {"start_time": 0})
-    assert client.stats.waited_seconds <= 60
+    assert client.stats.retries >= 3 and client.stats.waited_seconds > 0
+    assert len(slept) == (0 if no_backoff else client.stats.retries)
+
+
+def test_no_backoff_mode_takes_retry_after_without_sleeping(slept):
+    script = Script(answer(429, {"error": "APIRateLimitExceeded"}, **{"retry-after": "30"}), ok())
+    config = ExportConfig(url="https://acme.zendesk.com", email="a@b.c", token="T", no_backoff=True)
+    with ZendeskClient(config, transport=httpx.MockTransport(script)) as client:
+        client.get(PATH, {"start_time": 0})
+    assert (client.stats.rate_limit_waits, client.stats.waited_seconds, slept) == (1, 30.0, [])
 
 
 def reference_body(path: str) -> bytes:

@@ -11,8 +11,8 @@ import httpx
 import pytest
 
 from tests.exporter.conftest import (
+    FailingSink,
     FaultyTransport,
-    MemorySink,
     Replay,
     create_tickets,
     delete_tickets,
@@ -33,7 +33,7 @@ from zendesk_export.exporter import (
     run_export,
 )
 from zendesk_export.exporter.sinks import SQLiteSink
-from zendesk_export.exporter.sinks.base import Checkpoint, Page
+from zendesk_export.exporter.sinks.base import Checkpoint
 
 MODES = ["time", "cursor"]
 RECORDED_HOST = "https://d3v-zenpydev.zendesk.com"
@@ -51,14 +51,6 @@ def seed(server: Any, tickets: int, random_seed: int) -> None:
     """Seeded tickets, all out of the server's last-minute blind spot."""
     server.admin.seed(tickets=tickets, random_seed=random_seed)
     server.admin.advance(61)
-
-
-def needs_cursor_endpoint(server: Any, mode: str) -> None:
-    """The cursor endpoint lands in the server after the time-based one."""
-    if mode == "cursor":
-        with server.client() as http:
-            if http.get("/api/v2/incremental/tickets/cursor.json", params={"start_time": 0}).status_code == 404:
-                pytest.skip("the server has no cursor endpoint yet")
 
 
 def test_time_mode_follows_end_time_through_the_recorded_per_page_1_chain(recorded):
@@ -104,22 +96,20 @@ def test_the_recorded_last_page_ends_the_stream_although_next_page_is_not_null(r
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_both_modes_export_exactly_the_servers_tickets(zendesk_server, mode):
-    """A seeded account (with bursts of hundreds to thousands of tickets in one second), pages of 500."""
-    needs_cursor_endpoint(zendesk_server, mode)
-    seed(zendesk_server, 12_000, 11)
+def test_both_modes_export_exactly_the_servers_tickets(zendesk_server, mode, output):
+    """A seeded account (with bursts of many tickets in one second), small pages, into every real output."""
+    seed(zendesk_server, 1500, 11)
     truth = server_truth(zendesk_server)
-    assert max(Counter(truth.values()).values()) > 1000  # the seed made a burst bigger than two pages
-    sink = MemorySink()
-    summary = run_export(server_config(zendesk_server, mode=mode, per_page=500), sink)
-    assert sink.versions() == truth
-    assert summary.new == summary.tickets == len(truth)
+    assert max(Counter(truth.values()).values()) > 2 * 50  # the seed made a burst bigger than two pages
+    summary = run_export(server_config(zendesk_server, mode=mode, per_page=50), output.out)
+    assert output.versions() == truth
+    deleted = sum(t["status"] == "deleted" for t in output.tickets().values())
+    assert (summary.tickets, summary.new, summary.deleted) == (len(truth), len(truth) - deleted, deleted)
     assert summary.updated == summary.unchanged == 0
 
 
 @pytest.mark.parametrize("mode", MODES)
 def test_thousands_of_tickets_in_one_second_are_exported_once_each(zendesk_server, mode):
-    needs_cursor_endpoint(zendesk_server, mode)
     seed(zendesk_server, 20_000, 1)
     truth = server_truth(zendesk_server)
     second, size = Counter(truth.values()).most_common(1)[0]
@@ -132,90 +122,126 @@ def test_thousands_of_tickets_in_one_second_are_exported_once_each(zendesk_serve
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_deleted_tickets_are_exported_as_deleted_or_left_out(zendesk_server, mode):
-    needs_cursor_endpoint(zendesk_server, mode)
+def test_deleted_tickets_are_exported_as_deleted_or_left_out(zendesk_server, mode, output, new_output):
     ids = create_tickets(zendesk_server, 6)
     delete_tickets(zendesk_server, ids[:2])
     zendesk_server.admin.advance(61)
-    everything, live = MemorySink(), MemorySink()
-    run_export(server_config(zendesk_server, mode=mode), everything)
-    run_export(server_config(zendesk_server, mode=mode, exclude_deleted=True), live)
-    assert everything.versions() == server_truth(zendesk_server)
-    assert {i: everything.tickets[i]["status"] for i in ids[:2]} == {ids[0]: "deleted", ids[1]: "deleted"}
+    live = new_output(output.kind)
+    run_export(server_config(zendesk_server, mode=mode), output.out)
+    run_export(server_config(zendesk_server, mode=mode, exclude_deleted=True), live.out)
+    everything = output.tickets()
+    assert output.versions() == server_truth(zendesk_server)
+    assert {i: everything[i]["status"] for i in ids[:2]} == {ids[0]: "deleted", ids[1]: "deleted"}
     assert live.versions() == server_truth(zendesk_server, exclude_deleted=True)
-    assert set(live.tickets) == set(ids[2:])
+    assert set(live.tickets()) == set(ids[2:])
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_tickets_updated_while_the_export_runs_end_at_their_latest_version(zendesk_server, mode):
-    needs_cursor_endpoint(zendesk_server, mode)
-    seed(zendesk_server, 3000, 5)
-    sink = MemorySink()
+def test_tickets_updated_while_the_export_runs_end_at_their_latest_version(zendesk_server, mode, output):
+    seed(zendesk_server, 600, 5)
     changed: list[int] = []
 
     def change_some_exported_tickets(event: Progress) -> None:
         if event.kind == "page" and event.pages in (2, 4):
-            open_ids = sorted(i for i, t in sink.tickets.items() if t["status"] not in ("closed", "deleted"))
+            stored = output.tickets()
+            open_ids = sorted(i for i, t in stored.items() if t["status"] not in ("closed", "deleted", "pending"))
             ids = open_ids[event.pages * 10: event.pages * 10 + 5]
             update_tickets(zendesk_server, ids, status="pending")
             zendesk_server.admin.advance(61)
             changed.extend(ids)
 
-    config = server_config(zendesk_server, mode=mode, per_page=300)
-    first = run_export(config, sink, on_progress=change_some_exported_tickets)
-    again = run_export(config, sink)
-    assert sink.versions() == server_truth(zendesk_server)
-    assert all(sink.tickets[i]["status"] == "pending" for i in changed) and len(changed) == 10
+    config = server_config(zendesk_server, mode=mode, per_page=60)
+    first = run_export(config, output.out, on_progress=change_some_exported_tickets)
+    again = run_export(config, output.out)
+    stored = output.tickets()
+    assert output.versions() == server_truth(zendesk_server)
+    assert all(stored[i]["status"] == "pending" for i in changed) and len(set(changed)) == 10
     assert first.updated + again.updated == 10
-    assert first.new == 3000
+    assert first.new + first.deleted == 600
 
 
 def test_page_boundary_repeats_of_the_time_export_are_dropped(zendesk_server):
     """A full page ending inside a second makes the server send that second's tickets again; the loop drops
-    them, so the sink sees each ticket once."""
+    them, so each ticket is handed on once."""
     start = int(zendesk_server.admin.clock()["now"])
     zendesk_server.admin.freeze(start)
     for _ in range(3):
         create_tickets(zendesk_server, 8)
         zendesk_server.admin.advance(1)
     zendesk_server.admin.advance(61)
-    sink = MemorySink()
     with ZendeskClient(server_config(zendesk_server, per_page=12)) as client:
         pages = list(iter_pages(client, 0))
-        for page in pages:
-            sink.write(Page(page.tickets, page.checkpoint, page.sideloads))
+    handed_on = [(t["id"], t["generated_timestamp"]) for p in pages for t in p.tickets]
     assert sum(p.repeats for p in pages) > 0
-    assert sink.versions() == server_truth(zendesk_server)
-    assert sum(len(p.tickets) for p in pages) == 24
+    assert sorted(handed_on) == sorted(server_truth(zendesk_server).items())
+
+
+def test_a_boundary_repeat_that_changed_before_the_next_page_ends_at_its_latest_version(zendesk_server, output):
+    """Page 1 ends inside a second, so that second's tickets come again on page 2; one of them is updated
+    between the two pages. Repeats are recognised by id *and* generated_timestamp, so the new version on page 2
+    is kept, not dropped as a repeat."""
+    zendesk_server.admin.freeze(int(zendesk_server.admin.clock()["now"]))
+    create_tickets(zendesk_server, 8)
+    zendesk_server.admin.advance(1)
+    boundary = create_tickets(zendesk_server, 8)  # page 1 (12 tickets) ends among these
+    zendesk_server.admin.advance(61)
+
+    def update_a_repeat_after_page_one(event: Progress) -> None:
+        if event.kind == "page" and event.pages == 1:
+            update_tickets(zendesk_server, boundary[:1], status="pending")
+            zendesk_server.admin.advance(61)
+
+    transport = FaultyTransport()
+    run_export(server_config(zendesk_server, per_page=12), output.out, transport=transport,
+               on_progress=update_a_repeat_after_page_one)
+    assert len(transport.requests_to("/incremental/tickets")) == 2  # the new version came on page 2
+    assert output.tickets()[boundary[0]]["status"] == "pending"
+    assert output.versions() == server_truth(zendesk_server)
+
+
+@pytest.mark.parametrize(("server_clock", "start_offset", "requests"), [
+    (1_700_000_000, -30, 0),          # 30 s before the server's clock (years behind ours): too recent, not asked
+    (4_000_000_000, -3 * 86400, 1),   # 3 days behind the server's clock (far in our future): asked
+], ids=["server-clock-behind-ours", "server-clock-ahead-of-ours"])
+def test_the_too_recent_pre_check_uses_the_servers_date_header(zendesk_server, server_clock, start_offset, requests):
+    """A reused client knows the server's clock from its last ``Date`` header, and does not ask for a
+    ``start_time`` under a minute behind it (our own clock does not count)."""
+    zendesk_server.admin.freeze(server_clock)
+    with ZendeskClient(server_config(zendesk_server)) as client:
+        list(iter_pages(client, 0))
+        assert client.server_time == server_clock  # from the answer's Date header
+        zendesk_server.admin.clear_requests()
+        pages = list(iter_pages(client, server_clock + start_offset))
+    asked = [e for e in zendesk_server.admin.requests() if "/incremental/" in e["path"]]
+    assert len(asked) == requests
+    assert all(page.tickets == [] for page in pages)
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_a_second_run_resumes_from_the_checkpoint(zendesk_server, mode):
-    needs_cursor_endpoint(zendesk_server, mode)
-    seed(zendesk_server, 2000, 2)
-    sink = MemorySink()
-    config = server_config(zendesk_server, mode=mode, per_page=400)
-    run_export(config, sink)
-    checkpoint = sink.checkpoint
+def test_a_second_run_resumes_from_the_checkpoint(zendesk_server, mode, output):
+    seed(zendesk_server, 500, 2)
+    config = server_config(zendesk_server, mode=mode, per_page=100)
+    run_export(config, output.out)
+    checkpoint = output.checkpoint()
+    assert checkpoint is not None
     created = create_tickets(zendesk_server, 3)
     zendesk_server.admin.advance(61)
     transport = FaultyTransport()
-    second = run_export(config, sink, transport=transport)
+    second = run_export(config, output.out, transport=transport)
     first_request = transport.journal[0][1]
     assert first_request.get("start_time", first_request.get("cursor")) == checkpoint.position
     assert second.resumed_from == checkpoint
-    assert second.new == 3 and set(created) <= set(sink.tickets)
-    assert sink.versions() == server_truth(zendesk_server)
+    assert second.new == 3 and set(created) <= set(output.tickets())
+    assert output.versions() == server_truth(zendesk_server)
 
 
-def test_start_time_only_seeds_the_first_run(zendesk_server):
+def test_start_time_only_seeds_the_first_run(zendesk_server, output):
     seed(zendesk_server, 500, 4)
     truth = server_truth(zendesk_server)
     middle = sorted(truth.values())[250]
-    sink = MemorySink()
-    run_export(server_config(zendesk_server, start_time=middle), sink)
-    assert set(sink.versions().values()) == {ts for ts in truth.values() if ts >= middle}
-    second = run_export(server_config(zendesk_server, start_time=0), sink)
+    run_export(server_config(zendesk_server, start_time=middle), output.out)
+    assert set(output.versions().values()) == {ts for ts in truth.values() if ts >= middle}
+    second = run_export(server_config(zendesk_server, start_time=0), output.out)
     assert second.new == 0
 
 
@@ -223,40 +249,43 @@ def test_start_time_only_seeds_the_first_run(zendesk_server):
     (Checkpoint("time", "5", "https://other.zendesk.com"), "holds an export of https://other.zendesk.com"),
     (Checkpoint("cursor", "MTY5fHw=", "SOURCE"), "was exported with --mode cursor"),
 ])
-def test_a_checkpoint_of_another_account_or_mode_is_refused(zendesk_server, checkpoint, message):
-    sink = MemorySink()
-    sink.checkpoint = Checkpoint(checkpoint.mode, checkpoint.position,
-                                 checkpoint.source.replace("SOURCE", zendesk_server.url))
+def test_a_checkpoint_of_another_account_or_mode_is_refused(zendesk_server, checkpoint, message, output):
+    create_tickets(zendesk_server, 2)
+    zendesk_server.admin.advance(61)
+    stored = Checkpoint(checkpoint.mode, checkpoint.position, checkpoint.source.replace("SOURCE", zendesk_server.url))
+    output.write_checkpoint(stored)
     with pytest.raises(CheckpointMismatch, match=message):
-        run_export(server_config(zendesk_server), sink)
-    assert sink.writes == []
+        run_export(server_config(zendesk_server), output.out)
+    assert output.tickets() == {} and output.checkpoint() == stored
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_a_too_recent_start_time_means_nothing_new(zendesk_server, mode):
-    needs_cursor_endpoint(zendesk_server, mode)
+def test_a_too_recent_start_time_means_nothing_new(zendesk_server, mode, output):
     create_tickets(zendesk_server, 2)
     now = int(zendesk_server.admin.clock()["now"])
-    sink = MemorySink()
-    summary = run_export(server_config(zendesk_server, mode=mode, start_time=now - 30), sink)
-    assert (summary.tickets, summary.pages, summary.requests, sink.writes) == (0, 0, 1, [])
+    summary = run_export(server_config(zendesk_server, mode=mode, start_time=now - 30), output.out)
+    assert (summary.tickets, summary.pages, summary.requests) == (0, 0, 1)
+    assert (output.tickets(), output.checkpoint()) == ({}, None)
 
 
-def test_an_empty_account_exports_nothing_and_succeeds(zendesk_server):
-    sink = MemorySink()
-    summary = run_export(server_config(zendesk_server), sink)
-    assert (summary.tickets, sink.checkpoint) == (0, None)
+def test_an_empty_account_exports_nothing_and_succeeds(zendesk_server, output):
+    summary = run_export(server_config(zendesk_server), output.out)
+    assert (summary.tickets, output.checkpoint(), output.tickets()) == (0, None, {})
 
 
-def test_a_failing_output_stops_the_export_and_keeps_the_last_checkpoint(zendesk_server):
-    seed(zendesk_server, 1000, 1)
-    sink = MemorySink(fail_on_write=3)
+def test_a_failing_output_stops_the_export_and_keeps_the_last_checkpoint(zendesk_server, output):
+    seed(zendesk_server, 500, 1)
+    config = server_config(zendesk_server, per_page=100)
+    with ZendeskClient(config) as client:
+        second_page = list(iter_pages(client, 0))[1].checkpoint
+    failing = FailingSink(output.case.open(), fail_on=3)
     with pytest.raises(OutputError, match="cannot write to the output: disk full"):
-        run_export(server_config(zendesk_server, per_page=200), sink)
-    assert len(sink.writes) == 2 and sink.checkpoint == sink.writes[-1].checkpoint
-    sink.fail_on_write = None
-    run_export(server_config(zendesk_server, per_page=200), sink)
-    assert sink.versions() == server_truth(zendesk_server)
+        run_export(config, failing)
+    failing.close()
+    assert output.checkpoint() == second_page
+    assert 0 < len(output.tickets()) < 500
+    run_export(config, output.out)
+    assert output.versions() == server_truth(zendesk_server)
 
 
 def test_sideloads_and_options_are_passed_through():
@@ -332,10 +361,10 @@ def test_iter_tickets_from_a_config_closes_its_client(zendesk_server):
     assert {t["id"]: t["generated_timestamp"] for t in tickets} == server_truth(zendesk_server)
 
 
-def test_progress_reports_every_page_and_the_end(zendesk_server):
+def test_progress_reports_every_page_and_the_end(zendesk_server, tmp_path):
     seed(zendesk_server, 1000, 1)
     events: list[Progress] = []
-    summary = run_export(server_config(zendesk_server, per_page=250), MemorySink(), on_progress=events.append)
+    summary = run_export(server_config(zendesk_server, per_page=250), str(tmp_path / "t.db"), on_progress=events.append)
     pages = [e for e in events if e.kind == "page"]
     assert [e.pages for e in pages] == list(range(1, summary.pages + 1))
     assert pages[-1].tickets == summary.tickets == 1000
@@ -344,14 +373,13 @@ def test_progress_reports_every_page_and_the_end(zendesk_server):
     assert pages[-1].origin <= pages[-1].reached <= pages[-1].target + 1
 
 
-def test_cursor_checkpoint_is_the_opaque_after_cursor(zendesk_server):
-    needs_cursor_endpoint(zendesk_server, "cursor")
+def test_cursor_checkpoint_is_the_opaque_after_cursor(zendesk_server, output):
     create_tickets(zendesk_server, 3)
     zendesk_server.admin.advance(61)
-    sink = MemorySink()
-    run_export(server_config(zendesk_server, mode="cursor"), sink)
-    assert sink.checkpoint is not None and sink.checkpoint.mode == "cursor"
-    assert base64.b64decode(sink.checkpoint.position).decode().endswith(f"||{max(sink.tickets)}|")
+    run_export(server_config(zendesk_server, mode="cursor"), output.out)
+    checkpoint = output.checkpoint()
+    assert checkpoint is not None and checkpoint.mode == "cursor"
+    assert base64.b64decode(checkpoint.position).decode().endswith(f"||{max(output.tickets())}|")
 
 
 @pytest.mark.parametrize(("mode", "bad_ticket", "problem"), [

@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from zendesk_export.server.model.scrub import SCRUB_AFTER
 from zendesk_export.testing import ZendeskServer
 
 T0 = 1_700_000_000
+SCRUB_AFTER = 30 * 24 * 60 * 60  # Zendesk scrubs a deleted ticket 30 days after its deletion
 PATHS = ["/api/v2/incremental/tickets.json", "/api/v2/incremental/tickets/cursor.json"]
 
 

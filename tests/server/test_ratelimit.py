@@ -221,3 +221,49 @@ def test_store_counts_each_hit_exactly_once_across_threads(tmp_path: Path) -> No
         list(pool.map(hit, range(200)))
     assert sorted(counts) == list(range(1, 201))
     assert store.hit_rate_counters(1, [("incremental", MINUTE + 60)]) == {"incremental": 1}  # a new window
+
+
+def test_the_users_cursor_export_has_its_own_twenty_a_minute(limited: ZendeskServer, client: httpx.Client) -> None:
+    statuses = [export(client, "/api/v2/incremental/users/cursor.json").status_code for _ in range(21)]
+    assert statuses == [200] * 20 + [429]
+    refused = export(client, "/api/v2/incremental/users/cursor.json")
+    assert refused.json()["error"] == "APIRateLimitExceeded"
+    assert refused.headers["zendesk-ratelimit-incremental-exports-cursor"] == "total=20; remaining=0; resets=10"
+    assert export(client).status_code == 200  # the tickets export counts elsewhere
+
+
+@pytest.mark.parametrize(("high_volume", "plan", "users_cursor"), [(False, "700", "20"), (True, "2500", "60")])
+def test_high_volume_raises_the_account_limit_to_2500(limited: ZendeskServer, client: httpx.Client,
+                                                      high_volume: bool, plan: str, users_cursor: str) -> None:
+    limited.admin.set_rate_limit(enabled=True, high_volume=high_volume)
+    first = export(client, "/api/v2/incremental/users/cursor.json")
+    assert (first.headers["x-rate-limit"], first.headers["x-rate-limit-remaining"]) == (plan, str(int(plan) - 1))
+    assert first.headers["zendesk-ratelimit-incremental-exports-cursor"].startswith(f"total={users_cursor};")
+
+
+def test_when_the_account_and_the_export_limits_are_both_spent_the_429_names_the_export(
+        limited: ZendeskServer, client: httpx.Client) -> None:
+    """Both buckets free up at the same minute's end: the 429 names the endpoint's own limit."""
+    limited.admin.set_rate_limit(enabled=True, plan_limit=2, incremental=2)
+    assert [export(client).status_code for _ in range(2)] == [200, 200]
+    refused = export(client)
+    assert (refused.status_code, refused.headers["retry-after"]) == (429, "10")
+    assert refused.json() == {"error": "APIRateLimitExceeded",
+                              "description": "Number of allowed incremental export API requests per minute exceeded"}
+
+
+def test_when_several_limits_are_spent_the_429_names_the_one_that_frees_up_last(
+        limited: ZendeskServer, client: httpx.Client) -> None:
+    """The account's minute ends in 55 s, the sample exports' 20 minutes in 900 s: waiting for the account's
+    limit alone would earn another 429, so the answer names the sample limit and its Retry-After."""
+    limited.admin.freeze(1_699_999_200 + 305)  # 5 minutes 5 seconds into a 20-minute window
+    limited.admin.set_rate_limit(enabled=True, plan_limit=2, sample=2)
+    sample = "/api/v2/incremental/tickets/sample.json"
+    assert [export(client, sample).status_code for _ in range(2)] == [200, 200]
+    refused = export(client, sample)
+    assert (refused.status_code, refused.headers["retry-after"]) == (429, "895")
+    assert refused.json()["description"] == \
+        "Number of allowed incremental sample export API requests per 20 minutes exceeded"
+    account_only = client.get("/api/v2/tickets/1.json")
+    assert (account_only.status_code, account_only.headers["retry-after"]) == (429, "55")
+    assert account_only.json()["description"] == "Number of allowed API requests per minute exceeded"

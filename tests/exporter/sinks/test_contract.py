@@ -3,7 +3,6 @@ checkpoint with the data, sideloads, nothing lost, nothing doubled, and consiste
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import signal
@@ -17,14 +16,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import zendesk_export
-from tests.reference import REFERENCE
+from tests.reference import cassette
 from zendesk_export.exporter.sinks import Checkpoint, WriteResult
 
 from . import _pages
 from ._pages import SOURCE, make_ticket, make_user, page
 from .conftest import SinkCase
-
-RECORDED = REFERENCE / "zenpy-cassettes/decoded/TicketsIncrementalTest.test_get_values.decoded.json"
 
 
 def test_new_output_has_no_checkpoint(case: SinkCase) -> None:
@@ -165,10 +162,9 @@ def test_invalid_ticket_fails_the_whole_page_and_keeps_the_previous_state(case: 
     assert set(case.latest()) == {1, 2}
 
 
-@pytest.mark.skipif(not RECORDED.exists(), reason="the shared reference recordings are not available")
 def test_recorded_export_page_round_trips(case: SinkCase) -> None:
     """The 87 tickets of a real Zendesk export page are stored exactly as received."""
-    tickets = json.loads(RECORDED.read_text())[0]["response"]["body"]["tickets"]
+    tickets = cassette("TicketsIncrementalTest.test_get_values")[0]["response"]["body"]["tickets"]
     with case.open() as sink:
         result = sink.write(page(tickets))
     assert result.new + result.deleted == len(tickets)
