@@ -130,9 +130,9 @@ def credentials(store: Store) -> Any:
     """user_by_email, user, secret_hashes, user_by_oauth_token, demo_credentials_active."""
     admin = store.user_by_email(1, "Admin@Example.COM")
     assert admin is not None and admin.is_admin
-    passwords = store.secret_hashes(admin.id, "password")
+    passwords = store.secret_hashes(1, admin.id, "password")
     return [admin, store.user(1, admin.id), store.user(1, 999), store.user_by_email(1, "no\x00one@example.com"),
-            store.secret_hashes(admin.id, "api_token"), [verify_secret("demo-password", h) for h in passwords],
+            store.secret_hashes(1, admin.id, "api_token"), [verify_secret("demo-password", h) for h in passwords],
             store.user_by_oauth_token(1, "demo-oauth-token"), store.user_by_oauth_token(1, "wrong"),
             store.demo_credentials_active()]
 
@@ -148,7 +148,7 @@ def add_users(store: Store) -> Any:
     assert len(first) == 2 and again == []
     bob = store.user_by_email(1, "bob@x.org")
     assert bob is not None
-    return [first, again, bob, [verify_secret("tok-b", h) for h in store.secret_hashes(bob.id, "api_token")]]
+    return [first, again, bob, [verify_secret("tok-b", h) for h in store.secret_hashes(1, bob.id, "api_token")]]
 
 
 @scenario

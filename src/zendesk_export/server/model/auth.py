@@ -64,7 +64,7 @@ def _user_from_header(store: Store, account: Account, header: str) -> User:
         raise CouldNotAuthenticate() from None
     email, kind = (login[: -len("/token")], "api_token") if login.endswith("/token") else (login, "password")
     user = store.user_by_email(account.id, email)
-    if user is None or not any(_verified(secret, h) for h in store.secret_hashes(user.id, kind)):
+    if user is None or not any(_verified(secret, h) for h in store.secret_hashes(account.id, user.id, kind)):
         raise CouldNotAuthenticate()
     return user
 

@@ -114,8 +114,9 @@ class Store(Protocol):
 
     def user(self, account_id: int, user_id: int) -> User | None: ...
 
-    def secret_hashes(self, user_id: int, kind: str) -> list[str]:
-        """Stored hashes of a user's credentials of one kind: api_token, password."""
+    def secret_hashes(self, account_id: int, user_id: int, kind: str) -> list[str]:
+        """Stored hashes of one account's user's credentials of one kind: api_token, password (user ids restart
+        at 1 in every account, so the account is part of the key)."""
         ...
 
     def user_by_oauth_token(self, account_id: int, token: str) -> User | None: ...

@@ -317,8 +317,9 @@ class PostgresStore(Queries):
     def user(self, account_id: int, user_id: int) -> User | None:
         return self._user("account_id = %s AND id = %s", (account_id, user_id))
 
-    def secret_hashes(self, user_id: int, kind: str) -> list[str]:
-        rows = self._rows("SELECT secret_hash FROM credentials WHERE user_id = %s AND kind = %s", (user_id, kind))
+    def secret_hashes(self, account_id: int, user_id: int, kind: str) -> list[str]:
+        rows = self._rows("SELECT secret_hash FROM credentials WHERE account_id = %s AND user_id = %s AND kind = %s",
+                          (account_id, user_id, kind))
         return [r[0] for r in rows]
 
     def user_by_oauth_token(self, account_id: int, token: str) -> User | None:

@@ -475,5 +475,5 @@ class Queries:
             for table in _CLEARED_BY_RESET:
                 conn.execute(f"DELETE FROM {table} WHERE account_id = {m}", (account_id,))
             conn.execute(f"DELETE FROM sequences WHERE account_id = {m} AND name != 'users'", (account_id,))
-            conn.execute(f"DELETE FROM users WHERE account_id = {m} AND id NOT IN (SELECT user_id FROM credentials)",
-                         (account_id,))
+            conn.execute(f"DELETE FROM users WHERE account_id = {m} AND id NOT IN "
+                         f"(SELECT user_id FROM credentials WHERE account_id = {m})", (account_id, account_id))

@@ -227,9 +227,10 @@ class SQLiteStore(Queries):
     def user(self, account_id: int, user_id: int) -> User | None:
         return self._user("account_id = ? AND id = ?", (account_id, user_id))
 
-    def secret_hashes(self, user_id: int, kind: str) -> list[str]:
+    def secret_hashes(self, account_id: int, user_id: int, kind: str) -> list[str]:
         rows = self._conn().execute(
-            "SELECT secret_hash FROM credentials WHERE user_id = ? AND kind = ?", (user_id, kind)
+            "SELECT secret_hash FROM credentials WHERE account_id = ? AND user_id = ? AND kind = ?",
+            (account_id, user_id, kind),
         ).fetchall()
         return [r[0] for r in rows]
 
