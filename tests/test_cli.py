@@ -6,8 +6,10 @@ import json
 import os
 import shlex
 import shutil
+import sqlite3
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,13 +19,15 @@ from zendesk_export.cli import main
 from zendesk_export.server.store.sqlite import SQLiteStore
 
 COMMAND = [sys.executable, "-m", "zendesk_export.cli"]
+ADMIN_TOKEN = "cli-test-admin-token"
 
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], list[str]]]:
     """`zendesk-export serve --port 0 --seed 50`, until its banner's last line (the curl command)."""
     process = subprocess.Popen(
-        [*COMMAND, "serve", "--db", str(tmp_path / "s.db"), "--port", "0", "--seed", "50", "--admin-token", "t"],
+        [*COMMAND, "serve", "--db", str(tmp_path / "s.db"), "--port", "0", "--seed", "50",
+         "--admin-token", ADMIN_TOKEN],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     lines: list[str] = []
@@ -57,7 +61,7 @@ def test_serve_prints_a_curl_command_that_returns_a_page(served: tuple[subproces
 
 def test_serve_banner_names_credentials_and_admin_token(served: tuple[subprocess.Popen[str], list[str]]) -> None:
     text = "".join(served[1])
-    assert "admin@example.com" in text and "demo-token" in text and "Bearer t" in text
+    assert "admin@example.com" in text and "demo-token" in text and f"Bearer {ADMIN_TOKEN}" in text
 
 
 def test_serve_refuses_a_public_host_while_demo_credentials_exist(tmp_path: Path) -> None:
@@ -84,3 +88,60 @@ def test_help_explains_every_serve_option() -> None:
                             env={**os.environ, "COLUMNS": "200"})
     for flag in ("--db", "--host", "--port", "--seed", "--rate-limit", "--admin-token"):
         assert flag in result.stdout
+
+
+def _serve_until_refused(*arguments: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """`zendesk-export serve …` expected to stop at once; a server that starts instead fails the test."""
+    try:
+        return subprocess.run([*COMMAND, "serve", "--port", "0", *arguments], capture_output=True, text=True,
+                              timeout=30, env={**os.environ, **(env or {})})
+    except subprocess.TimeoutExpired:
+        raise AssertionError("serve started instead of refusing") from None
+
+
+def test_serve_refuses_a_public_host_while_the_demo_password_still_logs_in(tmp_path: Path) -> None:
+    """The demo tokens revoked, the published demo password alone is enough to refuse a public interface."""
+    db = tmp_path / "p.db"
+    SQLiteStore(str(db)).close()
+    with sqlite3.connect(db) as conn:
+        conn.execute("DELETE FROM credentials WHERE kind != 'password'")
+    conn.close()
+    result = _serve_until_refused("--db", str(db), "--host", "0.0.0.0")
+    assert result.returncode == 2 and "demo-password" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("where", ["flag", "environment"])
+def test_serve_refuses_an_admin_token_shorter_than_16_characters(tmp_path: Path, where: str) -> None:
+    short = "x" * 15
+    arguments = ["--admin-token", short] if where == "flag" else []
+    env = {"ZENDESK_EXPORT_ADMIN_TOKEN": short} if where == "environment" else {}
+    result = _serve_until_refused("--db", str(tmp_path / "t.db"), *arguments, env=env)
+    assert result.returncode == 2 and "at least 16 characters" in result.stderr
+    assert result.stderr.count("\n") == 1 and short not in result.stderr
+
+
+def test_serve_banner_never_shows_the_database_password(tmp_path: Path) -> None:
+    dsn = os.environ.get("ZENDESK_EXPORT_TEST_POSTGRES")
+    if not dsn:
+        pytest.skip("ZENDESK_EXPORT_TEST_POSTGRES is not set: no PostgreSQL to serve from")
+    # A password the trusted test server ignores; the schema keeps this test's tables apart.
+    url = dsn.replace("://postgres@", "://postgres:s3cret-pw@") + f"?schema=banner_{uuid.uuid4().hex[:12]}"
+    assert "s3cret-pw" in url
+    process = subprocess.Popen([*COMMAND, "serve", "--db", url, "--port", "0", "--admin-token", ADMIN_TOKEN],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        first = process.stdout.readline()
+    finally:
+        process.terminate()
+        rest, errors = process.communicate(timeout=10)
+        _drop_schema(dsn, url)
+    assert "zendesk-export server on" in first and "postgres:***@" in first
+    assert "s3cret-pw" not in first + rest + errors
+
+
+def _drop_schema(dsn: str, url: str) -> None:
+    import psycopg
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA IF EXISTS {url.rsplit('schema=', 1)[1]} CASCADE")

@@ -15,12 +15,14 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
+    "MIN_ADMIN_TOKEN",
     "SEED",
     "SERVE",
     "Setting",
     "SettingError",
     "add_arguments",
     "bounded_int",
+    "parse_admin_token",
     "parse_bool",
     "parse_rate_limit",
     "positive_float",
@@ -57,6 +59,16 @@ def positive_float(text: str) -> float:
     value = float(text)
     if value <= 0:
         raise ValueError(f"{text!r} is not a positive number")
+    return value
+
+
+MIN_ADMIN_TOKEN = 16
+
+
+def parse_admin_token(value: str) -> str:
+    """The admin API's bearer token: at least 16 characters, so that it cannot be guessed in a few tries."""
+    if len(value) < MIN_ADMIN_TOKEN:
+        raise ValueError(f"the admin token must be at least {MIN_ADMIN_TOKEN} characters, not {len(value)}")
     return value
 
 
@@ -105,8 +117,9 @@ SERVE: tuple[Setting, ...] = (
             env="ZENDESK_EXPORT_RATE_LIMIT", parse=parse_rate_limit, metavar="N|on|off"),
     Setting("faults", None, "fault rules active from the start: a JSON file holding a list of rules, as for "
             "PUT /__admin/faults", env="ZENDESK_EXPORT_FAULTS", metavar="FILE"),
-    Setting("admin_token", None, "bearer token of the /__admin/ API (random and printed at start when not given)",
-            env="ZENDESK_EXPORT_ADMIN_TOKEN", metavar="T"),
+    Setting("admin_token", None, f"bearer token of the /__admin/ API, at least {MIN_ADMIN_TOKEN} characters "
+            "(random and printed at start when not given)",
+            env="ZENDESK_EXPORT_ADMIN_TOKEN", parse=parse_admin_token, metavar="T", secret=True),
 )
 
 SEED: tuple[Setting, ...] = (

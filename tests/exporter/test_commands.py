@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import sqlite3
+import uuid
 from pathlib import Path
 
 import pytest
@@ -241,3 +243,29 @@ def test_a_subdomain_means_the_zendesk_host():
     config = ExportConfig.from_env({"ZENDESK_SUBDOMAIN": "acme", "ZENDESK_OAUTH_TOKEN": "s3cr3t-oauth"})
     assert (config.base_url, config.source) == ("https://acme.zendesk.com", "https://acme.zendesk.com")
     assert "s3cr3t" not in repr(config)  # secrets stay out of logs
+
+
+def test_export_errors_never_show_the_database_password(zendesk_server, capsys):
+    """An output that cannot be opened is named in the error, without the password of its URL."""
+    out = "postgresql://etl:s3cret-pw@127.0.0.1:1/warehouse"
+    assert main(export_args(zendesk_server, out, "--summary-json", "-")) == 4
+    captured = capsys.readouterr()
+    assert "postgresql://etl:***@127.0.0.1:1/warehouse" in captured.err
+    assert "s3cret-pw" not in captured.out + captured.err
+
+
+def test_export_summary_never_shows_the_database_password(seeded, capsys):
+    dsn = os.environ.get("ZENDESK_EXPORT_TEST_POSTGRES")
+    if not dsn:
+        pytest.skip("ZENDESK_EXPORT_TEST_POSTGRES is not set: no PostgreSQL to export into")
+    import psycopg
+
+    schema = f"summary_{uuid.uuid4().hex[:12]}"
+    out = dsn.replace("://postgres@", "://postgres:s3cret-pw@") + f"?schema={schema}"  # trust ignores it
+    try:
+        assert main(export_args(seeded, out, "--summary-json", "-")) == 0
+    finally:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+    captured = capsys.readouterr()
+    assert "postgres:***@" in captured.out and "s3cret-pw" not in captured.out + captured.err

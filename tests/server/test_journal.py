@@ -71,6 +71,16 @@ def _basic(login: str) -> str:
     ("Basic !!!not-base64", "Basic ***"),
     ("Bearer abc.def", "Bearer ***"),
     ("Token xyz", "Token ***"),
+    (_basic("s3cret-api-token"), "Basic ***"),  # a colon-less Basic value may be the secret alone
+    ("s3cret-api-token", "***"),  # no scheme: the value is the secret
+    ("s3cret-api-token and-more", "***"),  # not a known scheme: nothing of it is shown
+    ("Bearer", "***"),
 ])
 def test_authorization_is_redacted_to_its_login(header: str | None, shown: str | None) -> None:
     assert redact(header) == shown
+
+
+@pytest.mark.parametrize("header", [_basic("s3cret-api-token"), "s3cret-api-token", "s3cret-api-token x"])
+def test_journal_keeps_no_secret_of_a_malformed_authorization(zendesk_server: ZendeskServer, header: str) -> None:
+    httpx.get(zendesk_server.url + "/api/v2/tickets/1.json", headers={"Authorization": header})
+    assert "s3cret" not in str(zendesk_server.admin.requests())

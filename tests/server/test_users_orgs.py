@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import httpx
 import pytest
 
+from tests.reference import load_reference
 from zendesk_export.server.export.cursor import decode_cursor
 from zendesk_export.testing import ZendeskServer
 
@@ -133,3 +135,70 @@ def test_incremental_organizations(zendesk_server: ZendeskServer) -> None:
     body = get(zendesk_server, "/api/v2/incremental/organizations.json", start_time=0).json()
     assert list(body) == ["organizations", "next_page", "count", "end_of_stream", "end_time"]
     assert body["count"] == 20 and body["organizations"][0]["name"] == "Organization 1"
+
+
+# -- who may change roles, emails and credentials ------------------------------------------------------------
+ADMIN_ID, AGENT_ID = 1, 2  # the demo account's admin and agent
+
+
+def as_agent(server: ZendeskServer, method: str, path: str, body: dict[str, Any]) -> httpx.Response:
+    return httpx.request(method, server.url + path, json=body,
+                         auth=(f"{server.agent_email}/token", server.agent_token))
+
+
+def new_end_user(server: ZendeskServer, name: str) -> int:
+    email = f"{name.lower()}-{uuid.uuid4().hex[:8]}@example.org"
+    created = post(server, "/api/v2/users.json", {"user": {"name": name, "email": email}})
+    return int(created.json()["user"]["id"])
+
+
+@pytest.mark.parametrize(("target", "change"), [
+    (AGENT_ID, {"role": "admin"}),              # promote itself, then export
+    (ADMIN_ID, {"role": "agent"}),              # demote the admin
+    (ADMIN_ID, {"email": "mine@example.org"}),  # take the admin's login
+    (AGENT_ID, {"email": "other@example.org"}),
+    (AGENT_ID, {"password": "new-password"}),
+    (AGENT_ID, {"api_token": "new-token-0123456789"}),
+    (ADMIN_ID, {"name": "Renamed Admin"}),      # agents update end users and themselves only
+    ("end-user", {"role": "agent"}),
+    ("end-user", {"email": "moved@example.org"}),
+    ("end-user", {"password": "chosen-by-an-agent"}),
+])
+def test_agents_cannot_change_roles_emails_or_credentials(zendesk_server: ZendeskServer, target: int | str,
+                                                          change: dict[str, Any]) -> None:
+    user_id = new_end_user(zendesk_server, "Target") if target == "end-user" else target
+    before = get(zendesk_server, f"/api/v2/users/{user_id}.json").json()["user"]
+    response = as_agent(zendesk_server, "PUT", f"/api/v2/users/{user_id}.json", {"user": change})
+    assert (response.status_code, response.json()) == (403, load_reference("fixtures/amp-labs/forbidden.json"))
+    assert get(zendesk_server, f"/api/v2/users/{user_id}.json").json()["user"] == before
+
+
+@pytest.mark.parametrize("role", ["agent", "admin"])
+def test_agents_cannot_create_agents_or_admins(zendesk_server: ZendeskServer, role: str) -> None:
+    email = f"{role}-{uuid.uuid4().hex[:8]}@example.org"
+    response = as_agent(zendesk_server, "POST", "/api/v2/users.json",
+                        {"user": {"name": "New Staff", "email": email, "role": role}})
+    assert response.status_code == 403
+    assert get(zendesk_server, "/api/v2/users.json").json()["count"] == 2  # the demo admin and agent only
+
+
+def test_agents_still_create_and_edit_end_users_and_themselves(zendesk_server: ZendeskServer) -> None:
+    created = as_agent(zendesk_server, "POST", "/api/v2/users.json",
+                       {"user": {"name": "Walk In", "email": f"walk-{uuid.uuid4().hex[:8]}@example.org"}})
+    user_id = created.json()["user"]["id"]
+    renamed = as_agent(zendesk_server, "PUT", f"/api/v2/users/{user_id}.json",
+                       {"user": {"name": "Walk In Customer", "role": "end-user", "tags": "vip"}})
+    itself = as_agent(zendesk_server, "PUT", f"/api/v2/users/{AGENT_ID}.json",
+                      {"user": {"name": "Example Agent", "role": "agent", "email": "AGENT@example.com"}})
+    assert (created.status_code, renamed.status_code, itself.status_code) == (201, 200, 200)
+    assert renamed.json()["user"]["name"] == "Walk In Customer" and renamed.json()["user"]["tags"] == ["vip"]
+
+
+def test_admins_change_roles_and_emails(zendesk_server: ZendeskServer) -> None:
+    user_id = new_end_user(zendesk_server, "Promoted")
+    with zendesk_server.client() as client:
+        response = client.put(f"/api/v2/users/{user_id}.json",
+                              json={"user": {"role": "agent", "email": f"staff-{user_id}@example.org"}})
+    assert response.status_code == 200
+    assert (response.json()["user"]["role"], response.json()["user"]["email"]) == (
+        "agent", f"staff-{user_id}@example.org")

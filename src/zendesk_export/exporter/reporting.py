@@ -23,6 +23,8 @@ from rich.progress import BarColumn, ProgressColumn, SpinnerColumn, Task, TaskPr
 from rich.progress import Progress as RichProgress
 from rich.text import Text
 
+from zendesk_export.redaction import redact_secrets
+
 from .export import ExportSummary, Progress
 from .moments import checkpoint_moment, describe_checkpoint, duration, utc
 
@@ -76,11 +78,12 @@ class Reporter:
 
     def error(self, message: str, exit_code: int) -> None:
         self._log("error", "error", message, exit_code=exit_code)
-        self._write_summary_json({"status": "failed", "exit_code": exit_code, "error": message})
+        self._write_summary_json({"status": "failed", "exit_code": exit_code, "error": redact_secrets(message)})
 
     def summary(self, summary: ExportSummary, output: str, extra: list[str] | None = None) -> None:
         """The human summary on stdout (unless quiet, or ``--summary-json -`` takes stdout), the JSON one
         where ``--summary-json`` says."""
+        output = redact_secrets(output)  # a PostgreSQL URL may hold its password
         lines = [*summary.describe(), f"output: {output}", *(extra or [])]
         if self.log_format == "json":
             _emit_json(self.err, "info", "summary", **summary_document(summary, output))
@@ -91,6 +94,7 @@ class Reporter:
         self._write_summary_json({"status": "ok", **summary_document(summary, output)})
 
     def _log(self, level: str, event: str, message: str, **fields: Any) -> None:
+        message = redact_secrets(message)
         if self.log_format == "json":
             _emit_json(self.err, level, event, message=message, **fields)
         else:

@@ -25,7 +25,7 @@ from starlette.routing import Route
 from zendesk_export.clock import Clock
 from zendesk_export.server.errors import InvalidJSON, NoHelpDesk, ZendeskError
 from zendesk_export.server.model.audits import Origin
-from zendesk_export.server.model.auth import authenticate, resolve_account
+from zendesk_export.server.model.auth import LoginThrottle, authenticate, resolve_account
 from zendesk_export.server.store import Account, Store, User
 
 __all__ = [
@@ -58,11 +58,13 @@ class ServerConfig:
 
 @dataclass(frozen=True)
 class Context:
-    """What every handler may reach: the settings, the store and the clock. Nothing else rides along."""
+    """What every handler may reach: the settings, the store, the clock, and the failed-login throttle. Nothing
+    else rides along."""
 
     config: ServerConfig
     store: Store
     clock: Clock
+    logins: LoginThrottle = field(default_factory=LoginThrottle)
 
 
 class Call:
@@ -91,7 +93,9 @@ class Call:
         return account
 
     def caller(self, *, admin: bool = False) -> User:
-        return authenticate(self.ctx.store, self.account, self.request.headers.get("authorization"), admin=admin)
+        client = self.request.client
+        return authenticate(self.ctx.store, self.account, self.request.headers.get("authorization"), admin=admin,
+                            client=client.host if client else "", throttle=self.ctx.logins)
 
     def now(self) -> int:
         """The server clock, in whole seconds: every timestamp a handler writes or compares."""

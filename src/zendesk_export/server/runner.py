@@ -15,11 +15,13 @@ from typing import Any
 import uvicorn
 
 from zendesk_export.clock import Clock
+from zendesk_export.redaction import redact_secrets
 from zendesk_export.server.app import create_app
 from zendesk_export.server.edge.faults import load_rules_file
 from zendesk_export.server.http import ServerConfig
 from zendesk_export.server.model.seed import seed_account
 from zendesk_export.server.store import Store, open_store
+from zendesk_export.settings import parse_admin_token
 
 __all__ = ["RunningServer", "start_server", "running_server", "serve", "is_loopback", "DemoCredentialsExposed"]
 
@@ -57,8 +59,8 @@ def _prepare(db: str, host: str, seed: int, random_seed: int) -> tuple[Store, Cl
     if not is_loopback(host) and store.demo_credentials_active():
         store.close()
         raise DemoCredentialsExposed(
-            f"refusing to listen on {host}: the demo credentials (admin@example.com / demo-token) are active; "
-            "use --host 127.0.0.1, or a database without them"
+            f"refusing to listen on {host}: the published demo credentials (admin@example.com with demo-token, "
+            "demo-oauth-token or demo-password) still log in; use --host 127.0.0.1, or a database without them"
         )
     clock = Clock()
     if seed:
@@ -66,6 +68,11 @@ def _prepare(db: str, host: str, seed: int, random_seed: int) -> tuple[Store, Cl
         assert account is not None
         seed_account(store, account.id, seed, random_seed, clock.now())
     return store, clock
+
+
+def _admin_token(given: str | None) -> str:
+    """The admin token given (ValueError if shorter than 16 characters), else a random one."""
+    return parse_admin_token(given) if given else secrets.token_urlsafe(24)
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -92,8 +99,7 @@ def start_server(db: str, *, host: str = "127.0.0.1", port: int = 0, admin_token
                  faults: list[dict[str, Any]] | None = None) -> RunningServer:
     """Start a server in a daemon thread; returns once it accepts connections. ``faults``: rules active from
     the start (as for ``PUT /__admin/faults``)."""
-    config = ServerConfig(admin_token=admin_token or secrets.token_urlsafe(24), rate_limit=rate_limit,
-                          faults=list(faults or []))
+    config = ServerConfig(admin_token=_admin_token(admin_token), rate_limit=rate_limit, faults=list(faults or []))
     store, clock = _prepare(db, host, seed, random_seed)
     sock = _bind(host, port)
     server = _uvicorn(store, clock, config, host, port)
@@ -121,8 +127,7 @@ def serve(db: str, *, host: str, port: int, admin_token: str | None, rate_limit:
     """Run in the foreground until interrupted, after printing how to reach the server. ``faults``: a JSON
     file of fault rules active from the start (raises ``FaultRuleError`` if it cannot be used)."""
     rules = load_rules_file(faults) if faults else []
-    config = ServerConfig(admin_token=admin_token or secrets.token_urlsafe(24), rate_limit=rate_limit,
-                          faults=rules)
+    config = ServerConfig(admin_token=_admin_token(admin_token), rate_limit=rate_limit, faults=rules)
     store, clock = _prepare(db, host, seed, random_seed)
     sock = _bind(host, port)
     url = f"http://{host}:{sock.getsockname()[1]}"
@@ -131,7 +136,7 @@ def serve(db: str, *, host: str, port: int, admin_token: str | None, rate_limit:
 
 
 def _banner(url: str, db: str, config: ServerConfig, store: Store) -> str:
-    lines = [f"zendesk-export server on {url}  (database: {db})"]
+    lines = [f"zendesk-export server on {url}  (database: {redact_secrets(db)})"]
     if store.demo_credentials_active():
         lines += [
             "  account   example (default; any other subdomain: Host: NAME.localhost)",

@@ -59,6 +59,7 @@ def reset(call: Call, controls: Controls) -> Response:
     account = call.admin_account()
     call.ctx.store.reset(account.id)
     call.ctx.store.clear_rate_counters(account.id)
+    call.ctx.logins.clear(account.id)
     return json_response({"reset": account.subdomain})
 
 

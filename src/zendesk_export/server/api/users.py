@@ -66,8 +66,8 @@ def _int_param(call: Call, name: str, default: int, low: int, high: int) -> int:
 
 def _create(table: str) -> Handler:
     def create(call: Call) -> Response:
-        call.caller(admin=table != "users")
-        record = create_record(call.ctx.store, call.account.id, call.now(), table, _payload(call, table))
+        actor = call.caller(admin=table != "users")
+        record = create_record(call.ctx.store, call.account.id, call.now(), table, _payload(call, table), actor=actor)
         return _one(call, table, record, 201)
 
     create.__name__ = f"create_{table}"
@@ -76,9 +76,9 @@ def _create(table: str) -> Handler:
 
 def _update(table: str) -> Handler:
     def update(call: Call) -> Response:
-        call.caller(admin=table != "users")
+        actor = call.caller(admin=table != "users")
         record = update_record(call.ctx.store, call.account.id, call.now(), table, call.path_int("record_id"),
-                               _payload(call, table))
+                               _payload(call, table), actor=actor)
         return _one(call, table, record)
 
     update.__name__ = f"update_{table}"

@@ -21,6 +21,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from zendesk_export.clock import Clock
+from zendesk_export.redaction import redact_authorization
 from zendesk_export.server.edge.faults import FAULT_KEY
 
 __all__ = ["Journal", "JournalMiddleware", "redact", "CAPACITY"]
@@ -29,17 +30,18 @@ CAPACITY = 1000
 
 
 def redact(authorization: str | None) -> str | None:
-    """``Basic <b64 email/token:secret>`` → ``Basic email/token:***``; any other scheme → ``Scheme ***``."""
-    if not authorization:
-        return None
-    scheme, _, credentials = authorization.partition(" ")
-    if scheme.lower() != "basic":
-        return f"{scheme} ***"
-    try:
-        login = base64.b64decode(credentials.strip(), validate=True).decode().partition(":")[0]
-    except (binascii.Error, UnicodeDecodeError):
-        return "Basic ***"
-    return f"Basic {login}:***"
+    """``Basic <b64 email/token:secret>`` → ``Basic email/token:***``; a Basic value without a colon (it may be
+    the secret alone) → ``Basic ***``; another known scheme → ``Scheme ***``; a value without a known scheme
+    (a bare token) → ``***``."""
+    scheme, _, credentials = (authorization or "").strip().partition(" ")
+    login = None
+    if scheme.lower() == "basic":
+        try:
+            login, colon, _ = base64.b64decode(credentials.strip(), validate=True).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            login, colon = None, ""
+        login = login if colon else None
+    return redact_authorization(authorization, login)
 
 
 class Journal:

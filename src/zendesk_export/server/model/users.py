@@ -10,12 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from zendesk_export.server.errors import RecordInvalid, RecordNotFound
-from zendesk_export.server.store import DuplicateRecord, Store, Writer
+from zendesk_export.server.errors import Forbidden, RecordInvalid, RecordNotFound
+from zendesk_export.server.store import DuplicateRecord, Store, User, Writer
 from zendesk_export.tickets import format_time
 
 __all__ = ["ROLES", "RENDERERS", "SINGULAR", "render_user", "render_organization", "render_group",
-           "create_record", "update_record"]
+           "check_user_write", "create_record", "update_record"]
 
 ROLES = ("end-user", "agent", "admin")
 
@@ -117,9 +117,45 @@ def _looks_like_email(value: Any) -> bool:
     return isinstance(value, str) and value.count("@") == 1 and "." in value.split("@")[1] and " " not in value
 
 
+# -- who may write what ------------------------------------------------------------------------------------
+# Keys that set a login secret. The Users API stores none of them, but an agent sending one is refused rather
+# than told "done" (Zendesk keeps passwords and tokens to admins and to their own endpoints).
+_CREDENTIAL_KEYS = ("password", "previous_password", "api_token", "token", "oauth_token")
+
+
+def check_user_write(actor: User, payload: dict[str, Any], record: dict[str, Any] | None) -> None:
+    """Zendesk's limits on agents writing users (admins may do everything): an agent creates end users only,
+    updates end users and itself only, and never changes a role, an email or a credential — so an agent cannot
+    promote itself, demote the admin or take over the admin's login. ``record``: the user updated (None when
+    creating). Raises ``Forbidden`` (403)."""
+    if actor.is_admin:
+        return
+    if any(key in payload for key in _CREDENTIAL_KEYS):
+        raise Forbidden()
+    if record is None:
+        if payload.get("role", "end-user") != "end-user":
+            raise Forbidden()
+        return
+    if record["id"] != actor.id and record["role"] != "end-user":
+        raise Forbidden()
+    if "role" in payload and payload["role"] != record["role"]:
+        raise Forbidden()
+    if "email" in payload and _email_key(payload["email"]) != _email_key(None if record.get("no_email")
+                                                                       else record["email"]):
+        raise Forbidden()
+
+
+def _email_key(email: Any) -> Any:
+    return email.lower() if isinstance(email, str) and email else None
+
+
 # -- writes ------------------------------------------------------------------------------------------
-def create_record(store: Store, account_id: int, now: int, table: str, payload: dict[str, Any]) -> dict[str, Any]:
-    """A new user, organization or group from a payload's editable attributes."""
+def create_record(store: Store, account_id: int, now: int, table: str, payload: dict[str, Any], *,
+                  actor: User | None = None) -> dict[str, Any]:
+    """A new user, organization or group from a payload's editable attributes; ``actor``, when given, must be
+    allowed to create it (``check_user_write``)."""
+    if actor is not None and table == "users":
+        check_user_write(actor, payload, None)
     fields = _clean(table, payload, creating=True)
     with store.write(account_id) as writer:
         record = {**_new_defaults(table), **fields, "id": writer.next_id(table), "created_at": now,
@@ -129,14 +165,17 @@ def create_record(store: Store, account_id: int, now: int, table: str, payload: 
     return record
 
 
-def update_record(store: Store, account_id: int, now: int, table: str, record_id: int, payload: dict[str, Any]
-                  ) -> dict[str, Any]:
-    """The record with the payload's editable attributes changed; ``updated_at`` moves only on a change."""
-    fields = _clean(table, payload, creating=False)
+def update_record(store: Store, account_id: int, now: int, table: str, record_id: int, payload: dict[str, Any],
+                  *, actor: User | None = None) -> dict[str, Any]:
+    """The record with the payload's editable attributes changed; ``updated_at`` moves only on a change.
+    ``actor``, when given, must be allowed to make the change (``check_user_write``): 404, then 403, then 422."""
     with store.write(account_id) as writer:
         record = writer.get_record(table, record_id)
         if record is None:
             raise RecordNotFound()
+        if actor is not None and table == "users":
+            check_user_write(actor, payload, record)
+        fields = _clean(table, payload, creating=False)
         changed = {k: v for k, v in fields.items() if record.get(k) != v}
         record.update(changed)
         if changed:

@@ -23,7 +23,11 @@ __all__ = [
     "Store",
     "Writer",
     "DEMO",
+    "hash_password",
     "hash_secret",
+    "keyed_token_hash",
+    "rehash_legacy_token",
+    "verify_password",
     "verify_secret",
     "open_store",
 ]
@@ -114,13 +118,21 @@ class Store(Protocol):
 
     def user(self, account_id: int, user_id: int) -> User | None: ...
 
-    def secret_hashes(self, user_id: int, kind: str) -> list[str]:
-        """Stored hashes of a user's credentials of one kind: api_token, password."""
+    def secret_hashes(self, account_id: int, user_id: int, kind: str) -> list[str]:
+        """Stored hashes of one account's user's credentials of one kind: api_token, password (user ids restart
+        at 1 in every account, so the account is part of the key)."""
         ...
 
     def user_by_oauth_token(self, account_id: int, token: str) -> User | None: ...
 
-    def demo_credentials_active(self) -> bool: ...
+    def token_hash(self, token: str) -> str:
+        """An API or OAuth token's hash as this database stores it (keyed by the database's own secret)."""
+        ...
+
+    def demo_credentials_active(self) -> bool:
+        """Whether a published demo credential still logs in: a demo token anywhere, or the demo password of a
+        demo email in any account."""
+        ...
 
     def write(self, account_id: int) -> AbstractContextManager[Writer]: ...
 
@@ -178,24 +190,59 @@ class Store(Protocol):
     def close(self) -> None: ...
 
 
-def hash_secret(secret: str, kind: str) -> str:
-    """API and OAuth tokens are long random strings: a keyed SHA-256 is enough and keeps auth fast. Passwords
-    are low-entropy: PBKDF2 with a random salt."""
-    if kind == "password":
-        salt = os.urandom(16)
-        digest = hashlib.pbkdf2_hmac("sha256", secret.encode(), salt, 100_000)
-        return f"pbkdf2${salt.hex()}${digest.hex()}"
-    return "sha256$" + hashlib.sha256(secret.encode()).hexdigest()
+_PBKDF2_ROUNDS = 100_000
 
 
-def verify_secret(secret: str, stored: str) -> bool:
-    """Constant-time comparison of a presented secret with a stored hash."""
+def hash_password(secret: str) -> str:
+    """Passwords are low-entropy: PBKDF2-SHA256 with a random salt per password."""
+    salt = os.urandom(16)
+    digest = hashlib.pbkdf2_hmac("sha256", secret.encode(), salt, _PBKDF2_ROUNDS)
+    return f"pbkdf2${salt.hex()}${digest.hex()}"
+
+
+def verify_password(secret: str, stored: str) -> bool:
+    """Whether ``secret`` is the password of a ``hash_password`` hash; constant-time comparison. Costs one PBKDF2
+    whatever ``stored`` holds, so a malformed or dummy hash costs what a real one does."""
     scheme, _, rest = stored.partition("$")
-    if scheme == "pbkdf2":
-        salt_hex, _, digest_hex = rest.partition("$")
-        digest = hashlib.pbkdf2_hmac("sha256", secret.encode(), bytes.fromhex(salt_hex), 100_000)
-        return hmac.compare_digest(digest.hex(), digest_hex)
-    return hmac.compare_digest(hashlib.sha256(secret.encode()).hexdigest(), rest)
+    salt_hex, _, digest_hex = rest.partition("$")
+    try:
+        salt = bytes.fromhex(salt_hex)
+    except ValueError:
+        salt = b""
+    digest = hashlib.pbkdf2_hmac("sha256", secret.encode(), salt, _PBKDF2_ROUNDS)
+    return scheme == "pbkdf2" and hmac.compare_digest(digest.hex(), digest_hex)
+
+
+def keyed_token_hash(key: bytes, token: str) -> str:
+    """API and OAuth tokens are long random strings, looked up on every request: HMAC-SHA256 under the
+    database's own secret ``key`` (stored apart from the credentials table), deterministic so that a lookup by
+    token is one indexed equality. The HMAC is taken over the token's SHA-256, which lets a database written
+    before keyed hashes (unsalted ``sha256$…``) be upgraded in place: see ``rehash_legacy_token``."""
+    return _keyed(key, hashlib.sha256(token.encode()).digest())
+
+
+def rehash_legacy_token(key: bytes, stored: str) -> str | None:
+    """The keyed hash of a token stored by an earlier version as plain ``sha256$HEX``; None for any other form."""
+    scheme, _, digest_hex = stored.partition("$")
+    if scheme != "sha256":
+        return None
+    return _keyed(key, bytes.fromhex(digest_hex))
+
+
+def _keyed(key: bytes, token_digest: bytes) -> str:
+    return "hmac-sha256$" + hmac.new(key, token_digest, hashlib.sha256).hexdigest()
+
+
+def hash_secret(secret: str, kind: str, key: bytes) -> str:
+    """A credential as stored: a salted PBKDF2 for a password, a keyed hash for an API or OAuth token."""
+    return hash_password(secret) if kind == "password" else keyed_token_hash(key, secret)
+
+
+def verify_secret(secret: str, stored: str, key: bytes) -> bool:
+    """Whether ``secret`` matches a stored credential of either form; constant-time comparison."""
+    if stored.startswith("pbkdf2$"):
+        return verify_password(secret, stored)
+    return hmac.compare_digest(keyed_token_hash(key, secret), stored)
 
 
 def open_store(url: str) -> Store:

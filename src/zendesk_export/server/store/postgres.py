@@ -30,7 +30,7 @@ try:
 except ImportError as error:  # pragma: no cover - the extra is installed wherever this module is used
     raise ImportError("the PostgreSQL store needs psycopg: pip install 'zendesk-export[postgres]'") from error
 
-from zendesk_export.server.store import DEMO, Account, DuplicateRecord, ExportRow, User, hash_secret
+from zendesk_export.server.store import DEMO, Account, DuplicateRecord, ExportRow, User
 from zendesk_export.server.store.sql import (
     AUDIT_COLUMNS,
     CREDENTIAL_COLUMNS,
@@ -41,12 +41,13 @@ from zendesk_export.server.store.sql import (
     Sequences,
     audit_values,
     changed_settings,
-    demo_secret_hashes,
+    credential_rows,
     export_rows_sql,
     hit_rate_counters_sql,
     insert_sql,
     migrations,
     numbered_chunks,
+    prepare_token_key,
     record_from_row,
     row_values,
     split_record,
@@ -145,15 +146,14 @@ class _PostgresWriter(BaseWriter[_Conn]):
         except psycopg.IntegrityError as error:
             raise DuplicateRecord(str(error)) from None
 
-    def add_users(self, users: Iterable[dict[str, Any]]) -> list[User]:
+    def add_users(self, users: Iterable[dict[str, Any]], token_key: bytes) -> list[User]:
         """Insert users (skipping taken ids and emails, so seeding again reuses its customers) and their
-        credentials: two pipelined batches, not a round trip per user."""
+        credentials (tokens hashed under ``token_key``): two pipelined batches, not a round trip per user."""
         specs = [{**spec, "id": spec.get("id") or self.next_id("users"), "name": _text(spec["name"]),
                   "email": _text(spec["email"].lower())} for spec in users]
         inserted = self._insert_users(specs)
         created = [s for s in specs if s["id"] in inserted]
-        credentials = [(self.account_id, s["id"], kind, hash_secret(s[kind], kind)) for s in created
-                       for kind in ("api_token", "password", "oauth_token") if s.get(kind)]
+        credentials = credential_rows(self.account_id, created, token_key)
         if credentials:
             with self.conn.cursor() as cur:
                 cur.executemany(_INSERT_CREDENTIAL, credentials)
@@ -266,12 +266,13 @@ class PostgresStore(Queries):
                 for statement in filter(str.strip, script.split(";")):
                     conn.execute(statement)
                 conn.execute("INSERT INTO schema_version (version) VALUES (%s)", (number,))
+            self.token_key = prepare_token_key(conn, POSTGRES)
             if not conn.execute("SELECT 1 FROM accounts LIMIT 1").fetchone():
                 self._create_demo(conn)
 
     def _create_demo(self, conn: _Conn) -> None:
         rows = conn.execute("INSERT INTO accounts (subdomain) VALUES (%s) RETURNING id", (DEMO["subdomain"],))
-        _PostgresWriter(conn, int(rows.fetchall()[0][0])).add_users(DEMO["users"])
+        _PostgresWriter(conn, int(rows.fetchall()[0][0])).add_users(DEMO["users"], self.token_key)
 
     # -- accounts, users, credentials ---------------------------------------------------------------
     def account(self, subdomain: str | None) -> Account | None:
@@ -317,24 +318,9 @@ class PostgresStore(Queries):
     def user(self, account_id: int, user_id: int) -> User | None:
         return self._user("account_id = %s AND id = %s", (account_id, user_id))
 
-    def secret_hashes(self, user_id: int, kind: str) -> list[str]:
-        rows = self._rows("SELECT secret_hash FROM credentials WHERE user_id = %s AND kind = %s", (user_id, kind))
-        return [r[0] for r in rows]
-
-    def user_by_oauth_token(self, account_id: int, token: str) -> User | None:
-        rows = self._rows(
-            "SELECT user_id FROM credentials WHERE kind = 'oauth_token' AND secret_hash = %s AND account_id = %s",
-            (hash_secret(token, "oauth_token"), account_id),
-        )
-        return self.user(account_id, rows[0][0]) if rows else None
-
-    def demo_credentials_active(self) -> bool:
-        hashes = sorted(demo_secret_hashes())
-        return bool(self._rows("SELECT 1 FROM credentials WHERE secret_hash = ANY(%s) LIMIT 1", (hashes,)))
-
     def add_users(self, account_id: int, users: Iterable[dict[str, Any]]) -> list[User]:
         with self._locked(account_id) as conn:
-            return _PostgresWriter(conn, account_id).add_users(users)
+            return _PostgresWriter(conn, account_id).add_users(users, self.token_key)
 
     # -- tickets --------------------------------------------------------------------------------------
     def get_ticket(self, account_id: int, ticket_id: int) -> dict[str, Any] | None:

@@ -9,6 +9,7 @@ transactions.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -18,7 +19,15 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar
 
 import orjson
 
-from zendesk_export.server.store import DEMO, ExportRow, hash_secret
+from zendesk_export.server.store import (
+    DEMO,
+    ExportRow,
+    User,
+    hash_secret,
+    keyed_token_hash,
+    rehash_legacy_token,
+    verify_password,
+)
 from zendesk_export.tickets import TICKET_FIELDS, render_body
 
 if TYPE_CHECKING:
@@ -42,6 +51,7 @@ __all__ = [
     "audit_values",
     "body_row",
     "changed_settings",
+    "credential_rows",
     "demo_secret_hashes",
     "export_rows_sql",
     "hit_rate_counters_sql",
@@ -49,6 +59,7 @@ __all__ = [
     "marks",
     "migrations",
     "numbered_chunks",
+    "prepare_token_key",
     "record_from_row",
     "row_values",
     "split_record",
@@ -173,6 +184,13 @@ def migrations(d: Dialect) -> tuple[str, ...]:
         account_id {i} NOT NULL, bucket TEXT NOT NULL, window_start {i} NOT NULL, count {i} NOT NULL,
         PRIMARY KEY (account_id, bucket))
     """,
+        # Keyed token hashes: the database's own secrets (the HMAC key of API and OAuth tokens, made by
+        # ``prepare_token_key``), and credential lookups by account.
+        """
+    CREATE TABLE server_secrets (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE INDEX credentials_account_user ON credentials (account_id, user_id, kind);
+    CREATE INDEX credentials_account_hash ON credentials (account_id, kind, secret_hash)
+    """,
     )
 
 
@@ -267,9 +285,35 @@ def changed_settings(stored: str | None, key: str, value: Any) -> str:
     return orjson.dumps(settings).decode()
 
 
-def demo_secret_hashes() -> set[str]:
-    """The hashes of the demo account's published API and OAuth tokens."""
-    return {hash_secret(u[k], k) for u in DEMO["users"] for k in ("api_token", "oauth_token") if u.get(k)}
+def demo_secret_hashes(key: bytes) -> list[str]:
+    """The hashes, under a database's token ``key``, of the demo account's published API and OAuth tokens."""
+    return sorted({hash_secret(u[k], k, key) for u in DEMO["users"] for k in ("api_token", "oauth_token") if u.get(k)})
+
+
+def credential_rows(account_id: int, users: Iterable[dict[str, Any]], key: bytes) -> list[tuple[Any, ...]]:
+    """The credentials rows of user specs (each with its ``id``) that carry an api_token, password or
+    oauth_token."""
+    return [(account_id, spec["id"], kind, hash_secret(spec[kind], kind, key)) for spec in users
+            for kind in ("api_token", "password", "oauth_token") if spec.get(kind)]
+
+
+def prepare_token_key(conn: Queryable, d: Dialect) -> bytes:
+    """The database's token key, made on first use; run inside the migration's transaction. Tokens an earlier
+    version stored as plain SHA-256 are rehashed under the key here, so old databases keep authenticating."""
+    m = d.mark
+    row = conn.execute(f"SELECT value FROM server_secrets WHERE name = {m}", ("token_key",)).fetchone()
+    if row is None:
+        value = secrets.token_hex(32)
+        conn.execute(f"INSERT INTO server_secrets (name, value) VALUES ({m}, {m})", ("token_key", value))
+    else:
+        value = row[0]
+    key = bytes.fromhex(value)
+    legacy = conn.execute(f"SELECT DISTINCT secret_hash FROM credentials WHERE secret_hash LIKE {m}",
+                          ("sha256$%",)).fetchall()
+    for (stored,) in legacy:
+        conn.execute(f"UPDATE credentials SET secret_hash = {m} WHERE secret_hash = {m}",
+                     (rehash_legacy_token(key, stored), stored))
+    return key
 
 
 # -- numbering ------------------------------------------------------------------------------------------
@@ -366,6 +410,7 @@ class Queries:
     ``_locked`` (a transaction holding the account's write lock)."""
 
     dialect: ClassVar[Dialect]
+    token_key: bytes  # the database's HMAC key of API and OAuth tokens (``prepare_token_key``)
 
     def _rows(self, query: str, args: Sequence[Any]) -> list[Any]:
         raise NotImplementedError
@@ -378,6 +423,40 @@ class Queries:
 
     def _locked(self, account_id: int) -> AbstractContextManager[Queryable]:
         raise NotImplementedError
+
+    # -- credentials: always by account, as user ids restart at 1 in every account ---------------------
+    def secret_hashes(self, account_id: int, user_id: int, kind: str) -> list[str]:
+        m = self.dialect.mark
+        rows = self._rows(f"SELECT secret_hash FROM credentials WHERE account_id = {m} AND user_id = {m} "
+                          f"AND kind = {m}", (account_id, user_id, kind))
+        return [r[0] for r in rows]
+
+    def token_hash(self, token: str) -> str:
+        return keyed_token_hash(self.token_key, token)
+
+    def user_by_oauth_token(self, account_id: int, token: str) -> User | None:
+        """One indexed lookup of the token's keyed hash in the account."""
+        m = self.dialect.mark
+        rows = self._rows(
+            "SELECT u.id, u.account_id, u.name, u.email, u.role, u.organization_id FROM credentials c "
+            "JOIN users u ON u.account_id = c.account_id AND u.id = c.user_id "
+            f"WHERE c.account_id = {m} AND c.kind = 'oauth_token' AND c.secret_hash = {m}",
+            (account_id, self.token_hash(token)))
+        return User(*rows[0]) if rows else None
+
+    def demo_credentials_active(self) -> bool:
+        """A demo token anywhere, or the demo password on a demo email (one PBKDF2 per such password)."""
+        m, tokens = self.dialect.mark, demo_secret_hashes(self.token_key)
+        if self._rows(f"SELECT 1 FROM credentials WHERE secret_hash IN ({marks(self.dialect, len(tokens))}) "
+                      "LIMIT 1", tokens):
+            return True
+        for demo in (u for u in DEMO["users"] if u.get("password")):
+            hashes = self._rows(
+                "SELECT c.secret_hash FROM credentials c JOIN users u ON u.account_id = c.account_id "
+                f"AND u.id = c.user_id WHERE c.kind = 'password' AND u.email = {m}", (demo["email"],))
+            if any(verify_password(demo["password"], r[0]) for r in hashes):
+                return True
+        return False
 
     # -- feeds ----------------------------------------------------------------------------------------
     def changes(self, account_id: int, kind: str, after: tuple[int, int], cutoff: int, limit: int,
@@ -475,5 +554,5 @@ class Queries:
             for table in _CLEARED_BY_RESET:
                 conn.execute(f"DELETE FROM {table} WHERE account_id = {m}", (account_id,))
             conn.execute(f"DELETE FROM sequences WHERE account_id = {m} AND name != 'users'", (account_id,))
-            conn.execute(f"DELETE FROM users WHERE account_id = {m} AND id NOT IN (SELECT user_id FROM credentials)",
-                         (account_id,))
+            conn.execute(f"DELETE FROM users WHERE account_id = {m} AND id NOT IN "
+                         f"(SELECT user_id FROM credentials WHERE account_id = {m})", (account_id, account_id))

@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from zendesk_export.server.store import DEMO, Account, DuplicateRecord, ExportRow, User, hash_secret
+from zendesk_export.server.store import DEMO, Account, DuplicateRecord, ExportRow, User
 from zendesk_export.server.store.sql import (
     AUDIT_COLUMNS,
     CREDENTIAL_COLUMNS,
@@ -27,12 +27,13 @@ from zendesk_export.server.store.sql import (
     Sequences,
     audit_values,
     changed_settings,
-    demo_secret_hashes,
+    credential_rows,
     export_rows_sql,
     hit_rate_counters_sql,
     insert_sql,
     migrations,
     numbered_chunks,
+    prepare_token_key,
     record_from_row,
     row_values,
     split_record,
@@ -160,6 +161,7 @@ class SQLiteStore(Queries):
                 for statement in filter(str.strip, script.split(";")):
                     conn.execute(statement)
                 conn.execute(f"PRAGMA user_version = {number}")
+            self.token_key = prepare_token_key(conn, SQLITE)
             if conn.execute("SELECT COUNT(*) FROM accounts").fetchone()[0] == 0:
                 self._create_demo(conn)
 
@@ -181,9 +183,7 @@ class SQLiteStore(Queries):
             )
             if not inserted.rowcount:
                 continue
-            for kind in ("api_token", "password", "oauth_token"):
-                if spec.get(kind):
-                    conn.execute(_INSERT_CREDENTIAL, (account_id, user_id, kind, hash_secret(spec[kind], kind)))
+            conn.executemany(_INSERT_CREDENTIAL, credential_rows(account_id, [{**spec, "id": user_id}], self.token_key))
             created.append(User(user_id, account_id, spec["name"], spec["email"].lower(), spec["role"],
                                 spec.get("organization_id")))
         return created
@@ -226,24 +226,6 @@ class SQLiteStore(Queries):
 
     def user(self, account_id: int, user_id: int) -> User | None:
         return self._user("account_id = ? AND id = ?", (account_id, user_id))
-
-    def secret_hashes(self, user_id: int, kind: str) -> list[str]:
-        rows = self._conn().execute(
-            "SELECT secret_hash FROM credentials WHERE user_id = ? AND kind = ?", (user_id, kind)
-        ).fetchall()
-        return [r[0] for r in rows]
-
-    def user_by_oauth_token(self, account_id: int, token: str) -> User | None:
-        row = self._conn().execute(
-            "SELECT user_id FROM credentials WHERE kind = 'oauth_token' AND secret_hash = ? AND account_id = ?",
-            (hash_secret(token, "oauth_token"), account_id),
-        ).fetchone()
-        return self.user(account_id, row[0]) if row else None
-
-    def demo_credentials_active(self) -> bool:
-        hashes = demo_secret_hashes()
-        rows = self._conn().execute("SELECT secret_hash FROM credentials").fetchall()
-        return any(r[0] in hashes for r in rows)
 
     def add_users(self, account_id: int, users: Iterable[dict[str, Any]]) -> list[User]:
         with self._transaction() as conn:
