@@ -24,6 +24,8 @@ __all__ = [
     "RecordInvalid",
     "TooManyValues",
     "InvalidPaginationParameter",
+    "InvalidPageParameter",
+    "SearchLimit",
     "RateLimitExceeded",
     "AdminUnauthorized",
 ]
@@ -191,6 +193,24 @@ class InvalidPaginationParameter(ZendeskError):
 
     def __init__(self, cursor: str) -> None:
         super().__init__(f"Invalid cursor: {cursor[:100]!r}")
+
+
+class InvalidPageParameter(ZendeskError):
+    """A list endpoint's ``page[size]``/``page[after]``/``page[before]`` refused, in Zendesk's words (recorded:
+    "page[size] cannot be greater than 100", "page[after] is not valid")."""
+
+    status = 400
+    error = "InvalidPaginationParameter"
+
+
+class SearchLimit(ZendeskError):
+    """A search.json page beyond the first 1000 results of a query. Body chosen: see DIFFERENCES.md."""
+
+    status = 422
+    error = "invalid"
+
+    def __init__(self) -> None:
+        super().__init__("Invalid search: Requested response size was greater than Search Response Limits")
 
 
 class RateLimitExceeded(ZendeskError):

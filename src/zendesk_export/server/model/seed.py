@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from zendesk_export.server.model.audits import comment_event, field_event
+from zendesk_export.server.model.ratings import rating_record
 from zendesk_export.server.model.scrub import SCRUB_AFTER, SCRUBBED
 from zendesk_export.server.model.tickets import (
     CREATE_EVENT_FIELDS,
@@ -58,8 +59,23 @@ def seed_account(store: Store, account_id: int, tickets: int, random_seed: int, 
     store.insert_records(account_id, "groups", [
         {"id": i, "name": f"Group {i}", "created_at": since, "updated_at": since} for i in range(1, 6)])
     generator = _tickets(rng, tickets, int(now), [u["id"] for u in users], [a["id"] for a in agents])
-    count = store.insert_tickets(account_id, generator)
-    return {"tickets": count, "users": len(users) + len(agents)}
+    rated: list[dict[str, Any]] = []
+    count = store.insert_tickets(account_id, _keep_rated(generator, rated))
+    ratings = store.insert_records(account_id, "satisfaction_ratings",
+                                   [r for r in map(rating_record, rated) if r is not None])
+    return {"tickets": count, "users": len(users) + len(agents), "satisfaction_ratings": ratings}
+
+
+def _keep_rated(tickets: Iterator[dict[str, Any]], rated: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """Pass the tickets through, keeping the rated ones: the store numbers them, then their ratings are written
+    with the ids the tickets got."""
+    seen: set[int] = set()
+    for ticket in tickets:
+        rating_id = (ticket.get("satisfaction_rating") or {}).get("id")
+        if isinstance(rating_id, int) and rating_id not in seen:
+            seen.add(rating_id)
+            rated.append(ticket)
+        yield ticket
 
 
 def _tickets(rng: random.Random, count: int, now: int, requesters: list[int], agents: list[int]

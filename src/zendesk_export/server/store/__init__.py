@@ -182,6 +182,20 @@ class Store(Protocol):
 
     def scrub_due(self, account_id: int, deleted_before: int, limit: int = 1000) -> list[int]: ...
 
+    # -- ticket data ----------------------------------------------------------------------------------
+    def audits_of_tickets(self, account_id: int, ticket_ids: Sequence[int]) -> list[ExportRow]:
+        """Every audit of the given tickets, (id, created_at, audit JSON), in (created_at, id) order."""
+        ...
+
+    def select_page(self, account_id: int, table: str, where: Sequence[tuple[str, str, Any]], order: tuple[str, bool],
+                    after: tuple[Any, ...] | None = None, before: tuple[Any, ...] | None = None,
+                    offset: int = 0, limit: int = 100) -> list[dict[str, Any]]:
+        """Rows of a table matching ``where`` ((column, operator, value) triples), in (order column, id) order,
+        after/before a (key, id) position or at an offset (see ``sql.Queries.select_page``)."""
+        ...
+
+    def count_where(self, account_id: int, table: str, where: Sequence[tuple[str, str, Any]]) -> int: ...
+
     def reset(self, account_id: int) -> None:
         """Delete the account's tickets, audits, organizations, groups, job statuses and the users without
         credentials (seeded ones), with their id sequences; keep the users with credentials."""

@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AUDIT_COLUMNS",
+    "Condition",
+    "Order",
     "BaseWriter",
     "Queries",
     "CREDENTIAL_COLUMNS",
@@ -79,6 +81,7 @@ RECORD_COLUMNS: dict[str, tuple[str, ...]] = {
     "users": ("id", "name", "email", "role", "organization_id", "created_at", "updated_at"),
     "organizations": ("id", "name", "created_at", "updated_at", "deleted_at"),
     "groups": ("id", "name", "created_at", "updated_at", "deleted_at"),
+    "satisfaction_ratings": ("id", "ticket_id", "score", "created_at", "updated_at"),
 }
 # Columns of the audits, credentials and job_statuses tables (besides account_id).
 AUDIT_COLUMNS = ("id", "ticket_id", "created_at", "author_id", "data")
@@ -190,6 +193,15 @@ def migrations(d: Dialect) -> tuple[str, ...]:
     CREATE TABLE server_secrets (name TEXT PRIMARY KEY, value TEXT NOT NULL);
     CREATE INDEX credentials_account_user ON credentials (account_id, user_id, kind);
     CREATE INDEX credentials_account_hash ON credentials (account_id, kind, secret_hash)
+    """,
+        # Ticket data: satisfaction ratings (listed by time window), tickets listed by id.
+        f"""
+    CREATE TABLE satisfaction_ratings (
+        account_id {i} NOT NULL, id {i} NOT NULL, ticket_id {i} NOT NULL, score TEXT NOT NULL,
+        created_at {i} NOT NULL, updated_at {i} NOT NULL, data TEXT NOT NULL DEFAULT '{{}}',
+        PRIMARY KEY (account_id, id));
+    CREATE INDEX satisfaction_ratings_time ON satisfaction_ratings (account_id, created_at, id);
+    CREATE INDEX satisfaction_ratings_ticket ON satisfaction_ratings (account_id, ticket_id)
     """,
     )
 
@@ -401,7 +413,7 @@ def numbered_chunks(account_id: int, tickets: Iterable[dict[str, Any]], numbers:
 
 
 # -- the queries both stores run alike --------------------------------------------------------------------
-_CLEARED_BY_RESET = ("tickets", "audits", "organizations", "groups", "job_statuses")
+_CLEARED_BY_RESET = ("tickets", "audits", "organizations", "groups", "job_statuses", "satisfaction_ratings")
 
 
 class Queries:
@@ -556,3 +568,94 @@ class Queries:
             conn.execute(f"DELETE FROM sequences WHERE account_id = {m} AND name != 'users'", (account_id,))
             conn.execute(f"DELETE FROM users WHERE account_id = {m} AND id NOT IN "
                          f"(SELECT user_id FROM credentials WHERE account_id = {m})", (account_id, account_id))
+
+    # -- ticket data: audits by ticket, and filtered, ordered pages of one table ------------------------
+    def audits_of_tickets(self, account_id: int, ticket_ids: Sequence[int]) -> list[ExportRow]:
+        """Every audit of the given tickets, (id, created_at, audit JSON), in (created_at, id) order."""
+        wanted = sorted(set(ticket_ids))
+        if not wanted:
+            return []
+        d = self.dialect
+        rows = self._rows(f"SELECT id, created_at, data FROM audits WHERE account_id = {d.mark} "
+                          f"AND ticket_id IN ({marks(d, len(wanted))}) ORDER BY created_at, id", (account_id, *wanted))
+        return [body_row(r) for r in rows]
+
+    def select_page(self, account_id: int, table: str, where: Sequence[Condition], order: Order,
+                    after: tuple[Any, ...] | None = None, before: tuple[Any, ...] | None = None,
+                    offset: int = 0, limit: int = 100) -> list[dict[str, Any]]:
+        """One page of ``table``'s rows matching every condition, in ``order`` then id ascending: after or before
+        a (key, id) position (keyset, one index range) or at an offset. Ticket rows carry id, the order column,
+        status, deleted_at and the stored ``body``; record rows are whole records."""
+        column, descending = order
+        clauses, args = self._conditions(account_id, table, where)
+        backwards = before is not None
+        position = before if backwards else after
+        if position is not None:
+            keyset, values = _keyset(self.dialect, column, descending != backwards, backwards, position)
+            clauses.append(keyset)
+            args += values
+        direction = "DESC" if descending != backwards else "ASC"
+        ids = "DESC" if backwards else "ASC"
+        ordering = f"{column} {direction}, id {ids}" if column != "id" else f"id {ids}"
+        selected = f"id, {column}, status, deleted_at, body" if table == "tickets" else "*"
+        m = self.dialect.mark
+        query = (f"SELECT {selected} FROM {table} WHERE {' AND '.join(clauses)} ORDER BY {ordering} "
+                 f"LIMIT {m} OFFSET {m}")
+        rows = self._dicts(query, [*args, limit, offset])
+        found = [_page_row(table, r) for r in rows]
+        return found[::-1] if backwards else found
+
+    def count_where(self, account_id: int, table: str, where: Sequence[Condition]) -> int:
+        clauses, args = self._conditions(account_id, table, where)
+        rows = self._rows(f"SELECT COUNT(*) FROM {table} WHERE {' AND '.join(clauses)}", args)
+        return int(rows[0][0]) if rows else 0
+
+    def _conditions(self, account_id: int, table: str, where: Sequence[Condition]) -> tuple[list[str], list[Any]]:
+        d = self.dialect
+        clauses, args = [f"account_id = {d.mark}"], [account_id]
+        allowed = _TABLE_COLUMNS[table]
+        for column, op, value in where:
+            if column not in allowed or op not in _OPERATORS:
+                raise ValueError(f"no condition {column} {op} on {table}")
+            if op == "contains":  # case-insensitive substring (the caller lower-cases the value)
+                clauses.append(f"{d.find}(LOWER({column}), {d.mark}) > 0")
+            elif op == "is null":
+                clauses.append(f"{column} IS NULL")
+                continue
+            elif op == "!=":
+                clauses.append(f"{column} {d.is_not} {d.mark}")
+            else:
+                clauses.append(f"{column} {op} {d.mark}")
+            args.append(value)
+        return clauses, args
+
+
+Condition = tuple[str, str, Any]  # (column, operator, value)
+Order = tuple[str, bool]  # (column, descending)
+_OPERATORS = frozenset({"=", "!=", "<", "<=", ">", ">=", "contains", "is null"})
+_TABLE_COLUMNS: dict[str, frozenset[str]] = {
+    "tickets": frozenset(ticket_columns()),
+    **{table: frozenset((*columns, "data")) for table, columns in RECORD_COLUMNS.items()},
+    "audits": frozenset(AUDIT_COLUMNS),
+    "job_statuses": frozenset(("id", "data", "reads")),
+}
+
+
+def _keyset(d: Dialect, column: str, descending: bool, backwards: bool, position: tuple[Any, ...]
+            ) -> tuple[str, list[Any]]:
+    """Rows strictly beyond ``position`` in the (column, id) order being read (``backwards``: id descending)."""
+    beyond_id = "<" if backwards else ">"
+    if column == "id":
+        return f"id {beyond_id} {d.mark}", [position[-1]]
+    beyond = "<" if descending else ">"
+    return (f"({column} {beyond} {d.mark} OR ({column} = {d.mark} AND id {beyond_id} {d.mark}))",
+            [position[0], position[0], position[-1]])
+
+
+def _page_row(table: str, row: dict[str, Any]) -> dict[str, Any]:
+    if table == "audits":  # the stored audit, and its time as the ordering key
+        return {"id": row["id"], "created_at": row["created_at"], "audit": orjson.loads(row["data"])}
+    if table != "tickets":
+        return record_from_row(row)
+    body = row["body"]
+    return {**row, "body": body if isinstance(body, bytes) else body.encode()}
