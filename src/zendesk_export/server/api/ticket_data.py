@@ -55,11 +55,20 @@ def _live_ticket(call: Call, ticket_id: int) -> dict[str, Any]:
 # -- tickets list ------------------------------------------------------------------------------------------
 def list_tickets(call: Call) -> Response:
     """`GET /api/v2/tickets` (offset or cursor, by id); `include=metric_sets` adds a top-level `metric_sets`
-    array (recorded). Deleted tickets are not listed."""
+    array (recorded). Deleted tickets are not listed. Cursor pages leave out `fields` (every recorded cursor page
+    does; offset pages have it)."""
     call.caller()
     request = parse_page(call.params, "nice_id")
     source = TableSource(call.ctx.store, call.account.id, "tickets", _LIVE)
-    body = _page(call, "tickets", source, request, lambda rows: _ticket_dicts(call, rows))
+
+    def render(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        tickets = _ticket_dicts(call, rows)
+        if request.style == CURSOR:
+            for ticket in tickets:
+                del ticket["fields"]
+        return tickets
+
+    body = _page(call, "tickets", source, request, render)
     includes = {n.strip() for n in call.params.get("include", "").split(",")}
     if "metric_sets" in includes:
         sets = metric_sets(call.ctx.store, call.account.id, call.base_url, body["tickets"])
