@@ -52,6 +52,7 @@ def test_the_store_protocol_has_these_operations() -> None:
         "user_by_oauth_token", "write",
         # declared resources
         "create_resource", "delete_resource", "put_resources", "resource_count", "resource_page", "resources_by_id",
+        "tag_counts",
     }
     assert _public(Writer) == {"add_audit", "get_record", "get_ticket", "next_id", "put_record", "put_ticket"}
 

@@ -13,7 +13,7 @@ from starlette.responses import Response
 
 from zendesk_export.server.api.tickets import parse_ids
 from zendesk_export.server.errors import ParameterMissing, RecordNotFound
-from zendesk_export.server.export.paging import StoreSource, envelope, fetch, parse_page
+from zendesk_export.server.export.paging import ListSource, Source, StoreSource, envelope, fetch, parse_page
 from zendesk_export.server.http import Call, Handler, json_response
 from zendesk_export.server.model.catalog import changed_object, new_object, render_object
 from zendesk_export.server.model.users import RENDERERS
@@ -27,6 +27,8 @@ _ID_MAX = 2**63 - 1  # ids are 64-bit: a larger one names nothing (and must not 
 
 def render(call: Call, resource: Resource, obj: dict[str, Any]) -> dict[str, Any]:
     """A stored object as the API shows it, on the host the client asked."""
+    if resource.table == "tags":
+        return dict(obj)
     if resource.table != "records":
         return RENDERERS[resource.table](call.base_url, obj)
     url = f"{call.base_url}{resource.base}/{obj['id']}.json" if resource.has_url else None
@@ -72,13 +74,21 @@ def _list(resource: Resource) -> Handler:
     def handler(call: Call) -> Response:
         _reader(call, resource)
         request = parse_page(call.params, resource.order, styles=resource.paging)
-        kind = resource.name if resource.table == "records" else None
-        page = fetch(StoreSource(call.ctx.store, call.account.id, resource.table, kind), request)
+        page = fetch(_source(call, resource), request)
         items = [render(call, resource, obj) for obj in page.items]
         url = call.base_url + call.request.url.path
         return json_response(envelope(resource.data_key, items, page, url, call.params.multi_items()))
 
     return _named(handler, "list", resource)
+
+
+def _source(call: Call, resource: Resource) -> Source[dict[str, Any]]:
+    if resource.table == "tags":
+        counts = call.ctx.store.tag_counts(call.account.id)
+        tags = [{"name": name, "count": count} for name, count in counts.items()]
+        return ListSource(tags, key=lambda tag: (-tag["count"], tag["name"]))
+    kind = resource.name if resource.table == "records" else None
+    return StoreSource(call.ctx.store, call.account.id, resource.table, kind)
 
 
 def _show(resource: Resource) -> Handler:

@@ -37,12 +37,14 @@ TEMPLATES: dict[str, dict[str, Any]] = {
     "ticket_fields": {**_FIELD, "removable": True, "key": None, "agent_description": None},
     "ticket_forms": {"name": "", "raw_name": "", "display_name": None, "raw_display_name": None,
                      "end_user_visible": True, "position": 9999, "ticket_field_ids": [], "active": True,
-                     "default": False, "in_all_brands": True, "restricted_brand_ids": []},
+                     "default": False, "in_all_brands": True, "restricted_brand_ids": [],
+                     "end_user_conditions": [], "agent_conditions": []},
     "user_fields": dict(_PERSON_FIELD),
     "organization_fields": dict(_PERSON_FIELD),
     "group_memberships": {"user_id": None, "group_id": None, "default": False},
-    "organization_memberships": {"user_id": None, "organization_id": None, "default": False},
-    "custom_roles": {"name": "", "description": "", "role_type": 0, "configuration": {}},
+    "organization_memberships": {"user_id": None, "organization_id": None, "default": False,
+                                 "organization_name": "", "view_tickets": True},
+    "custom_roles": {"name": "", "description": "", "role_type": 0, "configuration": {}, "team_member_count": 0},
     "sla_policies": {"title": "", "description": "", "position": 9999, "filter": {"all": [], "any": []},
                      "policy_metrics": []},
     "macros": {"title": "", "active": True, "default": False, "position": 9999, "description": None,
@@ -65,6 +67,7 @@ TEMPLATES: dict[str, dict[str, Any]] = {
                           "author": {}, "via": {"channel": "email", "source": {"from": {}, "to": {}, "rel": None}},
                           "attachments": [], "error_messages": None},
     "skips": {"ticket_id": None, "user_id": None, "reason": "", "ticket": None},
+    "tags": {"name": "", "count": 0},
     "requests": {"subject": "", "description": "", "status": "new", "priority": None, "type": None,
                  "requester_id": None, "organization_id": None, "assignee_id": None, "group_id": None,
                  "collaborator_ids": [], "email_cc_ids": [], "via": {"channel": "api", "source": {}},
@@ -152,8 +155,11 @@ def _stamped(obj: dict[str, Any], created: int, updated: int) -> dict[str, Any]:
 
 
 # -- schema -----------------------------------------------------------------------------------------------
-def schema_of(kind: str, has_url: bool) -> dict[str, Any]:
-    """The JSON schema of an object of ``kind``, read off its template (``null`` defaults are nullable)."""
+def schema_of(kind: str, has_url: bool, stored: bool = True) -> dict[str, Any]:
+    """The JSON schema of an object of ``kind``, read off its template (``null`` defaults are nullable); a
+    ``stored`` object also has an id and its times."""
+    if not stored:
+        return {"type": "object", "properties": {k: _value_schema(v) for k, v in TEMPLATES[kind].items()}}
     properties: dict[str, Any] = {"id": {"type": "integer", "readOnly": True}}
     if has_url:
         properties["url"] = {"type": "string", "readOnly": True}

@@ -23,7 +23,7 @@ class Resource:
     name: str  # the plural: the list's data key, the path segment, the store kind
     singular: str  # the object's data key
     path: str = ""  # default /api/v2/{name}
-    table: str = "records"  # "records" (one kind each) or the own table of users/groups/organizations
+    table: str = "records"  # "records" (one kind each), users/groups/organizations, or "tags" (counted)
     list_key: str = ""  # a list's data key when it is not the plural (dynamic content: "items")
     paging: tuple[str, ...] = (OFFSET, CURSOR)
     order: str = "id"  # the cursor's order name (Zendesk's token names it)
@@ -53,7 +53,7 @@ RESOURCES: tuple[Resource, ...] = (
              summary="Users' memberships of organizations"),
     Resource("custom_roles", "custom_role", operations=READ_ONLY, has_url=False, paging=(OFFSET,),
              summary="Agent roles"),
-    Resource("sla_policies", "sla_policy", path="/api/v2/slas/policies", has_url=False, paging=(OFFSET,),
+    Resource("sla_policies", "sla_policy", path="/api/v2/slas/policies", paging=(OFFSET,),
              summary="SLA policies"),
     Resource("macros", "macro", summary="Macros"),
     Resource("triggers", "trigger", summary="Triggers"),
@@ -70,6 +70,8 @@ RESOURCES: tuple[Resource, ...] = (
     Resource("skips", "skip", operations=("list",), has_url=False, summary="Ticket skips"),
     Resource("requests", "request", write="end-user", operations=("list", "show", "create"),
              summary="Requests: tickets as their requesters see them"),
+    Resource("tags", "tag", table="tags", operations=("list",), has_url=False, order="-score,id",
+             summary="Tags of live tickets, most used first, with their counts"),
     Resource("users", "user", table="users", operations=("list",), summary="Users"),
     Resource("organizations", "organization", table="organizations", operations=("list",),
              summary="Organizations"),

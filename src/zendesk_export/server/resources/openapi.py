@@ -20,8 +20,9 @@ def openapi_document(resources: Sequence[Resource], server_url: str) -> dict[str
     paths: dict[str, dict[str, Any]] = {}
     schemas: dict[str, Any] = {"Error": _ERROR}
     for resource in resources:
-        schemas[resource.singular] = (schema_of(resource.name, resource.has_url) if resource.name in TEMPLATES
-                                      else _OBJECT)
+        stored = resource.table == "records"
+        schemas[resource.singular] = (schema_of(resource.name, resource.has_url, stored)
+                                      if resource.name in TEMPLATES else _OBJECT)
         for path, method, operation in _operations(resource):
             paths.setdefault(path, {})[method] = operation
     return {"openapi": "3.0.3", "info": {"title": "zendesk-export: Zendesk Support API", "version": "2"},

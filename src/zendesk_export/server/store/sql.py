@@ -587,6 +587,16 @@ class Queries:
                                (account_id, kind, object_id))
             return bool(cur.rowcount)
 
+    def tag_counts(self, account_id: int) -> dict[str, int]:
+        """Each tag of the account's live tickets and how many carry it, counted by the database (one pass over
+        the account's tickets: the tags list is not kept apart)."""
+        m = self.dialect.mark
+        each = ("jsonb_array_elements_text(t.tags::jsonb) AS j(value)" if self.dialect is POSTGRES
+                else "json_each(t.tags) AS j")
+        rows = self._rows(f"SELECT j.value, COUNT(*) FROM tickets t, {each} WHERE t.account_id = {m} "
+                          "AND t.status != 'deleted' GROUP BY j.value", (account_id,))
+        return {str(r[0]): int(r[1]) for r in rows}
+
     # -- tickets by id, comment counts --------------------------------------------------------------
     def tickets_by_id(self, account_id: int, ids: Sequence[int]) -> list[ExportRow]:
         """Live (not deleted) tickets among ``ids``, by id."""
