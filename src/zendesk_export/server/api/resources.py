@@ -30,9 +30,22 @@ def render(call: Call, resource: Resource, obj: dict[str, Any]) -> dict[str, Any
     if resource.table == "tags":
         return dict(obj)
     if resource.table != "records":
-        return RENDERERS[resource.table](call.base_url, obj)
+        rendered = RENDERERS[resource.table](call.base_url, obj)
+        if resource.table == "organizations":  # the export's organizations say `deleted_at`; lists do not
+            rendered.pop("deleted_at", None)
+        return rendered
     url = f"{call.base_url}{resource.base}/{obj['id']}.json" if resource.has_url else None
-    return render_object(resource.name, obj, url)
+    return render_object(resource.name, _hosted(call.base_url, obj), url)
+
+
+def _hosted(base_url: str, value: Any) -> Any:
+    """Nested objects' ``url``s are stored as paths (``/api/v2/custom_statuses/1.json``): on the host asked."""
+    if isinstance(value, dict):
+        return {k: base_url + v if k == "url" and isinstance(v, str) and v.startswith("/api/v2/")
+                else _hosted(base_url, v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_hosted(base_url, v) for v in value]
+    return value
 
 
 def _reader(call: Call, resource: Resource) -> None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from zendesk_export.server.model.catalog import TEMPLATES
+from zendesk_export.server.model.tickets import CUSTOM_STATUS_IDS
 from zendesk_export.server.store import Store
 from zendesk_export.tickets import format_time
 
@@ -112,12 +113,27 @@ def _field(made: Made, object_id: int, kind: str, title: str, position: int, **e
                 "the request", position=position, **extra)
 
 
+def _custom_statuses(made: Made) -> list[dict[str, Any]]:
+    """The account's ticket statuses, one per status category, numbered as tickets' ``custom_status_id``."""
+    statuses = []
+    for status, number in CUSTOM_STATUS_IDS.items():
+        times = made("ticket_fields", number)
+        label = status.title()
+        statuses.append({"url": f"/api/v2/custom_statuses/{number}.json", "id": number, "status_category": status,
+                         "agent_label": label, "end_user_label": "Open" if status == "new" else label,
+                         "description": f"Ticket is {status}", "end_user_description": f"Your request is {status}",
+                         "active": True, "default": True, "created_at": times["created_at"],
+                         "updated_at": times["updated_at"]})
+    return statuses
+
+
 def _ticket_fields(made: Made, rng: random.Random, people: People) -> list[dict[str, Any]]:
     system = [_field(made, i, kind, title, i, removable=False, visible_in_portal=kind in ("subject", "description"),
                      editable_in_portal=kind in ("subject", "description"), required_in_portal=kind == "subject",
                      **({"system_field_options": [{"name": v.title(), "value": v} for v in _SYSTEM_OPTIONS[kind]]}
                         if kind in _SYSTEM_OPTIONS else {}))
               for i, kind, title in SYSTEM_FIELDS]
+    system[-1]["custom_statuses"] = _custom_statuses(made)
     custom = [_field(made, i, kind, title, 10 + n, key=None, visible_in_portal=n % 2 == 0,
                      editable_in_portal=n % 2 == 0, **extra)
               for n, (i, kind, title, extra) in enumerate(CUSTOM_FIELDS)]
@@ -138,6 +154,8 @@ def _person_fields(made: Made, kind: str, specs: Sequence[tuple[str, str, str]])
         extra: dict[str, Any] = {}
         if field_type == "date":
             extra["regexp_for_validation"] = "\\A([0-9]{4})-(1[0-2]|0[1-9])-(3[01]|[12][0-9]|0[1-9])\\z"
+        if field_type == "checkbox":
+            extra["tag"] = key
         if field_type == "dropdown":
             extra["custom_field_options"] = [
                 {"id": 370_000 + position * 10 + n, "name": v.title(), "raw_name": v.title(), "value": v}
@@ -175,15 +193,25 @@ def _organization_memberships(made: Made, rng: random.Random, people: People) ->
             for n, (user, org) in enumerate(members, start=1)]
 
 
-_ROLE_CONFIGURATION = {"chat_access": True, "end_user_list_access": "full", "forum_access_restricted_content": False,
-                       "light_agent": False, "manage_business_rules": True, "manage_dynamic_content": True,
-                       "manage_extensions_and_channels": True, "moderate_forums": False, "ticket_access": "all",
-                       "ticket_comment_access": "public", "ticket_deletion": True, "ticket_tag_editing": True,
-                       "group_access": True, "organization_editing": True, "end_user_profile_access": "full",
-                       "explore_access": "edit", "forum_access": "full", "macro_access": "full",
-                       "report_access": "full", "ticket_editing": True, "ticket_merge": True,
-                       "user_view_access": "full", "view_access": "full", "view_deleted_tickets": True,
-                       "voice_access": True}
+# The permissions of a 2024 role configuration, as a team lead has them.
+_ROLE_CONFIGURATION: dict[str, Any] = {
+    **dict.fromkeys((
+        "chat_access", "manage_business_rules", "manage_dynamic_content", "manage_extensions_and_channels",
+        "manage_facebook", "side_conversation_create", "ticket_deletion", "ticket_tag_editing", "view_deleted_tickets",
+        "voice_access", "group_access", "organization_editing", "organization_notes_editing",
+        "assign_tickets_to_any_group", "ticket_editing", "ticket_merge", "voice_dashboard_access",
+        "manage_automations", "manage_contextual_workspaces", "manage_organization_fields", "manage_skills",
+        "manage_slas", "manage_ticket_fields", "manage_ticket_forms", "manage_user_fields", "ticket_redaction",
+        "manage_groups", "manage_group_memberships", "manage_organizations", "manage_suspended_tickets",
+        "manage_triggers", "view_filter_tickets"), True),
+    **dict.fromkeys(("forum_access_restricted_content", "light_agent", "moderate_forums", "twitter_search_access",
+                     "manage_macro_content_suggestions", "read_macro_content_suggestions", "view_reduced_count",
+                     "assign_agent_statuses"), False),
+    **dict.fromkeys(("end_user_list_access", "end_user_profile_access", "forum_access", "macro_access",
+                     "report_access", "user_view_access", "view_access"), "full"),
+    "ticket_access": "all", "ticket_comment_access": "public", "explore_access": "edit", "manage_roles": "none",
+    "manage_deletion_schedules": "none", "custom_objects": {},
+}
 
 
 def _custom_roles(made: Made, rng: random.Random, people: People) -> list[dict[str, Any]]:
@@ -208,12 +236,14 @@ def _metric(priority: str, metric: str, minutes: int) -> dict[str, Any]:
 
 def _sla_policies(made: Made, rng: random.Random, people: People) -> list[dict[str, Any]]:
     return [
-        made("sla_policies", 1, title="Incidents", description="Urgent incidents answered within 10 minutes",
-             position=1, filter={"all": [{"field": "type", "operator": "is", "value": "incident"}], "any": []},
+        made("sla_policies", 1, title="First line", description="Tickets of the first support group",
+             position=1, filter={"all": [{"field": "group_id", "operator": "is", "value": people.groups[0]}],
+                                 "any": []},
              policy_metrics=[_metric("urgent", "first_reply_time", 10), _metric("high", "first_reply_time", 30),
                              _metric("urgent", "requester_wait_time", 120)]),
-        made("sla_policies", 2, title="Standard", description="Every other ticket", position=2,
-             filter={"all": [{"field": "status", "operator": "less_than", "value": "solved"}], "any": []},
+        made("sla_policies", 2, title="Key accounts", description="Tickets of the largest customer", position=2,
+             filter={"all": [{"field": "organization_id", "operator": "is", "value": people.organizations[0]}],
+                     "any": []},
              policy_metrics=[_metric(p, "first_reply_time", m) for p, m in
                              (("low", 1440), ("normal", 480), ("high", 120), ("urgent", 60))]),
     ]
@@ -237,15 +267,15 @@ def _condition(field: str, operator: str, value: str) -> dict[str, str]:
 
 def _triggers(made: Made, rng: random.Random, people: People) -> list[dict[str, Any]]:
     specs = (("Notify requester of received request", [_condition("update_type", "is", "Create")],
-              [{"field": "notification_user", "value": ["requester_id", "Request received", "We got it."]}]),
+              [{"field": "status", "value": "open"}]),
              ("Notify assignee of assignment", [_condition("assignee_id", "changed", "")],
-              [{"field": "notification_user", "value": ["assignee_id", "Assigned", "A ticket is yours."]}]),
+              [{"field": "priority", "value": "normal"}]),
              ("Tag VIP tickets", [_condition("requester_id", "is", str(rng.choice(people.customers)[0]))],
               [{"field": "current_tags", "value": "vip"}]),
              ("Route refunds to billing", [_condition("subject_includes_word", "includes", "refund")],
               [{"field": "group_id", "value": str(people.groups[0])}]))
     return [made("triggers", i, title=title, raw_title=title, position=i, conditions={"all": conditions, "any": []},
-                 actions=actions, description=None, category_id="1")
+                 actions=actions, description=f"{title}.", category_id="1")
             for i, (title, conditions, actions) in enumerate(specs, start=1)]
 
 
@@ -303,8 +333,9 @@ def _dynamic_content(made: Made, rng: random.Random, people: People) -> list[dic
     for i, (name, text) in enumerate((("Greeting", "Hello, thanks for writing."),
                                       ("Signature", "The Example Support team")), start=1):
         item = made("dynamic_content_items", i, name=name, placeholder=f"{{{{dc.{name.lower()}}}}}")
-        item["variants"] = [{"id": i, "content": text, "locale_id": 1, "outdated": False, "active": True,
-                             "default": True, "created_at": item["created_at"], "updated_at": item["updated_at"]}]
+        item["variants"] = [{"url": f"/api/v2/dynamic_content/items/{i}/variants/{i}.json", "id": i,
+                             "content": text, "locale_id": 1, "outdated": False, "active": True, "default": True,
+                             "created_at": item["created_at"], "updated_at": item["updated_at"]}]
         items.append(item)
     return items
 
