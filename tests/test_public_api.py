@@ -50,6 +50,9 @@ def test_the_store_protocol_has_these_operations() -> None:
         "insert_records", "insert_tickets", "list_records", "put_job", "read_job", "records_by_id", "reset",
         "scrub_due", "secret_hashes", "set_account_setting", "tickets_by_id", "token_hash", "user", "user_by_email",
         "user_by_oauth_token", "write",
+        # declared resources
+        "create_resource", "delete_resource", "put_resources", "resource_count", "resource_page", "resources_by_id",
+        "tag_counts",
         "audits_of_tickets", "count_where", "select_page",
     }
     assert _public(Writer) == {"add_audit", "get_record", "get_ticket", "next_id", "put_record", "put_ticket"}
@@ -69,9 +72,9 @@ WIRE_ERRORS = {  # class → (HTTP status, the `error` code a client reads)
     "RecordInvalid": (422, "RecordInvalid"),
     "TooManyValues": (400, "TooManyValues"),
     "InvalidPaginationParameter": (400, "InvalidPaginationParameter"),
+    "InvalidPageParameter": (400, "InvalidPaginationParameter"),
     "RateLimitExceeded": (429, "APIRateLimitExceeded"),
     "AdminUnauthorized": (401, "AdminUnauthorized"),
-    "InvalidPageParameter": (400, "InvalidPaginationParameter"),
     "SearchLimit": (422, "invalid"),
 }
 

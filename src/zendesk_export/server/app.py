@@ -14,7 +14,7 @@ from starlette.responses import Response
 from zendesk_export.clock import Clock
 from zendesk_export.server.admin import routes as admin
 from zendesk_export.server.admin.guard import AdminGuard
-from zendesk_export.server.api import exports, jobs, search, ticket_data, tickets, users
+from zendesk_export.server.api import exports, jobs, resources, search, ticket_data, tickets, users
 from zendesk_export.server.edge.faults import FaultInjector, Faults, hide_injected_drops, parse_rules
 from zendesk_export.server.edge.headers import ZendeskHeaders
 from zendesk_export.server.edge.journal import Journal, JournalMiddleware
@@ -26,6 +26,7 @@ from zendesk_export.server.store import Store
 __all__ = ["ServerConfig", "create_app"]
 
 API_ROUTES = exports.ROUTES + users.ROUTES + jobs.ROUTES + tickets.ROUTES
+API_ROUTES += resources.ROUTES
 API_ROUTES += ticket_data.ROUTES + search.ROUTES
 
 

@@ -27,6 +27,7 @@ from urllib.parse import urlencode
 import orjson
 
 from zendesk_export.server.errors import InvalidPageParameter
+from zendesk_export.server.store import Store
 
 __all__ = [
     "CURSOR",
@@ -37,6 +38,7 @@ __all__ = [
     "Page",
     "PageRequest",
     "Source",
+    "StoreSource",
     "decode_cursor",
     "encode_cursor",
     "envelope",
@@ -202,6 +204,37 @@ class ListSource(Generic[T]):
 
     def before(self, key: Key, limit: int) -> list[T]:
         return [i for i in self._items if self.key(i) < key][-limit:]
+
+
+class StoreSource:
+    """Stored objects in id order: one kind of the records table, or the users/groups/organizations table
+    (``kind`` None). Every read is one range scan of the primary key."""
+
+    def __init__(self, store: Store, account_id: int, table: str, kind: str | None) -> None:
+        self.store, self.account_id, self.table, self.kind = store, account_id, table, kind
+
+    def total(self) -> int:
+        return self.store.resource_count(self.account_id, self.table, self.kind)
+
+    def offset(self, start: int, limit: int) -> list[dict[str, Any]]:
+        return self.store.resource_page(self.account_id, self.table, self.kind, offset=start, limit=limit)
+
+    def after(self, key: Key | None, limit: int) -> list[dict[str, Any]]:
+        after = _id_of(key) if key is not None else None
+        return self.store.resource_page(self.account_id, self.table, self.kind, after=after, limit=limit)
+
+    def before(self, key: Key, limit: int) -> list[dict[str, Any]]:
+        return self.store.resource_page(self.account_id, self.table, self.kind, before=_id_of(key), limit=limit)
+
+    def key(self, item: dict[str, Any]) -> Key:
+        return (int(item["id"]),)
+
+
+def _id_of(key: Key) -> int:
+    """An id cursor holds one integer; a token of the right order with another value is not valid."""
+    if len(key) != 1 or not isinstance(key[0], int):
+        raise InvalidPageParameter("page[after] is not valid")
+    return key[0]
 
 
 # -- envelopes ----------------------------------------------------------------------------------------------
