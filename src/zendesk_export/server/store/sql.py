@@ -429,12 +429,17 @@ def audit_row(account_id: int, ticket_id: int, audit: dict[str, Any], numbers: S
 def numbered_chunks(account_id: int, tickets: Iterable[dict[str, Any]], numbers: Sequences, size: int
                     ) -> Iterator[tuple[list[dict[str, Any]], list[tuple[Any, ...]]]]:
     """Seeded tickets in chunks of ``size`` (bounded memory), numbered by ``numbers`` as the Tickets API would,
-    each chunk with the audits rows of its tickets' seeded audits."""
+    each chunk with the audits rows of its tickets' seeded audits. A ticket's ``problem_ref`` (the position of an
+    earlier ticket of the same insert) becomes that ticket's id in ``problem_id``."""
     iterator = iter(tickets)
+    first: int | None = None
     while chunk := list(islice(iterator, size)):
         audits: list[tuple[Any, ...]] = []
         for ticket in chunk:
             ticket["id"] = numbers.take("tickets")
+            first = ticket["id"] if first is None else first
+            if ticket.get("problem_ref") is not None:  # ids are consecutive: position p has id first + p
+                ticket["problem_id"] = first + ticket.pop("problem_ref")
             audits += [audit_row(account_id, ticket["id"], a, numbers) for a in ticket.pop("audits", ())]
         yield chunk, audits
 
