@@ -114,8 +114,10 @@ def new_object(kind: str, object_id: int, payload: Mapping[str, Any], now: int,
 
 def _requested(request: dict[str, Any], actor: User, payload: Mapping[str, Any]) -> None:
     """A request is a ticket as its requester sees it: the caller asks, with their organization."""
-    request.update(requester_id=actor.id, organization_id=actor.organization_id,
-                   custom_status_id=CUSTOM_STATUS_IDS.get(request["status"], CUSTOM_STATUS_IDS["new"]))
+    asked = request["status"]
+    status = asked if isinstance(asked, str) and asked in CUSTOM_STATUS_IDS else "new"
+    request.update(requester_id=actor.id, organization_id=actor.organization_id, status=status,
+                   custom_status_id=CUSTOM_STATUS_IDS[status])
     if not request["description"] and isinstance(comment := payload.get("comment"), dict):
         request["description"] = str(comment.get("body", ""))
 
