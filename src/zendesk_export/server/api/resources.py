@@ -19,6 +19,7 @@ from zendesk_export.server.model.catalog import changed_object, new_object, rend
 from zendesk_export.server.model.users import RENDERERS
 from zendesk_export.server.resources import RESOURCES, Resource
 from zendesk_export.server.resources.openapi import openapi_document
+from zendesk_export.server.store import User
 
 __all__ = ["ROUTES", "render"]
 
@@ -52,8 +53,8 @@ def _reader(call: Call, resource: Resource) -> None:
     call.caller(admin=resource.read == "admin")
 
 
-def _writer(call: Call, resource: Resource) -> None:
-    call.caller(admin=resource.write == "admin")
+def _writer(call: Call, resource: Resource) -> User:
+    return call.caller(admin=resource.write == "admin")
 
 
 def _object_id(call: Call) -> int:
@@ -129,13 +130,13 @@ def _show_many(resource: Resource) -> Handler:
 
 def _create(resource: Resource) -> Handler:
     def handler(call: Call) -> Response:
-        _writer(call, resource)
+        actor = _writer(call, resource)
         payload, now = _payload(call, resource), call.now()
-        new_object(resource.name, 0, payload, now)  # refuse a bad payload before taking an id
-        obj = call.ctx.store.create_resource(call.account.id, resource.name,
-                                             lambda object_id: new_object(resource.name, object_id, payload, now))
+        new_object(resource.name, 0, payload, now, actor)  # refuse a bad payload before taking an id
+        obj = call.ctx.store.create_resource(
+            call.account.id, resource.name, lambda object_id: new_object(resource.name, object_id, payload, now, actor))
         location = {"Location": f"{call.base_url}{resource.base}/{obj['id']}.json"}
-        return json_response({resource.singular: render(call, resource, obj)}, 201, location)
+        return json_response({resource.singular: render(call, resource, obj)}, resource.created_status, location)
 
     return _named(handler, "create", resource)
 

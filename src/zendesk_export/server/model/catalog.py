@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from zendesk_export.server.errors import RecordInvalid
+from zendesk_export.server.model.tickets import CUSTOM_STATUS_IDS
+from zendesk_export.server.store import User
 from zendesk_export.tickets import format_time
 
 __all__ = ["TEMPLATES", "REQUIRED", "FIELD_TYPES", "new_object", "changed_object", "render_object",
@@ -49,12 +51,12 @@ TEMPLATES: dict[str, dict[str, Any]] = {
                      "policy_metrics": []},
     "macros": {"title": "", "active": True, "default": False, "position": 9999, "description": None,
                "actions": [], "restriction": None, "raw_title": ""},
-    "triggers": {**_RULE, "category_id": None},
+    "triggers": {**_RULE, "description": "", "category_id": "1"},
     "automations": dict(_RULE),
     "views": {"title": "", "active": True, "default": False, "position": 9999, "description": None,
               "execution": {}, "conditions": {"all": [], "any": []}, "restriction": None, "raw_title": ""},
     "targets": {"title": "", "type": "url_target_v2", "active": True},
-    "recipient_addresses": {"brand_id": None, "name": "", "email": "", "default": False,
+    "recipient_addresses": {"brand_id": 1, "name": "", "email": "", "default": False,
                             "forwarding_status": "unknown", "spf_status": "verified", "cname_status": "verified",
                             "domain_verification_status": "verified"},
     "sharing_agreements": {"name": "", "partner_name": None, "status": "pending", "type": "outbound"},
@@ -72,7 +74,7 @@ TEMPLATES: dict[str, dict[str, Any]] = {
                  "requester_id": None, "organization_id": None, "assignee_id": None, "group_id": None,
                  "collaborator_ids": [], "email_cc_ids": [], "via": {"channel": "api", "source": {}},
                  "is_public": True, "due_at": None, "can_be_solved_by_me": False, "solved": False,
-                 "ticket_form_id": None, "recipient": None, "followup_source_id": None, "custom_fields": [],
+                 "ticket_form_id": 1, "recipient": None, "custom_fields": [],
                  "custom_status_id": None},
 }
 # What a create must carry (Zendesk answers 422 RecordInvalid without it).
@@ -96,14 +98,28 @@ _MIRRORED = {"raw_title": "title", "raw_description": "description", "raw_name":
              "title_in_portal": "title", "raw_title_in_portal": "title", "raw_display_name": "display_name"}
 
 
-def new_object(kind: str, object_id: int, payload: Mapping[str, Any], now: int) -> dict[str, Any]:
-    """A new object of ``kind`` from a create's payload: validated, defaults filled, raw_ copies kept in step."""
+def new_object(kind: str, object_id: int, payload: Mapping[str, Any], now: int,
+               actor: User | None = None) -> dict[str, Any]:
+    """A new object of ``kind`` from a create's payload: validated, defaults filled, raw_ copies kept in step;
+    ``actor`` is who creates it (a request's requester)."""
     _require(kind, payload)
     obj: dict[str, Any] = {"id": object_id, **TEMPLATES[kind]}
     obj.update(_known(kind, payload))
     _mirror(obj, payload)
     _check_type(kind, obj)
+    if kind == "requests" and actor is not None:
+        _requested(obj, actor, payload)
     return _stamped(obj, now, now)
+
+
+def _requested(request: dict[str, Any], actor: User, payload: Mapping[str, Any]) -> None:
+    """A request is a ticket as its requester sees it: the caller asks, with their organization."""
+    asked = request["status"]
+    status = asked if isinstance(asked, str) and asked in CUSTOM_STATUS_IDS else "new"
+    request.update(requester_id=actor.id, organization_id=actor.organization_id, status=status,
+                   custom_status_id=CUSTOM_STATUS_IDS[status])
+    if not request["description"] and isinstance(comment := payload.get("comment"), dict):
+        request["description"] = str(comment.get("body", ""))
 
 
 def changed_object(kind: str, current: Mapping[str, Any], payload: Mapping[str, Any], now: int) -> dict[str, Any]:

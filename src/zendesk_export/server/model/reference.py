@@ -352,10 +352,11 @@ def _activities(made: Made, rng: random.Random, people: People) -> list[dict[str
 
 def _suspended_tickets(made: Made, rng: random.Random, people: People) -> list[dict[str, Any]]:
     causes = ("Detected as spam", "Automated response mail", "Received from support address")
+    senders = [rng.choice(people.customers)[0] for _ in causes]
     return [made("suspended_tickets", i, subject=f"Suspended message {i}", content="Out of office reply",
                  cause=cause, cause_id=i, message_id=f"<msg{i}@mail.example.net>",
-                 recipient="support@example.zendesk.com", brand_id=1,
-                 author={"id": None, "name": "Mail sender", "email": f"sender{i}@example.net"},
+                 recipient="support@example.zendesk.com", brand_id=1, ticket_id=rng.randrange(1, 50),
+                 author={"id": senders[i - 1], "name": "Mail sender", "email": f"sender{i}@example.net"},
                  via={"channel": "email", "source": {"from": {"address": f"sender{i}@example.net", "name": "Sender"},
                                                      "to": {"address": "support@example.zendesk.com",
                                                             "name": "Example Support"}, "rel": None}})
@@ -363,8 +364,13 @@ def _suspended_tickets(made: Made, rng: random.Random, people: People) -> list[d
 
 
 def _skips(made: Made, rng: random.Random, people: People) -> list[dict[str, Any]]:
-    return [made("skips", i, ticket_id=rng.randrange(1, 50), user_id=rng.choice(people.agents),
-                 reason=reason) for i, reason in enumerate(("Not my area", "Waiting on billing", "Duplicate"), start=1)]
+    skips = []
+    for i, reason in enumerate(("Not my area", "Waiting on billing", "Duplicate"), start=1):
+        ticket_id, requester = rng.randrange(1, 50), rng.choice(people.customers)[0]
+        ticket = {"id": ticket_id, "subject": f"Ticket {ticket_id}", "status": "open", "requester_id": requester}
+        skips.append(made("skips", i, ticket_id=ticket_id, user_id=rng.choice(people.agents), reason=reason,
+                          ticket=ticket))
+    return skips
 
 
 def _requests(made: Made, rng: random.Random, people: People) -> list[dict[str, Any]]:
@@ -375,5 +381,6 @@ def _requests(made: Made, rng: random.Random, people: People) -> list[dict[str, 
         requests.append(made("requests", i, subject=f"Request {i} from the help center",
                              description="I need help with my order.", status=status, requester_id=user,
                              organization_id=org, solved=status == "solved", ticket_form_id=1,
+                             custom_status_id=CUSTOM_STATUS_IDS[status],
                              via={"channel": "web", "source": {"from": {}, "to": {}, "rel": None}}))
     return requests

@@ -12,10 +12,12 @@ from dataclasses import dataclass
 
 from zendesk_export.server.export.paging import CURSOR, OFFSET
 
-__all__ = ["Resource", "RESOURCES", "OPERATIONS", "READ_ONLY", "by_name"]
+__all__ = ["Resource", "RESOURCES", "CRUD", "OPERATIONS", "READ_ONLY", "MEMBERSHIPS", "by_name"]
 
-OPERATIONS = ("list", "show", "show_many", "create", "update", "destroy")
+CRUD = ("list", "show", "create", "update", "destroy")
+OPERATIONS = (*CRUD, "show_many")
 READ_ONLY = ("list", "show")
+MEMBERSHIPS = ("list", "show", "create", "destroy")  # a membership is replaced, never updated
 
 
 @dataclass(frozen=True)
@@ -29,7 +31,8 @@ class Resource:
     order: str = "id"  # the cursor's order name (Zendesk's token names it)
     read: str = "agent"  # the least role that may read: "agent" or "admin"
     write: str = "admin"  # the least role that may create, update, delete
-    operations: tuple[str, ...] = OPERATIONS
+    operations: tuple[str, ...] = CRUD  # and "show_many" where Zendesk has it
+    created_status: int = 201  # what a create answers (Zendesk's document says 200 for macros and views)
     has_url: bool = True  # whether objects carry their own `url`
     summary: str = ""
 
@@ -45,25 +48,25 @@ class Resource:
 RESOURCES: tuple[Resource, ...] = (
     Resource("brands", "brand", summary="Brands: the account's help desks"),
     Resource("ticket_fields", "ticket_field", summary="Ticket fields, system and custom"),
-    Resource("ticket_forms", "ticket_form", summary="Ticket forms and the fields each shows"),
+    Resource("ticket_forms", "ticket_form", operations=OPERATIONS, summary="Ticket forms and the fields each shows"),
     Resource("user_fields", "user_field", summary="Custom user fields"),
     Resource("organization_fields", "organization_field", summary="Custom organization fields"),
-    Resource("group_memberships", "group_membership", summary="Agents' memberships of groups"),
-    Resource("organization_memberships", "organization_membership",
+    Resource("group_memberships", "group_membership", operations=MEMBERSHIPS, summary="Agents' memberships of groups"),
+    Resource("organization_memberships", "organization_membership", operations=MEMBERSHIPS,
              summary="Users' memberships of organizations"),
     Resource("custom_roles", "custom_role", operations=READ_ONLY, has_url=False, paging=(OFFSET,),
              summary="Agent roles"),
     Resource("sla_policies", "sla_policy", path="/api/v2/slas/policies", paging=(OFFSET,),
              summary="SLA policies"),
-    Resource("macros", "macro", summary="Macros"),
+    Resource("macros", "macro", created_status=200, summary="Macros"),
     Resource("triggers", "trigger", summary="Triggers"),
     Resource("automations", "automation", summary="Automations"),
-    Resource("views", "view", summary="Views"),
+    Resource("views", "view", operations=OPERATIONS, created_status=200, summary="Views"),
     Resource("targets", "target", has_url=False, paging=(OFFSET,), summary="Targets (legacy notifications)"),
     Resource("recipient_addresses", "recipient_address", has_url=False, summary="Support addresses"),
     Resource("sharing_agreements", "sharing_agreement", paging=(OFFSET,), summary="Ticket sharing agreements"),
     Resource("dynamic_content_items", "item", path="/api/v2/dynamic_content/items", list_key="items",
-             summary="Dynamic content items"),
+             operations=OPERATIONS, summary="Dynamic content items"),
     Resource("activities", "activity", operations=READ_ONLY, read="agent", summary="Agent activity stream"),
     Resource("suspended_tickets", "suspended_ticket", operations=("list", "show", "destroy"),
              summary="Suspended tickets"),

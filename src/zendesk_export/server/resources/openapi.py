@@ -88,7 +88,7 @@ def _operations(resource: Resource) -> list[tuple[str, str, dict[str, Any]]]:
         "show": (one, "get", {"parameters": id_param, "responses": {"200": _json(_one(resource)),
                                                                      **_errors(401, 403, 404)}}),
         "create": (base, "post", {"requestBody": body, "responses": {
-            "201": _json(_one(resource), "Created"), **_errors(400, 401, 403, 422)}}),
+            str(resource.created_status): _json(_one(resource), "Created"), **_errors(400, 401, 403, 422)}}),
         "update": (one, "put", {"parameters": id_param, "requestBody": body, "responses": {
             "200": _json(_one(resource)), **_errors(400, 401, 403, 404, 422)}}),
         "destroy": (one, "delete", {"parameters": id_param, "responses": {
