@@ -98,3 +98,23 @@ def test_metric_events_need_an_admin(lived: tuple[ZendeskServer, int]) -> None:
     server, _ = lived
     with httpx.Client(base_url=server.url, auth=("agent@example.com/token", "agent-token")) as agent:
         assert agent.get("/api/v2/incremental/ticket_metric_events.json", params={"start_time": 0}).status_code == 403
+
+
+def test_metric_events_by_cursor_are_the_time_based_events(lived: tuple[ZendeskServer, int]) -> None:
+    """With `page[size]` (Airbyte, estuary), the list envelope: `meta.has_more` and `links.next` lead through
+    the same events, in the same order."""
+    server, _ = lived
+    timed = call(server, "GET", "/api/v2/incremental/ticket_metric_events.json", params={"start_time": 0}).json()
+    events: list[dict[str, Any]] = []
+    with server.client() as client:
+        body = client.get("/api/v2/incremental/ticket_metric_events.json",
+                          params={"start_time": 0, "page[size]": 2}).json()
+        assert list(body) == ["ticket_metric_events", "meta", "links"]
+        events += body["ticket_metric_events"]
+        while body["meta"]["has_more"]:
+            body = client.get(body["links"]["next"]).json()
+            events += body["ticket_metric_events"]
+    assert events == timed["ticket_metric_events"]
+    too_big = call(server, "GET", "/api/v2/incremental/ticket_metric_events.json",
+                   params={"start_time": 0, "page[size]": 1001})
+    assert (too_big.status_code, too_big.json()["error"]) == (400, "InvalidPaginationParameter")

@@ -18,6 +18,7 @@ from zendesk_export.server.export.paging import CURSOR, OFFSET, PageRequest, Sou
 from zendesk_export.server.export.ticket_data import (
     METRIC_EVENTS_PATH,
     TableSource,
+    metric_events_cursor,
     metric_events_export,
     metric_sets,
     replays,
@@ -148,10 +149,13 @@ def _body(call: Call, ticket_id: int) -> bytes:
 
 
 def metric_events(call: Call) -> Response:
-    """`GET /api/v2/incremental/ticket_metric_events?start_time=…` (time-based export envelope)."""
+    """`GET /api/v2/incremental/ticket_metric_events?start_time=…`: the time-based export envelope, or with
+    `page[size]` the cursor list envelope."""
     call.caller(admin=True)
     query = ExportQuery(call.ctx.store, call.account, call.base_url, call.params, call.params.multi_items(),
                         call.ctx.clock.now())
+    if any(name.startswith("page[") for name in call.params):
+        return json_response(metric_events_cursor(query, f"{call.base_url}{call.request.url.path}"))
     return raw_json(metric_events_export(query))
 
 

@@ -15,13 +15,15 @@ import orjson
 
 from zendesk_export.server.export.feeds import ExportQuery
 from zendesk_export.server.export.incremental import next_page_url, parse_per_page, parse_start_time, time_page
-from zendesk_export.server.export.paging import Key
+from zendesk_export.server.export.paging import CURSOR, Key, envelope, fetch, parse_page
 from zendesk_export.server.model.metrics import Replay, metric_event_json, metric_set, replay
 from zendesk_export.server.store import ExportRow, Store
 
-__all__ = ["METRIC_EVENTS_PATH", "TableSource", "replays", "metric_sets", "metric_events_export"]
+__all__ = ["METRIC_EVENTS_PATH", "TableSource", "replays", "metric_sets", "metric_events_export",
+           "metric_events_cursor"]
 
 METRIC_EVENTS_PATH = "/api/v2/incremental/ticket_metric_events"
+EVENTS_PAGE_MAX = 1000  # page[size] of the cursor-paged metric events
 
 
 @dataclass
@@ -84,6 +86,19 @@ def metric_events_export(query: ExportQuery) -> bytes:
         next_page = next_page_url(query.base_url, METRIC_EVENTS_PATH, query.pairs, ("start_time", str(page.end_time)))
     return orjson.dumps({"ticket_metric_events": events, "next_page": next_page, "count": len(events),
                          "end_of_stream": page.end_of_stream, "end_time": page.end_time})
+
+
+def metric_events_cursor(query: ExportQuery, url: str) -> dict[str, Any]:
+    """The same events paged by cursor (`page[size]`, up to 1000 audits a page, `links.next`), as connectors
+    that send `page[size]` read them: the list envelope with `meta` and `links`."""
+    start = parse_start_time(query.params, query.now)
+    request = parse_page(query.params, "created_at,id", styles=(CURSOR,), max_size=EVENTS_PAGE_MAX)
+    window = [("created_at", ">=", start), ("created_at", "<=", query.cutoff)]
+    source = TableSource(query.store, query.account.id, "audits", window, ("created_at", False))
+    page = fetch(source, request)
+    rows = [ExportRow(r["id"], r["created_at"], orjson.dumps(r["audit"])) for r in page.items]
+    return envelope("ticket_metric_events", _events_of(query.store, query.account.id, rows), page, url,
+                    list(query.pairs))
 
 
 def _events_of(store: Store, account_id: int, rows: Sequence[ExportRow]) -> list[dict[str, Any]]:
