@@ -179,3 +179,13 @@ def test_deleted_tickets_sort_by_deletion_time(zendesk_server: ZendeskServer) ->
     assert [t["id"] for t in by_id] == [first, second]
     assert [t["id"] for t in by_time["deleted_tickets"]] == [second, first]
     assert [t["id"] for t in newest["deleted_tickets"]] == [first, second]
+
+
+def test_a_deleted_ticket_whose_30_days_are_up_is_neither_listed_nor_restorable(zendesk_server: ZendeskServer) -> None:
+    zendesk_server.admin.freeze(T0)
+    ticket_id = create(zendesk_server)
+    call(zendesk_server, "DELETE", f"/api/v2/tickets/{ticket_id}.json")
+    zendesk_server.admin.advance(30 * 86_400 + 1)
+    assert call(zendesk_server, "GET", "/api/v2/deleted_tickets.json").json()["deleted_tickets"] == []
+    restore = call(zendesk_server, "PUT", f"/api/v2/deleted_tickets/{ticket_id}/restore.json")
+    assert (restore.status_code, restore.json()) == (404, {"error": "RecordNotFound", "description": "Not found"})

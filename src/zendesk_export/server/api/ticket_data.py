@@ -28,6 +28,7 @@ from zendesk_export.server.model import jobs
 from zendesk_export.server.model.deleted import DELETED_WHERE, destroy_for_good, restore_one
 from zendesk_export.server.model.metrics import metric_set
 from zendesk_export.server.model.ratings import SCORES, render_rating
+from zendesk_export.server.model.scrub import scrub_due
 from zendesk_export.tickets import format_time, ticket_json
 
 __all__ = ["ROUTES"]
@@ -170,8 +171,9 @@ def _epoch_param(call: Call, name: str) -> int | None:
 
 
 def list_ratings(call: Call) -> Response:
-    """`GET /api/v2/satisfaction_ratings` (offset or cursor, by id): `start_time` (inclusive) and `end_time`
-    (exclusive) bound when a rating was given, `score` picks one score."""
+    """`GET /api/v2/satisfaction_ratings` (offset or cursor; by id, or by time when a window or
+    `sort=created_at` is asked): `start_time` (inclusive) and `end_time` (exclusive) bound when a rating was
+    given, `score` picks one score."""
     call.caller()
     where: list[tuple[str, str, Any]] = []
     start, end = _epoch_param(call, "start_time"), _epoch_param(call, "end_time")
@@ -184,8 +186,11 @@ def list_ratings(call: Call) -> Response:
         if score not in SCORES:
             raise InvalidParameter(f"score must be one of {', '.join(SCORES)}")
         where.append(("score", "=", score))
-    source = TableSource(call.ctx.store, call.account.id, "satisfaction_ratings", where)
-    request = parse_page(call.params, "id")
+    # A time window (or `sort=created_at`, as connectors send) reads the ratings in time order, along an index.
+    by_time = bool(where and where[0][0] == "created_at") or call.params.get("sort") == "created_at"
+    order = ("created_at", False) if by_time else ("id", False)
+    source = TableSource(call.ctx.store, call.account.id, "satisfaction_ratings", where, order)
+    request = parse_page(call.params, "created_at,id" if by_time else "id")
     return json_response(_page(call, "satisfaction_ratings", source, request,
                                lambda rows: [render_rating(call.base_url, r) for r in rows]))
 
@@ -204,6 +209,7 @@ def list_deleted(call: Call) -> Response:
     """`GET /api/v2/deleted_tickets` (offset or cursor): soft-deleted tickets not yet scrubbed, by id, or by
     deletion time with `sort=deleted_at` (cursor) or `sort_by=deleted_at` (offset)."""
     call.caller()
+    scrub_due(call.ctx.store, call.account.id, call.now())  # a ticket whose 30 days are up is listed no more
     by_time = "deleted_at" in (call.params.get("sort", "").lstrip("-"), call.params.get("sort_by"))
     request = parse_page(call.params, "updated_at,id" if by_time else "nice_id")
     descending = call.params.get("sort", "").startswith("-") or call.params.get("sort_order") == "desc"

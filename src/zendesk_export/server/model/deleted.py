@@ -14,14 +14,16 @@ from typing import Any
 import orjson
 
 from zendesk_export.server.errors import RecordNotFound
-from zendesk_export.server.model.scrub import is_scrubbed, scrub_now
+from zendesk_export.server.model.scrub import is_scrubbed, scrub_due, scrub_now
 from zendesk_export.server.model.tickets import CUSTOM_STATUS_IDS
 from zendesk_export.server.store import Store
 
 __all__ = ["DELETED_WHERE", "previous_status", "restore_one", "destroy_for_good"]
 
-# The deleted tickets still listed and restorable: soft-deleted, not yet scrubbed.
-DELETED_WHERE: tuple[tuple[str, str, Any], ...] = (("status", "=", "deleted"), ("description", "!=", "X"))
+# The deleted tickets still listed and restorable: soft-deleted, not yet scrubbed — the terms of the partial
+# indexes `tickets_deleted` and `tickets_deleted_time`, so a page of them is an index range.
+DELETED_WHERE: tuple[tuple[str, str, Any], ...] = (
+    ("deleted_at", "is not null", None), ("description", "!= literal", "X"))
 
 
 def previous_status(audits: Sequence[dict[str, Any]]) -> str:
@@ -35,7 +37,8 @@ def previous_status(audits: Sequence[dict[str, Any]]) -> str:
 
 
 def restore_one(store: Store, account_id: int, now: int, ticket_id: int) -> dict[str, Any]:
-    """Restore a soft-deleted ticket; 404 when it is not deleted, scrubbed or unknown."""
+    """Restore a soft-deleted ticket; 404 when it is not deleted, scrubbed (or due to be) or unknown."""
+    scrub_due(store, account_id, now)
     audits = [orjson.loads(r.body) for r in store.audits_of_tickets(account_id, [ticket_id])]
     with store.write(account_id) as writer:
         ticket = writer.get_ticket(ticket_id)

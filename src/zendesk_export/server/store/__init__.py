@@ -211,7 +211,8 @@ class Store(Protocol):
 
     # -- ticket data ----------------------------------------------------------------------------------
     def audits_of_tickets(self, account_id: int, ticket_ids: Sequence[int]) -> list[ExportRow]:
-        """Every audit of the given tickets, (id, created_at, audit JSON), in (created_at, id) order."""
+        """Every audit of the given tickets, (id, created_at, audit JSON), by ticket, then in (created_at, id)
+        order."""
         ...
 
     def select_page(self, account_id: int, table: str, where: Sequence[tuple[str, str, Any]], order: tuple[str, bool],

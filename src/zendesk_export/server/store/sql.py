@@ -204,14 +204,24 @@ def migrations(d: Dialect) -> tuple[str, ...]:
         updated_at {i} NOT NULL, data TEXT NOT NULL, PRIMARY KEY (account_id, kind, id));
     CREATE INDEX records_changes ON records (account_id, kind, updated_at, id)
     """,
-        # Ticket data: satisfaction ratings, listed by id or by the time they were given.
+        # Ticket data: satisfaction ratings, listed by id or by the time they were given; tickets, users and
+        # organizations newest first (metrics, search); soft-deleted tickets (their list is a partial index);
+        # one ticket's audits in time order.
         f"""
     CREATE TABLE satisfaction_ratings (
         account_id {i} NOT NULL, id {i} NOT NULL, ticket_id {i} NOT NULL, score TEXT NOT NULL,
         created_at {i} NOT NULL, updated_at {i} NOT NULL, data TEXT NOT NULL DEFAULT '{{}}',
         PRIMARY KEY (account_id, id));
     CREATE INDEX satisfaction_ratings_time ON satisfaction_ratings (account_id, created_at, id);
-    CREATE INDEX satisfaction_ratings_ticket ON satisfaction_ratings (account_id, ticket_id)
+    CREATE INDEX satisfaction_ratings_ticket ON satisfaction_ratings (account_id, ticket_id);
+    CREATE INDEX tickets_created ON tickets (account_id, created_at DESC, id);
+    CREATE INDEX tickets_deleted ON tickets (account_id, id)
+        WHERE deleted_at IS NOT NULL AND description {d.is_not} 'X';
+    CREATE INDEX tickets_deleted_time ON tickets (account_id, deleted_at, id)
+        WHERE deleted_at IS NOT NULL AND description {d.is_not} 'X';
+    CREATE INDEX audits_ticket_time ON audits (account_id, ticket_id, created_at, id);
+    CREATE INDEX users_created ON users (account_id, created_at DESC, id);
+    CREATE INDEX organizations_created ON organizations (account_id, created_at DESC, id)
     """,
     )
 
@@ -678,13 +688,15 @@ class Queries:
 
     # -- ticket data: audits by ticket, and filtered, ordered pages of one table ------------------------
     def audits_of_tickets(self, account_id: int, ticket_ids: Sequence[int]) -> list[ExportRow]:
-        """Every audit of the given tickets, (id, created_at, audit JSON), in (created_at, id) order."""
+        """Every audit of the given tickets, (id, created_at, audit JSON), by ticket, then in (created_at, id)
+        order: one range of the (account_id, ticket_id, created_at, id) index per ticket."""
         wanted = sorted(set(ticket_ids))
         if not wanted:
             return []
         d = self.dialect
         rows = self._rows(f"SELECT id, created_at, data FROM audits WHERE account_id = {d.mark} "
-                          f"AND ticket_id IN ({marks(d, len(wanted))}) ORDER BY created_at, id", (account_id, *wanted))
+                          f"AND ticket_id IN ({marks(d, len(wanted))}) ORDER BY ticket_id, created_at, id",
+                          (account_id, *wanted))
         return [body_row(r) for r in rows]
 
     def select_page(self, account_id: int, table: str, where: Sequence[Condition], order: Order,
@@ -726,8 +738,13 @@ class Queries:
                 raise ValueError(f"no condition {column} {op} on {table}")
             if op == "contains":  # case-insensitive substring (the caller lower-cases the value)
                 clauses.append(f"{d.find}(LOWER({column}), {d.mark}) > 0")
-            elif op == "is null":
-                clauses.append(f"{column} IS NULL")
+            elif op in ("is null", "is not null"):
+                clauses.append(f"{column} {op.upper()}")
+                continue
+            elif op == "!= literal":  # written out, so that a partial index on the same term can serve it
+                if value not in _LITERALS:
+                    raise ValueError(f"no literal {value!r}")
+                clauses.append(f"{column} {d.is_not} '{value}'")
                 continue
             elif op == "!=":
                 clauses.append(f"{column} {d.is_not} {d.mark}")
@@ -739,7 +756,8 @@ class Queries:
 
 Condition = tuple[str, str, Any]  # (column, operator, value)
 Order = tuple[str, bool]  # (column, descending)
-_OPERATORS = frozenset({"=", "!=", "<", "<=", ">", ">=", "contains", "is null"})
+_OPERATORS = frozenset({"=", "!=", "!= literal", "<", "<=", ">", ">=", "contains", "is null", "is not null"})
+_LITERALS = frozenset({"X"})  # values "!= literal" may write into SQL: the scrubbed description
 _TABLE_COLUMNS: dict[str, frozenset[str]] = {
     "tickets": frozenset(ticket_columns()),
     **{table: frozenset((*columns, "data")) for table, columns in RECORD_COLUMNS.items()},
@@ -755,7 +773,8 @@ def _keyset(d: Dialect, column: str, descending: bool, backwards: bool, position
     if column == "id":
         return f"id {beyond_id} {d.mark}", [position[-1]]
     beyond = "<" if descending else ">"
-    return (f"({column} {beyond} {d.mark} OR ({column} = {d.mark} AND id {beyond_id} {d.mark}))",
+    # `col >= v AND (col > v OR id > i)`: the first term bounds the index range, the second finishes the tie
+    return (f"{column} {beyond}= {d.mark} AND ({column} {beyond} {d.mark} OR id {beyond_id} {d.mark})",
             [position[0], position[0], position[-1]])
 
 
