@@ -189,3 +189,39 @@ def test_a_deleted_ticket_whose_30_days_are_up_is_neither_listed_nor_restorable(
     assert call(zendesk_server, "GET", "/api/v2/deleted_tickets.json").json()["deleted_tickets"] == []
     restore = call(zendesk_server, "PUT", f"/api/v2/deleted_tickets/{ticket_id}/restore.json")
     assert (restore.status_code, restore.json()) == (404, {"error": "RecordNotFound", "description": "Not found"})
+
+
+BIG = "9" * 25  # beyond 64 bits
+BAD_INPUT = [
+    ("GET", f"/api/v2/tickets/{BIG}/audits.json", {}, 404, "RecordNotFound"),
+    ("GET", f"/api/v2/tickets/{BIG}/comments.json", {}, 404, "RecordNotFound"),
+    ("GET", f"/api/v2/ticket_metrics/{BIG}.json", {}, 404, "RecordNotFound"),
+    ("GET", f"/api/v2/satisfaction_ratings/{BIG}.json", {}, 404, "RecordNotFound"),
+    ("PUT", f"/api/v2/deleted_tickets/{BIG}/restore.json", {}, 404, "RecordNotFound"),
+    ("DELETE", f"/api/v2/deleted_tickets/{BIG}.json", {}, 404, "RecordNotFound"),
+    ("DELETE", "/api/v2/deleted_tickets/destroy_many.json", {"ids": BIG}, 404, "RecordNotFound"),
+    ("GET", "/api/v2/satisfaction_ratings.json", {"start_time": BIG}, 400, "InvalidValue"),
+    ("GET", "/api/v2/satisfaction_ratings.json", {"score": "great"}, 400, "InvalidValue"),
+    ("GET", "/api/v2/satisfaction_ratings.json", {"page[after]": "zzz"}, 400, "InvalidPaginationParameter"),
+    ("GET", "/api/v2/ticket_metrics.json", {"page[size]": "0"}, 400, "InvalidPaginationParameter"),
+    ("GET", "/api/v2/search.json", {"query": "a\x00b"}, 400, "InvalidValue"),
+    ("GET", "/api/v2/search.json", {}, 400, "ParameterMissing"),
+    ("GET", "/api/v2/search.json", {"query": "type:widget"}, 400, "InvalidValue"),
+    ("GET", "/api/v2/search/export.json", {"query": "a", "filter[type]": "user", "page[after]":
+     "eyJzb3J0VmFsdWVzIjpbOTk5OTk5OTk5OTk5OTk5OTk5OTk5OTk5OTksMl19"}, 400, "InvalidPaginationParameter"),
+    ("GET", "/api/v2/incremental/ticket_metric_events.json", {}, 400, "ParameterMissing"),
+    ("GET", "/api/v2/incremental/ticket_metric_events.json", {"start_time": BIG}, 422, "InvalidValue"),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "params", "status", "error"), BAD_INPUT,
+                         ids=[f"{m} {p[:40]} {sorted(q)}" for m, p, q, _, _ in BAD_INPUT])
+def test_bad_input_gets_zendesks_status_and_error(zendesk_server: ZendeskServer, method: str, path: str,
+                                                  params: dict[str, Any], status: int, error: str) -> None:
+    response = call(zendesk_server, method, path, params=params)
+    assert (response.status_code, response.json()["error"]) == (status, error)
+
+
+def test_search_of_an_id_beyond_64_bits_finds_nothing(zendesk_server: ZendeskServer) -> None:
+    body = call(zendesk_server, "GET", "/api/v2/search.json", params={"query": f"type:ticket organization:{BIG}"})
+    assert (body.status_code, body.json()["count"]) == (200, 0)

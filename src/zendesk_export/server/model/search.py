@@ -40,6 +40,7 @@ _RELATIVE = re.compile(r"^(\d+)(minute|hour|day|week|month|year)s?$")
 _SECONDS = {"minute": 60, "hour": 3600, "day": 86_400, "week": 7 * 86_400, "month": 30 * 86_400,
             "year": 365 * 86_400}
 _DAY = 86_400
+_ID_MAX = 2**63 - 1  # a larger id names nothing
 _TIME_COLUMNS = {"created": "created_at", "created_at": "created_at", "updated": "updated_at",
                  "updated_at": "updated_at"}
 _TICKET_IDS = {"organization": "organization_id", "organization_id": "organization_id", "group": "group_id",
@@ -63,6 +64,8 @@ class Plan:
 def plan(query: str, now: int) -> Plan:
     """Parse a query; 400 InvalidValue when it cannot be read (an unbalanced quote, a bad date)."""
     try:
+        if "\x00" in query:  # no stored text holds NUL (and PostgreSQL refuses it in a parameter)
+            raise ValueError(query)
         terms = shlex.split(query)
     except ValueError:
         raise InvalidParameter(f"Invalid search query: {query[:100]!r}") from None
@@ -111,7 +114,7 @@ def _conditions(kind: str, keyword: str, op: str, value: str, now: int) -> list[
     if kind == "user" and op == ":" and keyword in ("role", "email"):
         return [(keyword, "=", value)]
     if op == ":" and keyword in ("organization", "organization_id") and kind == "user" and value.isdigit():
-        return [("organization_id", "=", int(value))]
+        return [("organization_id", "=", int(value))] if int(value) <= _ID_MAX else None
     if kind == "organization" and op == ":" and keyword == "name":
         return [("name", "contains", value)]
     return None
@@ -127,7 +130,7 @@ def _ticket_conditions(keyword: str, op: str, value: str) -> list[Condition] | N
     if keyword == "ticket_type" and value in TYPES:
         return [("type", "=", value)]
     if keyword in _TICKET_IDS and value.isdigit():
-        return [(_TICKET_IDS[keyword], "=", int(value))]
+        return [(_TICKET_IDS[keyword], "=", int(value))] if int(value) <= _ID_MAX else None
     if keyword in _TICKET_IDS and value == "none":
         return [(_TICKET_IDS[keyword], "is null", None)]
     return None
@@ -143,8 +146,8 @@ def _status_conditions(op: str, value: str) -> list[Condition]:
 
 def _time_conditions(column: str, op: str, value: str, now: int) -> list[Condition]:
     relative = _RELATIVE.match(value)
-    if relative:  # `updated>2hours`: changed less than two hours ago
-        moment = now - int(relative.group(1)) * _SECONDS[relative.group(2)]
+    if relative:  # `updated>2hours`: changed less than two hours ago (never before the epoch)
+        moment = max(0, now - min(int(relative.group(1)), 10**6) * _SECONDS[relative.group(2)])
         return [(column, {":": ">=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}[op], moment)]
     if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
         day = _epoch(value, "%Y-%m-%d")
