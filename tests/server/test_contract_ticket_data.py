@@ -65,6 +65,7 @@ def projected(ours: Any, real: Any, path: str = "$") -> None:
     ("search_export.users-size1-page1.zenpy.json", "/api/v2/search/export.json",
      {"query": "created_at>=2020-01-01T00:00:00Z", "filter[type]": "user", "page[size]": 1}),
     ("search.count.gozendesk.json", "/api/v2/search/count.json", {"query": "type:ticket"}),
+    ("tickets.count.estuary.json", "/api/v2/tickets/count.json", {}),
 ])
 def test_pages_have_the_recorded_shape(seeded: ZendeskServer, recording: str, path: str,
                                        params: dict[str, Any]) -> None:

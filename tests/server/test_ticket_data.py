@@ -91,6 +91,8 @@ def test_tickets_list_pages_both_ways_without_deleted_tickets(seeded: ZendeskSer
     offset = call(seeded, "GET", "/api/v2/tickets.json", params={"per_page": 100, "page": 2}).json()
     assert offset["count"] == len(live) and [t["id"] for t in offset["tickets"]] == live[100:200]
     assert offset["previous_page"].endswith("/api/v2/tickets.json?page=1&per_page=100")
+    count = call(seeded, "GET", "/api/v2/tickets/count.json").json()["count"]
+    assert count == {"value": len(live), "refreshed_at": "2025-06-15T15:06:40+00:00"}
 
 
 def test_tickets_list_sideloads_one_metric_set_per_ticket(seeded: ZendeskServer) -> None:

@@ -125,7 +125,7 @@ READS = [
     ("/api/v2/deleted_tickets", {}), ("/api/v2/deleted_tickets", {"page[size]": 10}),
     ("/api/v2/job_statuses", {}),
     ("/api/v2/search", {"query": "type:ticket status:open"}), ("/api/v2/search", {"query": "customer"}),
-    ("/api/v2/search/count", {"query": "type:ticket"}),
+    ("/api/v2/search/count", {"query": "type:ticket"}), ("/api/v2/tickets/count", {}),
     ("/api/v2/search/export", {"query": "created>2020-01-01", "filter[type]": "ticket", "page[size]": 10}),
     ("/api/v2/search/export", {"query": "customer", "filter[type]": "user", "page[size]": 10}),
 ]

@@ -5,6 +5,7 @@ source (``export.ticket_data``, paged by ``export.paging``) and renders Zendesk'
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -76,6 +77,15 @@ def list_tickets(call: Call) -> Response:
         sets = metric_sets(call.ctx.store, call.account.id, call.base_url, body["tickets"])
         body = {"tickets": body.pop("tickets"), "metric_sets": sets, **body}
     return json_response(body)
+
+
+def count_tickets(call: Call) -> Response:
+    """`GET /api/v2/tickets/count` → `{"count": {"value": n, "refreshed_at": …}}` (live tickets; Zendesk's count
+    may lag, ours is exact and refreshed now)."""
+    call.caller()
+    total = call.ctx.store.count_where(call.account.id, "tickets", _LIVE)
+    refreshed = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(call.now()))
+    return json_response({"count": {"value": total, "refreshed_at": refreshed}})
 
 
 # -- audits and comments -------------------------------------------------------------------------------------
@@ -281,6 +291,7 @@ def list_jobs(call: Call) -> Response:
 
 ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", "/api/v2/tickets", list_tickets),
+    ("GET", "/api/v2/tickets/count", count_tickets),
     ("GET", "/api/v2/tickets/{ticket_id:int}/audits", ticket_audits),
     ("GET", "/api/v2/ticket_audits", all_audits),
     ("GET", "/api/v2/tickets/{ticket_id:int}/comments", ticket_comments),
