@@ -6,7 +6,7 @@ with `page[size]=100` from the first page to the last following `links.next`, al
 servers so that machine noise hits both alike. Prints the median milliseconds per page and the large/small ratio,
 and the same for offset pages (`page=N`, which Zendesk also answers, count included: O(list), for contrast).
 
-    python bench/bench_resource_pages.py                  # 1,000 vs 50,000 tickets (100 vs 5,000 customers)
+    python bench/bench_resource_pages.py                  # 5,000 vs 50,000 tickets (500 vs 5,000 customers)
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ def offset_walk(client: httpx.Client, path: str) -> list[float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--small", type=int, default=1_000)
+    parser.add_argument("--small", type=int, default=5_000)
     parser.add_argument("--large", type=int, default=50_000)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
