@@ -5,6 +5,7 @@ jobs, cursors, rate-limit buckets, faults, clock or journal."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -297,3 +298,29 @@ def test_a_clock_beyond_what_timestamps_can_spell_is_refused(zendesk_account: Ze
     assert zendesk_account.admin.clock() == before
     with zendesk_account.client() as client:
         assert client.get("/api/v2/users/me.json").status_code == 200
+
+
+def test_rules_given_at_start_go_to_every_account_each_with_its_own_counters(tmp_path: Path) -> None:
+    rules = [{"match": {"path": "/api/v2/users/me"}, "action": {"status": 503}, "times": 1},
+             {"match": {"path": "/api/v2/users/me", "account": "bee"}, "action": {"status": 502}, "times": 1}]
+    server = ZendeskServer.start(tmp_path / "faulted.db", faults=rules)
+    bee = ZendeskAccount.create(server, "bee")
+    wasp = ZendeskAccount.create(server, "wasp")
+    try:
+        statuses = {}
+        for account in (bee, wasp):
+            with account.client() as client:
+                statuses[account.name] = [client.get("/api/v2/users/me.json").status_code for _ in range(3)]
+        with server.client() as client:
+            statuses["example"] = [client.get("/api/v2/users/me.json").status_code for _ in range(2)]
+    finally:
+        bee.delete()
+        wasp.delete()
+        server.stop()
+    assert statuses == {"bee": [503, 502, 200], "wasp": [503, 200, 200], "example": [503, 200]}
+
+
+def test_a_new_accounts_admin_was_created_when_the_account_was(zendesk_account: ZendeskAccount) -> None:
+    with zendesk_account.client() as client:
+        me = client.get("/api/v2/users/me.json").json()["user"]
+    assert me["role"] == "admin" and not me["created_at"].startswith("1970")  # it was the epoch

@@ -268,6 +268,7 @@ def create_account(call: Call, controls: Controls) -> Response:
     account with that admin (at least one credential), reached with `Host: bee.localhost` or under
     `/__account/bee/`. 409 if the name is taken."""
     name, admin = _new_account(call.json())
+    admin["created_at"] = int(call.ctx.wall())  # a new account's clock is wall time
     try:
         account = call.ctx.store.create_account(name, [admin])
     except DuplicateRecord:
