@@ -324,3 +324,12 @@ def test_a_new_accounts_admin_was_created_when_the_account_was(zendesk_account: 
     with zendesk_account.client() as client:
         me = client.get("/api/v2/users/me.json").json()["user"]
     assert me["role"] == "admin" and not me["created_at"].startswith("1970")  # it was the epoch
+
+
+def test_an_injected_empty_page_points_back_into_its_account(zendesk_account: ZendeskAccount) -> None:
+    zendesk_account.admin.set_faults([{"match": {"path": "/api/v2/incremental/*"}, "action": {"empty_page": True},
+                                       "times": 1}])
+    with zendesk_account.client() as client:
+        page = client.get(EXPORT, params={"start_time": 0}).json()
+    assert page["end_of_stream"] is False
+    assert page["next_page"] == f"{zendesk_account.url}{EXPORT}?start_time=0"

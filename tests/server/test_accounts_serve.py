@@ -85,3 +85,23 @@ def test_serve_says_when_it_stops(tmp_path: Path, stop: signal.Signals) -> None:
     url = out.splitlines()[0].split()[3]
     assert out.rstrip().splitlines()[-1] == f"zendesk-export server on {url} stopped"
     assert "Traceback" not in err
+
+
+def test_the_seed_command_writes_on_the_accounts_stored_clock(tmp_path: Path) -> None:
+    """Tickets seeded into an account whose clock runs a year ahead are dated by that clock, not the wall's: an
+    exporter that has seen the account's present never misses them."""
+    from zendesk_export.server.store import open_store
+
+    db = str(tmp_path / "ahead.db")
+    store = open_store(db)
+    account = store.account(None)
+    assert account is not None
+    store.change_clock(account.id, lambda state: state.freeze(4_000_000_000, 1_700_000_000))
+    store.close()
+    result = subprocess.run([sys.executable, "-m", "zendesk_export.cli", "seed", "--db", db, "--tickets", "20"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    store = open_store(db)
+    newest = max(row.generated_timestamp for row in store.export_rows(account.id, 0, 2**40, 100, False))
+    store.close()
+    assert 4_000_000_000 - 200 * 86_400 < newest <= 4_000_000_000
