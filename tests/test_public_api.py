@@ -32,8 +32,8 @@ def test_the_exporter_exports_these_names() -> None:
 
 def test_the_pytest_plugin_offers_these_fixtures_and_handles() -> None:
     testing = zendesk_export.testing
-    assert testing.__all__ == ["AdminClient", "ZendeskAccount", "ZendeskServer", "zendesk_account", "zendesk_server",
-                               "zendesk_server_session"]
+    assert testing.__all__ == ["AdminClient", "ZendeskAccount", "ZendeskServer", "shared_server_admin",
+                               "zendesk_account", "zendesk_server", "zendesk_server_session"]
     assert _public(testing.AdminClient) >= {
         "account", "accounts", "advance", "clear_faults", "clear_requests", "clock", "close", "create_account",
         "delete_account", "faults", "for_account", "freeze",
@@ -43,7 +43,7 @@ def test_the_pytest_plugin_offers_these_fixtures_and_handles() -> None:
     assert _public(testing.ZendeskServer) >= {"auth", "client", "start", "stop", "url"}
     assert _public(testing.ZendeskAccount) >= {"auth", "client", "create", "delete", "url"}
     account_fields = set(inspect.signature(testing.ZendeskAccount).parameters)
-    assert account_fields >= {"server", "name", "email", "token", "password", "oauth_token"}
+    assert account_fields >= {"server_admin", "name", "email", "token", "password", "oauth_token"}
     fields = set(inspect.signature(testing.ZendeskServer).parameters)
     assert fields >= {"running", "email", "token", "password", "oauth_token", "agent_email", "agent_token"}
 

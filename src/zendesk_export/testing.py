@@ -24,9 +24,10 @@ URL (``…/__account/NAME``). Tests that use it need no reset and cannot disturb
 
 from __future__ import annotations
 
+import os
 import secrets
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,7 @@ import pytest
 
 from zendesk_export.server.runner import RunningServer, start_server
 
-__all__ = ["AdminClient", "ZendeskAccount", "ZendeskServer", "zendesk_account", "zendesk_server",
+__all__ = ["AdminClient", "ZendeskAccount", "ZendeskServer", "shared_server_admin", "zendesk_account", "zendesk_server",
            "zendesk_server_session"]
 
 
@@ -192,9 +193,10 @@ class ZendeskServer:
 @dataclass
 class ZendeskAccount:
     """An account of its own on a running server, and its admin's credentials. ``url`` is the account's base URL
-    (``…/__account/NAME``): any client given it reaches this account only."""
+    (``…/__account/NAME``): any client given it reaches this account only. ``server_admin`` is the server's admin
+    API (it created the account and deletes it), ``admin`` the same API scoped to this account."""
 
-    server: ZendeskServer
+    server_admin: AdminClient
     name: str
     email: str
     token: str
@@ -203,11 +205,11 @@ class ZendeskAccount:
     admin: AdminClient = field(init=False)
 
     def __post_init__(self) -> None:
-        self.admin = self.server.admin.for_account(self.name)
+        self.admin = self.server_admin.for_account(self.name)
 
     @property
     def url(self) -> str:
-        return f"{self.server.url}/__account/{self.name}"
+        return f"{self.server_admin.url}/__account/{self.name}"
 
     @property
     def auth(self) -> tuple[str, str]:
@@ -219,18 +221,32 @@ class ZendeskAccount:
         return httpx.Client(base_url=self.url, auth=self.auth, timeout=30, **options)
 
     @classmethod
-    def create(cls, server: ZendeskServer, name: str | None = None) -> ZendeskAccount:
-        """A new account (a random name by default) with an admin whose credentials are random too."""
+    def create(cls, server: ZendeskServer | AdminClient, name: str | None = None) -> ZendeskAccount:
+        """A new account (a random name by default) on a server (or the server of an admin API), with an admin
+        whose credentials are random too."""
+        admin = server.admin if isinstance(server, ZendeskServer) else server
         name = name or f"t{secrets.token_hex(6)}"
-        account = cls(server, name, f"admin@{name}.example.com", secrets.token_urlsafe(18),
+        account = cls(admin, name, f"admin@{name}.example.com", secrets.token_urlsafe(18),
                       secrets.token_urlsafe(18), secrets.token_urlsafe(18))
-        server.admin.create_account(name, account.email, token=account.token, password=account.password,
-                                    oauth_token=account.oauth_token)
+        admin.create_account(name, account.email, token=account.token, password=account.password,
+                             oauth_token=account.oauth_token)
         return account
 
     def delete(self) -> None:
         self.admin.close()
-        self.server.admin.delete_account(self.name)
+        self.server_admin.delete_account(self.name)
+
+
+def shared_server_admin(environ: Mapping[str, str] = os.environ) -> AdminClient | None:
+    """The admin API of a shared server that ``zendesk_account`` should use instead of starting one:
+    ``ZENDESK_EXPORT_TEST_SERVER`` (its URL) with ``ZENDESK_EXPORT_ADMIN_TOKEN``; None when the URL is unset."""
+    url = environ.get("ZENDESK_EXPORT_TEST_SERVER", "").rstrip("/")
+    if not url:
+        return None
+    token = environ.get("ZENDESK_EXPORT_ADMIN_TOKEN", "")
+    if not token:
+        raise pytest.UsageError("ZENDESK_EXPORT_TEST_SERVER needs ZENDESK_EXPORT_ADMIN_TOKEN, the server's admin token")
+    return AdminClient(url, token)
 
 
 @pytest.fixture(scope="session")
@@ -256,11 +272,27 @@ def zendesk_server(zendesk_server_session: ZendeskServer) -> ZendeskServer:
     return zendesk_server_session
 
 
+@pytest.fixture(scope="session")
+def _zendesk_accounts_admin(request: pytest.FixtureRequest) -> Iterator[AdminClient]:
+    """Where ``zendesk_account`` creates accounts: a shared server (``shared_server_admin``), else the session's
+    own server."""
+    shared = shared_server_admin()
+    if shared is None:
+        yield request.getfixturevalue("zendesk_server_session").admin
+        return
+    try:
+        yield shared
+    finally:
+        shared.close()
+
+
 @pytest.fixture
-def zendesk_account(zendesk_server_session: ZendeskServer) -> Iterator[ZendeskAccount]:
-    """An account of its own on the session's server, for this test only (deleted after it): no tickets, a real
-    unfrozen clock, no faults, an empty journal, the server's rate limits (off)."""
-    account = ZendeskAccount.create(zendesk_server_session)
+def zendesk_account(_zendesk_accounts_admin: AdminClient) -> Iterator[ZendeskAccount]:
+    """An account of its own for this test only (deleted after it): no tickets, a real unfrozen clock, no faults,
+    an empty journal, the server's rate limits (off on the session's server). On the session's server, or on a
+    shared one: ``ZENDESK_EXPORT_TEST_SERVER=URL`` with ``ZENDESK_EXPORT_ADMIN_TOKEN``, so that many CI jobs
+    can use one server, an account each."""
+    account = ZendeskAccount.create(_zendesk_accounts_admin)
     try:
         yield account
     finally:

@@ -4,6 +4,7 @@ jobs, cursors, rate-limit buckets, faults, clock or journal."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -282,7 +283,7 @@ def test_reset_and_seed_touch_their_account_only(two: tuple[ZendeskAccount, Zend
     first.admin.seed(tickets=4)
     second.admin.seed(tickets=2)
     second.admin.reset()
-    counts = {a["name"]: a["tickets"] for a in first.server.admin.accounts()}
+    counts = {a["name"]: a["tickets"] for a in first.server_admin.accounts()}
     assert (counts[first.name], counts[second.name]) == (4, 0)
 
 
@@ -333,3 +334,46 @@ def test_an_injected_empty_page_points_back_into_its_account(zendesk_account: Ze
         page = client.get(EXPORT, params={"start_time": 0}).json()
     assert page["end_of_stream"] is False
     assert page["next_page"] == f"{zendesk_account.url}{EXPORT}?start_time=0"
+
+
+SUITE_ON_A_SHARED_SERVER = '''
+def test_one(zendesk_account):
+    zendesk_account.admin.seed(tickets=3)
+    assert {a["name"]: a["tickets"] for a in zendesk_account.server_admin.accounts()}[zendesk_account.name] == 3
+    print("ACCOUNT", zendesk_account.url)
+
+
+def test_two(zendesk_account):
+    assert zendesk_account.admin.clock()["frozen"] is False
+    print("ACCOUNT", zendesk_account.url)
+'''
+
+
+@pytest.mark.slow
+def test_a_suite_can_run_its_zendesk_accounts_on_a_shared_server(zendesk_server: ZendeskServer,
+                                                                 tmp_path: Path) -> None:
+    """``ZENDESK_EXPORT_TEST_SERVER`` and ``ZENDESK_EXPORT_ADMIN_TOKEN``: another suite's tests each get an account
+    on this (already running) server, deleted when they end."""
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "test_shared.py").write_text(SUITE_ON_A_SHARED_SERVER)
+    env = {**os.environ, "ZENDESK_EXPORT_TEST_SERVER": zendesk_server.url,
+           "ZENDESK_EXPORT_ADMIN_TOKEN": zendesk_server.admin.token}
+    before = {a["name"] for a in zendesk_server.admin.accounts()}
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider", str(tmp_path)],
+                            capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    used = re.findall(r"ACCOUNT (\S+)", result.stdout)
+    assert len(used) == 2 and len(set(used)) == 2
+    assert all(url.startswith(zendesk_server.url + "/__account/t") for url in used)
+    assert {a["name"] for a in zendesk_server.admin.accounts()} == before
+
+
+def test_a_shared_server_needs_its_admin_token() -> None:
+    from zendesk_export.testing import shared_server_admin
+
+    assert shared_server_admin({}) is None
+    with pytest.raises(pytest.UsageError, match="ZENDESK_EXPORT_ADMIN_TOKEN"):
+        shared_server_admin({"ZENDESK_EXPORT_TEST_SERVER": "http://127.0.0.1:9"})
