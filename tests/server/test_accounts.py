@@ -377,3 +377,14 @@ def test_a_shared_server_needs_its_admin_token() -> None:
     assert shared_server_admin({}) is None
     with pytest.raises(pytest.UsageError, match="ZENDESK_EXPORT_ADMIN_TOKEN"):
         shared_server_admin({"ZENDESK_EXPORT_TEST_SERVER": "http://127.0.0.1:9"})
+
+
+@pytest.mark.parametrize("path", ["/__account/example/__admin/reset", "/__account/example/__admin/accounts",
+                                  "/__account/example//__admin/reset", "/__account/example/__account/x/api/v2/x"])
+def test_the_base_path_never_reaches_the_admin_api(zendesk_server: ZendeskServer, path: str) -> None:
+    """The admin guard looks at the path as sent: a base path must not turn into an admin path behind it."""
+    zendesk_server.admin.seed(tickets=2)
+    response = httpx.post(zendesk_server.url + path, json={"name": "sneaky", "admin": {"email": "a@b.c",
+                                                                                      "token": "t"}})
+    assert response.status_code == 404 and response.json()["error"] == "InvalidEndpoint"
+    assert {a["name"]: a["tickets"] for a in zendesk_server.admin.accounts()} == {"example": 2}

@@ -25,13 +25,17 @@ from zendesk_export.server.store import Store
 __all__ = ["ACCOUNT_PREFIX", "AccountScope", "account_path"]
 
 ACCOUNT_PREFIX = "/__account/"
+API_PREFIX = "/api/"
 _PREFIXED = re.compile(r"/__account/([^/]{1,63})(/.*)?")
 
 
 def account_path(path: str) -> tuple[str | None, str, str]:
-    """``/__account/bee/api/v2/x`` → ("bee", "/api/v2/x", "/__account/bee"); any other path → (None, path, "")."""
+    """``/__account/bee/api/v2/x`` → ("bee", "/api/v2/x", "/__account/bee"); any other path → (None, path, "").
+
+    Only the API is reached this way: ``/__account/bee/__admin/…`` must never become an admin path after the
+    admin guard has let it pass as something else, so it stays as it is (and answers 404)."""
     match = _PREFIXED.fullmatch(path) if path.startswith(ACCOUNT_PREFIX) else None
-    if match is None:
+    if match is None or not (match.group(2) or "").startswith(API_PREFIX):
         return None, path, ""
     name, rest = match.group(1).lower(), match.group(2) or "/"
     return name, rest, f"{ACCOUNT_PREFIX}{match.group(1)}"
