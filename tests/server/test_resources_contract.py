@@ -74,14 +74,21 @@ def assert_same_shape(ours: Any, recorded: Any, mode: str) -> None:
     assert not errors, "\n".join(errors[:20])
 
 
+def seeded_session(server: ZendeskServer, tickets: int, random_seed: int) -> Iterator[ZendeskServer]:
+    """The session's server reset as ``zendesk_server`` resets it (data, clock, faults, rate limits, journal),
+    then seeded: one account shared by a module's read-only tests."""
+    admin = server.admin
+    for clean in (admin.reset, admin.reset_clock, admin.clear_faults, admin.reset_rate_limit, admin.clear_requests):
+        clean()
+    admin.seed(tickets=tickets, random_seed=random_seed)
+    yield server
+    admin.reset()
+
+
 @pytest.fixture(scope="module")
 def seeded(zendesk_server_session: ZendeskServer) -> Iterator[ZendeskServer]:
     """One seeded account for the read-only contracts (writes below use the per-test ``zendesk_server``)."""
-    zendesk_server_session.admin.reset()
-    zendesk_server_session.admin.reset_rate_limit()  # an earlier module may have left rate limits on
-    zendesk_server_session.admin.seed(tickets=200, random_seed=11)
-    yield zendesk_server_session
-    zendesk_server_session.admin.reset()
+    yield from seeded_session(zendesk_server_session, 200, 11)
 
 
 def get(server: ZendeskServer, url: str, **params: Any) -> Any:

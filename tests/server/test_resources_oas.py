@@ -21,6 +21,7 @@ import jsonschema
 import pytest
 
 from tests.reference import load_reference, reference_file
+from tests.server.test_resources_contract import seeded_session
 from zendesk_export.server.resources import RESOURCES, Resource
 from zendesk_export.testing import ZendeskServer
 
@@ -132,10 +133,7 @@ def assert_conforms(response: httpx.Response, method: str, path: str) -> None:
 
 @pytest.fixture(scope="module")
 def seeded(zendesk_server_session: ZendeskServer) -> Iterator[ZendeskServer]:
-    zendesk_server_session.admin.reset()
-    zendesk_server_session.admin.seed(tickets=200, random_seed=5)
-    yield zendesk_server_session
-    zendesk_server_session.admin.reset()
+    yield from seeded_session(zendesk_server_session, 200, 5)
 
 
 def call(server: ZendeskServer, method: str, path: str, **options: Any) -> httpx.Response:

@@ -130,3 +130,24 @@ def test_people_lists_answer_cursor_paging(zendesk_server: ZendeskServer, table:
         body = follow(zendesk_server, body["links"]["next"])
         seen += [r["id"] for r in body[table]]
     assert len(seen) == len(set(seen)) == expected
+
+
+@pytest.mark.parametrize("paging", [{}, {"page[size]": 3}])
+def test_memberships_sideload_the_users_and_groups_of_their_page(zendesk_server: ZendeskServer,
+                                                                 paging: dict[str, Any]) -> None:
+    zendesk_server.admin.seed(tickets=100, random_seed=9)
+    body = get(zendesk_server, "/api/v2/group_memberships.json", include="users,groups,tickets", **paging).json()
+    assert list(body)[:3] == ["group_memberships", "users", "groups"]
+    assert "tickets" not in body  # not a sideload of memberships: ignored
+    page = body["group_memberships"]
+    assert sorted(u["id"] for u in body["users"]) == sorted({m["user_id"] for m in page})
+    assert sorted(g["id"] for g in body["groups"]) == sorted({m["group_id"] for m in page})
+    assert all(u["role"] == "agent" for u in body["users"])
+
+
+def test_a_membership_shows_with_its_organization(zendesk_server: ZendeskServer) -> None:
+    zendesk_server.admin.seed(tickets=100, random_seed=9)
+    body = get(zendesk_server, "/api/v2/organization_memberships/1.json", include="organizations").json()
+    membership = body["organization_membership"]
+    assert [o["id"] for o in body["organizations"]] == [membership["organization_id"]]
+    assert membership["organization_name"] == body["organizations"][0]["name"]

@@ -10,15 +10,13 @@ import pytest
 from zenpy import Zenpy
 from zenpy.lib.api_objects import Brand, TicketField
 
+from tests.server.test_resources_contract import seeded_session
 from zendesk_export.testing import ZendeskServer
 
 
 @pytest.fixture(scope="module")
 def seeded(zendesk_server_session: ZendeskServer) -> Iterator[ZendeskServer]:
-    zendesk_server_session.admin.reset()
-    zendesk_server_session.admin.seed(tickets=300, random_seed=21)
-    yield zendesk_server_session
-    zendesk_server_session.admin.reset()
+    yield from seeded_session(zendesk_server_session, 300, 21)
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from zendesk_export.server.export.paging import ListSource, Source, StoreSource,
 from zendesk_export.server.http import Call, Handler, json_response
 from zendesk_export.server.model.catalog import changed_object, new_object, render_object
 from zendesk_export.server.model.users import RENDERERS
-from zendesk_export.server.resources import RESOURCES, Resource
+from zendesk_export.server.resources import RESOURCES, SIDELOADS, Resource
 from zendesk_export.server.resources.openapi import openapi_document
 from zendesk_export.server.store import User
 
@@ -91,9 +91,28 @@ def _list(resource: Resource) -> Handler:
         page = fetch(_source(call, resource), request)
         items = [render(call, resource, obj) for obj in page.items]
         url = call.base_url + call.request.url.path
-        return json_response(envelope(resource.data_key, items, page, url, call.params.multi_items()))
+        body = envelope(resource.data_key, items, page, url, call.params.multi_items())
+        return json_response(_with_sideloads(call, resource, body, page.items))
 
     return _named(handler, "list", resource)
+
+
+def _with_sideloads(call: Call, resource: Resource, body: dict[str, Any], objects: list[dict[str, Any]]
+                    ) -> dict[str, Any]:
+    """``include=users,groups``: the records the page's objects point at, as top-level arrays after the page's
+    own (names the resource does not declare are ignored, as Zendesk ignores them)."""
+    asked = [name.strip() for name in call.params.get("include", "").split(",")]
+    wanted = [name for name in resource.sideloads if name in asked]
+    if not wanted:
+        return body
+    keys = list(body)
+    extra = {}
+    for name in wanted:
+        table, attribute = SIDELOADS[name]
+        ids = {obj[attribute] for obj in objects if isinstance(obj.get(attribute), int)}
+        extra[name] = [RENDERERS[table](call.base_url, r) for r in call.ctx.store.records_by_id(call.account.id,
+                                                                                                 table, ids)]
+    return {keys[0]: body[keys[0]], **extra, **{k: body[k] for k in keys[1:]}}
 
 
 def _source(call: Call, resource: Resource) -> Source[dict[str, Any]]:
@@ -109,7 +128,7 @@ def _show(resource: Resource) -> Handler:
     def handler(call: Call) -> Response:
         _reader(call, resource)
         obj = _found(call, resource, _object_id(call))
-        return json_response({resource.singular: render(call, resource, obj)})
+        return json_response(_with_sideloads(call, resource, {resource.singular: render(call, resource, obj)}, [obj]))
 
     return _named(handler, "show", resource)
 

@@ -164,7 +164,7 @@ def metric_events(call: Call) -> Response:
     `page[size]` the cursor list envelope."""
     call.caller(admin=True)
     query = ExportQuery(call.ctx.store, call.account, call.base_url, call.params, call.params.multi_items(),
-                        call.ctx.clock.now())
+                        call.time())
     if any(name.startswith("page[") for name in call.params):
         return json_response(metric_events_cursor(query, f"{call.base_url}{call.request.url.path}"))
     return raw_json(metric_events_export(query))

@@ -12,12 +12,19 @@ from dataclasses import dataclass
 
 from zendesk_export.server.export.paging import CURSOR, OFFSET
 
-__all__ = ["Resource", "RESOURCES", "CRUD", "OPERATIONS", "READ_ONLY", "MEMBERSHIPS", "by_name"]
+__all__ = ["Resource", "RESOURCES", "SIDELOADS", "CRUD", "OPERATIONS", "READ_ONLY", "MEMBERSHIPS", "by_name"]
 
 CRUD = ("list", "show", "create", "update", "destroy")
 OPERATIONS = (*CRUD, "show_many")
 READ_ONLY = ("list", "show")
 MEMBERSHIPS = ("list", "show", "create", "destroy")  # a membership is replaced, never updated
+
+
+# A sideload: the table whose records it lists, and the attribute of the page's objects holding their ids.
+SIDELOADS: dict[str, tuple[str, str]] = {
+    "users": ("users", "user_id"), "groups": ("groups", "group_id"),
+    "organizations": ("organizations", "organization_id"),
+}
 
 
 @dataclass(frozen=True)
@@ -34,6 +41,7 @@ class Resource:
     operations: tuple[str, ...] = CRUD  # and "show_many" where Zendesk has it
     created_status: int = 201  # what a create answers (Zendesk's document says 200 for macros and views)
     has_url: bool = True  # whether objects carry their own `url`
+    sideloads: tuple[str, ...] = ()  # `include=` names it answers, each a key of SIDELOADS
     summary: str = ""
 
     @property
@@ -51,8 +59,10 @@ RESOURCES: tuple[Resource, ...] = (
     Resource("ticket_forms", "ticket_form", operations=OPERATIONS, summary="Ticket forms and the fields each shows"),
     Resource("user_fields", "user_field", summary="Custom user fields"),
     Resource("organization_fields", "organization_field", summary="Custom organization fields"),
-    Resource("group_memberships", "group_membership", operations=MEMBERSHIPS, summary="Agents' memberships of groups"),
+    Resource("group_memberships", "group_membership", operations=MEMBERSHIPS, sideloads=("users", "groups"),
+             summary="Agents' memberships of groups"),
     Resource("organization_memberships", "organization_membership", operations=MEMBERSHIPS,
+             sideloads=("users", "organizations"),
              summary="Users' memberships of organizations"),
     Resource("custom_roles", "custom_role", operations=READ_ONLY, has_url=False, paging=(OFFSET,),
              summary="Agent roles"),

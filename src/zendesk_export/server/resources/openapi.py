@@ -64,7 +64,8 @@ def _paging_parameters(resource: Resource) -> list[dict[str, Any]]:
     def query(name: str, schema: dict[str, Any]) -> dict[str, Any]:
         return {"name": name, "in": "query", "required": False, "schema": schema}
 
-    params = []
+    params = [query("include", {"type": "string", "description": "Sideloads: " + ", ".join(resource.sideloads)})
+              ] if resource.sideloads else []
     if OFFSET in resource.paging:
         params += [query("page", {"type": "integer", "minimum": 1}),
                    query("per_page", {"type": "integer", "minimum": 1, "maximum": PAGE_SIZE_MAX})]
