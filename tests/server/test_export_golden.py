@@ -25,13 +25,13 @@ RANDOM_SEED = 20_240_601
 HOST = "localhost"
 
 # Recorded when the seed became coherent on the ticket side (organizations from requesters, problems and
-# incidents, due dates, recipients, agent replies, rating ids, users' own created_at).
+# incidents, due dates, recipients, agent replies, rating ids, users' own created_at, the largest burst first).
 GOLDEN = {
-    "tickets time": "ce809944e33a99eec47ef0bb1659791d61fba60f4fca4cb915e0ac15f3d32d61",
-    "tickets time include": "ecdd4efb8b91cfc00441bb9fa60f853b6012ba8260f042f0d7d799102eeb3db8",
-    "tickets cursor": "673a9f272f8d9d59748c4502ad9e36ff461dd78c571b946cd97f234274553ddd",
-    "tickets cursor include": "3e2413dbcfae713bf43e4be5a48cf12ce2546355d191ca615db85530fdbe24cb",
-    "ticket_events time": "db647bb1c1b9ec395bafe7f550775869f7a3265262372c3ca8bc1bc257f9e0b3",
+    "tickets time": "357c79a13ad95263292c57edb5c6553e8162fd00174842e0d5f9895bcf3c8d6a",
+    "tickets time include": "2303a8ed11031cfa0ead7c6e8f90d45cd47adfdf96d703c4a6d236a2321f88e0",
+    "tickets cursor": "5df743fdf0340a76aa5c105f67aadba35079e9a33bf5c16a77caaf1e73a71d7f",
+    "tickets cursor include": "997a76a5b7670af4955610479d5f258fc9f80e4e5dc25a26bb802fcfc30fe785",
+    "ticket_events time": "6976fb0cb415b1024045730cfd7511150cc31962448401efcdde8454dd91e64e",
     "users cursor": "774d136606117e0daba25c23b71510f19d371e8d3699022ec2248a2d2fdbb739",
     "organizations time": "d63525c40c0e6713a20bba853c0b521e911e45836af1d390f4dffa78da63a4d8",
 }

@@ -63,12 +63,13 @@ __all__ = [
     "insert_sql",
     "marks",
     "migrations",
-    "numbered_chunks",
+    "number_batch",
     "prepare_token_key",
     "record_from_row",
     "resource_values",
     "upsert_resource_sql",
     "row_values",
+    "seed_batches",
     "split_record",
     "ticket_columns",
     "upsert_sql",
@@ -453,22 +454,27 @@ def audit_row(account_id: int, ticket_id: int, audit: dict[str, Any], numbers: S
     return (account_id, audit["id"], ticket_id, created, audit.get("author_id"), orjson.dumps(audit).decode())
 
 
-def numbered_chunks(account_id: int, tickets: Iterable[dict[str, Any]], numbers: Sequences, size: int
-                    ) -> Iterator[tuple[list[dict[str, Any]], list[tuple[Any, ...]]]]:
-    """Seeded tickets in chunks of ``size`` (bounded memory), numbered by ``numbers`` as the Tickets API would,
-    each chunk with the audits rows of its tickets' seeded audits. A ticket's ``problem_ref`` (the position of an
-    earlier ticket of the same insert) becomes that ticket's id in ``problem_id``."""
+def seed_batches(tickets: Iterable[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
+    """Seeded tickets in batches of ``size``: bounded memory, and one short transaction each."""
     iterator = iter(tickets)
-    first: int | None = None
-    while chunk := list(islice(iterator, size)):
-        audits: list[tuple[Any, ...]] = []
-        for ticket in chunk:
-            ticket["id"] = numbers.take("tickets")
-            first = ticket["id"] if first is None else first
-            if ticket.get("problem_ref") is not None:  # ids are consecutive: position p has id first + p
-                ticket["problem_id"] = first + ticket.pop("problem_ref")
-            audits += [audit_row(account_id, ticket["id"], a, numbers) for a in ticket.pop("audits", ())]
-        yield chunk, audits
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+def number_batch(account_id: int, batch: list[dict[str, Any]], numbers: Sequences, placed: dict[int, int],
+                 first_position: int) -> list[tuple[Any, ...]]:
+    """Number one batch of seeded tickets (``first_position``: the seeding position of its first ticket) as the
+    Tickets API would; return the audits rows of their seeded audits. A ticket's ``problem_ref`` is the seeding
+    position of an earlier problem ticket that has incidents: ``placed`` remembers those positions' ids."""
+    audits: list[tuple[Any, ...]] = []
+    for position, ticket in enumerate(batch, start=first_position):
+        ticket["id"] = numbers.take("tickets")
+        if ticket.get("has_incidents"):
+            placed[position] = ticket["id"]
+        if ticket.get("problem_ref") is not None:
+            ticket["problem_id"] = placed.get(ticket.pop("problem_ref"))
+        audits += [audit_row(account_id, ticket["id"], a, numbers) for a in ticket.pop("audits", ())]
+    return audits
 
 
 # -- the queries both stores run alike --------------------------------------------------------------------
