@@ -1,10 +1,15 @@
 """Realistic synthetic tickets, reproducible from a seed.
 
-Shape of the data, chosen to exercise what breaks exporters: requesters from a pool of end users, agents and
-groups, every status/priority/type, tags and custom fields (text, drop-down, checkbox), creation spread over
-six months with updates days later, ~4% deleted (some scrubbed after 30 days, as Zendesk does), and ~10% of
-tickets in bursts of up to 2,000 sharing one ``generated_timestamp`` second (bulk imports and macros do this).
-Every ticket is at least two minutes old, so it is visible to the export at once.
+Shape of the data, chosen to exercise what breaks exporters: requesters from a pool of end users (who joined
+over the year before), agents and groups, every status/priority/type, tags and custom fields (text, drop-down,
+checkbox), creation spread over six months with updates days later, ~4% deleted (some scrubbed after 30 days, as
+Zendesk does), and ~10% of tickets in bursts of up to 2,000 sharing one ``generated_timestamp`` second (bulk
+imports and macros do this). Every ticket is at least two minutes old, so it is visible to the export at once.
+
+The tickets hang together as a real account's do: each carries its requester's organization; an emailed one
+names its recipient; incidents point at problems that know they have incidents; tasks have due dates; an agent
+who takes a ticket up replies publicly; rated tickets have a rating of their own in the ratings list. Their
+audits tell that history, so metrics replayed from them (``model.metrics``) agree with the tickets.
 """
 
 from __future__ import annotations
