@@ -227,3 +227,15 @@ def test_bad_input_gets_zendesks_status_and_error(zendesk_server: ZendeskServer,
 def test_search_of_an_id_beyond_64_bits_finds_nothing(zendesk_server: ZendeskServer) -> None:
     body = call(zendesk_server, "GET", "/api/v2/search.json", params={"query": f"type:ticket organization:{BIG}"})
     assert (body.status_code, body.json()["count"]) == (200, 0)
+
+
+def test_a_problems_incidents_and_the_problems_list(zendesk_server: ZendeskServer) -> None:
+    problem = create(zendesk_server, type="problem", subject="Outage")
+    incidents = [create(zendesk_server, type="incident", problem_id=problem) for _ in range(3)]
+    create(zendesk_server, type="incident")
+    listed = call(zendesk_server, "GET", f"/api/v2/tickets/{problem}/incidents.json").json()
+    assert [t["id"] for t in listed["tickets"]] == incidents and listed["count"] == 3
+    by_cursor = call(zendesk_server, "GET", f"/api/v2/tickets/{problem}/incidents.json", params={"page[size]": 2})
+    assert [t["id"] for t in by_cursor.json()["tickets"]] == incidents[:2]
+    problems = call(zendesk_server, "GET", "/api/v2/problems.json").json()
+    assert [t["id"] for t in problems["tickets"]] == [problem]

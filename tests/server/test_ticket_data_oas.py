@@ -153,3 +153,13 @@ def test_deleting_for_good_conforms(seeded: ZendeskServer) -> None:
     deleted = request(seeded, "get", "/api/v2/deleted_tickets").json()["deleted_tickets"][0]["id"]
     path = f"/api/v2/deleted_tickets/{deleted}"
     assert_conforms(request(seeded, "delete", path), "delete", path)
+
+
+def test_problems_and_a_problems_incidents_conform(seeded: ZendeskServer) -> None:
+    problems = request(seeded, "get", "/api/v2/problems")
+    assert_conforms(problems, "get", "/api/v2/problems")
+    problem = next(t["id"] for t in problems.json()["tickets"] if t["has_incidents"])
+    path = f"/api/v2/tickets/{problem}/incidents"
+    incidents = request(seeded, "get", path)
+    assert incidents.json()["tickets"]
+    assert_conforms(incidents, "get", path)

@@ -88,6 +88,23 @@ def count_tickets(call: Call) -> Response:
     return json_response({"count": {"value": total, "refreshed_at": refreshed}})
 
 
+def ticket_incidents(call: Call) -> Response:
+    """`GET /api/v2/tickets/{id}/incidents` (offset or cursor, by id): the live incidents linked to a problem."""
+    call.caller()
+    problem_id = _live_ticket(call, call.path_int("ticket_id"))["id"]
+    request = parse_page(call.params, "nice_id")
+    source = TableSource(call.ctx.store, call.account.id, "tickets", (*_LIVE, ("problem_id", "=", problem_id)))
+    return json_response(_page(call, "tickets", source, request, lambda rows: _ticket_dicts(call, rows)))
+
+
+def list_problems(call: Call) -> Response:
+    """`GET /api/v2/problems` (offset or cursor, by id): the live tickets of type problem."""
+    call.caller()
+    request = parse_page(call.params, "nice_id")
+    source = TableSource(call.ctx.store, call.account.id, "tickets", (*_LIVE, ("type", "=", "problem")))
+    return json_response(_page(call, "tickets", source, request, lambda rows: _ticket_dicts(call, rows)))
+
+
 # -- audits and comments -------------------------------------------------------------------------------------
 def _audit_source(call: Call, ticket_id: int | None, comments: bool = False) -> TableSource:
     where: list[tuple[str, str, Any]] = [] if ticket_id is None else [("ticket_id", "=", ticket_id)]
@@ -292,6 +309,8 @@ def list_jobs(call: Call) -> Response:
 ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", "/api/v2/tickets", list_tickets),
     ("GET", "/api/v2/tickets/count", count_tickets),
+    ("GET", "/api/v2/tickets/{ticket_id:int}/incidents", ticket_incidents),
+    ("GET", "/api/v2/problems", list_problems),
     ("GET", "/api/v2/tickets/{ticket_id:int}/audits", ticket_audits),
     ("GET", "/api/v2/ticket_audits", all_audits),
     ("GET", "/api/v2/tickets/{ticket_id:int}/comments", ticket_comments),

@@ -224,7 +224,7 @@ def migrations(d: Dialect) -> tuple[str, ...]:
     """,
         # Ticket data: satisfaction ratings, listed by id or by the time they were given; tickets, users and
         # organizations newest first (metrics, search); soft-deleted tickets (their list is a partial index);
-        # one ticket's audits in time order.
+        # one ticket's audits in time order; a problem's incidents, and the problems.
         f"""
     CREATE TABLE satisfaction_ratings (
         account_id {i} NOT NULL, id {i} NOT NULL, ticket_id {i} NOT NULL, score TEXT NOT NULL,
@@ -238,6 +238,8 @@ def migrations(d: Dialect) -> tuple[str, ...]:
     CREATE INDEX tickets_deleted_time ON tickets (account_id, deleted_at, id)
         WHERE deleted_at IS NOT NULL AND description {d.is_not} 'X';
     CREATE INDEX audits_ticket_time ON audits (account_id, ticket_id, created_at, id);
+    CREATE INDEX tickets_problem ON tickets (account_id, problem_id, id) WHERE problem_id IS NOT NULL;
+    CREATE INDEX tickets_problems ON tickets (account_id, id) WHERE type = 'problem';
     CREATE INDEX users_created ON users (account_id, created_at DESC, id);
     CREATE INDEX organizations_created ON organizations (account_id, created_at DESC, id)
     """,
