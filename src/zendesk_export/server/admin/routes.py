@@ -163,7 +163,9 @@ def _limits_state(limiter: RateLimiter, account: Account) -> dict[str, Any]:
     limits = limiter.limits(account)
     own = account.settings.get(SETTING) or {}
     return {"account": account.subdomain, "server": limiter.setting, "account_settings": own,
-            "effective": {f: getattr(limits, f) for f in sorted(LIMIT_FIELDS)}}
+            "effective": {f: getattr(limits, f) for f in sorted(LIMIT_FIELDS)},
+            "buckets": [{"name": u.bucket.name, "window_seconds": u.bucket.window, "limit": u.limit, "used": u.count,
+                         "remaining": u.remaining, "resets_in": u.reset} for u in limiter.usage(account)]}
 
 
 def _set_limits(call: Call, account: Account, settings: dict[str, Any]) -> Account:

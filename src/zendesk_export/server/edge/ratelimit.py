@@ -38,8 +38,8 @@ from zendesk_export.server.http import ACCOUNT_KEY, json_response
 from zendesk_export.server.model.auth import subdomain_of
 from zendesk_export.server.store import Account, Store
 
-__all__ = ["SETTING", "LIMIT_FIELDS", "Bucket", "Limits", "Usage", "RateLimiter", "RateLimits", "server_limits",
-           "buckets_for", "window"]
+__all__ = ["SETTING", "LIMIT_FIELDS", "BUCKETS", "Bucket", "Limits", "Usage", "RateLimiter", "RateLimits",
+           "server_limits", "buckets_for", "window"]
 
 SETTING = "rate_limit"  # key in accounts.settings
 
@@ -59,6 +59,7 @@ USERS_CURSOR = Bucket("users_cursor", 60,
                       "Number of allowed incremental export cursor API requests per minute exceeded",
                       "zendesk-ratelimit-incremental-exports-cursor")
 SAMPLE = Bucket("sample", 1200, "Number of allowed incremental sample export API requests per 20 minutes exceeded")
+BUCKETS = (PLAN, INCREMENTAL, USERS_CURSOR, SAMPLE)
 
 # First matching pattern wins; paths are compared without Zendesk's optional `.json` suffix.
 ENDPOINT_BUCKETS: tuple[tuple[str, Bucket], ...] = (
@@ -165,6 +166,18 @@ class RateLimiter:
         windows = {b.name: window(now, b.window) for b in buckets}
         counts = self.store.hit_rate_counters(account.id, [(b.name, windows[b.name][0]) for b in buckets])
         return account, [Usage(b, limits.of(b), counts[b.name], windows[b.name][1]) for b in buckets]
+
+    def usage(self, account: Account) -> list[Usage]:
+        """Every bucket's usage in its current window, read without counting (a window that has passed, or was
+        never used, counts 0): what the next request would find."""
+        limits, now = self.limits(account), self.clock.now()
+        stored = self.store.rate_counters(account.id)
+        usages = []
+        for bucket in BUCKETS:
+            start, left = window(now, bucket.window)
+            stored_start, count = stored.get(bucket.name, (start, 0))
+            usages.append(Usage(bucket, limits.of(bucket), count if stored_start == start else 0, left))
+        return usages
 
 
 def headers_for(usages: Sequence[Usage]) -> list[tuple[bytes, bytes]]:
