@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from zendesk_export.server.admin import ui
 from zendesk_export.server.admin.guard import OPENAPI_PATH
 from zendesk_export.server.admin.openapi import CLOCK, INT, LIMITS, OBJECT, REQUESTS, RULE, RULES, AdminRoute, document
 from zendesk_export.server.edge.faults import FaultInjector, FaultRuleError, parse_rules
@@ -259,5 +260,5 @@ def _bound(handler: AdminHandler, controls: Controls) -> Callable[[Request], Any
 
 
 def routes(controls: Controls) -> list[Route]:
-    """The Starlette routes of the table, each handler bound to this app's controls."""
-    return [Route(r.path, _bound(r.handler, controls), methods=[r.method]) for r in ADMIN_ROUTES]
+    """The Starlette routes of the table, each handler bound to this app's controls, and the web page's."""
+    return [Route(r.path, _bound(r.handler, controls), methods=[r.method]) for r in ADMIN_ROUTES] + ui.ROUTES
