@@ -221,3 +221,18 @@ def test_watching_the_page_adds_nothing_to_the_journal(page: WebDriver, zendesk_
     page.refresh()
     wait_for(page, lambda d: d.find_element(By.ID, "journal-count").text == "0 of 0")
     assert zendesk_server.admin.requests() == []
+
+
+def test_the_page_for_an_unknown_account_is_zendesks_404(zendesk_server: ZendeskServer) -> None:
+    with httpx.Client(base_url=zendesk_server.url) as browser:
+        browser.post(UI + "/login", data={"token": zendesk_server.running.admin_token})
+        page = browser.get(UI, params={"account": "nosuch"})
+    assert page.status_code == 404
+    assert page.json()["error"]["title"] == "No help desk at nosuch.zendesk.com"
+
+
+@needs_chromium
+def test_the_account_list_holds_the_default_account(page: WebDriver) -> None:
+    account = Select(page.find_element(By.ID, "account"))
+    assert account.first_selected_option.text == "example"
+    assert "example" in [option.text for option in account.options]
