@@ -189,9 +189,12 @@ def test_the_advance_button_moves_the_clock(page: WebDriver, zendesk_server: Zen
 @needs_chromium
 def test_the_freeze_button_stops_the_clock(page: WebDriver, zendesk_server: ZendeskServer) -> None:
     wait_for(page, lambda d: d.find_element(By.ID, "clock-frozen").text == "running")
+    before = zendesk_server.admin.clock()["now"]
     page.find_element(By.ID, "freeze").click()
     wait_for(page, lambda d: d.find_element(By.ID, "clock-frozen").text == "frozen")
-    assert zendesk_server.admin.clock()["frozen"] is True
+    frozen = zendesk_server.admin.clock()
+    assert frozen["frozen"] is True
+    assert frozen["now"] >= before  # frozen where the clock had got to, never a step back
 
 
 @needs_chromium

@@ -68,10 +68,7 @@ async function loadAccounts() {
 }
 
 // -- clock ------------------------------------------------------------------------------------------------
-let clockNow = null;
-
 function renderClock(clock) {
-  clockNow = clock.now;
   $("clock-time").textContent = utc(clock.now);
   $("clock-epoch").textContent = `(${Math.floor(clock.now)})`;
   $("clock-frozen").textContent = clock.frozen ? "frozen" : "running";
@@ -84,7 +81,8 @@ async function setClock(change) {
 }
 
 function wireClock() {
-  $("freeze").addEventListener("click", () => act(() => setClock({ freeze_at: Math.floor(clockNow ?? Date.now() / 1000) })));
+  // Freeze at the clock's time as the server has it now, not as last shown: never a step back.
+  $("freeze").addEventListener("click", () => act(async () => setClock({ freeze_at: (await api("/__admin/clock")).now })));
   $("unfreeze").addEventListener("click", () => act(() => setClock({ unfreeze: true })));
   $("clock-reset").addEventListener("click", () => act(() => setClock({ reset: true })));
   $("advance").addEventListener("click", () => act(() => setClock({ advance: Number($("advance-seconds").value) || 0 })));
