@@ -239,3 +239,14 @@ def test_the_account_list_holds_the_default_account(page: WebDriver) -> None:
     account = Select(page.find_element(By.ID, "account"))
     assert account.first_selected_option.text == "example"
     assert "example" in [option.text for option in account.options]
+
+
+@needs_chromium
+def test_remove_takes_out_the_rule_of_its_row_only(page: WebDriver, zendesk_server: ZendeskServer) -> None:
+    first = {"match": {"path": "/api/v2/users"}, "action": {"status": 503}}
+    second = {"match": {"path": "/api/v2/groups"}, "action": {"status": 500}, "times": 2}
+    zendesk_server.admin.set_faults([first, second])
+    wait_for(page, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#faults .remove-fault")) == 2)
+    page.find_elements(By.CSS_SELECTOR, "#faults .remove-fault")[1].click()
+    wait_for(page, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#faults tbody tr")) == 1)
+    assert [(r["match"], r["action"]) for r in zendesk_server.admin.faults()] == [(first["match"], first["action"])]

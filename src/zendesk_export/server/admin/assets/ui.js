@@ -152,7 +152,7 @@ function renderFaults(data) {
     remove.type = "button";
     remove.textContent = "Remove";
     remove.className = "remove-fault";
-    remove.addEventListener("click", () => act(() => removeRule(index)));
+    remove.addEventListener("click", () => act(() => removeRule(rule)));
     row.insertCell().append(remove);
   });
 }
@@ -166,9 +166,12 @@ async function putRules(next) {
   renderFaults(await api("/__admin/faults", "PUT", next));
 }
 
-async function removeRule(index) {
-  const current = (await api("/__admin/faults")).rules || [];
-  await putRules(current.filter((_, i) => i !== index).map(specOf));
+async function removeRule(shown) {
+  // The rule as shown, found again in the rules as they are now: another client may have changed the list.
+  const wanted = JSON.stringify(specOf(shown));
+  const current = ((await api("/__admin/faults")).rules || []).map(specOf);
+  const index = current.findIndex((spec) => JSON.stringify(spec) === wanted);
+  if (index >= 0) await putRules(current.filter((_, i) => i !== index));
 }
 
 function ruleFromForm() {
