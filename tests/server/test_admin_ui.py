@@ -250,3 +250,27 @@ def test_remove_takes_out_the_rule_of_its_row_only(page: WebDriver, zendesk_serv
     page.find_elements(By.CSS_SELECTOR, "#faults .remove-fault")[1].click()
     wait_for(page, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#faults tbody tr")) == 1)
     assert [(r["match"], r["action"]) for r in zendesk_server.admin.faults()] == [(first["match"], first["action"])]
+
+
+@pytest.fixture
+def second_account(zendesk_server: ZendeskServer) -> Iterator[str]:
+    zendesk_server.admin.create_account("uibee", "admin@bee.test", token="bee-token-0123456789")
+    try:
+        yield "uibee"
+    finally:
+        zendesk_server.admin.delete_account("uibee")
+
+
+@needs_chromium
+def test_each_account_has_its_own_page_and_journal(page: WebDriver, zendesk_server: ZendeskServer,
+                                                   second_account: str) -> None:
+    with httpx.Client(base_url=zendesk_server.url, auth=("admin@bee.test/token", "bee-token-0123456789")) as bee:
+        assert bee.get("/api/v2/users/me", headers={"Host": "uibee.localhost"}).status_code == 200
+    page.refresh()  # the list of accounts is read when the page loads
+    account = wait_for(page, lambda d: (s := Select(d.find_element(By.ID, "account"))) and len(s.options) == 2 and s)
+    assert sorted(option.text for option in account.options) == ["example", "uibee"]
+    account.select_by_visible_text("uibee")
+    wait_for(page, lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-account") == "uibee")
+    row = wait_for(page, lambda d: next(iter(journal_rows(d)), None))
+    assert row[2] == "uibee.localhost" and row[4] == "/api/v2/users/me"
+    assert len(journal_rows(page)) == 1  # the default account's requests are on its own page
