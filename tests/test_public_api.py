@@ -61,6 +61,7 @@ def test_the_store_protocol_has_these_operations() -> None:
         # declared resources
         "create_resource", "delete_resource", "put_resources", "resource_count", "resource_page", "resources_by_id",
         "tag_counts",
+        "audits_of_tickets", "count_where", "select_page",
     }
     assert _public(Writer) == {"add_audit", "get_record", "get_ticket", "next_id", "put_record", "put_ticket"}
 
@@ -83,6 +84,7 @@ WIRE_ERRORS = {  # class → (HTTP status, the `error` code a client reads)
     "RateLimitExceeded": (429, "APIRateLimitExceeded"),
     "AdminUnauthorized": (401, "AdminUnauthorized"),
     "DuplicateAccount": (409, "DuplicateAccount"),
+    "SearchLimit": (422, "invalid"),
 }
 
 

@@ -25,6 +25,7 @@ __all__ = [
     "TooManyValues",
     "InvalidPaginationParameter",
     "InvalidPageParameter",
+    "SearchLimit",
     "RateLimitExceeded",
     "AdminUnauthorized",
     "DuplicateAccount",
@@ -201,6 +202,16 @@ class InvalidPageParameter(ZendeskError):
 
     status = 400
     error = "InvalidPaginationParameter"
+
+
+class SearchLimit(ZendeskError):
+    """A search.json page beyond the first 1000 results of a query. Body chosen: see DIFFERENCES.md."""
+
+    status = 422
+    error = "invalid"
+
+    def __init__(self) -> None:
+        super().__init__("Invalid search: Requested response size was greater than Search Response Limits")
 
 
 class RateLimitExceeded(ZendeskError):

@@ -24,13 +24,14 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Scope
 
-from zendesk_export.server.errors import InvalidJSON, NoHelpDesk, ZendeskError
+from zendesk_export.server.errors import InvalidJSON, NoHelpDesk, RecordNotFound, ZendeskError
 from zendesk_export.server.model.audits import Origin
 from zendesk_export.server.model.auth import LoginThrottle, authenticate, resolve_account
 from zendesk_export.server.store import Account, Store, User
 
 __all__ = [
     "ACCOUNT_KEY",
+    "ID_MAX",
     "BASE_PATH_KEY",
     "SUBDOMAIN_KEY",
     "account_time",
@@ -48,6 +49,7 @@ __all__ = [
 ]
 
 JSON_TYPE = "application/json; charset=utf-8"
+ID_MAX = 2**63 - 1  # the largest id a record can have
 # ASGI scope keys set by ``edge.accounts.AccountScope``: the request's account (None: no account of that name),
 # the name asked for (None: the default account), and the ``/__account/NAME`` base path it came through ("").
 ACCOUNT_KEY = "zendesk_export.account"
@@ -141,7 +143,11 @@ class Call:
         return data
 
     def path_int(self, name: str) -> int:
-        return int(self.request.path_params[name])
+        """An id from the path. Ids are 64-bit: a larger one names nothing (404) and never reaches the database."""
+        value = int(self.request.path_params[name])
+        if value > ID_MAX:
+            raise RecordNotFound()
+        return value
 
 
 Handler = Callable[[Call], Response]

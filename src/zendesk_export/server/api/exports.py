@@ -6,7 +6,7 @@ from __future__ import annotations
 from starlette.responses import Response
 
 from zendesk_export.server.export.feeds import ExportQuery, Feed, cursor_export, time_export
-from zendesk_export.server.export.resources import ORGANIZATIONS, TICKET_EVENTS, TICKETS, USERS
+from zendesk_export.server.export.resources import ORGANIZATIONS, TICKET_EVENTS, TICKETS, TICKETS_CURSOR, USERS
 from zendesk_export.server.http import Call, Handler, raw_json
 
 __all__ = ["ROUTES"]
@@ -34,7 +34,8 @@ def _routes(feed: Feed, *styles: str) -> list[tuple[str, str, Handler]]:
 
 
 ROUTES: list[tuple[str, str, Handler]] = [
-    *_routes(TICKETS, "time", "cursor", "sample"),
+    *_routes(TICKETS, "time", "sample"),
+    *_routes(TICKETS_CURSOR, "cursor"),
     *_routes(TICKET_EVENTS, "time", "sample"),
     *_routes(USERS, "time", "cursor", "sample"),
     *_routes(ORGANIZATIONS, "time", "sample"),

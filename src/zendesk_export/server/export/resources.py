@@ -14,7 +14,7 @@ from zendesk_export.server.model.users import RENDERERS
 from zendesk_export.server.store import ExportRow
 from zendesk_export.tickets import ticket_json
 
-__all__ = ["TICKETS", "TICKET_EVENTS", "USERS", "ORGANIZATIONS"]
+__all__ = ["TICKETS", "TICKETS_CURSOR", "TICKET_EVENTS", "USERS", "ORGANIZATIONS"]
 
 
 def _prepare_tickets(query: ExportQuery) -> None:
@@ -23,8 +23,8 @@ def _prepare_tickets(query: ExportQuery) -> None:
     scrub_due(query.store, query.account.id, int(query.now))
 
 
-def _render_tickets(query: ExportQuery, rows: Sequence[ExportRow]) -> Rendered:
-    side = ticket_sideloads(query, rows, parse_include(query.params))
+def _render_tickets(query: ExportQuery, rows: Sequence[ExportRow], *, per_ticket: bool = False) -> Rendered:
+    side = ticket_sideloads(query, rows, parse_include(query.params), metric_set_per_ticket=per_ticket)
     items = []
     for r in rows:
         item = ticket_json(query.base_url, r.id, r.body, r.generated_timestamp)
@@ -41,8 +41,15 @@ def _render_records(table: str) -> Callable[[ExportQuery, Sequence[ExportRow]], 
     return render
 
 
+def _render_cursor_tickets(query: ExportQuery, rows: Sequence[ExportRow]) -> Rendered:
+    return _render_tickets(query, rows, per_ticket=True)
+
+
 TICKETS = Feed("tickets", "tickets", "/api/v2/incremental/tickets", _render_tickets, _prepare_tickets,
                count_first=True)
+# The cursor export: the same tickets, but `include=metric_sets` puts a `metric_set` on each ticket.
+TICKETS_CURSOR = Feed("tickets", "tickets", "/api/v2/incremental/tickets", _render_cursor_tickets,
+                      _prepare_tickets, count_first=True)
 USERS = Feed("users", "users", "/api/v2/incremental/users", _render_records("users"))
 ORGANIZATIONS = Feed("organizations", "organizations", "/api/v2/incremental/organizations",
                      _render_records("organizations"))

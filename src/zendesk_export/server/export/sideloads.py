@@ -16,9 +16,10 @@ import orjson
 
 from zendesk_export.server.errors import InvalidParameter
 from zendesk_export.server.export.feeds import ExportQuery
+from zendesk_export.server.export.ticket_data import metric_sets
 from zendesk_export.server.model.users import render_group, render_organization, render_user
 from zendesk_export.server.store import ExportRow
-from zendesk_export.tickets import STATUSES, format_time, parse_time
+from zendesk_export.tickets import STATUSES, format_time
 
 __all__ = ["TICKET_SIDELOADS", "REFUSED", "Sideloads", "parse_include", "ticket_sideloads"]
 
@@ -46,12 +47,16 @@ def parse_include(params: Mapping[str, str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(n for n in names if n in TICKET_SIDELOADS))
 
 
-def ticket_sideloads(query: ExportQuery, rows: Sequence[ExportRow], names: Sequence[str]) -> Sideloads:
-    """The sideloads ``names`` for one page of tickets."""
+def ticket_sideloads(query: ExportQuery, rows: Sequence[ExportRow], names: Sequence[str], *,
+                     metric_set_per_ticket: bool = False) -> Sideloads:
+    """The sideloads ``names`` for one page of tickets. The cursor export gives each ticket its own
+    `metric_set` where the time-based export has a top-level `metric_sets` array (``metric_set_per_ticket``)."""
     result = Sideloads()
     if not names:
         return result
     tickets = [orjson.loads(b"{" + r.body + b"}") for r in rows]
+    if metric_set_per_ticket:
+        names = ["metric_set" if n == "metric_sets" else n for n in names]
     for name in names:
         if name in _ARRAYS:
             records = _ARRAY_BUILDERS[name](query, tickets)
@@ -111,29 +116,8 @@ def _custom_statuses(query: ExportQuery, tickets: Sequence[dict[str, Any]]) -> l
 
 
 def _metric_sets(query: ExportQuery, tickets: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One metric set per ticket, derived from its timestamps (no SLA engine behind it)."""
-    return [_metric_set(query.base_url, t) for t in tickets]
-
-
-def _metric_set(base_url: str, ticket: dict[str, Any]) -> dict[str, Any]:
-    solved = ticket["status"] in ("solved", "closed")
-    minutes = None
-    if solved and ticket["created_at"] and ticket["updated_at"]:
-        minutes = max(0, (parse_time(ticket["updated_at"]) - parse_time(ticket["created_at"])) // 60)
-    duration = {"calendar": minutes, "business": minutes}
-    assigned = ticket["updated_at"] if ticket.get("assignee_id") else None
-    return {
-        "url": f"{base_url}/api/v2/ticket_metrics/{ticket['id']}.json", "id": ticket["id"], "ticket_id": ticket["id"],
-        "created_at": ticket["created_at"], "updated_at": ticket["updated_at"],
-        "group_stations": 1 if ticket.get("group_id") else 0, "assignee_stations": 1 if assigned else 0,
-        "reopens": 0, "replies": 0, "assignee_updated_at": assigned, "requester_updated_at": ticket["created_at"],
-        "status_updated_at": ticket["updated_at"], "initially_assigned_at": assigned, "assigned_at": assigned,
-        "solved_at": ticket["updated_at"] if solved else None, "latest_comment_added_at": ticket["created_at"],
-        "reply_time_in_minutes": {"calendar": None, "business": None},
-        "first_resolution_time_in_minutes": duration, "full_resolution_time_in_minutes": duration,
-        "agent_wait_time_in_minutes": duration, "requester_wait_time_in_minutes": duration,
-        "on_hold_time_in_minutes": {"calendar": 0, "business": 0},
-    }
+    """One metric set per ticket, replayed from its audits (``model.metrics``)."""
+    return metric_sets(query.store, query.account.id, query.base_url, tickets)
 
 
 _ARRAY_BUILDERS: dict[str, Callable[[ExportQuery, Sequence[dict[str, Any]]], list[dict[str, Any]]]] = {
@@ -156,8 +140,7 @@ def _comment_count(query: ExportQuery, tickets: Sequence[dict[str, Any]]) -> dic
 
 def _dates(query: ExportQuery, tickets: Sequence[dict[str, Any]]) -> dict[int, bytes]:
     out = {}
-    for ticket in tickets:
-        metric = _metric_set(query.base_url, ticket)
+    for ticket, metric in zip(tickets, _metric_sets(query, tickets), strict=True):
         dates = {k: metric[k] for k in ("assignee_updated_at", "requester_updated_at", "status_updated_at",
                                         "initially_assigned_at", "assigned_at", "solved_at",
                                         "latest_comment_added_at")}
@@ -165,7 +148,15 @@ def _dates(query: ExportQuery, tickets: Sequence[dict[str, Any]]) -> dict[int, b
     return out
 
 
+def _metric_set_property(query: ExportQuery, tickets: Sequence[dict[str, Any]]) -> dict[int, bytes]:
+    """The cursor export's `metric_set` on each ticket (null on a deleted ticket: it has no metrics)."""
+    live = [t for t in tickets if t["status"] != "deleted"]
+    sets = {m["ticket_id"]: m for m in _metric_sets(query, live)}
+    return {t["id"]: b',"metric_set":' + orjson.dumps(sets.get(t["id"])) for t in tickets}
+
+
 _PROPERTY_BUILDERS: dict[str, Callable[[ExportQuery, Sequence[dict[str, Any]]], dict[int, bytes]]] = {
     "comment_count": _comment_count,
     "dates": _dates,
+    "metric_set": _metric_set_property,
 }

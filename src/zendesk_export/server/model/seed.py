@@ -1,19 +1,26 @@
 """Realistic synthetic tickets, reproducible from a seed.
 
-Shape of the data, chosen to exercise what breaks exporters: requesters from a pool of end users, agents and
-groups, every status/priority/type, tags and custom fields (text, drop-down, checkbox), creation spread over
-six months with updates days later, ~4% deleted (some scrubbed after 30 days, as Zendesk does), and ~10% of
-tickets in bursts of up to 2,000 sharing one ``generated_timestamp`` second (bulk imports and macros do this).
-Every ticket is at least two minutes old, so it is visible to the export at once.
+Shape of the data, chosen to exercise what breaks exporters: requesters from a pool of end users (who joined
+over the year before), agents and groups, every status/priority/type, tags and custom fields (text, drop-down,
+checkbox), creation spread over six months with updates days later, ~4% deleted (some scrubbed after 30 days, as
+Zendesk does), and ~10% of tickets in bursts of up to 2,000 sharing one ``generated_timestamp`` second (bulk
+imports and macros do this). Every ticket is at least two minutes old, so it is visible to the export at once.
+
+The tickets hang together as a real account's do: each carries its requester's organization; an emailed one
+names its recipient; incidents point at problems that know they have incidents; tasks have due dates; an agent
+who takes a ticket up replies publicly; rated tickets have a rating of their own in the ratings list. Their
+audits tell that history, so metrics replayed from them (``model.metrics``) agree with the tickets.
 """
 
 from __future__ import annotations
 
 import random
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 from zendesk_export.server.model.audits import comment_event, field_event
+from zendesk_export.server.model.ratings import rating_record
 from zendesk_export.server.model.reference import People, seed_reference
 from zendesk_export.server.model.scrub import SCRUB_AFTER, SCRUBBED
 from zendesk_export.server.model.tickets import (
@@ -30,6 +37,8 @@ __all__ = ["seed_account", "CUSTOM_FIELD_IDS"]
 
 DAY = 86_400
 SPAN = 180 * DAY
+YEAR = 365 * DAY
+BURST_MAX = 2000  # tickets sharing one generated_timestamp second
 CUSTOM_FIELD_IDS = (360_001, 360_002, 360_003)  # text, drop-down, checkbox
 _TAGS = ("billing", "refund", "login", "bug", "feature_request", "vip", "mobile", "shipping", "urgent", "api")
 _SUBJECTS = ("Cannot log in", "Refund for order", "Invoice question", "App crashes on start", "Shipping delay",
@@ -42,14 +51,16 @@ def seed_account(store: Store, account_id: int, tickets: int, random_seed: int, 
     """Add ``tickets`` synthetic tickets (and the users they need) to an account. Returns counts."""
     rng = random.Random(random_seed)
     first_user = rng.randrange(10_000, 90_000) * 1000
+    # People joined over the year before the tickets' six months, each on a day of their own.
     users: list[dict[str, Any]] = [
         {"id": first_user + i, "name": f"Customer {i}", "email": f"customer{first_user + i}@example.net",
-         "role": "end-user", "organization_id": rng.choice((None, *range(1, 21))), "created_at": int(now) - SPAN}
+         "role": "end-user", "organization_id": rng.choice((None, *range(1, 21))),
+         "created_at": int(now) - SPAN - rng.randrange(YEAR)}
         for i in range(min(max(tickets // 10, 5), 5000))
     ]
     agents: list[dict[str, Any]] = [
         {"id": first_user - 1 - i, "name": f"Agent {i}", "email": f"agent{first_user + i}@example.com",
-         "role": "agent", "created_at": int(now) - SPAN}
+         "role": "agent", "created_at": int(now) - SPAN - rng.randrange(YEAR)}
         for i in range(5)
     ]
     store.add_users(account_id, users + agents)
@@ -61,52 +72,102 @@ def seed_account(store: Store, account_id: int, tickets: int, random_seed: int, 
     seed_reference(store, account_id, People([a["id"] for a in agents], [(u["id"], u.get("organization_id"))
                                                                          for u in users], range(1, 21), range(1, 6)),
                    random_seed, int(now))
-    generator = _tickets(rng, tickets, int(now), [u["id"] for u in users], [a["id"] for a in agents])
-    count = store.insert_tickets(account_id, generator)
-    return {"tickets": count, "users": len(users) + len(agents)}
+    draw = _Draw(rng, int(now), [(u["id"], u["organization_id"]) for u in users], [a["id"] for a in agents],
+                 next_rating=rng.randrange(10**6, 10**7) * 1000)
+    generator = _tickets(draw, tickets)
+    rated: list[dict[str, Any]] = []
+    count = store.insert_tickets(account_id, _keep_rated(generator, rated))
+    ratings = store.insert_records(account_id, "satisfaction_ratings",
+                                   [r for r in map(rating_record, rated) if r is not None])
+    return {"tickets": count, "users": len(users) + len(agents), "satisfaction_ratings": ratings}
 
 
-def _tickets(rng: random.Random, count: int, now: int, requesters: list[int], agents: list[int]
-             ) -> Iterator[dict[str, Any]]:
-    """A tenth of the tickets in bursts sharing one second (100-2000 each, smaller for tiny seeds), then singles."""
+def _keep_rated(tickets: Iterator[dict[str, Any]], rated: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """Pass the tickets through, keeping the rated ones: the store numbers them, then their ratings are written
+    with the ids the tickets got."""
+    for ticket in tickets:
+        if isinstance((ticket.get("satisfaction_rating") or {}).get("id"), int):
+            rated.append(ticket)
+        yield ticket
+
+
+@dataclass
+class _Draw:
+    """What ticket generation draws from: the random source, the people, and what earlier tickets left behind
+    (problems incidents may point at, the next rating id)."""
+
+    rng: random.Random
+    now: int
+    requesters: list[tuple[int, int | None]]  # (user id, organization id)
+    agents: list[int]
+    index: int = 0  # the position of the next ticket in this seeding
+    problems: list[int] = field(default_factory=list)  # positions of problem tickets that have incidents
+    next_rating: int = 0
+
+
+def _tickets(draw: _Draw, count: int) -> Iterator[dict[str, Any]]:
+    """A tenth of the tickets in bursts sharing one second, then singles. The first burst is the largest a seed
+    makes (2000, or the whole tenth of a smaller seed), so that every seeded account holds the hardest case
+    whatever the random seed; the others have 100-2000 tickets."""
+    rng = draw.rng
     in_bursts = count // 10
+    size = min(in_bursts, BURST_MAX)
     while in_bursts > 0:
-        size = min(in_bursts, rng.randint(min(100, in_bursts), 2000))
-        moment = now - 120 - rng.randrange(SPAN)
+        moment = draw.now - 120 - rng.randrange(SPAN)
         for _ in range(size):
-            yield _ticket(rng, moment, now, requesters, agents)
+            yield _ticket(draw, moment)
         in_bursts -= size
         count -= size
+        size = min(in_bursts, rng.randint(min(100, in_bursts), BURST_MAX)) if in_bursts else 0
     for _ in range(count):
-        yield _ticket(rng, None, now, requesters, agents)
+        yield _ticket(draw, None)
 
 
-def _ticket(rng: random.Random, burst_at: int | None, now: int, requesters: list[int], agents: list[int]
-            ) -> dict[str, Any]:
+def _ticket(draw: _Draw, burst_at: int | None) -> dict[str, Any]:
+    rng, now, agents = draw.rng, draw.now, draw.agents
     created = burst_at if burst_at is not None else now - 120 - rng.randrange(SPAN)
     updated = burst_at if burst_at is not None else min(created + int(rng.expovariate(1 / (2 * DAY))), now - 120)
     status = rng.choice(STATUSES)
     assignee = None if status == "new" else rng.choice(agents)
     subject = rng.choice(_SUBJECTS)
+    requester, organization = rng.choice(draw.requesters)
+    via = _via(rng)
     ticket: dict[str, Any] = {
-        "external_id": rng.choice((None, f"ext-{rng.randrange(10**6)}")), "via": _via(rng),
+        "external_id": rng.choice((None, f"ext-{rng.randrange(10**6)}")), "via": via,
         "created_at": created, "updated_at": updated, "type": rng.choice((None, *TYPES)),
         "subject": subject, "raw_subject": subject, "description": f"{subject}. Details follow.",
-        "priority": rng.choice((None, *PRIORITIES)), "status": status, "recipient": None,
-        "requester_id": rng.choice(requesters), "submitter_id": rng.choice(requesters), "assignee_id": assignee,
-        "organization_id": None, "group_id": rng.choice((None, 1, 2, 3, 4, 5)) if assignee else None,
+        "priority": rng.choice((None, *PRIORITIES)), "status": status,
+        "recipient": via["source"]["to"].get("address"),
+        "requester_id": requester, "submitter_id": requester, "assignee_id": assignee,
+        "organization_id": organization, "group_id": rng.choice((None, 1, 2, 3, 4, 5)) if assignee else None,
         "collaborator_ids": rng.sample(agents, rng.choice((0, 0, 0, 1, 2))),
         "tags": rng.sample(_TAGS, rng.randint(0, 3)), "custom_fields": _custom_fields(rng),
-        "satisfaction_rating": _rating(rng, status), "custom_status_id": CUSTOM_STATUS_IDS[status],
+        "satisfaction_rating": _rating(draw, status), "custom_status_id": CUSTOM_STATUS_IDS[status],
         "ticket_form_id": DEFAULT_TICKET_FORM_ID, "brand_id": DEFAULT_BRAND_ID, "deleted_at": None,
         # Zendesk stamps generated_timestamp 0-3 s after updated_at even for plain creates (reference §3.1).
         "generated_timestamp": updated if burst_at is not None else min(updated + rng.choice((0, 1, 1, 2)), now - 61),
     }
     ticket["follower_ids"] = ticket["collaborator_ids"]
+    _link_and_schedule(draw, ticket)
     ticket["audits"] = _audits(ticket)
     if rng.random() < 0.04:
         _delete(rng, ticket, now)
+    draw.index += 1
     return ticket
+
+
+def _link_and_schedule(draw: _Draw, ticket: dict[str, Any]) -> None:
+    """Problems and incidents, due dates: a third of the problems get incidents (``problem_ref`` is the position
+    of the problem in this seeding: the store turns it into the problem's id); an incident points at a recent
+    one of them; a task is due one to fourteen days after it was opened."""
+    rng = draw.rng
+    if ticket["type"] == "problem" and rng.random() < 1 / 3:
+        ticket["has_incidents"] = True
+        draw.problems = [*draw.problems[-19:], draw.index]
+    elif ticket["type"] == "incident" and draw.problems and rng.random() < 0.5:
+        ticket["problem_ref"] = rng.choice(draw.problems)
+    elif ticket["type"] == "task":
+        ticket["due_at"] = format_time(ticket["created_at"] + rng.randint(1, 14) * DAY)
 
 
 # -- audits true to the seeded history (no random draws: the tickets stay what they were) -----------------
@@ -116,7 +177,7 @@ _SYSTEM = {"client": None, "ip_address": None, "location": None, "latitude": Non
 def _audits(ticket: dict[str, Any]) -> list[dict[str, Any]]:
     """The ticket's history as the Tickets API would have audited it: a Create audit (comment + fields) at
     creation; when updated later, it was created `new` and a Change audit at `updated_at` set its final status,
-    assignee and group. The store numbers audits and events."""
+    assignee and group, with the assignee's public reply. The store numbers audits and events."""
     later = ticket["updated_at"] > ticket["created_at"]
     final = {k: ticket[k] for k in ("status", "custom_status_id", "assignee_id", "group_id")}
     initial = {"status": "new", "custom_status_id": CUSTOM_STATUS_IDS["new"], "assignee_id": None, "group_id": None}
@@ -127,11 +188,14 @@ def _audits(ticket: dict[str, Any]) -> list[dict[str, Any]]:
     audits = [_audit(ticket, ticket["created_at"], ticket["requester_id"], events)]
     if start is not final:
         changes = [field_event(None, k, v, start[k]) for k, v in final.items() if v != start[k]]
+        if ticket["assignee_id"]:
+            reply = f"Thanks for writing about this: {ticket['subject'].lower()}."
+            changes.insert(0, comment_event(None, ticket["assignee_id"], reply, True, None))
         audits.append(_audit(ticket, ticket["updated_at"], ticket["assignee_id"] or ticket["submitter_id"], changes))
     return audits
 
 
-# Seeded tickets have no due date: the Create audit lists every set field of the Tickets API's list.
+# The Create audit lists every set field of the Tickets API's list (a task's due date included).
 _CREATED = CREATE_EVENT_FIELDS + OPTIONAL_CREATE_FIELDS
 
 
@@ -170,10 +234,13 @@ def _custom_fields(rng: random.Random) -> list[dict[str, Any]]:
     ]
 
 
-def _rating(rng: random.Random, status: str) -> dict[str, Any] | None:
+def _rating(draw: _Draw, status: str) -> dict[str, Any] | None:
+    """Solved tickets are offered a survey; a given rating has an id of its own (the ratings list shows it)."""
+    rng = draw.rng
     if status not in ("solved", "closed"):
         return rng.choice((None, {"score": "unoffered"}))
     score = rng.choice(("offered", "good", "bad", "unoffered"))
     if score in ("good", "bad"):
-        return {"id": rng.randrange(10**9), "score": score, "comment": rng.choice((None, "Thanks!", "Too slow"))}
+        draw.next_rating += 1
+        return {"id": draw.next_rating, "score": score, "comment": rng.choice((None, "Thanks!", "Too slow"))}
     return {"score": score}

@@ -180,9 +180,11 @@ class Store(Protocol):
         ...
 
     def insert_tickets(self, account_id: int, tickets: Iterable[dict[str, Any]]) -> int:
-        """Bulk insert of new tickets (seeding) in one transaction; the store numbers them (sets each
-        ticket's ``id``). A ticket may carry ``audits`` (audit dicts with ``created_at_epoch`` and events, no
-        ids): they are stored with the ticket, numbered like API-written audits. Returns the count."""
+        """Bulk insert of new tickets (seeding) in batches, each one short transaction; the store numbers them
+        (sets each ticket's ``id``). A ticket may carry ``audits`` (audit dicts with ``created_at_epoch`` and
+        events, no ids): they are stored with the ticket, numbered like API-written audits; and ``problem_ref``,
+        the position in this insert of an earlier problem ticket with incidents, which becomes its
+        ``problem_id``. Returns the count."""
         ...
 
     def add_users(self, account_id: int, users: Iterable[dict[str, Any]]) -> list[User]: ...
@@ -239,6 +241,21 @@ class Store(Protocol):
         ...
 
     def scrub_due(self, account_id: int, deleted_before: int, limit: int = 1000) -> list[int]: ...
+
+    # -- ticket data ----------------------------------------------------------------------------------
+    def audits_of_tickets(self, account_id: int, ticket_ids: Sequence[int]) -> list[ExportRow]:
+        """Every audit of the given tickets, (id, created_at, audit JSON), by ticket, then in (created_at, id)
+        order."""
+        ...
+
+    def select_page(self, account_id: int, table: str, where: Sequence[tuple[str, str, Any]], order: tuple[str, bool],
+                    after: tuple[Any, ...] | None = None, before: tuple[Any, ...] | None = None,
+                    offset: int = 0, limit: int = 100) -> list[dict[str, Any]]:
+        """Rows of a table matching ``where`` ((column, operator, value) triples), in (order column, id) order,
+        after/before a (key, id) position or at an offset (see ``sql.Queries.select_page``)."""
+        ...
+
+    def count_where(self, account_id: int, table: str, where: Sequence[tuple[str, str, Any]]) -> int: ...
 
     def reset(self, account_id: int) -> None:
         """Delete the account's tickets, audits, organizations, groups, job statuses and the users without

@@ -46,10 +46,11 @@ from zendesk_export.server.store.sql import (
     hit_rate_counters_sql,
     insert_sql,
     migrations,
-    numbered_chunks,
+    number_batch,
     prepare_token_key,
     record_from_row,
     row_values,
+    seed_batches,
     split_record,
     ticket_columns,
     upsert_sql,
@@ -336,15 +337,18 @@ class PostgresStore(Queries):
         return self.export_rows(account_id, timestamp, timestamp, -1, exclude_deleted)
 
     def insert_tickets(self, account_id: int, tickets: Iterable[dict[str, Any]]) -> int:
-        """Seeding: numbered in memory, streamed with COPY in chunks, one transaction."""
-        with self._locked(account_id) as conn, conn.cursor() as cur:
-            numbers, count = Sequences(cur, account_id, POSTGRES), 0
-            for chunk, audits in numbered_chunks(account_id, tickets, numbers, _CHUNK):
-                _copy(cur, "tickets", _TICKET_COLUMNS, (_row_values(account_id, t) for t in chunk))
+        """Seeding: numbered in memory, streamed with COPY in batches, each one short transaction holding the
+        account's write lock (API writers get their turn in between)."""
+        count, placed = 0, dict[int, int]()
+        for batch in seed_batches(tickets, _CHUNK):
+            with self._locked(account_id) as conn, conn.cursor() as cur:
+                numbers = Sequences(cur, account_id, POSTGRES)
+                audits = number_batch(account_id, batch, numbers, placed, count)
+                _copy(cur, "tickets", _TICKET_COLUMNS, (_row_values(account_id, t) for t in batch))
                 _copy(cur, "audits", AUDIT_COLUMNS, audits)
-                count += len(chunk)
-            numbers.save()
-            return count
+                numbers.save()
+            count += len(batch)
+        return count
 
     # -- records ----------------------------------------------------------------------------------
     def insert_records(self, account_id: int, table: str, records: Iterable[dict[str, Any]]) -> int:

@@ -38,6 +38,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AUDIT_COLUMNS",
+    "Condition",
+    "Order",
     "BaseWriter",
     "Queries",
     "CREDENTIAL_COLUMNS",
@@ -61,12 +63,13 @@ __all__ = [
     "insert_sql",
     "marks",
     "migrations",
-    "numbered_chunks",
+    "number_batch",
     "prepare_token_key",
     "record_from_row",
     "resource_values",
     "upsert_resource_sql",
     "row_values",
+    "seed_batches",
     "split_record",
     "ticket_columns",
     "upsert_sql",
@@ -84,6 +87,7 @@ RECORD_COLUMNS: dict[str, tuple[str, ...]] = {
     "users": ("id", "name", "email", "role", "organization_id", "created_at", "updated_at"),
     "organizations": ("id", "name", "created_at", "updated_at", "deleted_at"),
     "groups": ("id", "name", "created_at", "updated_at", "deleted_at"),
+    "satisfaction_ratings": ("id", "ticket_id", "score", "created_at", "updated_at"),
 }
 # Columns of the audits, credentials and job_statuses tables (besides account_id).
 AUDIT_COLUMNS = ("id", "ticket_id", "created_at", "author_id", "data")
@@ -217,6 +221,27 @@ def migrations(d: Dialect) -> tuple[str, ...]:
         account_id {i} NOT NULL, kind TEXT NOT NULL, id {i} NOT NULL, created_at {i} NOT NULL,
         updated_at {i} NOT NULL, data TEXT NOT NULL, PRIMARY KEY (account_id, kind, id));
     CREATE INDEX records_changes ON records (account_id, kind, updated_at, id)
+    """,
+        # Ticket data: satisfaction ratings, listed by id or by the time they were given; tickets, users and
+        # organizations newest first (metrics, search); soft-deleted tickets (their list is a partial index);
+        # one ticket's audits in time order; a problem's incidents, and the problems.
+        f"""
+    CREATE TABLE satisfaction_ratings (
+        account_id {i} NOT NULL, id {i} NOT NULL, ticket_id {i} NOT NULL, score TEXT NOT NULL,
+        created_at {i} NOT NULL, updated_at {i} NOT NULL, data TEXT NOT NULL DEFAULT '{{}}',
+        PRIMARY KEY (account_id, id));
+    CREATE INDEX satisfaction_ratings_time ON satisfaction_ratings (account_id, created_at, id);
+    CREATE INDEX satisfaction_ratings_ticket ON satisfaction_ratings (account_id, ticket_id);
+    CREATE INDEX tickets_created ON tickets (account_id, created_at DESC, id);
+    CREATE INDEX tickets_deleted ON tickets (account_id, id)
+        WHERE deleted_at IS NOT NULL AND description {d.is_not} 'X';
+    CREATE INDEX tickets_deleted_time ON tickets (account_id, deleted_at, id)
+        WHERE deleted_at IS NOT NULL AND description {d.is_not} 'X';
+    CREATE INDEX audits_ticket_time ON audits (account_id, ticket_id, created_at, id);
+    CREATE INDEX tickets_problem ON tickets (account_id, problem_id, id) WHERE problem_id IS NOT NULL;
+    CREATE INDEX tickets_problems ON tickets (account_id, id) WHERE type = 'problem';
+    CREATE INDEX users_created ON users (account_id, created_at DESC, id);
+    CREATE INDEX organizations_created ON organizations (account_id, created_at DESC, id)
     """,
     )
 
@@ -431,17 +456,27 @@ def audit_row(account_id: int, ticket_id: int, audit: dict[str, Any], numbers: S
     return (account_id, audit["id"], ticket_id, created, audit.get("author_id"), orjson.dumps(audit).decode())
 
 
-def numbered_chunks(account_id: int, tickets: Iterable[dict[str, Any]], numbers: Sequences, size: int
-                    ) -> Iterator[tuple[list[dict[str, Any]], list[tuple[Any, ...]]]]:
-    """Seeded tickets in chunks of ``size`` (bounded memory), numbered by ``numbers`` as the Tickets API would,
-    each chunk with the audits rows of its tickets' seeded audits."""
+def seed_batches(tickets: Iterable[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
+    """Seeded tickets in batches of ``size``: bounded memory, and one short transaction each."""
     iterator = iter(tickets)
-    while chunk := list(islice(iterator, size)):
-        audits: list[tuple[Any, ...]] = []
-        for ticket in chunk:
-            ticket["id"] = numbers.take("tickets")
-            audits += [audit_row(account_id, ticket["id"], a, numbers) for a in ticket.pop("audits", ())]
-        yield chunk, audits
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+def number_batch(account_id: int, batch: list[dict[str, Any]], numbers: Sequences, placed: dict[int, int],
+                 first_position: int) -> list[tuple[Any, ...]]:
+    """Number one batch of seeded tickets (``first_position``: the seeding position of its first ticket) as the
+    Tickets API would; return the audits rows of their seeded audits. A ticket's ``problem_ref`` is the seeding
+    position of an earlier problem ticket that has incidents: ``placed`` remembers those positions' ids."""
+    audits: list[tuple[Any, ...]] = []
+    for position, ticket in enumerate(batch, start=first_position):
+        ticket["id"] = numbers.take("tickets")
+        if ticket.get("has_incidents"):
+            placed[position] = ticket["id"]
+        if ticket.get("problem_ref") is not None:
+            ticket["problem_id"] = placed.get(ticket.pop("problem_ref"))
+        audits += [audit_row(account_id, ticket["id"], a, numbers) for a in ticket.pop("audits", ())]
+    return audits
 
 
 # -- the queries both stores run alike --------------------------------------------------------------------
@@ -466,7 +501,8 @@ def _account_from_row(row: Sequence[Any]) -> Account:
     return Account(int(row[0]), row[1], orjson.loads(row[2]), _clock_from_row(row[4:9]), bool(row[3]))
 
 
-_CLEARED_BY_RESET = ("tickets", "audits", "organizations", "groups", "job_statuses", "records")
+_CLEARED_BY_RESET = ("tickets", "audits", "organizations", "groups", "job_statuses", "records",
+                     "satisfaction_ratings")
 
 
 class Queries:
@@ -746,3 +782,103 @@ class Queries:
             conn.execute(f"DELETE FROM sequences WHERE account_id = {m} AND name != 'users'", (account_id,))
             conn.execute(f"DELETE FROM users WHERE account_id = {m} AND id NOT IN "
                          f"(SELECT user_id FROM credentials WHERE account_id = {m})", (account_id, account_id))
+
+    # -- ticket data: audits by ticket, and filtered, ordered pages of one table ------------------------
+    def audits_of_tickets(self, account_id: int, ticket_ids: Sequence[int]) -> list[ExportRow]:
+        """Every audit of the given tickets, (id, created_at, audit JSON), by ticket, then in (created_at, id)
+        order: one range of the (account_id, ticket_id, created_at, id) index per ticket."""
+        wanted = sorted(set(ticket_ids))
+        if not wanted:
+            return []
+        d = self.dialect
+        rows = self._rows(f"SELECT id, created_at, data FROM audits WHERE account_id = {d.mark} "
+                          f"AND ticket_id IN ({marks(d, len(wanted))}) ORDER BY ticket_id, created_at, id",
+                          (account_id, *wanted))
+        return [body_row(r) for r in rows]
+
+    def select_page(self, account_id: int, table: str, where: Sequence[Condition], order: Order,
+                    after: tuple[Any, ...] | None = None, before: tuple[Any, ...] | None = None,
+                    offset: int = 0, limit: int = 100) -> list[dict[str, Any]]:
+        """One page of ``table``'s rows matching every condition, in ``order`` then id ascending: after or before
+        a (key, id) position (keyset, one index range) or at an offset. Ticket rows carry id, the order column,
+        status, deleted_at and the stored ``body``; record rows are whole records."""
+        column, descending = order
+        clauses, args = self._conditions(account_id, table, where)
+        backwards = before is not None
+        position = before if backwards else after
+        if position is not None:
+            keyset, values = _keyset(self.dialect, column, descending != backwards, backwards, position)
+            clauses.append(keyset)
+            args += values
+        direction = "DESC" if descending != backwards else "ASC"
+        ids = "DESC" if backwards else "ASC"
+        ordering = f"{column} {direction}, id {ids}" if column != "id" else f"id {ids}"
+        selected = f"id, {column}, status, deleted_at, body" if table == "tickets" else "*"
+        m = self.dialect.mark
+        query = (f"SELECT {selected} FROM {table} WHERE {' AND '.join(clauses)} ORDER BY {ordering} "
+                 f"LIMIT {m} OFFSET {m}")
+        rows = self._dicts(query, [*args, limit, offset])
+        found = [_page_row(table, r) for r in rows]
+        return found[::-1] if backwards else found
+
+    def count_where(self, account_id: int, table: str, where: Sequence[Condition]) -> int:
+        clauses, args = self._conditions(account_id, table, where)
+        rows = self._rows(f"SELECT COUNT(*) FROM {table} WHERE {' AND '.join(clauses)}", args)
+        return int(rows[0][0]) if rows else 0
+
+    def _conditions(self, account_id: int, table: str, where: Sequence[Condition]) -> tuple[list[str], list[Any]]:
+        d = self.dialect
+        clauses, args = [f"account_id = {d.mark}"], [account_id]
+        allowed = _TABLE_COLUMNS[table]
+        for column, op, value in where:
+            if column not in allowed or op not in _OPERATORS:
+                raise ValueError(f"no condition {column} {op} on {table}")
+            if op == "contains":  # case-insensitive substring (the caller lower-cases the value)
+                clauses.append(f"{d.find}(LOWER({column}), {d.mark}) > 0")
+            elif op in ("is null", "is not null"):
+                clauses.append(f"{column} {op.upper()}")
+                continue
+            elif op == "!= literal":  # written out, so that a partial index on the same term can serve it
+                if value not in _LITERALS:
+                    raise ValueError(f"no literal {value!r}")
+                clauses.append(f"{column} {d.is_not} '{value}'")
+                continue
+            elif op == "!=":
+                clauses.append(f"{column} {d.is_not} {d.mark}")
+            else:
+                clauses.append(f"{column} {op} {d.mark}")
+            args.append(value)
+        return clauses, args
+
+
+Condition = tuple[str, str, Any]  # (column, operator, value)
+Order = tuple[str, bool]  # (column, descending)
+_OPERATORS = frozenset({"=", "!=", "!= literal", "<", "<=", ">", ">=", "contains", "is null", "is not null"})
+_LITERALS = frozenset({"X"})  # values "!= literal" may write into SQL: the scrubbed description
+_TABLE_COLUMNS: dict[str, frozenset[str]] = {
+    "tickets": frozenset(ticket_columns()),
+    **{table: frozenset((*columns, "data")) for table, columns in RECORD_COLUMNS.items()},
+    "audits": frozenset(AUDIT_COLUMNS),
+    "job_statuses": frozenset(("id", "data", "reads")),
+}
+
+
+def _keyset(d: Dialect, column: str, descending: bool, backwards: bool, position: tuple[Any, ...]
+            ) -> tuple[str, list[Any]]:
+    """Rows strictly beyond ``position`` in the (column, id) order being read (``backwards``: id descending)."""
+    beyond_id = "<" if backwards else ">"
+    if column == "id":
+        return f"id {beyond_id} {d.mark}", [position[-1]]
+    beyond = "<" if descending else ">"
+    # `col >= v AND (col > v OR id > i)`: the first term bounds the index range, the second finishes the tie
+    return (f"{column} {beyond}= {d.mark} AND ({column} {beyond} {d.mark} OR id {beyond_id} {d.mark})",
+            [position[0], position[0], position[-1]])
+
+
+def _page_row(table: str, row: dict[str, Any]) -> dict[str, Any]:
+    if table == "audits":  # the stored audit, and its time as the ordering key
+        return {"id": row["id"], "created_at": row["created_at"], "audit": orjson.loads(row["data"])}
+    if table != "tickets":
+        return record_from_row(row)
+    body = row["body"]
+    return {**row, "body": body if isinstance(body, bytes) else body.encode()}

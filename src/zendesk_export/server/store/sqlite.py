@@ -32,10 +32,11 @@ from zendesk_export.server.store.sql import (
     hit_rate_counters_sql,
     insert_sql,
     migrations,
-    numbered_chunks,
+    number_batch,
     prepare_token_key,
     record_from_row,
     row_values,
+    seed_batches,
     split_record,
     ticket_columns,
     upsert_sql,
@@ -245,15 +246,17 @@ class SQLiteStore(Queries):
         return self.export_rows(account_id, timestamp, timestamp, -1, exclude_deleted)
 
     def insert_tickets(self, account_id: int, tickets: Iterable[dict[str, Any]]) -> int:
-        with self._transaction() as conn:
-            numbers, count = Sequences(conn, account_id, SQLITE), 0
-            # 2000 a chunk: bounded memory, few executemany calls
-            for chunk, audits in numbered_chunks(account_id, tickets, numbers, 2000):
-                conn.executemany(_INSERT_TICKET, [row_values(account_id, t) for t in chunk])
+        """Seeding in batches of 2000, each one short transaction: other writers get their turn in between."""
+        count, placed = 0, dict[int, int]()
+        for batch in seed_batches(tickets, 2000):
+            with self._transaction() as conn:
+                numbers = Sequences(conn, account_id, SQLITE)
+                audits = number_batch(account_id, batch, numbers, placed, count)
+                conn.executemany(_INSERT_TICKET, [row_values(account_id, t) for t in batch])
                 conn.executemany(_INSERT_AUDIT, audits)
-                count += len(chunk)
-            numbers.save()
-            return count
+                numbers.save()
+            count += len(batch)
+        return count
 
     def insert_records(self, account_id: int, table: str, records: Iterable[dict[str, Any]]) -> int:
         """Bulk insert (seeding); records whose id or unique name exists are kept as they are."""
