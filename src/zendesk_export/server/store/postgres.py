@@ -338,7 +338,10 @@ class PostgresStore(Queries):
         return self.export_rows(account_id, timestamp, timestamp, -1, exclude_deleted)
 
     def insert_tickets(self, account_id: int, tickets: Iterable[dict[str, Any]]) -> int:
-        """Seeding: numbered in memory, streamed with COPY in chunks, one transaction."""
+        """Seeding: numbered in memory, streamed with COPY in chunks, one transaction; then ANALYZE. Without fresh
+        statistics the planner takes a filled table for a nearly empty one and answers a page by reading every
+        ticket after ``start_time`` and sorting them, where the (account, generated_timestamp, id) index reads
+        one page's rows in order (tests/server/test_page_cost.py)."""
         with self._locked(account_id) as conn, conn.cursor() as cur:
             numbers, count = Sequences(cur, account_id, POSTGRES), 0
             for chunk, audits in numbered_chunks(account_id, tickets, numbers, _CHUNK):
@@ -346,7 +349,9 @@ class PostgresStore(Queries):
                 _copy(cur, "audits", AUDIT_COLUMNS, audits)
                 count += len(chunk)
             numbers.save()
-            return count
+        with self._transaction() as conn:
+            conn.execute("ANALYZE tickets, audits")
+        return count
 
     # -- records ----------------------------------------------------------------------------------
     def insert_records(self, account_id: int, table: str, records: Iterable[dict[str, Any]]) -> int:
