@@ -89,7 +89,7 @@ def test_writing_and_exporting_through_two_processes_ends_with_every_ticket_once
 
         def keep_exporting() -> None:  # alternately through each process, while the writers write
             try:
-                while not done.is_set():
+                while not done.is_set() or len(exports) < 2:  # at least one run through each
                     url = servers[len(exports) % 2]
                     export_through(url, out, mode)
                     exports.append(url)
