@@ -319,8 +319,11 @@ class PostgresStore(Queries):
         return self._user("account_id = %s AND id = %s", (account_id, user_id))
 
     def add_users(self, account_id: int, users: Iterable[dict[str, Any]]) -> list[User]:
+        """Seeding's bulk insert of users, then ANALYZE (as ``insert_tickets``: the users feed is paged too)."""
         with self._locked(account_id) as conn:
-            return _PostgresWriter(conn, account_id).add_users(users, self.token_key)
+            added = _PostgresWriter(conn, account_id).add_users(users, self.token_key)
+        self._analyze("users", "credentials")
+        return added
 
     # -- tickets --------------------------------------------------------------------------------------
     def get_ticket(self, account_id: int, ticket_id: int) -> dict[str, Any] | None:
@@ -349,9 +352,13 @@ class PostgresStore(Queries):
                 _copy(cur, "audits", AUDIT_COLUMNS, audits)
                 count += len(chunk)
             numbers.save()
-        with self._transaction() as conn:
-            conn.execute("ANALYZE tickets, audits")
+        self._analyze("tickets", "audits")
         return count
+
+    def _analyze(self, *tables: str) -> None:
+        """Fresh planner statistics after a bulk insert (seeding): see ``insert_tickets``."""
+        with self._transaction() as conn:
+            conn.execute(f"ANALYZE {', '.join(tables)}")
 
     # -- records ----------------------------------------------------------------------------------
     def insert_records(self, account_id: int, table: str, records: Iterable[dict[str, Any]]) -> int:
@@ -362,7 +369,9 @@ class PostgresStore(Queries):
             return 0
         with self._transaction() as conn, conn.cursor() as cur:
             cur.executemany(query, rows)
-            return max(cur.rowcount, 0)
+            inserted = max(cur.rowcount, 0)
+        self._analyze(table)
+        return inserted
 
 
 
