@@ -26,6 +26,7 @@ __all__ = [
     "InvalidPaginationParameter",
     "RateLimitExceeded",
     "AdminUnauthorized",
+    "DuplicateAccount",
 ]
 
 
@@ -214,3 +215,13 @@ class AdminUnauthorized(ZendeskError):
 
     def body(self) -> Any:
         return {"error": self.error, "description": "The admin API needs Authorization: Bearer <admin token>"}
+
+
+class DuplicateAccount(ZendeskError):
+    """``POST /__admin/accounts`` with a name an account already has."""
+
+    status = 409
+    error = "DuplicateAccount"
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"An account named {name!r} already exists")
