@@ -1,8 +1,9 @@
 """The server's tests run against a server on each store: SQLite (embedded) and PostgreSQL.
 
-``zendesk_server`` here replaces the plugin's fixture of that name for the tests of this directory: every test
-that takes it runs twice, ``[sqlite]`` and ``[postgres]``, on a server reset for the test (no tickets, real
-unfrozen clock, no faults, default rate limits, an empty journal). The PostgreSQL server lives for the session
+``zendesk_server`` and ``zendesk_account`` here replace the plugin's fixtures of those names for the tests of
+this directory: every test that takes one runs twice, ``[sqlite]`` and ``[postgres]``, on a server reset for the
+test (no tickets, real unfrozen clock, no faults, default rate limits, an empty journal), or on an account of its
+own on that server. The PostgreSQL server lives for the session
 in a schema of its own (dropped at the end) of the database named by ``ZENDESK_EXPORT_TEST_POSTGRES``; without
 that variable the ``[postgres]`` runs are skipped, saying so.
 """
@@ -17,7 +18,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from zendesk_export.testing import ZendeskServer
+from zendesk_export.testing import ZendeskAccount, ZendeskServer
 
 STORES = ("sqlite", "postgres")
 PG_ENV = "ZENDESK_EXPORT_TEST_POSTGRES"
@@ -91,3 +92,14 @@ def server_on_each_store(store_kind: str, request: pytest.FixtureRequest) -> Zen
 def zendesk_server(server_on_each_store: ZendeskServer) -> ZendeskServer:
     """A server on each store in turn, reset for the test."""
     return reset(server_on_each_store)
+
+
+@pytest.fixture
+def zendesk_account(server_on_each_store: ZendeskServer) -> Iterator[ZendeskAccount]:
+    """An account of its own for this test (deleted after it), on the server of each store in turn: the same
+    server as ``zendesk_server`` when a test takes both."""
+    account = ZendeskAccount.create(server_on_each_store)
+    try:
+        yield account
+    finally:
+        account.delete()
