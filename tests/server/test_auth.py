@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -100,11 +99,8 @@ BEE = {"name": "Bee Admin", "email": "admin@example.com", "role": "admin", "api_
 def _bee_account(server: ZendeskServer) -> None:
     """A second account, `bee`, whose admin has the demo admin's email (ids restart at 1 in every account)."""
     store = server.running.store
-    path = getattr(store, "path", None)
-    assert path is not None, "the fixture's server runs on SQLite"
-    with sqlite3.connect(path) as db:
-        db.execute("INSERT OR IGNORE INTO accounts (subdomain) VALUES ('bee')")
-    db.close()
+    with store._transaction() as db:  # type: ignore[attr-defined]  # no admin route creates accounts yet
+        db.execute("INSERT INTO accounts (subdomain) VALUES ('bee') ON CONFLICT DO NOTHING", ())
     account = store.account("bee")
     assert account is not None
     store.add_users(account.id, [BEE])  # kept as it is when it exists already

@@ -84,9 +84,9 @@ def apply(client: httpx.Client, clock: Clock, ids: list[int], op: str, arg: int,
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                   HealthCheck.function_scoped_fixture])
 @given(ops=OPS, final_per_page=st.integers(1, 5))
-def test_cursor_export_loses_nothing_and_repeats_nothing(zendesk_server_session: ZendeskServer,
+def test_cursor_export_loses_nothing_and_repeats_nothing(server_on_each_store: ZendeskServer,
                                                          ops: list[tuple[str, int]], final_per_page: int) -> None:
-    server = zendesk_server_session
+    server = server_on_each_store
     server.admin.reset()
     clock = server.running.clock
     clock.freeze(T0)

@@ -6,6 +6,7 @@ import httpx
 import pytest
 
 from tests.reference import load_reference
+from tests.shapes import assert_same_shape
 from zendesk_export.testing import ZendeskServer
 
 EXPORT = "/api/v2/incremental/tickets.json"
@@ -79,7 +80,7 @@ def test_ticket_without_comment_gets_422_record_invalid(zendesk_server: ZendeskS
         {"description": "Description: cannot be blank", "error": "BlankValue", "ticket_field_id": 1,
          "ticket_field_type": "FieldDescription"}]}}
     recorded = load_reference("fixtures/amp-labs/record-validation.json")
-    assert set(body) == set(recorded)
+    assert_same_shape({**body, "details": {}}, {**recorded, "details": {}})  # details are named by field
     assert all(set(item) >= {"description", "error"} for items in body["details"].values() for item in items)
 
 
@@ -88,7 +89,7 @@ def test_missing_start_time_gets_400_parameter_missing(zendesk_server: ZendeskSe
         response = client.get(EXPORT)
     assert response.status_code == 400
     assert response.json() == {"error": "ParameterMissing", "description": "Parameter start_time is required"}
-    assert set(response.json()) == set(load_reference("fixtures/amp-labs/missing-parameter.json"))
+    assert_same_shape(response.json(), load_reference("fixtures/amp-labs/missing-parameter.json"))
 
 
 @pytest.mark.parametrize("start_time", ["abc", "-5", "nan", "1e400", "12abc"])

@@ -275,7 +275,7 @@ def test_serve_refuses_bad_fault_rules_or_rate_limit_without_a_traceback(tmp_pat
 
 def test_third_page_fails_with_503_then_the_server_rate_limits_for_seven_seconds(server: ZendeskServer,
                                                                                  client: httpx.Client) -> None:
-    """The issue's "done when", in a few lines: a fault, the real limiter on the frozen clock, the journal."""
+    """A fault, the real limiter on the frozen clock and the journal working together, in a few lines."""
     server.admin.reset()
     server.admin.freeze(1_700_000_040 + 53)  # 7 seconds before the minute ends
     server.admin.seed(tickets=30, random_seed=3)

@@ -318,8 +318,11 @@ class PostgresStore(Queries):
         return self._user("account_id = %s AND id = %s", (account_id, user_id))
 
     def add_users(self, account_id: int, users: Iterable[dict[str, Any]]) -> list[User]:
+        """Seeding's bulk insert of users, then ANALYZE (as ``insert_tickets``: the users feed is paged too)."""
         with self._locked(account_id) as conn:
-            return _PostgresWriter(conn, account_id).add_users(users, self.token_key)
+            added = _PostgresWriter(conn, account_id).add_users(users, self.token_key)
+        self._analyze("users", "credentials")
+        return added
 
     # -- tickets --------------------------------------------------------------------------------------
     def get_ticket(self, account_id: int, ticket_id: int) -> dict[str, Any] | None:
@@ -338,7 +341,10 @@ class PostgresStore(Queries):
 
     def insert_tickets(self, account_id: int, tickets: Iterable[dict[str, Any]]) -> int:
         """Seeding: numbered in memory, streamed with COPY in batches, each one short transaction holding the
-        account's write lock (API writers get their turn in between)."""
+        account's write lock (API writers get their turn in between); then ANALYZE. Without fresh statistics the
+        planner takes a filled table for a nearly empty one and answers a page by reading every ticket after
+        ``start_time`` and sorting them, where the (account, generated_timestamp, id) index reads one page's rows
+        in order (tests/server/test_page_cost.py)."""
         count, placed = 0, dict[int, int]()
         for batch in seed_batches(tickets, _CHUNK):
             with self._locked(account_id) as conn, conn.cursor() as cur:
@@ -348,7 +354,13 @@ class PostgresStore(Queries):
                 _copy(cur, "audits", AUDIT_COLUMNS, audits)
                 numbers.save()
             count += len(batch)
+        self._analyze("tickets", "audits")
         return count
+
+    def _analyze(self, *tables: str) -> None:
+        """Fresh planner statistics after a bulk insert (seeding): see ``insert_tickets``."""
+        with self._transaction() as conn:
+            conn.execute(f"ANALYZE {', '.join(tables)}")
 
     # -- records ----------------------------------------------------------------------------------
     def insert_records(self, account_id: int, table: str, records: Iterable[dict[str, Any]]) -> int:
@@ -359,7 +371,9 @@ class PostgresStore(Queries):
             return 0
         with self._transaction() as conn, conn.cursor() as cur:
             cur.executemany(query, rows)
-            return max(cur.rowcount, 0)
+            inserted = max(cur.rowcount, 0)
+        self._analyze(table)
+        return inserted
 
 
 
