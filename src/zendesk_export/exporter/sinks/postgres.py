@@ -214,7 +214,7 @@ class PostgresSink(ClosingSink):
     def write(self, page: Page) -> WriteResult:
         """Upsert the page's tickets and sideloads and save its checkpoint, in one transaction."""
         with self._transaction() as cur:
-            plan = plan_writes(page.tickets, self._stored(cur, page.tickets))
+            plan = plan_writes(page.tickets, self._stored(cur, page.tickets), digests=False)
             self._merge_tickets(cur, plan.writes.values())
             for name, objects in page.sideloads.items():
                 self._ensure_sideload(cur, name)

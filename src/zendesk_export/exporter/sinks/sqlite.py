@@ -159,7 +159,7 @@ class SQLiteSink(ClosingSink):
     def write(self, page: Page) -> WriteResult:
         """Upsert the page's tickets and sideloads and save its checkpoint, in one transaction."""
         with self._transaction():
-            plan = plan_writes(page.tickets, self._stored(page.tickets))
+            plan = plan_writes(page.tickets, self._stored(page.tickets), digests=False)
             rows = [[*extract(TICKET_COLUMNS, t), raw.decode()] for t, raw in plan.writes.values()]
             self._upsert("tickets", TICKET_COLUMNS, TICKET_GUARD, rows)
             for name, objects in page.sideloads.items():
