@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -191,3 +192,17 @@ def test_a_format_1_output_is_migrated_on_open_and_resumes(tmp_path: Path) -> No
         (1, 10, "sample_ticket"),
         (2, 20, "sample_ticket"),
     ]
+
+
+def test_the_readme_duckdb_example_runs_on_a_written_output(tmp_path: Path) -> None:
+    """The README's DuckDB command, its query run as written against a real output."""
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
+    [line] = [line for line in readme.splitlines() if line.startswith('$ duckdb -c ".read tickets.parquet/')]
+    words = shlex.split(line[2:])
+    assert words[:3] == ["duckdb", "-c", ".read tickets.parquet/latest.sql"] and words[3] == "-c"
+    out = tmp_path / "tickets.parquet"
+    with ParquetSink(out) as sink:
+        sink.write(page([make_ticket(1, 10), make_ticket(2, 10)], 1))
+        sink.write(page([make_ticket(1, 20, status="solved")], 2))
+    rows = _duckdb(out, words[4])
+    assert sorted(rows) == [(1, "solved", "inquiry", 26363655924371), (2, "open", "inquiry", 26363655924371)]
