@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import itertools
 import os
 import re
 from collections.abc import Callable, Iterator, Sequence
@@ -141,25 +142,54 @@ def _is_fields(value: Any) -> bool:
 
 
 def _field_array(values: list[Any]) -> pa.Array:
-    """``list<struct<id, value>>`` built from flat buffers: several times faster than converting dicts."""
+    """``list<struct<id, value>>`` built from flat buffers (several times faster than converting dicts); the
+    whole page at once, or row by row when some value has another shape."""
     pa, _ = _pyarrow()
-    offsets, ids, texts, null = [0], [], [], []
-    for value in values:
-        usable = _is_fields(value)
-        if usable:
-            ids.extend([item["id"] for item in value])
-            texts.extend([_field_value(item.get("value")) for item in value])
-        null.append(not usable)
-        offsets.append(len(ids))
+    try:
+        flat = [item for value in values if value is not None for item in value]
+        ids = [item["id"] for item in flat]
+        texts = [_field_value(item.get("value")) for item in flat]
+        wellformed = all(type(v) is list for v in values if v is not None) and all(type(i) is int for i in ids)
+    except (TypeError, KeyError, AttributeError):
+        wellformed = False
+    if wellformed:
+        null = [v is None for v in values]
+        offsets = list(itertools.accumulate((0 if v is None else len(v) for v in values), initial=0))
+    else:
+        offsets, ids, texts, null = [0], [], [], []
+        for value in values:
+            usable = _is_fields(value)
+            if usable:
+                ids.extend([item["id"] for item in value])
+                texts.extend([_field_value(item.get("value")) for item in value])
+            null.append(not usable)
+            offsets.append(len(ids))
     entries = pa.StructArray.from_arrays([pa.array(ids, pa.int64()), pa.array(texts, pa.string())], ["id", "value"])
     return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), entries, mask=pa.array(null, pa.bool_()))
 
 
+def _list_array(item_type: str, usable: Callable[[Any], Any]) -> Callable[[list[Any]], pa.Array]:
+    """A list column converted by Arrow for the whole page at once; row by row (a value of another shape
+    becoming NULL) only when Arrow refuses the page."""
+
+    def convert(values: list[Any]) -> pa.Array:
+        pa, _ = _pyarrow()
+        kind = pa.list_(getattr(pa, item_type)())
+        if all(type(v) is list for v in values if v is not None):  # Arrow would split a string into letters
+            try:
+                return pa.array(values, kind)
+            except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError):
+                pass
+        return pa.array([usable(v) for v in values], kind)
+
+    return convert
+
+
 #: How a list column is built from the objects' values (NULL where a value has another shape).
 _LIST_VALUES: dict[str, Callable[[list[Any]], Any]] = {
-    **dict.fromkeys(_STRING_LISTS, lambda values: [_strings(v) for v in values]),
+    **dict.fromkeys(_STRING_LISTS, _list_array("string", _strings)),
     **dict.fromkeys(_FIELD_LISTS, _field_array),
-    **dict.fromkeys(_ID_LISTS, lambda values: [_ids(v) for v in values]),
+    **dict.fromkeys(_ID_LISTS, _list_array("int64", _ids)),
 }
 
 
