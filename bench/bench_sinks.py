@@ -113,7 +113,7 @@ def zenpy_python(venv: Path) -> Path:
 def serve(db: Path, tickets: int) -> tuple[subprocess.Popen[str], str]:
     """`zendesk-export serve` in a process of its own, so the server never shares the exporter's GIL."""
     command = [sys.executable, "-m", "zendesk_export.cli", "serve", "--db", str(db), "--port", "0", "--seed",
-               str(tickets), "--rate-limit", "off", "--admin-token", "bench-admin-token-0123"]
+               str(tickets), "--rate-limit", "off", "--admin-token", "bench-admin-token-0123", "--quiet"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     assert process.stdout is not None
     first = process.stdout.readline()
