@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import shlex
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+import orjson
 import pyarrow.parquet as pq
 import pytest
 
@@ -100,3 +102,107 @@ def test_missing_pyarrow_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.Mo
     with pytest.raises(MissingDependencyError, match=r"pip install 'zendesk-export\[parquet\]'"):
         ParquetSink(tmp_path / "t.parquet")
     assert not (tmp_path / "t.parquet").exists()
+
+
+def _duckdb(out: Path, sql: str) -> list[tuple[object, ...]]:
+    """``sql`` run by DuckDB after reading the output's ``latest.sql``, as an analyst would."""
+    duckdb = pytest.importorskip("duckdb")
+    conn = duckdb.connect()
+    conn.execute((out / "latest.sql").read_text())
+    rows: list[tuple[object, ...]] = conn.execute(sql).fetchall()
+    conn.close()
+    return rows
+
+
+def test_latest_sql_gives_duckdb_one_row_per_ticket_its_latest_version(tmp_path: Path) -> None:
+    out = tmp_path / "t.parquet"
+    with ParquetSink(out) as sink:
+        sink.write(page([make_ticket(1, 10), make_ticket(2, 10), make_ticket(3, 10)], 1))
+        sink.write(page([make_ticket(1, 20, status="solved"), make_ticket(2, 10, subject="same second")], 2))
+        sink.write(page([make_ticket(3, 30, status="deleted")], 3))
+    assert _duckdb(out, "SELECT id, status, subject, generated_timestamp FROM tickets ORDER BY id") == [
+        (1, "solved", "SAMPLE TICKET: Saving meeting chat conversations", 20),
+        (2, "open", "same second", 10),
+        (3, "deleted", "SAMPLE TICKET: Saving meeting chat conversations", 30),
+    ]
+    assert _duckdb(out, "SELECT count(*) FROM read_parquet('" + str(out / "tickets" / "*.parquet") + "')") == [(6,)]
+
+
+def test_tags_and_custom_fields_are_real_lists_in_duckdb(tmp_path: Path) -> None:
+    out = tmp_path / "t.parquet"
+    fields = [{"id": 360001, "value": "gold"}, {"id": 360002, "value": False}, {"id": 360003, "value": ["a", "b"]}]
+    with ParquetSink(out) as sink:
+        sink.write(page([make_ticket(7, 10, custom_fields=fields, fields=fields, follower_ids=[11, 12])], 1))
+    rows = _duckdb(
+        out,
+        "SELECT tags[1], len(tags), custom_fields[1].id, custom_fields[1].value, custom_fields[2].value,"
+        " custom_fields[3].value, fields[1].id, follower_ids[2], list_contains(tags, 'inquiry') FROM tickets",
+    )
+    assert rows == [("inquiry", 3, 360001, "gold", "false", '["a","b"]', 360001, 12, True)]
+
+
+def test_arrays_of_another_shape_are_null_and_kept_in_raw_json(tmp_path: Path) -> None:
+    out = tmp_path / "t.parquet"
+    odd = make_ticket(1, 10, tags="not a list", custom_fields=[{"value": "no id"}])
+    with ParquetSink(out) as sink:
+        sink.write(page([odd], 1))
+    assert _duckdb(out, "SELECT tags IS NULL, custom_fields IS NULL FROM tickets") == [(True, True)]
+    assert read_parquet_latest(out) == {1: odd}
+
+
+def test_sideload_tables_get_views_too(tmp_path: Path) -> None:
+    out = tmp_path / "t.parquet"
+    with ParquetSink(out, include=["users"]) as sink:
+        sink.write(page([make_ticket(1, 10)], 1, users=[make_user(5, 10)]))
+        sink.write(page([], 2, users=[make_user(5, 20)]))
+    assert _duckdb(out, "SELECT id, name FROM users") == [(5, "User 5 at 20")]
+
+
+def _as_format_1(out: Path) -> None:
+    """Rewrite an output the way format 1 stored it: JSON columns as text, the write-only columns, version 1."""
+    import pyarrow as pa
+
+    for part in (out / "tickets").glob("part-*.parquet"):
+        table = pq.read_table(part)
+        for name in ("tags", "custom_fields", "fields", "follower_ids"):
+            position = table.schema.get_field_index(name)
+            text = [None if v is None else orjson.dumps(v).decode() for v in table.column(name).to_pylist()]
+            table = table.set_column(position, name, pa.array(text, pa.string()))
+        table = table.append_column("via_id", pa.array([None] * table.num_rows, pa.int64()))
+        pq.write_table(table, part)
+    state = orjson.loads((out / "_state.json").read_bytes())
+    (out / "_state.json").write_bytes(orjson.dumps({**state, "version": 1}))
+    (out / "_index.db").unlink()
+    (out / "latest.sql").unlink()
+
+
+def test_a_format_1_output_is_migrated_on_open_and_resumes(tmp_path: Path) -> None:
+    out = tmp_path / "t.parquet"
+    with ParquetSink(out) as sink:
+        sink.write(page([make_ticket(1, 10), make_ticket(2, 10)], 1))
+    _as_format_1(out)
+    assert pq.read_schema(out / "tickets" / "part-00000001.parquet").field("tags").type == "string"
+    with ParquetSink(out) as sink:
+        assert sink.load_checkpoint().position == "1"  # type: ignore[union-attr]
+        result = sink.write(page([make_ticket(1, 10), make_ticket(2, 20)], 2))
+    assert (result.unchanged, result.updated) == (1, 1)
+    for part in sorted((out / "tickets").iterdir()):
+        assert pq.read_schema(part).remove_metadata() == arrow_schema()
+    assert _duckdb(out, "SELECT id, generated_timestamp, tags[2] FROM tickets ORDER BY id") == [
+        (1, 10, "sample_ticket"),
+        (2, 20, "sample_ticket"),
+    ]
+
+
+def test_the_readme_duckdb_example_runs_on_a_written_output(tmp_path: Path) -> None:
+    """The README's DuckDB command, its query run as written against a real output."""
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
+    [line] = [line for line in readme.splitlines() if line.startswith('$ duckdb -c ".read tickets.parquet/')]
+    words = shlex.split(line[2:])
+    assert words[:3] == ["duckdb", "-c", ".read tickets.parquet/latest.sql"] and words[3] == "-c"
+    out = tmp_path / "tickets.parquet"
+    with ParquetSink(out) as sink:
+        sink.write(page([make_ticket(1, 10), make_ticket(2, 10)], 1))
+        sink.write(page([make_ticket(1, 20, status="solved")], 2))
+    rows = _duckdb(out, words[4])
+    assert sorted(rows) == [(1, "solved", "inquiry", 26363655924371), (2, "open", "inquiry", 26363655924371)]

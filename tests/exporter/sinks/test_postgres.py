@@ -68,7 +68,7 @@ def test_tables_made_by_someone_else_are_refused_untouched(pg: SinkCase) -> None
 def test_a_schema_version_it_does_not_know_is_refused(pg: SinkCase) -> None:
     pg.open().close()
     _execute(pg, f"UPDATE \"{pg.schema}\".zendesk_export_meta SET value = '{SCHEMA_VERSION + 1}'")
-    with pytest.raises(ForeignOutputError, match="has version 2"):
+    with pytest.raises(ForeignOutputError, match="has version 3"):
         pg.open()
 
 
@@ -104,3 +104,21 @@ def test_missing_psycopg_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setitem(sys.modules, "psycopg", None)
     with pytest.raises(MissingDependencyError, match=r"pip install 'zendesk-export\[postgres\]'"):
         PostgresSink("postgresql://127.0.0.1/db")
+
+
+def test_tables_of_schema_1_resume_and_keep_their_columns(pg: SinkCase) -> None:
+    """Tables written when the write-only request fields still had (always NULL) columns keep working."""
+    pg.open().close()
+    table = f'"{pg.schema}".tickets'
+    _execute(pg, f"ALTER TABLE {table} ADD COLUMN via_id BIGINT, ADD COLUMN collaborators JSONB")
+    _execute(pg, f"UPDATE \"{pg.schema}\".zendesk_export_meta SET value = '1'")
+    with pg.open() as sink:
+        sink.write(page([make_ticket(1, 100)], 1))
+    with pg.open() as sink:
+        assert sink.load_checkpoint().position == "1"  # type: ignore[union-attr]
+        result = sink.write(page([make_ticket(1, 200), make_ticket(2, 200)], 2))
+    assert (result.new, result.updated) == (1, 1)
+    assert pg.query("SELECT id || ' ' || generated_timestamp || ' ' || (via_id IS NULL) FROM tickets ORDER BY id") == [
+        "1 200 true",
+        "2 200 true",
+    ]

@@ -25,7 +25,16 @@ def test_tickets_table_has_a_typed_column_for_every_field_then_raw_json(tmp_path
     info = _query(tmp_path / "t.db", "PRAGMA table_info(tickets)")
     expected = [(c.name, SQLITE_TYPES[c.kind]) for c in TICKET_COLUMNS] + [("raw_json", "TEXT")]
     assert [(name, kind) for _, name, kind, *_ in info] == expected
-    assert [row[1] for row in info if row[5]] == ["id"], "id is the primary key"
+    assert [row[1] for row in info if row[3]] == ["id", "raw_json"], "NOT NULL"
+    unique = _query(tmp_path / "t.db", "SELECT name FROM pragma_index_list('tickets') WHERE \"unique\"")
+    assert [_query(tmp_path / "t.db", f"PRAGMA index_info('{name}')")[0][2] for (name,) in unique] == ["id"]
+
+
+def test_write_only_request_fields_get_no_column(tmp_path: Path) -> None:
+    SQLiteSink(tmp_path / "t.db").close()
+    names = {row[1] for row in _query(tmp_path / "t.db", "PRAGMA table_info(tickets)")}
+    assert names.isdisjoint({"collaborators", "assignee_email", "macro_ids", "via_id", "updated_stamp"})
+    assert "encoded_id" in names
 
 
 def test_file_is_marked_as_ours_versioned_and_in_wal_mode(tmp_path: Path) -> None:
@@ -38,16 +47,16 @@ def test_file_is_marked_as_ours_versioned_and_in_wal_mode(tmp_path: Path) -> Non
 def test_typed_columns_are_queryable_with_plain_sql(tmp_path: Path) -> None:
     collaborators = [{"email": "cc@example.com", "name": "Cee Cee"}]
     with SQLiteSink(tmp_path / "t.db") as sink:
-        sink.write(page([make_ticket(1, 100), make_ticket(2, 100, collaborators=collaborators, is_public=False)]))
+        sink.write(page([make_ticket(2, 100, collaborators=collaborators, is_public=False), make_ticket(1, 100)]))
     rows = _query(
         tmp_path / "t.db",
         "SELECT id, is_public, via_channel, json_extract(satisfaction_rating, '$.score'), json_array_length(tags),"
-        " json_extract(collaborators, '$[0].email'), collaborators IS NULL, generated_timestamp, created_at"
+        " json_extract(raw_json, '$.collaborators[0].email'), generated_timestamp, created_at"
         " FROM tickets ORDER BY id",
     )
     assert rows == [
-        (1, 1, "sample_ticket", "unoffered", 3, None, 1, 100, "2024-02-15T16:24:04Z"),
-        (2, 0, "sample_ticket", "unoffered", 3, "cc@example.com", 0, 100, "2024-02-15T16:24:04Z"),
+        (1, 1, "sample_ticket", "unoffered", 3, None, 100, "2024-02-15T16:24:04Z"),
+        (2, 0, "sample_ticket", "unoffered", 3, "cc@example.com", 100, "2024-02-15T16:24:04Z"),
     ]
 
 
@@ -93,7 +102,7 @@ def test_refuses_a_schema_version_it_does_not_know(tmp_path: Path) -> None:
     with sqlite3.connect(tmp_path / "t.db") as conn:
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     conn.close()
-    with pytest.raises(ForeignOutputError, match="schema 2"):
+    with pytest.raises(ForeignOutputError, match="schema 3"):
         SQLiteSink(tmp_path / "t.db")
 
 
@@ -121,3 +130,50 @@ def test_page_rolled_back_by_a_crash_leaves_rows_and_checkpoint_together(tmp_pat
     with SQLiteSink(tmp_path / "t.db") as sink:
         assert sink.load_checkpoint().position == "1"  # type: ignore[union-attr]
     assert _query(tmp_path / "t.db", "SELECT generated_timestamp FROM tickets") == [(1,)]
+
+
+#: The first schema's extra columns (write-only request fields, always NULL), as that version created them.
+_V1_EXTRA = (
+    '"collaborators" TEXT, "assignee_email" TEXT, "attribute_value_ids" TEXT, "macro_id" INTEGER, '
+    '"macro_ids" TEXT, "safe_update" BOOLEAN, "updated_stamp" TEXT, "via_followup_source_id" INTEGER, '
+    '"via_id" INTEGER'
+)
+
+
+def _schema_1_file(path: Path) -> None:
+    """A file as schema 1 wrote it: id as INTEGER PRIMARY KEY and nine more columns, one ticket, a checkpoint."""
+    typed = ", ".join(
+        f'"{c.name}" {SQLITE_TYPES[c.kind]}{" PRIMARY KEY" if c.name == "id" else ""}' for c in TICKET_COLUMNS
+    )
+    ticket = make_ticket(1, 100, status="open")
+    with sqlite3.connect(path) as conn:
+        conn.execute(f'CREATE TABLE "tickets" ({typed}, {_V1_EXTRA}, "raw_json" TEXT NOT NULL)')
+        conn.execute('CREATE INDEX "tickets_generated_timestamp" ON "tickets" ("generated_timestamp")')
+        conn.execute(
+            'CREATE TABLE "checkpoint" ("singleton" INTEGER PRIMARY KEY CHECK ("singleton" = 1), "mode" TEXT NOT '
+            'NULL, "position" TEXT NOT NULL, "source" TEXT NOT NULL, "written_at" TEXT NOT NULL)'
+        )
+        conn.execute(
+            'INSERT INTO "tickets" ("id", "generated_timestamp", "status", "raw_json") VALUES (1, 100, ?, ?)',
+            ["open", orjson.dumps(ticket).decode()],
+        )
+        conn.execute("INSERT INTO checkpoint VALUES (1, 'time', '7', 'https://example.zendesk.com', 'x')")
+        conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+        conn.execute("PRAGMA user_version = 1")
+    conn.close()
+
+
+def test_a_schema_1_output_resumes_and_keeps_its_columns(tmp_path: Path) -> None:
+    """Files written before the write-only columns were dropped resume where they stopped and take updates."""
+    path = tmp_path / "t.db"
+    _schema_1_file(path)
+    with SQLiteSink(path) as sink:
+        assert sink.load_checkpoint().position == "7"  # type: ignore[union-attr]
+        result = sink.write(page([make_ticket(1, 100, status="open"), make_ticket(1, 200), make_ticket(2, 200)], 8))
+    assert (result.new, result.updated, result.unchanged) == (1, 1, 1)
+    assert _query(path, "SELECT id, generated_timestamp, subject IS NOT NULL, via_id FROM tickets ORDER BY id") == [
+        (1, 200, 1, None),
+        (2, 200, 1, None),
+    ]
+    assert _query(path, "PRAGMA user_version") == [(1,)]
+    assert _query(path, "SELECT position FROM checkpoint") == [("8",)]

@@ -22,6 +22,7 @@ __all__ = [
     "SIDELOAD_COLUMNS",
     "SIDELOADS",
     "TICKET_COLUMNS",
+    "WRITE_ONLY_FIELDS",
     "Column",
     "Kind",
     "extract",
@@ -55,13 +56,13 @@ def _col(name: str, kind: Kind, *path: str) -> Column:
 
 _I, _T, _B, _TS, _J = Kind.INTEGER, Kind.TEXT, Kind.BOOLEAN, Kind.TIMESTAMP, Kind.JSON
 
-#: Every ticket field of the reference's §6.1, in the key order of a real export, then ``encoded_id`` (seen
-#: in late-2024 responses), then the fields the first user's FoxPro client reads although Zendesk documents
-#: them as write-only (``collaborators`` and the rest): they are NULL unless a source returns them, and they
-#: make that client's field list map one-to-one onto columns. Written out rather than built from
-#: ``zendesk_export.tickets.TICKET_FIELDS`` (the server's model, without ``url``, ``fields`` and the rest): the
-#: sinks' stored schema is versioned and changes only with a schema version bump; ``test_columns`` checks that
-#: every field of that model has a column of its kind here.
+#: Every ticket field of the reference's §6.1, in the key order of a real export, then ``encoded_id`` (in
+#: Zendesk's responses since late 2024: tests/recordings/fixtures/amp-labs/read_incremental_tickets.json).
+#: Written out rather than built from ``zendesk_export.tickets.TICKET_FIELDS`` (the server's model, without
+#: ``url``, ``fields`` and the rest): the sinks' stored schema is versioned and changes only with a schema version
+#: bump; ``test_columns`` checks that every field of that model has a column of its kind here. The request-only
+#: fields of ``WRITE_ONLY_FIELDS`` have no column: Zendesk never returns them, so the column would be NULL in
+#: every row (``raw_json`` would still keep one if a source ever sent it).
 TICKET_COLUMNS: tuple[Column, ...] = (
     _col("id", _I),
     _col("url", _T),
@@ -104,15 +105,20 @@ TICKET_COLUMNS: tuple[Column, ...] = (
     _col("from_messaging_channel", _B),
     _col("generated_timestamp", _I),
     _col("encoded_id", _T),
-    _col("collaborators", _J),
-    _col("assignee_email", _T),
-    _col("attribute_value_ids", _J),
-    _col("macro_id", _I),
-    _col("macro_ids", _J),
-    _col("safe_update", _B),
-    _col("updated_stamp", _T),
-    _col("via_followup_source_id", _I),
-    _col("via_id", _I),
+)
+
+#: Ticket fields a client may *send* (Zendesk documents them as write-only) but no response carries; the
+#: first schema had a column for each, always NULL. Outputs of that schema keep them (and write NULL there).
+WRITE_ONLY_FIELDS: tuple[str, ...] = (
+    "collaborators",
+    "assignee_email",
+    "attribute_value_ids",
+    "macro_id",
+    "macro_ids",
+    "safe_update",
+    "updated_stamp",
+    "via_followup_source_id",
+    "via_id",
 )
 
 #: Sideloads the incremental ticket export can include, a few typed columns each (the rest is in raw_json).

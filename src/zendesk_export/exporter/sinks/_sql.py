@@ -40,9 +40,11 @@ def quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
-def create_table_sql(table: str, columns: Sequence[Column], types: Mapping[Kind, str], raw_type: str) -> str:
-    """``CREATE TABLE IF NOT EXISTS`` for ``columns`` plus ``raw_json``; ``id`` is the primary key."""
-    defs = [f"{quote(c.name)} {types[c.kind]}{' PRIMARY KEY' if c.name == 'id' else ''}" for c in columns]
+def create_table_sql(table: str, columns: Sequence[Column], types: Mapping[Kind, str], raw_type: str,
+                     key: str = "PRIMARY KEY") -> str:
+    """``CREATE TABLE IF NOT EXISTS`` for ``columns`` plus ``raw_json``; ``id`` gets the constraint ``key``
+    (the primary key, or ``NOT NULL UNIQUE`` where the storage order should not follow the id)."""
+    defs = [f"{quote(c.name)} {types[c.kind]}{' ' + key if c.name == 'id' else ''}" for c in columns]
     defs.append(f"{quote(RAW_JSON)} {raw_type} NOT NULL")
     return f"CREATE TABLE IF NOT EXISTS {table} ({', '.join(defs)})"
 

@@ -101,17 +101,26 @@ def plan_writes(
     objects: Iterable[dict[str, Any]],
     stored: Mapping[int, Stored],
     key: Callable[[Mapping[str, Any]], Key] = ticket_key,
+    *,
+    digests: bool = True,
 ) -> Plan:
     """Apply the rule to a page's objects against ``stored`` (the stored versions of the page's ids).
 
-    ``plan.stored`` is what the sink remembers for each written id afterwards.
+    ``plan.stored`` is what the sink remembers for each written id afterwards. With ``digests=False`` (a sink
+    that keeps no digests: SQL sinks hash the stored JSON when they need to) a digest is computed only where
+    the rule compares two versions of equal number, and ``plan.stored`` holds 0 for the others.
     """
     plan = Plan()
     for obj in objects:
         obj_id, version, deleted = key(obj)
         raw = orjson.dumps(obj)
-        new = Stored(version, deleted, content_digest(raw))
-        bucket = _bucket(plan.stored.get(obj_id, stored.get(obj_id)), new)
+        old = plan.stored.get(obj_id)
+        if old is not None and old.version == version and not old.digest:
+            old = old._replace(digest=content_digest(plan.writes[obj_id][1]))
+        old = old or stored.get(obj_id)
+        same = old is not None and old.version == version
+        new = Stored(version, deleted, content_digest(raw) if digests or same else 0)
+        bucket = _bucket(old, new)
         setattr(plan.result, bucket, getattr(plan.result, bucket) + 1)
         if bucket != "unchanged":
             plan.writes[obj_id] = (obj, raw)

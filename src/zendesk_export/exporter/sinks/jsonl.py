@@ -12,6 +12,7 @@ Files, for ``--out tickets.jsonl``:
   ``tickets.organizations.jsonl`` (same rules, keyed by ``updated_at``).
 * ``tickets.jsonl.state.json`` -- the checkpoint and the committed byte length of each log, replaced
   atomically.
+* ``tickets.jsonl.index.db`` -- the upsert index (SQLite), a cache of what the logs say (see ``_index``).
 
 Crash safety: a page's lines are written at the committed end of each log and fsynced, *then* the state file
 is replaced. Bytes past a committed length are a write that never finished (perhaps a torn last line);
@@ -19,11 +20,10 @@ opening the output truncates them away, so the logs always match the checkpoint.
 committed length cannot come from a crash and is reported as ``OutputCorruptError``. A new output gets its
 state file before any data, so a non-empty log without a state file is never ours and is refused.
 
-Upsert index: to append only newer versions the sink must know each id's stored version. Rather than persist
-an index (which would make the state file, rewritten every page, grow with the account), it rebuilds an
-in-memory index by scanning the logs once on open -- O(file) once, then every ``write`` is O(page). The index
-holds one packed integer per id (version, deleted flag and a 64-bit content digest), roughly 100 bytes per
-ticket; for accounts of many millions of tickets prefer the SQLite or PostgreSQL sink.
+Upsert index: to append only newer versions the sink must know each id's stored version. It keeps them in
+``tickets.jsonl.index.db`` (``_index.VersionIndex``), updated after each commit, so memory stays flat whatever
+the number of tickets and each ``write`` is O(page). An output without that file (written by an earlier
+version, or the file deleted) gets it rebuilt by one scan of the logs on open.
 """
 
 from __future__ import annotations
@@ -45,14 +45,20 @@ from ._files import (
     lock_exclusively,
     read_state,
 )
+from ._index import VersionIndex, replay
 from ._upsert import Plan, Stored, content_digest, key_function, plan_writes
 from .base import Checkpoint, ClosingSink, Page, WriteResult
 
-__all__ = ["JsonlSink", "log_path", "read_latest", "state_path"]
+__all__ = ["JsonlSink", "index_path", "log_path", "read_latest", "state_path"]
 
 _FORMAT = "zendesk-export/jsonl"
 _VERSION = 1
-_DIGEST_BITS = 64
+
+
+def index_path(path: str | Path) -> Path:
+    """The upsert index beside a JSONL output."""
+    path = Path(path)
+    return path.with_name(path.name + ".index.db")
 
 
 def state_path(path: str | Path) -> Path:
@@ -67,19 +73,12 @@ def log_path(path: str | Path, name: str = "tickets") -> Path:
     return path if name == "tickets" else path.with_name(f"{path.stem}.{name}{path.suffix}")
 
 
-def _pack(stored: Stored) -> int:
-    return (stored.version << (_DIGEST_BITS + 1)) | (int(stored.deleted) << _DIGEST_BITS) | stored.digest
-
-
-def _unpack(packed: int) -> Stored:
-    mask = (1 << _DIGEST_BITS) - 1
-    return Stored(packed >> (_DIGEST_BITS + 1), bool((packed >> _DIGEST_BITS) & 1), packed & mask)
-
-
-def _lines(path: Path, length: int) -> Iterator[bytes]:
-    """The complete lines of the first ``length`` bytes of ``path``, without their newline."""
+def _lines(path: Path, length: int, start: int = 0) -> Iterator[bytes]:
+    """The complete lines between byte ``start`` (a line boundary) and ``length`` of ``path``, without their
+    newline."""
     with open(path, "rb") as handle:
-        remaining = length
+        handle.seek(start)
+        remaining = length - start
         for line in handle:
             if remaining <= 0 or not line.endswith(b"\n") or len(line) > remaining:
                 return
@@ -88,10 +87,10 @@ def _lines(path: Path, length: int) -> Iterator[bytes]:
 
 
 class _Log:
-    """One append-only log file: its committed length, its open descriptor and its in-memory index."""
+    """One append-only log file: its committed length, its open descriptor and its table of the index."""
 
-    def __init__(self, path: Path, name: str, committed: int) -> None:
-        self.path, self.name, self.length = path, name, committed
+    def __init__(self, path: Path, name: str, committed: int, index: VersionIndex) -> None:
+        self.path, self.name, self.length, self.index = path, name, committed, index
         self.key = key_function(name)
         created = not path.exists()
         self.fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -99,7 +98,9 @@ class _Log:
             if created:
                 fsync_dir(path.parent)
             self._recover()
-            self.index = self._scan()
+            start = index.open_table(name, committed)
+            if start < committed:
+                replay(index, name, self._scan(start), committed)
         except BaseException:
             os.close(self.fd)
             raise
@@ -113,22 +114,15 @@ class _Log:
             os.ftruncate(self.fd, self.length)
             os.fsync(self.fd)
 
-    def _scan(self) -> dict[int, int]:
-        """The index of the committed log: the last version of each id, packed into one integer."""
-        index: dict[int, int] = {}
-        for line in _lines(self.path, self.length):
+    def _scan(self, start: int) -> Iterator[tuple[int, Stored]]:
+        """The version of each line of the committed log from byte ``start`` on, in order."""
+        for line in _lines(self.path, self.length, start):
             obj_id, version, deleted = self.key(orjson.loads(line))
-            index[obj_id] = _pack(Stored(version, deleted, content_digest(line)))
-        return index
+            yield obj_id, Stored(version, deleted, content_digest(line))
 
     def stored(self, objects: Sequence[Mapping[str, Any]]) -> dict[int, Stored]:
-        """The stored versions of the objects' ids (O(page) dictionary look-ups)."""
-        found: dict[int, Stored] = {}
-        for obj in objects:
-            obj_id = obj.get("id")
-            if isinstance(obj_id, int) and (packed := self.index.get(obj_id)) is not None:
-                found[obj_id] = _unpack(packed)
-        return found
+        """The stored versions of the objects' ids (O(page): one indexed look-up per 500 ids)."""
+        return self.index.stored(self.name, (obj.get("id") for obj in objects))
 
     def append(self, plan: Plan) -> int:
         """Write the plan's versions at the committed end and fsync them; the new (uncommitted) length."""
@@ -142,7 +136,7 @@ class _Log:
     def commit(self, length: int, plan: Plan) -> None:
         """Adopt a length and index entries once the state file that covers them is durable."""
         self.length = length
-        self.index.update((obj_id, _pack(stored)) for obj_id, stored in plan.stored.items())
+        self.index.update(self.name, plan.stored, length)
 
     def close(self) -> None:
         os.close(self.fd)
@@ -159,14 +153,16 @@ class JsonlSink(ClosingSink):
         if self.path.is_dir():
             raise ForeignOutputError(f"{self.path} is a directory, not a JSONL file")
         self._logs: dict[str, _Log] = {}
+        self._index: VersionIndex | None = None
         # Lock before reading the state: another writer must not commit between our read and our recovery.
         self._lock_fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             lock_exclusively(self._lock_fd, self.path)
             state = self._load_or_create_state(include)
             self._checkpoint = checkpoint_from_json(state["checkpoint"])
+            self._index = VersionIndex(index_path(self.path))
             for name, committed in state["lengths"].items():
-                self._logs[name] = _Log(log_path(self.path, name), name, committed)
+                self._logs[name] = _Log(log_path(self.path, name), name, committed, self._index)
         except BaseException:
             self.close()
             raise
@@ -225,7 +221,8 @@ class JsonlSink(ClosingSink):
         self._refuse_unowned_logs([name])
         lengths = {log_name: log.length for log_name, log in self._logs.items()}
         self._save_state({**lengths, name: 0}, self._checkpoint)
-        self._logs[name] = _Log(log_path(self.path, name), name, 0)
+        assert self._index is not None
+        self._logs[name] = _Log(log_path(self.path, name), name, 0, self._index)
 
     def _save_state(self, lengths: dict[str, int], checkpoint: Checkpoint | None) -> None:
         state = {"format": _FORMAT, "version": _VERSION, "checkpoint": checkpoint_to_json(checkpoint)}
@@ -236,6 +233,9 @@ class JsonlSink(ClosingSink):
         for log in self._logs.values():
             log.close()
         self._logs = {}
+        if self._index is not None:
+            self._index.close()
+            self._index = None
         if self._lock_fd >= 0:
             os.close(self._lock_fd)
             self._lock_fd = -1

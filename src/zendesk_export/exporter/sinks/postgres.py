@@ -5,9 +5,12 @@ BOOLEAN, TIMESTAMPTZ and JSONB columns from ``_columns.TICKET_COLUMNS``, plus ``
 keeps the received text byte for byte), ``users``/``groups``/``organizations`` when used, ``checkpoint`` (one
 row) and ``zendesk_export_meta`` (the schema version: how we recognise tables that are ours).
 
-A page is one transaction: read the stored versions of the page's ids (one query, rows locked), upsert the
-winners with one pipelined ``executemany`` whose ``ON CONFLICT … WHERE`` also refuses to move a row
-backwards, upsert the sideloads and the checkpoint, commit. No per-row round trips.
+A page is one transaction: read the stored versions of the page's ids (one query, rows locked), ``COPY`` the
+winning tickets into a session-local staging table (``ON COMMIT DELETE ROWS``), merge it into ``tickets`` with
+one ``INSERT … SELECT … ON CONFLICT … WHERE`` that also refuses to move a row backwards, upsert the sideloads
+and the checkpoint, commit. No per-row round trips, no per-row statement: COPY is several times cheaper than an
+``executemany`` of 50-parameter upserts. Tables of schema 1 (the ``WRITE_ONLY_FIELDS`` columns, always NULL)
+are read and written as they are.
 
 PostgreSQL rejects NUL characters in TEXT and JSONB, which e-mail bodies do contain; typed columns get them
 removed or replaced by U+FFFD, while ``raw_json`` (type JSON) keeps the ``\\u0000`` escapes intact.
@@ -32,13 +35,15 @@ from ._columns import (
     sideload_columns,
 )
 from ._errors import ForeignOutputError, MissingDependencyError, SinkError
-from ._sql import SIDELOAD_GUARD, TICKET_GUARD, checkpoint_from_row, create_table_sql, quote, upsert_sql
+from ._sql import RAW_JSON, SIDELOAD_GUARD, TICKET_GUARD, checkpoint_from_row, create_table_sql, quote, upsert_sql
 from ._upsert import Stored, content_digest, plan_writes
 from .base import Checkpoint, ClosingSink, Page, WriteResult
 
 __all__ = ["SCHEMA_VERSION", "PostgresSink", "split_schema"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+READABLE_VERSIONS = ("1", "2")
+_STAGE = "zendesk_export_stage"
 POSTGRES_TYPES = {
     Kind.INTEGER: "BIGINT",
     Kind.TEXT: "TEXT",
@@ -168,11 +173,15 @@ class PostgresSink(ClosingSink):
         self._sideloads = existing.intersection(SIDELOAD_COLUMNS)
         for name in include:
             self._ensure_sideload(cur, name)
+        cur.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} (LIKE {self._table('tickets')} INCLUDING DEFAULTS) "
+            "ON COMMIT DELETE ROWS"
+        )
 
     def _check_version(self, cur: Any) -> None:
         cur.execute(f"SELECT value FROM {self._table(_META)} WHERE key = 'schema_version'")
         row = cur.fetchone()
-        if row is None or row[0] != str(SCHEMA_VERSION):
+        if row is None or row[0] not in READABLE_VERSIONS:
             found = None if row is None else row[0]
             raise ForeignOutputError(f"schema {self.schema!r} has version {found}; this one reads {SCHEMA_VERSION}")
 
@@ -205,8 +214,8 @@ class PostgresSink(ClosingSink):
     def write(self, page: Page) -> WriteResult:
         """Upsert the page's tickets and sideloads and save its checkpoint, in one transaction."""
         with self._transaction() as cur:
-            plan = plan_writes(page.tickets, self._stored(cur, page.tickets))
-            self._upsert(cur, "tickets", TICKET_COLUMNS, TICKET_GUARD, plan.writes.values())
+            plan = plan_writes(page.tickets, self._stored(cur, page.tickets), digests=False)
+            self._merge_tickets(cur, plan.writes.values())
             for name, objects in page.sideloads.items():
                 self._ensure_sideload(cur, name)
                 items = [(obj, orjson.dumps(obj)) for obj in objects]
@@ -229,6 +238,22 @@ class PostgresSink(ClosingSink):
         rows = _rows(columns, items)
         if rows:
             cur.executemany(upsert_sql(self._table(table), columns, _placeholder, guard), rows)
+
+    def _merge_tickets(self, cur: Any, items: Iterable[_Item]) -> None:
+        """COPY the versions to write into the staging table, then merge them with one guarded upsert."""
+        rows = _rows(TICKET_COLUMNS, items)
+        if not rows:
+            return
+        names = ", ".join(quote(c.name) for c in (*TICKET_COLUMNS, Column(RAW_JSON, Kind.JSON, ())))
+        with cur.copy(f"COPY {_STAGE} ({names}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        updates = ", ".join(f"{name} = excluded.{name}" for name in names.split(", ") if name != quote("id"))
+        table = self._table("tickets")
+        cur.execute(
+            f"INSERT INTO {table} ({names}) SELECT {names} FROM {_STAGE} "
+            f"ON CONFLICT ({quote('id')}) DO UPDATE SET {updates} WHERE {TICKET_GUARD.format(table=table)}"
+        )
 
     def _save_checkpoint(self, cur: Any, checkpoint: Checkpoint) -> None:
         cur.execute(

@@ -1,0 +1,187 @@
+"""How close does each sink come to the floor, and how far ahead of zenpy? (Targets: every sink at least half
+the floor, SQLite at least 10x zenpy, peak RSS under 150 MB.)
+
+One seeded server in its own process (rate limits off), exported in the same run by:
+
+- ``floor``: httpx walks the cursor export and parses every page with orjson; nothing is written. No exporter
+  can beat it: it is the network, the server and the JSON decoding alone.
+- ``sqlite``, ``jsonl``, ``parquet``, ``postgres``: ``run_export`` in cursor mode into a new output of each
+  kind (``postgres`` only with ``--postgres DSN`` or ``ZENDESK_EXPORT_TEST_POSTGRES``; its schema is dropped).
+- ``zenpy``: zenpy's cursor iterator ``tickets.incremental(start_time=0)``, each ticket written as a JSON line. zenpy
+  is installed by this script into a virtualenv of its own (``--zenpy-venv``), never into the project's.
+
+Every contender runs in a fresh process (so its peak RSS is its own), ``--rounds`` times, alternating; the best
+time counts (after one untimed floor pass that warms the server). Printed: tickets/s, ratio to the floor, ratio
+to zenpy, peak RSS (the child's ``ru_maxrss``).
+
+    python bench/bench_sinks.py --tickets 50000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+EMAIL, TOKEN = "admin@example.com", "demo-token"
+CURSOR_PATH = "/api/v2/incremental/tickets/cursor.json"
+SINK_OUT = {"sqlite": "tickets.db", "jsonl": "tickets.jsonl", "parquet": "tickets.parquet"}
+DEFAULT_ZENPY_VENV = Path.home() / ".cache" / "zendesk-export-bench" / "zenpy-venv"
+
+#: zenpy's side, run by the interpreter of its own virtualenv (argv: url, out); prints what ``child`` prints.
+ZENPY_SCRIPT = """
+import json, os, resource, sys, time
+began = time.perf_counter()
+from urllib.parse import urlsplit
+from zenpy import Zenpy
+url, out = sys.argv[1], sys.argv[2]
+os.environ["ZENPY_FORCE_SCHEME"], os.environ["ZENPY_FORCE_NETLOC"] = "http", urlsplit(url).netloc
+client = Zenpy(subdomain="example", email="admin@example.com", token="demo-token")
+count = 0
+with open(out, "w") as handle:
+    for ticket in client.tickets.incremental(start_time=0):
+        handle.write(json.dumps(ticket.to_dict()) + "\\n")
+        count += 1
+rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({"tickets": count, "seconds": time.perf_counter() - began, "rss_mb": rss_mb}))
+"""
+
+
+def floor(url: str, out: Path) -> int:
+    """Download and parse every page of the cursor export, with the requests the exporter makes; write nothing."""
+    import httpx
+    import orjson
+
+    count = 0
+    with httpx.Client(base_url=url, auth=(f"{EMAIL}/token", TOKEN), timeout=60) as client:
+        response = client.get(CURSOR_PATH, params={"start_time": 0, "per_page": 1000})
+        while True:
+            response.raise_for_status()
+            page = orjson.loads(response.content)
+            count += len(page["tickets"])
+            if page["end_of_stream"]:
+                return count
+            response = client.get(CURSOR_PATH, params={"cursor": page["after_cursor"], "per_page": 1000})
+
+
+def ours(url: str, out: str) -> int:
+    from zendesk_export.exporter import ExportConfig, run_export
+
+    summary = run_export(ExportConfig(url=url, email=EMAIL, token=TOKEN, mode="cursor"), out)
+    return summary.new + summary.updated + summary.deleted
+
+
+def child(kind: str, url: str, out: str) -> None:
+    """One contender in this (fresh) process: prints ``{"tickets", "seconds", "rss_mb"}`` as JSON."""
+    began = time.perf_counter()
+    count = floor(url, Path(out)) if kind == "floor" else ours(url, out)
+    seconds = time.perf_counter() - began
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"tickets": count, "seconds": seconds, "rss_mb": rss_mb}))
+
+
+def run_contender(kind: str, url: str, out: str, zenpy_python: Path | None) -> dict[str, Any]:
+    if kind == "zenpy":
+        assert zenpy_python is not None
+        command = [str(zenpy_python), "-c", ZENPY_SCRIPT, url, out]
+    else:
+        command = [sys.executable, __file__, "--child", kind, url, out]
+    process = subprocess.run(command, capture_output=True, text=True, check=False)
+    if process.returncode != 0:
+        raise SystemExit(f"{kind} failed:\n{process.stderr[-3000:]}")
+    result: dict[str, Any] = json.loads(process.stdout.splitlines()[-1])
+    return result
+
+
+def zenpy_python(venv: Path) -> Path:
+    """The interpreter of a virtualenv holding zenpy, created (once) if missing."""
+    python = venv / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", "zenpy"], check=True)
+    return python
+
+
+def serve(db: Path, tickets: int) -> tuple[subprocess.Popen[str], str]:
+    """`zendesk-export serve` in a process of its own, so the server never shares the exporter's GIL."""
+    command = [sys.executable, "-m", "zendesk_export.cli", "serve", "--db", str(db), "--port", "0", "--seed",
+               str(tickets), "--rate-limit", "off", "--admin-token", "bench-admin-token-0123", "--quiet"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    first = process.stdout.readline()
+    return process, first.split(" on ", 1)[1].split()[0]
+
+
+def drop_schema(dsn: str, schema: str) -> None:
+    import psycopg
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def output(kind: str, tmp: Path, round_number: int, postgres: str | None, schema: str) -> str:
+    if kind == "postgres":
+        assert postgres is not None
+        return f"{postgres}{'&' if '?' in postgres else '?'}schema={schema}_{round_number}"
+    return str(tmp / f"r{round_number}-{SINK_OUT.get(kind, kind + '.out')}")
+
+
+def report(best: dict[str, dict[str, Any]]) -> None:
+    base = best["floor"]["tickets"] / best["floor"]["seconds"]
+    zenpy = best["zenpy"]["tickets"] / best["zenpy"]["seconds"] if "zenpy" in best else None
+    print(f"{'':>9} {'tickets':>8} {'seconds':>8} {'tickets/s':>10} {'/floor':>7} {'/zenpy':>7} {'peak RSS':>9}")
+    for kind, run in best.items():
+        rate = run["tickets"] / run["seconds"]
+        versus = f"{rate / zenpy:6.1f}x" if zenpy else "    n/a"
+        print(f"{kind:>9} {run['tickets']:>8,} {run['seconds']:>8.2f} {rate:>10,.0f} {rate / base:>7.2f} "
+              f"{versus} {run['rss_mb']:>6.0f} MB")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tickets", type=int, default=50_000)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--sinks", default="sqlite,jsonl,parquet,postgres", help="comma-separated sinks to run")
+    parser.add_argument("--no-zenpy", action="store_true", help="skip zenpy (no virtualenv made)")
+    parser.add_argument("--zenpy-venv", type=Path, default=DEFAULT_ZENPY_VENV)
+    parser.add_argument("--postgres", default=os.environ.get("ZENDESK_EXPORT_TEST_POSTGRES"))
+    parser.add_argument("--child", nargs=3, metavar=("KIND", "URL", "OUT"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(*args.child)
+        return
+    sinks = [s for s in args.sinks.split(",") if s and (s != "postgres" or args.postgres)]
+    kinds = ["floor", *sinks, *([] if args.no_zenpy else ["zenpy"])]
+    python = None if args.no_zenpy else zenpy_python(args.zenpy_venv)
+    schema = f"bench_sinks_{uuid.uuid4().hex[:8]}"
+    best: dict[str, dict[str, Any]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        server, url = serve(Path(tmp) / "server.db", args.tickets)
+        try:
+            run_contender("floor", url, str(Path(tmp) / "warm-up"), None)  # the server's first pass is cold
+            for round_number in range(args.rounds):
+                for kind in kinds:
+                    run = run_contender(kind, url, output(kind, Path(tmp), round_number, args.postgres, schema),
+                                        python)
+                    print(f"round {round_number + 1} {kind}: {run['seconds']:.2f} s", file=sys.stderr)
+                    if kind not in best or run["seconds"] < best[kind]["seconds"]:
+                        best[kind] = run
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+            if args.postgres and "postgres" in sinks:
+                for round_number in range(args.rounds):
+                    drop_schema(args.postgres, f"{schema}_{round_number}")
+    report(best)
+
+
+if __name__ == "__main__":
+    main()
