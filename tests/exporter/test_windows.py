@@ -154,7 +154,7 @@ def test_an_export_in_windows_killed_mid_window_resumes_every_window_exactly(zen
         plans.append(Plan.of(checkpoint))
         truth = server_truth(zendesk_server)
         assert all(stamp <= truth[number] for number, stamp in output.versions().items())
-    assert all(plan is not None and len(plan.windows) == 3 and plan.pending() for plan in plans)
+    assert all(plan is not None and len(plan.windows) >= 3 and plan.pending() for plan in plans)
     finished = subprocess.run(command(zendesk_server, output.out), capture_output=True, text=True, timeout=300)
     assert finished.returncode == 0, finished.stderr
     assert output.versions() == server_truth(zendesk_server)

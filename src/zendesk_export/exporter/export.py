@@ -238,7 +238,7 @@ class _Run:
         self.baseline = replace(self.client.stats)
         self.origin: int | None = None
         self.reached: int | None = None
-        self.covered: dict[int, int] = {}  # window → newest generated_timestamp written from it
+        self.covered: dict[int, int] = {}  # id(window) → newest generated_timestamp written from it
 
     def run(self) -> ExportSummary:
         started = time.monotonic()
@@ -263,7 +263,7 @@ class _Run:
         if resumed is not None and plan is not None:
             _check_resumable(resumed, self.config.mode, self.config.source)
             if plan.pending():
-                self._walk_windows(plan, self.config.concurrency or len(plan.pending()), {})
+                self._walk_windows(plan, self.config.concurrency or len(plan.pending()), {}, None)
                 return
             start = plan.resume_point()
         pages = iter_pages(self.client, start, mode=self.config.mode)
@@ -271,7 +271,8 @@ class _Run:
             plan = self._plan(page) if self.summary.pages == 0 else None
             if plan is not None:
                 self._write(page, force=True, checkpoint=plan.checkpoint())
-                self._walk_windows(plan, len(plan.windows), {0: pages})
+                target = None if self.client.server_time is None else int(self.client.server_time) - MIN_AGE
+                self._walk_windows(plan, len(plan.windows), {0: pages}, target)
                 return
             self._write(page)
 
@@ -291,21 +292,23 @@ class _Run:
         return Plan(self.config.mode, self.config.source,
                     split(min(stamps), first.checkpoint.position, low, high, workers))
 
-    def _walk_windows(self, plan: Plan, workers: int, started: dict[int, Iterator[ExportPage]]) -> None:
+    def _walk_windows(self, plan: Plan, workers: int, started: dict[int, Iterator[ExportPage]],
+                      target: int | None) -> None:
         """Fetch the windows' pages on worker threads; write them here, each with every window's progress."""
         def walk(window: Window) -> Iterator[ExportPage]:
             return iter_pages(self.client, window.origin(plan.mode, plan.source), mode=plan.mode)
 
-        walkers = Walkers(plan, walk, workers, started)
+        walkers = Walkers(plan, walk, workers, started, target)
         self.client.pacer.spread = walkers.workers > 1
-        for index, page in walkers:
-            window = plan.windows[index]
-            before = (window.at, window.done)
-            tickets = clip(window, page, plan.mode)
+        for window, page in walkers:
+            with walkers.lock:  # a worker may be splitting a window meanwhile
+                before = (window.at, window.done)
+                tickets = clip(window, page, plan.mode)
+                moved = (window.at, window.done) != before
+                checkpoint = plan.checkpoint()
             if tickets:
-                self.covered[index] = max(_timestamp(ticket) for ticket in tickets)
-            moved = (window.at, window.done) != before
-            self._write(replace(page, tickets=tickets), force=moved, checkpoint=plan.checkpoint(), plan=plan)
+                self.covered[id(window)] = max(_timestamp(ticket) for ticket in tickets)
+            self._write(replace(page, tickets=tickets), force=moved, checkpoint=checkpoint, plan=plan)
 
     def _write(self, page: ExportPage, *, force: bool = False, checkpoint: Checkpoint | None = None,
                plan: Plan | None = None) -> None:
@@ -360,12 +363,12 @@ def _covered(plan: Plan, covered: dict[int, int], origin: int) -> int:
     """Seconds of history the windows have written so far (for the progress estimate): a finished window its
     whole span, the others from their start to their newest ticket."""
     total = 0
-    for index, window in enumerate(plan.windows):
+    for window in list(plan.windows):  # a copy: a worker may be inserting a window
         start = max(window.start, origin)
         if window.done and window.end is not None:
             total += max(0, window.end - start)
-        elif index in covered:
-            total += max(0, covered[index] - start)
+        elif id(window) in covered:
+            total += max(0, covered[id(window)] - start)
     return total
 
 

@@ -140,21 +140,31 @@ def _timestamp(ticket: dict[str, Any]) -> int:
 
 
 class Walkers(Generic[P]):
-    """Walk the pending windows of ``plan`` on ``workers`` threads; iterate to receive ``(window index, page)``
-    in arrival order. ``walk(window)`` gives a window's pages; ``started`` maps a window index to pages already
-    under way (the walk that found the history worth splitting). At most ``workers`` pages wait in memory.
-    A worker's error is raised by the iteration; leaving it early (or :meth:`stop`) stops the workers."""
+    """Walk the pending windows of ``plan`` on ``workers`` threads; iterate to receive ``(window, page)`` in
+    arrival order, and apply each page with :func:`clip` under :attr:`lock` (windows change while others run).
+
+    ``walk(window)`` gives a window's pages; ``started`` maps a window to pages already under way (the walk that
+    found the history worth splitting). A worker without a window left takes the second half of the running
+    window with the most history ahead of it (the last window's history ends at ``target``, the server's
+    "now"; without it the last window is not split), so that concurrency lasts to the end even when tickets
+    crowd into some windows. At most ``workers`` pages wait in memory. A worker's error is raised by the
+    iteration; leaving it early (or :meth:`stop`) stops the workers."""
 
     def __init__(self, plan: Plan, walk: Callable[[Window], Iterator[P]], workers: int,
-                 started: dict[int, Iterator[P]] | None = None) -> None:
-        self.plan, self.walk, self.started = plan, walk, dict(started or {})
+                 started: dict[int, Iterator[P]] | None = None, target: int | None = None) -> None:
+        self.plan, self.walk, self.target = plan, walk, target
+        self.started = {id(plan.windows[index]): pages for index, pages in (started or {}).items()}
         self.workers = max(1, min(workers, len(plan.pending()) or 1))
-        self._todo = list(plan.pending())
-        self._lock = threading.Lock()
+        self.lock = threading.Lock()
+        self._todo = [plan.windows[index] for index in plan.pending()]
+        self._running: list[Window] = []
+        self._fetched: dict[int, int] = {}  # id(window) → newest generated_timestamp fetched in it
+        last = target if target is not None else max((w.end or w.start for w in plan.windows), default=0)
+        self._smallest = max(2, (last - plan.windows[0].start) // (16 * self.workers))
         self._stop = threading.Event()
-        self._queue: queue.Queue[tuple[int, P] | BaseException | None] = queue.Queue(maxsize=self.workers)
+        self._queue: queue.Queue[tuple[Window, P] | BaseException | None] = queue.Queue(maxsize=self.workers)
 
-    def __iter__(self) -> Iterator[tuple[int, P]]:
+    def __iter__(self) -> Iterator[tuple[Window, P]]:
         threads = [threading.Thread(target=self._work, name=f"export-window-{n}", daemon=True)
                    for n in range(self.workers)]
         for thread in threads:
@@ -175,26 +185,54 @@ class Walkers(Generic[P]):
     def stop(self) -> None:
         self._stop.set()
 
-    def _next(self) -> int | None:
-        with self._lock:
-            return self._todo.pop(0) if self._todo else None
+    def _next(self) -> Window | None:
+        with self.lock:
+            window = self._todo.pop(0) if self._todo else self._split()
+            if window is not None:
+                self._running.append(window)
+            return window
+
+    def _split(self) -> Window | None:
+        """A new window: the second half of what lies ahead of the busiest running window (None: nothing worth
+        splitting). Its old window now ends where the new one starts; what it fetched lies before that."""
+        best, low, high = None, 0, 0
+        for window in self._running:
+            ahead_from = max(window.start, self._fetched.get(id(window), window.start))
+            ahead_to = window.end if window.end is not None else self.target
+            if not window.done and ahead_to is not None and ahead_to - ahead_from > high - low:
+                best, low, high = window, ahead_from, ahead_to
+        if best is None or high - low < 2 * self._smallest:
+            return None
+        middle = low + (high - low) // 2
+        new = Window(middle, best.end)
+        best.end = middle
+        position = next(n for n, window in enumerate(self.plan.windows) if window is best)
+        self.plan.windows.insert(position + 1, new)
+        return new
 
     def _work(self) -> None:
         try:
-            while (index := self._next()) is not None and not self._stop.is_set():
-                self._walk(index)
+            while not self._stop.is_set() and (window := self._next()) is not None:
+                self._walk(window)
         except BaseException as error:  # handed to the writing thread, which raises it
             self._put(error)
         self._put(None)
 
-    def _walk(self, index: int) -> None:
-        window = self.plan.windows[index]
-        pages = self.started.pop(index, None) or self.walk(window)
-        for page in pages:
-            if not self._put((index, page)) or crosses(window, page, self.plan.mode):
-                return
+    def _walk(self, window: Window) -> None:
+        pages = self.started.pop(id(window), None) or self.walk(window)
+        try:
+            for page in pages:
+                with self.lock:
+                    if page.tickets:
+                        self._fetched[id(window)] = max(_timestamp(ticket) for ticket in page.tickets)
+                    finished = crosses(window, page, self.plan.mode)
+                if not self._put((window, page)) or finished:
+                    return
+        finally:
+            with self.lock:
+                self._running.remove(window)
 
-    def _put(self, item: tuple[int, P] | BaseException | None) -> bool:
+    def _put(self, item: tuple[Window, P] | BaseException | None) -> bool:
         """Queue ``item`` unless the run is stopping; whether it was queued."""
         while not self._stop.is_set():
             try:
