@@ -5,6 +5,7 @@ windows in flight against a real server with a binding rate limit never meet a 4
 from __future__ import annotations
 
 import base64
+import os
 import signal
 import sqlite3
 import subprocess
@@ -179,3 +180,38 @@ def test_several_windows_in_flight_spend_a_binding_rate_limit_without_a_429(zend
     assert summary.requests > 60 and statuses == [200] * summary.requests
     with sqlite3.connect(out) as db:
         assert dict(db.execute("SELECT id, generated_timestamp FROM tickets")) == server_truth(zendesk_server)
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_an_export_in_windows_exits_130_and_the_next_run_finishes_it(zendesk_server, tmp_path: Path):
+    zendesk_server.admin.seed(tickets=5000, random_seed=5)
+    zendesk_server.admin.advance(61)
+    zendesk_server.admin.set_faults([{"match": {"method": "GET", "path": "/api/v2/incremental/*"},
+                                      "action": {"latency_ms": 100}, "every": 1}])
+    out = str(tmp_path / "tickets.db")
+    process = subprocess.Popen(command(zendesk_server, out), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               text=True)
+    assert process.stderr is not None
+    for line in process.stderr:
+        if " page 5:" in line:
+            break
+    process.send_signal(signal.SIGINT)
+    message = process.communicate(timeout=60)[1]
+    assert process.returncode == 130 and "run the same command again to resume" in message
+    finished = subprocess.run(command(zendesk_server, out), capture_output=True, text=True, timeout=300)
+    assert finished.returncode == 0, finished.stderr
+    with sqlite3.connect(out) as db:
+        assert dict(db.execute("SELECT id, generated_timestamp FROM tickets")) == server_truth(zendesk_server)
+
+
+def test_concurrency_is_an_option_of_the_export_command_with_its_environment_variable():
+    shown = subprocess.run([sys.executable, "-m", "zendesk_export.cli", "export", "--help"], capture_output=True,
+                           text=True, timeout=60, env={**os.environ, "COLUMNS": "200"})
+    assert "--concurrency N" in shown.stdout and "ZENDESK_EXPORT_CONCURRENCY" in shown.stdout
+
+
+def test_a_concurrency_out_of_range_is_a_usage_error():
+    refused = subprocess.run([sys.executable, "-m", "zendesk_export.cli", "export", "--url", "http://127.0.0.1:9",
+                              "--email", "a@b.c", "--token", "T", "--concurrency", "65"], capture_output=True,
+                             text=True, timeout=60)
+    assert refused.returncode == 2 and "concurrency" in refused.stderr
