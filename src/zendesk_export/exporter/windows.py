@@ -197,6 +197,8 @@ class Walkers(Generic[P]):
         splitting). Its old window now ends where the new one starts; what it fetched lies before that."""
         best, low, high = None, 0, 0
         for window in self._running:
+            if id(window) not in self._fetched and window.at is not None:
+                continue  # resumed, and where it stands is not known yet
             ahead_from = max(window.start, self._fetched.get(id(window), window.start))
             ahead_to = window.end if window.end is not None else self.target
             if not window.done and ahead_to is not None and ahead_to - ahead_from > high - low:
