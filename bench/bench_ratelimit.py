@@ -6,11 +6,12 @@ the ceiling is 10,000 tickets a minute with 1000-ticket pages), every export pag
 (the admin faults API). For each latency, ``zendesk-export export`` runs for a fixed wall time into a new SQLite
 output, once one request at a time (``--concurrency 1``, the sequential walk) and once with the automatic
 concurrency (windows walked side by side under one pacer), each run starting at the top of a minute of the
-server's clock with a fresh bucket; then it is killed (SIGKILL: what was committed is what counts). Printed per
-run: tickets committed per minute against the ceiling, export requests the server answered against the
-requests the limit allowed in that time, and the 429s.
+server's clock with a fresh bucket and killed half a second before the last of its minutes ends (SIGKILL: what
+was committed is what counts), so that it spans exactly ``--minutes`` of Zendesk's windows. Printed per run:
+tickets committed per minute against the ceiling, export requests the server answered against the requests the
+limit allowed in that time, and the 429s.
 
-    python bench/bench_ratelimit.py --minutes 5
+    python bench/bench_ratelimit.py --minutes 5 --concurrency 1 0 2
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import httpx
 
 EMAIL, TOKEN, ADMIN = "admin@example.com", "demo-token", "bench-ratelimit-admin-token"
 LIMIT, PAGE = 10, 1000  # Zendesk's export requests a minute; tickets a page
+START, STOP = 0.2, 0.5  # seconds after the top of a minute a run starts, before the end of one it is killed
 
 
 def serve(db: Path, tickets: int) -> tuple[subprocess.Popen[str], str]:
@@ -55,7 +57,7 @@ def wait_for_the_next_minute(url: str) -> None:
     """Sleep to the top of the server's next minute (plus a moment): every run starts with a fresh bucket."""
     with admin(url) as client:
         now = client.get("/__admin/clock").json()["now"]
-    time.sleep(60 - now % 60 + 0.2)
+    time.sleep(60 - now % 60 + START)
 
 
 def journal(url: str) -> list[dict[str, object]]:
@@ -88,34 +90,37 @@ def committed(out: Path) -> int:
         return int(db.execute("SELECT count(*) FROM tickets").fetchone()[0])
 
 
-def measure(url: str, folder: Path, latency: float, concurrency: int, minutes: float) -> str:
+def measure(url: str, folder: Path, latency: float, concurrency: int, minutes: int) -> str:
     set_latency(url, latency)
     wait_for_the_next_minute(url)
     clear_journal(url)
     out = folder / f"latency-{latency:g}-concurrency-{concurrency}.db"
-    run(url, out, concurrency, minutes * 60)
+    run(url, out, concurrency, minutes * 60 - START - STOP)
     entries = journal(url)
     answered = sum(1 for entry in entries if entry.get("status") == 200)
     refused = sum(1 for entry in entries if entry.get("status") == 429)
     tickets = committed(out)
     per_minute = tickets / minutes
-    name = "--concurrency 1 (sequential)" if concurrency == 1 else "automatic concurrency"
+    name = {1: "--concurrency 1 (sequential)", 0: "automatic concurrency"}.get(concurrency,
+                                                                          f"--concurrency {concurrency}")
     return (f"latency {latency:>4g} s  {name:<29} {per_minute:>7,.0f} tickets/min = "
             f"{per_minute / (LIMIT * PAGE):6.1%} of the ceiling; {answered:>3} requests answered of "
-            f"{LIMIT * minutes:.0f} allowed ({answered / (LIMIT * minutes):6.1%}); 429s: {refused}")
+            f"{LIMIT * minutes} allowed ({answered / (LIMIT * minutes):6.1%}); 429s: {refused}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tickets", type=int, default=100_000, help="seeded tickets (more than a run exports)")
-    parser.add_argument("--minutes", type=float, default=5.0, help="wall time of each run")
+    parser.add_argument("--minutes", type=int, default=5, help="wall time of each run, in whole minutes")
     parser.add_argument("--latency", type=float, nargs="+", default=[1.5, 8.0], help="seconds per export page")
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 0],
+                        help="--concurrency of each run at each latency (1: sequential, 0: automatic)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         server, url = serve(Path(tmp) / "server.db", args.tickets)
         try:
             for latency in args.latency:
-                for concurrency in (1, 0):
+                for concurrency in args.concurrency:
                     print(measure(url, Path(tmp), latency, concurrency, args.minutes), flush=True)
         finally:
             server.terminate()
