@@ -215,3 +215,41 @@ def test_a_concurrency_out_of_range_is_a_usage_error():
                               "--email", "a@b.c", "--token", "T", "--concurrency", "65"], capture_output=True,
                              text=True, timeout=60)
     assert refused.returncode == 2 and "concurrency" in refused.stderr
+
+
+class Recording:
+    """A real SQLite sink that remembers the checkpoint committed with every page."""
+
+    def __init__(self, out: str) -> None:
+        from zendesk_export.exporter.sinks import open_sink
+
+        self.sink = open_sink(out)
+        self.checkpoints: list[Checkpoint] = []
+
+    def load_checkpoint(self) -> Checkpoint | None:
+        return self.sink.load_checkpoint()
+
+    def write(self, page: Any) -> Any:
+        self.checkpoints.append(page.checkpoint)
+        return self.sink.write(page)
+
+    def close(self) -> None:
+        self.sink.close()
+
+
+@pytest.mark.parametrize("mode", ["time", "cursor"])
+def test_workers_whose_windows_are_empty_share_the_crowded_one(tmp_path: Path, mode: str):
+    """Every ticket in the last tenth of the history: the first two of three windows finish at once, and their
+    workers take halves of what lies ahead of the third, which the checkpoints show; the output is whole."""
+    history = History([90_000 + (number * 7) % 9_000 for number in range(600)])
+    sink = Recording(str(tmp_path / "tickets.db"))
+    config = ExportConfig(url="https://acme.zendesk.com", email="a@b.c", token="T", no_backoff=True, per_page=10,
+                          mode=mode, concurrency=3)
+    summary = run_export(config, sink, transport=httpx.MockTransport(history))
+    sink.close()
+    plans = [plan for plan in map(Plan.of, sink.checkpoints) if plan is not None]
+    assert max(len(plan.windows) for plan in plans) > 3
+    assert summary.tickets == 600
+    with sqlite3.connect(tmp_path / "tickets.db") as db:
+        stored = dict(db.execute("SELECT id, generated_timestamp FROM tickets"))
+    assert stored == {number: stamp for stamp, number in history.items}
