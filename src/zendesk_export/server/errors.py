@@ -24,8 +24,10 @@ __all__ = [
     "RecordInvalid",
     "TooManyValues",
     "InvalidPaginationParameter",
+    "InvalidPageParameter",
     "RateLimitExceeded",
     "AdminUnauthorized",
+    "DuplicateAccount",
 ]
 
 
@@ -193,6 +195,14 @@ class InvalidPaginationParameter(ZendeskError):
         super().__init__(f"Invalid cursor: {cursor[:100]!r}")
 
 
+class InvalidPageParameter(ZendeskError):
+    """A list endpoint's ``page[size]``/``page[after]``/``page[before]`` refused, in Zendesk's words (recorded:
+    "page[size] cannot be greater than 100", "page[after] is not valid")."""
+
+    status = 400
+    error = "InvalidPaginationParameter"
+
+
 class RateLimitExceeded(ZendeskError):
     status = 429
     error = "APIRateLimitExceeded"
@@ -214,3 +224,13 @@ class AdminUnauthorized(ZendeskError):
 
     def body(self) -> Any:
         return {"error": self.error, "description": "The admin API needs Authorization: Bearer <admin token>"}
+
+
+class DuplicateAccount(ZendeskError):
+    """``POST /__admin/accounts`` with a name an account already has."""
+
+    status = 409
+    error = "DuplicateAccount"
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"An account named {name!r} already exists")

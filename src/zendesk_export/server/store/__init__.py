@@ -10,10 +10,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
+
+from zendesk_export.clock import ClockState
 
 __all__ = [
     "Account",
@@ -35,9 +37,14 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Account:
+    """An account as stored: its clock rides along, so a request reads it with the account, at no extra query.
+    ``is_default``: the account a bare host (an IP, ``localhost``) reaches, the oldest one."""
+
     id: int
     subdomain: str
     settings: dict[str, Any] = field(default_factory=dict)
+    clock: ClockState = ClockState()
+    is_default: bool = False
 
 
 @dataclass(frozen=True)
@@ -106,6 +113,26 @@ class Store(Protocol):
         """Set one key of ``Account.settings`` (``None`` removes it), atomically."""
         ...
 
+    def accounts(self) -> list[Account]:
+        """Every account, oldest first (the first is the default one)."""
+        ...
+
+    def create_account(self, subdomain: str, users: Sequence[dict[str, Any]]) -> Account:
+        """A new account with its first users (specs as in ``DEMO``), in one transaction; DuplicateRecord if the
+        subdomain is taken. Account ids are never reused, so nothing kept of a deleted account (a cursor, a
+        journal) can reach a new one."""
+        ...
+
+    def delete_account(self, account_id: int) -> None:
+        """The account and every row of every table that belongs to it, in one transaction."""
+        ...
+
+    def change_clock(self, account_id: int, change: Callable[[ClockState], ClockState]) -> ClockState:
+        """Apply one operation to the account's stored clock, atomically (across processes); the new state."""
+        ...
+
+    def ticket_count(self, account_id: int) -> int: ...
+
     def hit_rate_counters(self, account_id: int, hits: Sequence[tuple[str, int]]) -> dict[str, int]:
         """Count one request in each ``(bucket, window_start)`` and return each bucket's count in that window
         (a bucket whose stored window differs starts again at 1). One atomic statement: correct across threads
@@ -171,6 +198,33 @@ class Store(Protocol):
     def insert_records(self, account_id: int, table: str, records: Iterable[dict[str, Any]]) -> int: ...
 
     def tickets_by_id(self, account_id: int, ids: Sequence[int]) -> list[ExportRow]: ...
+
+    # -- declared resources (issue 9): ``table`` "records" holds every ``kind``; users, groups and
+    # organizations are paged from their own tables (``kind`` None) -------------------------------------
+    def resource_page(self, account_id: int, table: str, kind: str | None, *, after: int | None = None,
+                      before: int | None = None, offset: int = 0, limit: int = 100) -> list[dict[str, Any]]:
+        """Up to ``limit`` objects in id order: after ``after``, the last ones before ``before``, or from
+        ``offset``."""
+        ...
+
+    def resource_count(self, account_id: int, table: str, kind: str | None) -> int: ...
+
+    def resources_by_id(self, account_id: int, kind: str, ids: Iterable[int]) -> list[dict[str, Any]]: ...
+
+    def put_resources(self, account_id: int, kind: str, objects: Iterable[dict[str, Any]]) -> int:
+        """Insert or replace objects (each with ``id``, ``created_at_epoch``, ``updated_at_epoch``)."""
+        ...
+
+    def create_resource(self, account_id: int, kind: str, build: Callable[[int], dict[str, Any]]
+                        ) -> dict[str, Any]:
+        """A new object with the next id of its kind, made by ``build(id)``, stored atomically."""
+        ...
+
+    def delete_resource(self, account_id: int, kind: str, object_id: int) -> bool: ...
+
+    def tag_counts(self, account_id: int) -> dict[str, int]:
+        """Each tag of the account's live tickets → how many carry it."""
+        ...
 
     def comment_counts(self, account_id: int, ticket_ids: Sequence[int]) -> dict[int, int]: ...
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from zendesk_export.server.store import DEMO, Account, DuplicateRecord, ExportRow, User
+from zendesk_export.server.store import DEMO, DuplicateRecord, ExportRow, User
 from zendesk_export.server.store.sql import (
     AUDIT_COLUMNS,
     CREDENTIAL_COLUMNS,
@@ -189,13 +189,6 @@ class SQLiteStore(Queries):
         return created
 
     # -- accounts, users, credentials ---------------------------------------------------------------
-    def account(self, subdomain: str | None) -> Account | None:
-        if subdomain is None:
-            row = self._conn().execute("SELECT * FROM accounts ORDER BY id LIMIT 1").fetchone()
-        else:
-            row = self._conn().execute("SELECT * FROM accounts WHERE subdomain = ?", (subdomain,)).fetchone()
-        return Account(row["id"], row["subdomain"], orjson.loads(row["settings"])) if row else None
-
     def set_account_setting(self, account_id: int, key: str, value: Any) -> None:
         with self._transaction() as conn:
             row = conn.execute("SELECT settings FROM accounts WHERE id = ?", (account_id,)).fetchone()
