@@ -5,9 +5,10 @@
   retried with exponential backoff and jitter.
 * A 429 waits for ``Retry-After`` (seconds or an HTTP date, read against the server's ``Date``); without it,
   until the next calendar minute of the server's clock (Zendesk's windows are calendar minutes), else backoff.
-* Pacing: when a response says the bucket is empty (``zendesk-ratelimit-*: remaining=0; resets=N`` or
-  ``x-rate-limit-remaining: 0`` with ``ratelimit-reset``), the next request waits for the reset instead of
-  spending a 429; while the headers show requests left, the client does not slow down at all.
+* Pacing (:mod:`.pacer`): when a response says the bucket is empty (``zendesk-ratelimit-*: remaining=0;
+  resets=N`` or ``x-rate-limit-remaining: 0`` with ``ratelimit-reset``), the next request waits for the reset
+  instead of spending a 429; while the headers show requests left, a client alone does not slow down at all.
+  Clients of one run that share a :class:`~.pacer.Pacer` (several requests in flight) share its budget.
 * Before the first answer, a connection that is refused or a host name that does not resolve is retried for
   :data:`FIRST_CONTACT_WINDOW` seconds only, then :class:`Unreachable` names the URL: a wrong ``--url`` or a
   server that is not running is reported in seconds. Once the account has answered, the same failures are
@@ -22,6 +23,7 @@
 from __future__ import annotations
 
 import random
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -42,12 +44,12 @@ from .errors import (
     TooRecentStartTime,
     Unreachable,
 )
+from .pacer import PACING_MARGIN, Pacer, Slot, bucket_states
 from .settings import ExportConfig
 
-__all__ = ["ApiResponse", "ClientStats", "RetryPolicy", "Wait", "ZendeskClient"]
+__all__ = ["PACING_MARGIN", "ApiResponse", "ClientStats", "RetryPolicy", "Wait", "ZendeskClient"]
 
 USER_AGENT = f"zendesk-export/{__version__}"
-PACING_MARGIN = 0.5  # seconds added to a bucket reset so that we never arrive a moment early
 FIRST_CONTACT_WINDOW = 5.0  # seconds to retry an unreachable host before it has ever answered
 _UNRESOLVABLE = ("Name or service not known", "nodename nor servname", "getaddrinfo failed",
                  "No address associated", "Temporary failure in name resolution")
@@ -107,13 +109,14 @@ class ZendeskClient:
     """GET JSON from one Zendesk account, with auth, retries and pacing (see the module docstring).
 
     ``sleep`` replaces :func:`time.sleep` (default: a no-op if ``config.no_backoff``); ``transport`` an httpx
-    transport (tests); ``on_wait`` is told about every pause before it starts (progress displays).
+    transport (tests); ``on_wait`` is told about every pause before it starts (progress displays); ``pacer``
+    hands out the request slots (default: one of its own). Safe to use from several threads at once.
     """
 
     def __init__(self, config: ExportConfig, *, sleep: Callable[[float], None] | None = None,
                  transport: httpx.BaseTransport | None = None, on_wait: Callable[[Wait], None] | None = None,
                  policy: RetryPolicy | None = None, rng: random.Random | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, pacer: Pacer | None = None) -> None:
         self.config = config
         self.stats = ClientStats()
         self.on_wait = on_wait
@@ -121,7 +124,9 @@ class ZendeskClient:
         self._policy = policy or RetryPolicy()
         self._rng = rng or random.Random()
         self._clock = clock
-        self._paced_until = 0.0
+        self.pacer = pacer or Pacer(clock=clock)
+        self.latency: float | None = None  # seconds the latest answer took, once one came
+        self._counting = threading.Lock()  # stats are bumped from every thread that shares the client
         self._server_time: float | None = None
         self._answered = False
         self._http = httpx.Client(auth=_auth(config), headers=_headers(config), transport=transport,
@@ -148,8 +153,8 @@ class ZendeskClient:
         url = self.config.base_url + path
         started, waited, attempt = self._clock(), 0.0, 0
         while True:
-            self._pace()
-            outcome = self._attempt(url, params)
+            slot = self._pace()
+            outcome = self._attempt(url, params, slot)
             if isinstance(outcome, ApiResponse):
                 return outcome
             delay = outcome.delay if outcome.delay is not None else self._backoff(attempt)
@@ -161,29 +166,37 @@ class ZendeskClient:
             if spent + delay > self.config.retry_for:
                 raise GaveUp(f"gave up after {attempt + 1} attempts in {spent:.0f}s: {outcome.reason} "
                              f"(GET {url}); try again later or raise --retry-for")
-            self.stats.retries += 1
+            if outcome.rate_limited and self.pacer.spread:
+                self.pacer.block(delay)  # requests side by side: all of them wait, not only this one
+            self._count(retries=1)
             self._wait(Wait("rate_limit" if outcome.rate_limited else "retry", delay, outcome.reason))
             waited += delay
             attempt += 1
 
     def pause(self, reason: str, attempt: int = 0) -> None:
         """Wait the backoff of ``attempt`` (for the export loop's "ask again" on an empty page)."""
-        self.stats.retries += 1
+        self._count(retries=1)
         self._wait(Wait("retry", self._backoff(attempt), reason))
 
-    def _attempt(self, url: str, params: Mapping[str, str | int]) -> ApiResponse | _Retryable:
-        self.stats.requests += 1
+    def _attempt(self, url: str, params: Mapping[str, str | int], slot: Slot) -> ApiResponse | _Retryable:
+        self._count(requests=1)
+        sent = self._clock()
         try:
             response = self._http.get(url, params=dict(params))
         except httpx.TimeoutException:
-            return _Retryable(f"no answer within {self.config.timeout:g}s")
+            return self._failed(slot, f"no answer within {self.config.timeout:g}s")
         except httpx.ConnectError as error:
-            return _Retryable(_connect_failure(error, self.config), unreachable=True)
+            return self._failed(slot, _connect_failure(error, self.config), unreachable=True)
         except (httpx.TransportError, httpx.DecodingError) as error:
-            return _Retryable(f"connection failed ({type(error).__name__}: {error or 'no detail'})")
+            return self._failed(slot, f"connection failed ({type(error).__name__}: {error or 'no detail'})")
         self._answered = True
-        self._observe(response.headers)
+        self.latency = self._clock() - sent
+        self._observe(response.headers, slot)
         return self._interpret(response)
+
+    def _failed(self, slot: Slot, reason: str, unreachable: bool = False) -> _Retryable:
+        self.pacer.forget(slot.seq)
+        return _Retryable(reason, unreachable=unreachable)
 
     def _interpret(self, response: httpx.Response) -> ApiResponse | _Retryable:
         status = response.status_code
@@ -204,24 +217,32 @@ class ZendeskClient:
     def _first_contact_window(self) -> float:
         return min(FIRST_CONTACT_WINDOW, self.config.retry_for)
 
-    def _observe(self, headers: httpx.Headers) -> None:
+    def _observe(self, headers: httpx.Headers, slot: Slot) -> None:
         server_time = _date_header(headers)
         if server_time is not None:
             self._server_time = server_time
-        pause = _bucket_empty_for(headers, self._server_time)
-        if pause is not None:
-            self._paced_until = max(self._paced_until, self._clock() + pause + PACING_MARGIN)
+        names = ((name.lower(), value) for name, value in headers.items())
+        self.pacer.observe(slot.seq, bucket_states(names, self._server_time))
 
-    def _pace(self) -> None:
-        pause = self._paced_until - self._clock()
-        if pause > 0:
-            self._paced_until = 0.0
-            self._wait(Wait("rate_limit", pause, "rate limit bucket empty, waiting for its reset"))
+    def _pace(self) -> Slot:
+        """Wait for a request slot. A wait for the budget is a reported rate-limit wait; the short gaps that
+        spread requests evenly are slept without a word."""
+        slot = self.pacer.reserve()
+        if slot.budget and slot.delay > 0:
+            self._wait(Wait("rate_limit", slot.delay, "rate limit bucket empty, waiting for its reset"))
+        elif slot.delay > 0:
+            self._sleep(slot.delay)
+        return slot
+
+    def _count(self, requests: int = 0, retries: int = 0, rate_limit_waits: int = 0, waited: float = 0.0) -> None:
+        with self._counting:
+            self.stats.requests += requests
+            self.stats.retries += retries
+            self.stats.rate_limit_waits += rate_limit_waits
+            self.stats.waited_seconds += waited
 
     def _wait(self, wait: Wait) -> None:
-        if wait.kind == "rate_limit":
-            self.stats.rate_limit_waits += 1
-        self.stats.waited_seconds += wait.seconds
+        self._count(rate_limit_waits=int(wait.kind == "rate_limit"), waited=wait.seconds)
         if self.on_wait is not None:
             self.on_wait(wait)
         self._sleep(wait.seconds)
@@ -292,47 +313,6 @@ def _date_header(headers: httpx.Headers) -> float | None:
         parsed = _http_date(value)
         if parsed is not None:
             return parsed
-    return None
-
-
-def _bucket_empty_for(headers: httpx.Headers, server_time: float | None) -> float | None:
-    """Seconds until an empty rate-limit bucket refills, or None while requests are left."""
-    pauses = [_endpoint_bucket_pause(value) for name, value in headers.items()
-              if name.startswith("zendesk-ratelimit-")]
-    pauses.append(_account_bucket_pause(headers, server_time))
-    known = [pause for pause in pauses if pause is not None]
-    return max(known) if known else None
-
-
-def _endpoint_bucket_pause(value: str) -> float | None:
-    """``total=10; remaining=0; resets=42`` → 42.0; None while ``remaining`` > 0 or unparseable."""
-    fields = dict(part.strip().partition("=")[::2] for part in value.split(";"))
-    try:
-        if int(fields.get("remaining", "1")) > 0:
-            return None
-        return float(fields.get("resets", "60"))
-    except ValueError:
-        return None
-
-
-def _account_bucket_pause(headers: httpx.Headers, server_time: float | None) -> float | None:
-    remaining = _first_header(headers, "x-rate-limit-remaining", "ratelimit-remaining",
-                              "rate-limit-remaining")
-    try:
-        if remaining is None or int(remaining) > 0:
-            return None
-        reset = _first_header(headers, "ratelimit-reset", "rate-limit-reset")
-        if reset is not None:
-            return float(reset)
-    except ValueError:
-        return None
-    return 60 - server_time % 60 if server_time is not None else 60.0
-
-
-def _first_header(headers: httpx.Headers, *names: str) -> str | None:
-    for name in names:
-        if name in headers:
-            return headers[name]
     return None
 
 

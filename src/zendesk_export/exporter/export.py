@@ -19,6 +19,10 @@ Rules (the pitfalls of Appendix B of the reference, avoided):
   judges). A 400/422 "Too recent start_time" means "nothing new": the run ends, successfully.
 * Every page goes to the sink with the checkpoint of the *next* request, in one atomic ``sink.write``; a run
   resumes from the sink's checkpoint, and refuses one written for another account or mode.
+* Several requests in flight (``concurrency``, automatic by default): when the first page shows that more of
+  the history is left than one request at a time can fetch within the rate limit, the rest is cut into
+  windows walked side by side under one pacer (:mod:`.windows`, :mod:`.pacer`); the checkpoint then holds every
+  window's progress.
 """
 
 from __future__ import annotations
@@ -38,8 +42,10 @@ from .client import Wait, ZendeskClient
 from .errors import CheckpointMismatch, ExportError, ExportStuck, MalformedPage, OutputError, TooRecentStartTime
 from .moments import describe_checkpoint
 from .outputs import check_output, discard_new_entries, existing_entries
+from .pacer import auto_concurrency
 from .settings import ExportConfig
 from .sinks.base import Checkpoint, Page, Sink, WriteResult
+from .windows import MAX_AUTO_CONCURRENCY, Plan, Walkers, Window, clip, split
 
 __all__ = [
     "CURSOR_PATH",
@@ -232,15 +238,14 @@ class _Run:
         self.baseline = replace(self.client.stats)
         self.origin: int | None = None
         self.reached: int | None = None
+        self.covered: dict[int, int] = {}  # id(window) → newest generated_timestamp written from it
 
     def run(self) -> ExportSummary:
         started = time.monotonic()
         try:
             resumed = _load_checkpoint(self.sink)
             self.summary.resumed_from = self.summary.checkpoint = resumed
-            start: int | Checkpoint = resumed if resumed is not None else self.config.start_time
-            for page in iter_pages(self.client, start, mode=self.config.mode):
-                self._write(page)
+            self._export(resumed)
         finally:
             self.client.on_wait = self.chained_on_wait
             if self.own_client:
@@ -250,9 +255,68 @@ class _Run:
         self._report("done")
         return self.summary
 
-    def _write(self, page: ExportPage) -> None:
+    def _export(self, resumed: Checkpoint | None) -> None:
+        """Go on with the windows of a resumed checkpoint, or walk from its position (or the start time) and
+        split into windows when the first page shows that it pays."""
+        plan = Plan.of(resumed) if resumed is not None else None
+        start: int | Checkpoint = resumed if resumed is not None else self.config.start_time
+        if resumed is not None and plan is not None:
+            _check_resumable(resumed, self.config.mode, self.config.source)
+            if plan.pending():
+                self._walk_windows(plan, self.config.concurrency or len(plan.pending()), {}, None)
+                return
+            start = plan.resume_point()
+        pages = iter_pages(self.client, start, mode=self.config.mode)
+        for page in pages:
+            plan = self._plan(page) if self.summary.pages == 0 else None
+            if plan is not None:
+                self._write(page, force=True, checkpoint=plan.checkpoint())
+                target = None if self.client.server_time is None else int(self.client.server_time) - MIN_AGE
+                self._walk_windows(plan, len(plan.windows), {0: pages}, target)
+                return
+            self._write(page)
+
+    def _plan(self, first: ExportPage) -> Plan | None:
+        """Windows for the rest of the history after the first page, or None when one request at a time does as
+        well: the stream ended, ``concurrency`` is 1 (chosen, or automatic because latency does not limit us),
+        or too little history is left."""
+        server_time = self.client.server_time
+        if first.end_of_stream or first.checkpoint is None or not first.tickets or server_time is None:
+            return None
+        workers = self.config.concurrency or auto_concurrency(
+            self.client.latency or 0.0, self.client.pacer.limit, MAX_AUTO_CONCURRENCY)
+        stamps = [_timestamp(ticket) for ticket in first.tickets]
+        low, high = max(stamps), int(server_time) - MIN_AGE
+        if workers <= 1 or high - low < workers:
+            return None
+        return Plan(self.config.mode, self.config.source,
+                    split(min(stamps), first.checkpoint.position, low, high, workers))
+
+    def _walk_windows(self, plan: Plan, workers: int, started: dict[int, Iterator[ExportPage]],
+                      target: int | None) -> None:
+        """Fetch the windows' pages on worker threads; write them here, each with every window's progress."""
+        def walk(window: Window) -> Iterator[ExportPage]:
+            return iter_pages(self.client, window.origin(plan.mode, plan.source), mode=plan.mode)
+
+        walkers = Walkers(plan, walk, workers, started, target)
+        self.client.pacer.spread = walkers.workers > 1
+        for window, page in walkers:
+            with walkers.lock:  # a worker may be splitting a window meanwhile
+                before = (window.at, window.done)
+                tickets = clip(window, page, plan.mode)
+                moved = (window.at, window.done) != before
+                checkpoint = plan.checkpoint()
+            if tickets:
+                self.covered[id(window)] = max(_timestamp(ticket) for ticket in tickets)
+            self._write(replace(page, tickets=tickets), force=moved, checkpoint=checkpoint, plan=plan)
+
+    def _write(self, page: ExportPage, *, force: bool = False, checkpoint: Checkpoint | None = None,
+               plan: Plan | None = None) -> None:
+        """Write ``page`` with ``checkpoint`` (default: its own); a page without tickets only when ``force``
+        (a window moved or finished)."""
         self.summary.pages += 1
-        if page.checkpoint is not None and (page.tickets or page.sideloads):  # empty pages move nothing
+        page = page if checkpoint is None else replace(page, checkpoint=checkpoint)
+        if page.checkpoint is not None and (page.tickets or page.sideloads or force):
             result = _write_page(self.sink, Page(page.tickets, page.checkpoint, page.sideloads))
             self._add(result)
             self.summary.checkpoint = page.checkpoint
@@ -262,6 +326,8 @@ class _Run:
             oldest, newest = min(stamps), max(stamps)
             self.origin = min(oldest, self.origin or oldest)
             self.reached = max(newest, self.reached or 0)
+        if plan is not None and self.origin is not None:
+            self.reached = self.origin + _covered(plan, self.covered, self.origin)
         self._report("page")
 
     def _add(self, result: WriteResult) -> None:
@@ -291,6 +357,19 @@ class _Run:
             kind, self.summary.pages, self.summary.tickets, self.summary.requests, self.summary.retries,
             self.summary.rate_limit_waits, self.summary.waited_seconds, self.origin, self.reached,
             None if server_time is None else server_time - MIN_AGE, wait, self.summary.checkpoint))
+
+
+def _covered(plan: Plan, covered: dict[int, int], origin: int) -> int:
+    """Seconds of history the windows have written so far (for the progress estimate): a finished window its
+    whole span, the others from their start to their newest ticket."""
+    total = 0
+    for window in list(plan.windows):  # a copy: a worker may be inserting a window
+        start = max(window.start, origin)
+        if window.done and window.end is not None:
+            total += max(0, window.end - start)
+        elif id(window) in covered:
+            total += max(0, covered[id(window)] - start)
+    return total
 
 
 @cache

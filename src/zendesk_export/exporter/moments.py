@@ -13,6 +13,7 @@ import re
 import time
 
 from .sinks.base import Checkpoint
+from .windows import Plan, windows_summary
 
 __all__ = ["checkpoint_moment", "describe_checkpoint", "duration", "utc"]
 
@@ -35,7 +36,13 @@ def duration(seconds: float) -> str:
 
 
 def checkpoint_moment(checkpoint: Checkpoint) -> int | None:
-    """The epoch a checkpoint resumes from, or None when it cannot be told (an unfamiliar cursor)."""
+    """The epoch a checkpoint resumes from, or None when it cannot be told (an unfamiliar cursor). For an
+    export in concurrent windows: where its earliest unfinished window stands."""
+    plan = Plan.of(checkpoint)
+    if plan is not None:
+        window = plan.windows[(plan.pending() or [-1])[0]]
+        origin = window.origin(plan.mode, plan.source)
+        return origin if isinstance(origin, int) else checkpoint_moment(origin)
     if checkpoint.mode == "time":
         return int(checkpoint.position) if checkpoint.position.isdigit() else None
     text = checkpoint.position.replace(" ", "+").replace("-", "+").replace("_", "/").rstrip("=")
@@ -50,6 +57,9 @@ def checkpoint_moment(checkpoint: Checkpoint) -> int | None:
 def describe_checkpoint(checkpoint: Checkpoint) -> str:
     """``2024-01-31 12:00:00 UTC`` for a checkpoint whose moment is known, else ``cursor <position>``."""
     moment = checkpoint_moment(checkpoint)
+    plan = Plan.of(checkpoint)
+    if plan is not None:
+        return f"{utc(moment) if moment is not None else 'an unknown moment'} ({windows_summary(plan.windows)})"
     if moment is None:
         return f"{checkpoint.mode} position {checkpoint.position}"
     return utc(moment)

@@ -107,6 +107,10 @@ _LOOP_SETTINGS = (
             env="ZENDESK_EXPORT_EXCLUDE_DELETED", parse=parse_bool, switch=True),
     Setting("per_page", MAX_PER_PAGE, "tickets per page, 1-1000", env="ZENDESK_EXPORT_PER_PAGE",
             parse=bounded_int(1, MAX_PER_PAGE), metavar="N"),
+    Setting("concurrency", 0, "export requests in flight at once, 1-64: the history is cut into that many windows "
+            "walked side by side within the rate limit; 0 (default) chooses from the rate limit and the latency "
+            "of the first page (1 when one request at a time keeps up)", env="ZENDESK_EXPORT_CONCURRENCY",
+            parse=bounded_int(0, 64), metavar="N"),
     Setting("timeout", 60.0, "seconds to wait for one response before retrying it",
             env="ZENDESK_EXPORT_TIMEOUT", parse=positive_float, metavar="S"),
     Setting("retry_for", 600.0, "give up on a request that keeps failing for this many seconds",
@@ -191,6 +195,7 @@ class ExportConfig:
     include: tuple[str, ...] = ()
     exclude_deleted: bool = False
     per_page: int = MAX_PER_PAGE
+    concurrency: int = 0
     timeout: float = 60.0
     retry_for: float = 600.0
     no_backoff: bool = False
@@ -203,6 +208,8 @@ class ExportConfig:
         _check_credentials(self)
         if self.mode not in MODES:
             raise ConfigError(f"mode {self.mode!r} is not one of {', '.join(MODES)}")
+        if not 0 <= self.concurrency <= 64:
+            raise ConfigError(f"concurrency {self.concurrency} is not between 0 (automatic) and 64")
         if self.start_time < 0:
             raise ConfigError(f"start time {self.start_time} is before 1970")
 
