@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from tests.reference import load_reference
-from tests.server.test_contract_export_family import same_shape
+from tests.shapes import shape_errors
 from zendesk_export.testing import ZendeskServer
 
 FROZEN_AT = 1_750_000_000
@@ -77,8 +77,17 @@ def test_pages_have_the_recorded_shape(seeded: ZendeskServer, recording: str, pa
         assert ours[key], f"{path} answered no {key}"
         same_item(ours[key][0], real[key][0], ordered="2015" not in recording)
         real, ours = {**real, key: []}, {**ours, key: []}
-    same_shape(ours, real)
+    same_shape(ours, real, ordered="2015" not in recording)
 
+
+
+def same_shape(ours: Any, real: Any, ordered: bool = True) -> None:
+    """The strict shape comparison (tests/shapes.py: every key in order, every list element, every type), except
+    where a value stands against a null or an empty list: these recordings come from a handful of sample tickets,
+    and which metrics, links and fields are set depends on each ticket's own history, not on the endpoint."""
+    errors = [e for e in shape_errors(ours, real, ordered=ordered)
+              if "(None)" not in e and "Zendesk's is empty" not in e]
+    assert not errors, f"{len(errors)} difference(s) from the recorded shape:\n  " + "\n  ".join(errors)
 
 # Parts whose shape depends on the data, not the endpoint: custom user fields, attachments, where a write came
 # from (a sample ticket's audit has empty `metadata.system`), and the 2024 key of metric sets.
@@ -105,7 +114,7 @@ def test_single_objects_have_the_recorded_shape(seeded: ZendeskServer, recording
     ours, real = get(seeded, path.format(rating=rating)).json(), recorded(recording)
     key = next(iter(real))
     ours[key].pop("custom_status_updated_at", None)
-    same_shape(ours, real)
+    same_shape(ours, real, ordered="2015" not in recording)
 
 
 @pytest.mark.parametrize(("recording", "path", "params"), [
