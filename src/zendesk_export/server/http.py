@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 from starlette.concurrency import run_in_threadpool
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.datastructures import QueryParams
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
@@ -26,6 +27,7 @@ from zendesk_export.clock import Clock
 from zendesk_export.server.errors import InvalidJSON, NoHelpDesk, ZendeskError
 from zendesk_export.server.model.audits import Origin
 from zendesk_export.server.model.auth import LoginThrottle, authenticate, resolve_account
+from zendesk_export.server.model.ids import id_from_text
 from zendesk_export.server.store import Account, Store, User
 
 __all__ = [
@@ -113,13 +115,34 @@ class Call:
             raise InvalidJSON() from None
         if not isinstance(data, dict):
             raise InvalidJSON()
+        try:  # whatever is accepted must render back: orjson writes at most 254 levels and 64-bit integers
+            orjson.dumps(data)
+        except orjson.JSONEncodeError:
+            raise InvalidJSON("The request body is nested too deeply or holds a number out of range") from None
         return data
 
     def path_int(self, name: str) -> int:
-        return int(self.request.path_params[name])
+        """A ``{name:id}`` path segment as a record id; beyond Zendesk's range → 404 RecordNotFound."""
+        return id_from_text(self.request.path_params[name])
 
 
 Handler = Callable[[Call], Response]
+
+
+class _IdConvertor(Convertor[str]):
+    """``{name:id}``: ASCII digits, any length, kept as text. Starlette's ``int`` converts while routing, where
+    5000 digits (``int`` refuses them) would fail outside any handler; ``Call.path_int`` checks the range."""
+
+    regex = "[0-9]+"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return str(value)
+
+
+register_url_convertor("id", _IdConvertor())
 
 _HOST = re.compile(r"[A-Za-z0-9.\-]+(:[0-9]+)?|\[[0-9A-Fa-f:.]+\](:[0-9]+)?")
 

@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from zendesk_export.clock import Clock
 from zendesk_export.server.admin.guard import OPENAPI_PATH
 from zendesk_export.server.admin.openapi import CLOCK, INT, LIMITS, OBJECT, REQUESTS, RULE, RULES, AdminRoute, document
 from zendesk_export.server.edge.faults import FaultInjector, FaultRuleError, parse_rules
@@ -96,8 +97,8 @@ def set_clock(call: Call, controls: Controls) -> Response:
     data = call.json()
     clock = call.ctx.clock
     actions: dict[str, Callable[[Any], None]] = {
-        "freeze_at": lambda v: clock.freeze(_number(v, "freeze_at")),
-        "advance": lambda v: clock.advance(_number(v, "advance")),
+        "freeze_at": lambda v: clock.freeze(_moment(_number(v, "freeze_at"), "freeze_at")),
+        "advance": lambda v: _advance(clock, _number(v, "advance")),
         "unfreeze": lambda v: clock.unfreeze() if v else None,
         "reset": lambda v: clock.reset() if v else None,
     }
@@ -113,6 +114,21 @@ def _number(value: Any, name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise InvalidParameter(f"{name} must be a number")
     return float(value)
+
+
+MAX_MOMENT = 253_402_300_799  # 9999-12-31T23:59:59Z: the last moment Zendesk's time format can write
+
+
+def _moment(at: float, name: str) -> float:
+    """A clock time the server can write in every timestamp it renders; a clock beyond would break them all."""
+    if not 0 <= at <= MAX_MOMENT:
+        raise InvalidParameter(f"{name} must leave the clock between 0 and {MAX_MOMENT} (epoch seconds)")
+    return at
+
+
+def _advance(clock: Clock, seconds: float) -> None:
+    _moment(clock.now() + seconds, "advance")
+    clock.advance(seconds)
 
 
 # -- faults ---------------------------------------------------------------------------------------------------

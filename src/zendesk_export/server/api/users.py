@@ -96,8 +96,8 @@ def _record_routes(table: str) -> list[tuple[str, str, Handler]]:
     return [
         ("GET", f"/api/v2/{table}", _list(table)),
         ("POST", f"/api/v2/{table}", _create(table)),
-        ("GET", f"/api/v2/{table}/{{record_id:int}}", _show(table)),
-        ("PUT", f"/api/v2/{table}/{{record_id:int}}", _update(table)),
+        ("GET", f"/api/v2/{table}/{{record_id:id}}", _show(table)),
+        ("PUT", f"/api/v2/{table}/{{record_id:id}}", _update(table)),
     ]
 
 

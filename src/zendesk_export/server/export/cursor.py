@@ -21,6 +21,7 @@ from urllib.parse import unquote
 
 from zendesk_export.server.errors import InvalidPaginationParameter
 from zendesk_export.server.export.incremental import parse_start_time
+from zendesk_export.server.model.ids import MAX_ID
 from zendesk_export.server.store import ExportRow
 
 __all__ = ["Position", "CursorPage", "encode_cursor", "decode_cursor", "parse_position", "cursor_page"]
@@ -55,7 +56,7 @@ def decode_cursor(raw: str) -> Position:
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise InvalidPaginationParameter(raw) from None
     match = _DECODED.fullmatch(decoded)
-    if match is None:
+    if match is None or int(match.group(2)) > MAX_ID:  # beyond Zendesk's ids: not a position we ever issued
         raise InvalidPaginationParameter(raw)
     return int(match.group(1)), int(match.group(2))
 
