@@ -4,6 +4,11 @@ Ticket columns derive from ``tickets.TICKET_FIELDS``; beside them each row keeps
 JSON rendered when it was written, so an export page is an index range scan plus a join of stored bytes.
 Writers take ``BEGIN IMMEDIATE`` so read-modify-write of a ticket is serialised, also across processes sharing
 the file.
+
+SQLite has one write lock per file, so nothing that every request writes may share the file with a long write:
+the rate-limit counters (bumped by every API request) live in a side file, ``PATH-ratelimits``, with its own
+lock, still shared by every process serving ``PATH``; and seeding writes in chunks of short transactions, so an
+API write waits for one chunk at most, never for a whole seed.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
+from itertools import islice
 from typing import Any
 
 import orjson
@@ -42,9 +48,27 @@ from zendesk_export.server.store.sql import (
 )
 from zendesk_export.tickets import TICKET_FIELDS
 
-__all__ = ["SQLiteStore", "MIGRATIONS", "row_to_ticket"]
+__all__ = ["SQLiteStore", "MIGRATIONS", "row_to_ticket", "counters_path"]
 
 MIGRATIONS: tuple[str, ...] = migrations(SQLITE)
+_CHUNK = 2000  # seeded tickets per transaction: bounded memory, and the longest an API write waits
+_COUNTERS = """CREATE TABLE IF NOT EXISTS rate_counters (
+    account_id INTEGER NOT NULL, bucket TEXT NOT NULL, window_start INTEGER NOT NULL, count INTEGER NOT NULL,
+    PRIMARY KEY (account_id, bucket))"""
+
+
+def counters_path(path: str) -> str:
+    """The side file of a database's rate-limit counters."""
+    return f"{path}-ratelimits"
+
+
+def _connect(path: str) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, timeout=30, check_same_thread=False)
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA busy_timeout=30000")
+    return conn
 
 
 def row_to_ticket(row: sqlite3.Row) -> dict[str, Any]:
@@ -113,12 +137,15 @@ class SQLiteStore(Queries):
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self.path, isolation_level=None, timeout=30, check_same_thread=False)
-            conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA busy_timeout=30000")
-            self._local.conn = conn
+            conn = self._local.conn = _connect(self.path)
+        return conn
+
+    def _counters(self) -> sqlite3.Connection:
+        """This thread's connection to the counters' side file (created with its table on first use)."""
+        conn = getattr(self._local, "counters", None)
+        if conn is None:
+            conn = self._local.counters = _connect(counters_path(self.path))
+            conn.execute(_COUNTERS)
         return conn
 
     @contextmanager
@@ -148,10 +175,11 @@ class SQLiteStore(Queries):
             yield _SQLiteWriter(conn, account_id)
 
     def close(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
+        for name in ("conn", "counters"):
+            conn = getattr(self._local, name, None)
+            if conn is not None:
+                conn.close()
+                setattr(self._local, name, None)
 
     # -- schema -----------------------------------------------------------------------------------
     def _migrate(self) -> None:
@@ -202,18 +230,18 @@ class SQLiteStore(Queries):
             settings = changed_settings(row[0] if row else None, key, value)
             conn.execute("UPDATE accounts SET settings = ? WHERE id = ?", (settings, account_id))
 
-    # -- rate-limit counters: one autocommitted statement per request, see edge/ratelimit.py ------------
+    # -- rate-limit counters: one autocommitted statement per request in the side file, see edge/ratelimit.py --
     def hit_rate_counters(self, account_id: int, hits: Sequence[tuple[str, int]]) -> dict[str, int]:
         if not hits:
             return {}
-        rows = self._conn().execute(
+        rows = self._counters().execute(
             hit_rate_counters_sql(SQLITE, len(hits)),
             [value for bucket, start in hits for value in (account_id, bucket, start)],
         ).fetchall()
         return {bucket: count for bucket, count in rows}
 
     def clear_rate_counters(self, account_id: int) -> None:
-        self._conn().execute("DELETE FROM rate_counters WHERE account_id = ?", (account_id,))
+        self._counters().execute("DELETE FROM rate_counters WHERE account_id = ?", (account_id,))
 
     def _user(self, where: str, args: tuple[Any, ...]) -> User | None:
         row = self._conn().execute(
@@ -247,15 +275,18 @@ class SQLiteStore(Queries):
         return self.export_rows(account_id, timestamp, timestamp, -1, exclude_deleted)
 
     def insert_tickets(self, account_id: int, tickets: Iterable[dict[str, Any]]) -> int:
-        with self._transaction() as conn:
-            numbers, count = Sequences(conn, account_id, SQLITE), 0
-            # 2000 a chunk: bounded memory, few executemany calls
-            for chunk, audits in numbered_chunks(account_id, tickets, numbers, 2000):
-                conn.executemany(_INSERT_TICKET, [row_values(account_id, t) for t in chunk])
-                conn.executemany(_INSERT_AUDIT, audits)
-                count += len(chunk)
-            numbers.save()
-            return count
+        """Seeding, one transaction per chunk: the tickets are made between transactions, and each chunk takes
+        its ids from the sequences as it commits, so API writes in between never collide with it."""
+        iterator, count = iter(tickets), 0
+        while chunk := list(islice(iterator, _CHUNK)):
+            with self._transaction() as conn:
+                numbers = Sequences(conn, account_id, SQLITE)
+                for numbered, audits in numbered_chunks(account_id, chunk, numbers, len(chunk)):
+                    conn.executemany(_INSERT_TICKET, [row_values(account_id, t) for t in numbered])
+                    conn.executemany(_INSERT_AUDIT, audits)
+                numbers.save()
+            count += len(chunk)
+        return count
 
     def insert_records(self, account_id: int, table: str, records: Iterable[dict[str, Any]]) -> int:
         """Bulk insert (seeding); records whose id or unique name exists are kept as they are."""
