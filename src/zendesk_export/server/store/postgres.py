@@ -31,12 +31,13 @@ try:
     import psycopg
     from psycopg import sql
     from psycopg.rows import dict_row
-    from psycopg_pool import ConnectionPool
+    from psycopg_pool import ConnectionPool, PoolTimeout
 except ImportError as error:  # pragma: no cover - the extra is installed wherever this module is used
     raise ImportError("the PostgreSQL store needs psycopg and psycopg-pool: pip install 'zendesk-export[postgres]'"
                       ) from error
 
-from zendesk_export.server.store import DEMO, Account, DuplicateRecord, ExportRow, User
+from zendesk_export.redaction import redact_secrets
+from zendesk_export.server.store import DEMO, Account, DuplicateRecord, ExportRow, StoreUnavailable, User
 from zendesk_export.server.store.sql import (
     AUDIT_COLUMNS,
     CREDENTIAL_COLUMNS,
@@ -196,12 +197,16 @@ class PostgresStore(Queries):
         self.dsn, self.schema = split_url(url)
         self._local = threading.local()
         # The schema first, on a connection of its own: an unreachable server fails here, with libpq's message.
-        with psycopg.connect(self.dsn, autocommit=False, connect_timeout=10) as conn:
-            self._search_path(conn)
-            self._migrate(conn)
-        self._pool_size = pool_size
-        self._pool_lock = threading.Lock()
-        self._pool = self._open_pool()
+        try:
+            with psycopg.connect(self.dsn, autocommit=False, connect_timeout=10) as conn:
+                self._search_path(conn)
+                self._migrate(conn)
+            self._pool_size = pool_size
+            self._pool_lock = threading.Lock()
+            self._pool = self._open_pool()
+        except (psycopg.OperationalError, PoolTimeout) as error:
+            reason = " ".join(line.strip() for line in str(error).splitlines() if line.strip())
+            raise StoreUnavailable(f"cannot use {redact_secrets(url)}: {redact_secrets(reason)}") from None
 
     # -- connections and transactions -------------------------------------------------------------
     def _open_pool(self) -> ConnectionPool[_Conn]:
@@ -209,7 +214,11 @@ class PostgresStore(Queries):
             self.dsn, min_size=1, max_size=self._pool_size, timeout=_POOL_WAIT, max_idle=_MAX_IDLE,
             kwargs={"autocommit": False}, configure=self._search_path, name=f"zendesk-export:{self.schema}",
             open=False)
-        pool.open(wait=True, timeout=_POOL_WAIT)
+        try:
+            pool.open(wait=True, timeout=_POOL_WAIT)
+        except PoolTimeout:
+            pool.close()
+            raise
         return pool
 
     def _current_pool(self) -> ConnectionPool[_Conn]:

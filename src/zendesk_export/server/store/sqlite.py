@@ -22,7 +22,7 @@ from typing import Any
 
 import orjson
 
-from zendesk_export.server.store import DEMO, Account, DuplicateRecord, ExportRow, User
+from zendesk_export.server.store import DEMO, Account, DuplicateRecord, ExportRow, StoreUnavailable, User
 from zendesk_export.server.store.sql import (
     AUDIT_COLUMNS,
     CREDENTIAL_COLUMNS,
@@ -123,6 +123,23 @@ class _SQLiteWriter(BaseWriter[sqlite3.Connection]):
             raise DuplicateRecord(str(error)) from None
 
 
+def _refuse_foreign(path: str) -> None:
+    """A database with tables but none of our migrations is another application's: adding our tables (and the
+    demo credentials) to it would damage it, so it is refused — looked at before anything is written, even the
+    switch to WAL mode."""
+    conn = sqlite3.connect(path)
+    try:
+        if conn.execute("PRAGMA user_version").fetchone()[0]:
+            return
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
+    finally:
+        conn.close()
+    if tables:
+        shown = ", ".join(tables[:5]) + (", …" if len(tables) > 5 else "")
+        raise StoreUnavailable(f"{path} is not a zendesk-export server database (it has other tables: {shown}); "
+                               "refusing to change it: give a new or empty file")
+
+
 class SQLiteStore(Queries):
     """SQLite implementation of ``Store``. Safe to share between threads and between processes."""
 
@@ -131,7 +148,15 @@ class SQLiteStore(Queries):
     def __init__(self, path: str) -> None:
         self.path = path
         self._local = threading.local()
-        self._migrate()
+        try:
+            _refuse_foreign(path)
+            self._migrate()
+        except sqlite3.DatabaseError as error:  # unopenable path, a file that is not a database, …
+            self.close()
+            raise StoreUnavailable(f"cannot use {path} as the server's SQLite database: {error}") from None
+        except StoreUnavailable:
+            self.close()
+            raise
 
     # -- connections and transactions -------------------------------------------------------------
     def _conn(self) -> sqlite3.Connection:
