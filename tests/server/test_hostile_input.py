@@ -141,3 +141,11 @@ def test_unexpected_failure_is_a_zendesk_500_with_the_usual_headers(tmp_path: Pa
             assert client.get("/api/v2/users/me.json").status_code == 200
     finally:
         server.stop()
+
+
+def test_admin_scrub_of_an_id_beyond_range_is_refused(zendesk_server: ZendeskServer) -> None:
+    response = httpx.post(zendesk_server.url + "/__admin/scrub", json={"ticket_ids": [1, BEYOND]},
+                          headers={"Authorization": f"Bearer {zendesk_server.running.admin_token}"})
+    assert (response.status_code, response.json()) == (
+        400, {"error": "InvalidValue", "description": "ticket_ids must be a list of ticket ids"})
+    _assert_still_serving(zendesk_server)
