@@ -1,0 +1,168 @@
+"""Load: 16 concurrent clients mix exports, reads and writes against one server; errors, requests/s and p99.
+
+Starts ``zendesk-export serve`` in its own process for each ``--workers`` value (one after the other, on a fresh
+copy of the same seeded database), runs the clients for ``--duration`` seconds against it over loopback, and
+prints per request kind the count, median and p99 latency, the errors (any status other than the expected one,
+any transport failure), and the total requests per second with its ratio to the first worker count.
+
+    python bench/load.py                               # 16 clients for 60 s against one server process
+    python bench/load.py --clients 16 --duration 20 --workers 1,2
+    python bench/load.py --db postgresql://postgres@127.0.0.1/test
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import secrets
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from soak import AUTH, CLI, free_port  # bench/ is on the path when a script runs
+
+from zendesk_export.server.store import open_store
+
+KINDS = ("export", "show", "users", "create", "update")
+WEIGHTS = (2, 4, 1, 2, 2)
+EXPECTED = {"export": 200, "show": 200, "users": 200, "create": 201, "update": 200}
+
+
+@dataclass
+class Results:
+    latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    errors: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def record(self, kind: str, seconds: float, ok: bool) -> None:
+        with self.lock:
+            self.latencies[kind].append(seconds)
+            if not ok:
+                self.errors[kind] += 1
+
+    @property
+    def total(self) -> int:
+        return sum(len(values) for values in self.latencies.values())
+
+
+def request(http: httpx.Client, kind: str, rng: random.Random, live: list[int]) -> httpx.Response:
+    ticket_id = rng.choice(live)
+    if kind == "export":
+        start = rng.randint(0, int(time.time()) - 7 * 86400)
+        return http.get("/api/v2/incremental/tickets.json", params={"start_time": start, "per_page": 100})
+    if kind == "show":
+        return http.get(f"/api/v2/tickets/{ticket_id}.json")
+    if kind == "users":
+        return http.get("/api/v2/users.json")
+    if kind == "create":
+        return http.post("/api/v2/tickets.json", json={"ticket": {"subject": "load", "comment": {"body": "x"}}})
+    return http.put(f"/api/v2/tickets/{ticket_id}.json", json={"ticket": {"priority": rng.choice(["low", "high"])}})
+
+
+def client(url: str, seed: int, live: list[int], deadline: float, results: Results) -> None:
+    rng = random.Random(seed)
+    with httpx.Client(base_url=url, auth=AUTH, timeout=60) as http:
+        while time.monotonic() < deadline:
+            kind = rng.choices(KINDS, WEIGHTS)[0]
+            began = time.perf_counter()
+            try:
+                ok = request(http, kind, rng, live).status_code == EXPECTED[kind]
+            except httpx.TransportError:
+                ok = False
+            results.record(kind, time.perf_counter() - began, ok)
+
+
+def run(db: str, workers: int, clients: int, duration: float, live: list[int]) -> Results:
+    port = free_port()
+    command = [*CLI, "serve", "--db", db, "--port", str(port), "--rate-limit", "off",
+               "--admin-token", secrets.token_urlsafe(24)]
+    if workers > 1:
+        command += ["--workers", str(workers)]
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(url, server)
+        results = Results()
+        deadline = time.monotonic() + duration
+        threads = [threading.Thread(target=client, args=(url, n, live, deadline, results)) for n in range(clients)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        return results
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def updatable_ticket_ids(db: str) -> list[int]:
+    """Tickets neither deleted nor closed (Zendesk refuses to update a closed one with 422)."""
+    store = open_store(db)
+    try:
+        account = store.account(None)
+        assert account is not None
+        rows = store.export_rows(account.id, 0, 2**62, -1, True)
+        return [row.id for row in rows if b'"status":"closed"' not in row.body]
+    finally:
+        store.close()
+
+
+def wait_until_up(url: str, server: subprocess.Popen[bytes]) -> None:
+    for _ in range(600):
+        try:
+            httpx.get(f"{url}/api/v2/tickets/1.json", auth=AUTH, timeout=2)
+            return
+        except httpx.TransportError:
+            if server.poll() is not None:
+                sys.exit(f"load: the server exited with {server.returncode}")
+            time.sleep(0.2)
+    sys.exit("load: the server did not answer within 120 s")
+
+
+def report(workers: int, results: Results, duration: float, baseline: float | None) -> float:
+    rate = results.total / duration
+    ratio = f"  ({rate / baseline:.2f}x the first)" if baseline else ""
+    print(f"--workers {workers}: {results.total:,} requests, {rate:,.0f}/s{ratio}, "
+          f"{sum(results.errors.values())} errors")
+    for kind in KINDS:
+        values = sorted(results.latencies.get(kind, []))
+        if values:
+            p99 = values[min(len(values) - 1, int(len(values) * 0.99))]
+            print(f"  {kind:>7}: {len(values):>7,}  median {statistics.median(values) * 1000:7.1f} ms  "
+                  f"p99 {p99 * 1000:7.1f} ms  errors {results.errors.get(kind, 0)}")
+    return rate
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--duration", type=float, default=60)
+    parser.add_argument("--workers", default="1", help="comma-separated server process counts, e.g. 1,2 (default 1)")
+    parser.add_argument("--tickets", type=int, default=20_000, help="tickets seeded first (default 20,000)")
+    parser.add_argument("--db", help="postgresql://… to load PostgreSQL; default: SQLite files")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        seeded = args.db or str(Path(tmp) / "seeded.db")
+        subprocess.run([*CLI, "seed", "--db", seeded, "--tickets", str(args.tickets)], check=True,
+                       stdout=subprocess.DEVNULL)
+        live = updatable_ticket_ids(seeded)  # so that a 404 or a 422 is an error of the server, not of the mix
+        baseline, failed = None, False
+        for workers in (int(n) for n in args.workers.split(",")):
+            db = args.db or shutil.copy(seeded, Path(tmp) / f"workers-{workers}.db")
+            results = run(str(db), workers, args.clients, args.duration, live)
+            rate = report(workers, results, args.duration, baseline)
+            baseline = baseline or rate
+            failed = failed or any(results.errors.values())
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
