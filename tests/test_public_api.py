@@ -32,13 +32,18 @@ def test_the_exporter_exports_these_names() -> None:
 
 def test_the_pytest_plugin_offers_these_fixtures_and_handles() -> None:
     testing = zendesk_export.testing
-    assert testing.__all__ == ["AdminClient", "ZendeskServer", "zendesk_server", "zendesk_server_session"]
+    assert testing.__all__ == ["AdminClient", "ZendeskAccount", "ZendeskServer", "shared_server_admin",
+                               "zendesk_account", "zendesk_server", "zendesk_server_session"]
     assert _public(testing.AdminClient) >= {
-        "account", "advance", "clear_faults", "clear_requests", "clock", "close", "faults", "for_account", "freeze",
+        "account", "accounts", "advance", "clear_faults", "clear_requests", "clock", "close", "create_account",
+        "delete_account", "faults", "for_account", "freeze",
         "rate_limits", "requests", "reset", "reset_clock", "reset_rate_limit", "scrub", "seed", "set_faults",
         "set_rate_limit", "unfreeze",
     }
     assert _public(testing.ZendeskServer) >= {"auth", "client", "start", "stop", "url"}
+    assert _public(testing.ZendeskAccount) >= {"auth", "client", "create", "delete", "url"}
+    account_fields = set(inspect.signature(testing.ZendeskAccount).parameters)
+    assert account_fields >= {"server_admin", "name", "email", "token", "password", "oauth_token"}
     fields = set(inspect.signature(testing.ZendeskServer).parameters)
     assert fields >= {"running", "email", "token", "password", "oauth_token", "agent_email", "agent_token"}
 
@@ -50,6 +55,8 @@ def test_the_store_protocol_has_these_operations() -> None:
         "insert_records", "insert_tickets", "list_records", "put_job", "read_job", "records_by_id", "reset",
         "scrub_due", "secret_hashes", "set_account_setting", "tickets_by_id", "token_hash", "user", "user_by_email",
         "user_by_oauth_token", "write",
+        # accounts as units: created, listed, deleted; each with its stored clock
+        "accounts", "change_clock", "create_account", "delete_account", "ticket_count",
     }
     assert _public(Writer) == {"add_audit", "get_record", "get_ticket", "next_id", "put_record", "put_ticket"}
 
@@ -72,6 +79,7 @@ WIRE_ERRORS = {  # class → (HTTP status, the `error` code a client reads)
     "AdminUnauthorized": (401, "AdminUnauthorized"),
     "PayloadTooLarge": (413, "PayloadTooLarge"),
     "InternalError": (500, "InternalError"),
+    "DuplicateAccount": (409, "DuplicateAccount"),
 }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from collections.abc import Sequence
 
 from zendesk_export import __version__, demo, settings
@@ -36,7 +37,6 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _seed(args: argparse.Namespace) -> int:
-    from zendesk_export.clock import Clock
     from zendesk_export.server.model.seed import seed_account
     from zendesk_export.server.store import StoreUnavailable, open_store
 
@@ -47,7 +47,8 @@ def _seed(args: argparse.Namespace) -> int:
         return _fail(error)
     account = store.account(None)
     assert account is not None  # every database has its default account
-    result = seed_account(store, account.id, options["tickets"], options["random_seed"], Clock().now())
+    # the account's own clock, as stored: an advanced clock must not get tickets older than what was exported
+    result = seed_account(store, account.id, options["tickets"], options["random_seed"], account.clock.now(time.time()))
     store.close()
     print(f"added {result['tickets']} tickets and {result['users']} users to account {account.subdomain} "
           f"in {redact_secrets(options['db'])}")

@@ -110,8 +110,8 @@ SERVE: tuple[Setting, ...] = (
     _DB,
     Setting("host", "127.0.0.1", "interface to listen on; loopback only while the demo credentials exist"),
     Setting("port", 8000, "TCP port; 0 picks a free one", parse=int),
-    Setting("seed", 0, "add N synthetic tickets to the default account at start", parse=int,
-            metavar="N"),
+    Setting("seed", 0, "add N synthetic tickets to the default account at start, if it holds none yet",
+            parse=int, metavar="N"),
     _RANDOM_SEED,
     Setting("rate_limit", "on", "Zendesk's rate limits: on, off, or incremental-export requests per minute",
             env="ZENDESK_EXPORT_RATE_LIMIT", parse=parse_rate_limit, metavar="N|on|off"),
@@ -120,6 +120,8 @@ SERVE: tuple[Setting, ...] = (
     Setting("admin_token", None, f"bearer token of the /__admin/ API, at least {MIN_ADMIN_TOKEN} characters "
             "(random and printed at start when not given)",
             env="ZENDESK_EXPORT_ADMIN_TOKEN", parse=parse_admin_token, metavar="T", secret=True),
+    Setting("quiet", False, "no access log (one line per request on stderr) and no seeding progress",
+            env="ZENDESK_EXPORT_QUIET", parse=parse_bool, switch=True),
 )
 
 SEED: tuple[Setting, ...] = (

@@ -118,7 +118,7 @@ def test_clock_set_beyond_what_a_timestamp_can_say_is_refused(zendesk_server: Ze
                           headers={"Authorization": f"Bearer {zendesk_server.running.admin_token}"})
     assert response.status_code == 400
     assert response.json()["error"] == "InvalidValue"
-    assert "between 0 and 253402300799" in response.json()["description"]
+    assert "253402300799" in response.json()["description"]
     assert abs(zendesk_server.admin.clock()["now"] - before["now"]) < 60
     _assert_still_serving(zendesk_server)
 

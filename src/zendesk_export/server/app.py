@@ -6,19 +6,22 @@ happens around a route in ``edge``.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from zendesk_export.clock import Clock
 from zendesk_export.server.admin import routes as admin
 from zendesk_export.server.admin.guard import AdminGuard
 from zendesk_export.server.api import exports, jobs, tickets, users
+from zendesk_export.server.edge.accounts import AccountScope
 from zendesk_export.server.edge.failsafe import Failsafe
-from zendesk_export.server.edge.faults import FaultInjector, Faults, hide_injected_drops, parse_rules
+from zendesk_export.server.edge.faults import FaultInjectors, Faults, hide_injected_drops
 from zendesk_export.server.edge.headers import ZendeskHeaders
-from zendesk_export.server.edge.journal import Journal, JournalMiddleware
+from zendesk_export.server.edge.journal import JournalMiddleware, Journals
 from zendesk_export.server.edge.limits import BodyLimit
 from zendesk_export.server.edge.ratelimit import RateLimiter, RateLimits
 from zendesk_export.server.errors import InvalidEndpoint, ZendeskError
@@ -39,12 +42,13 @@ async def _zendesk_error(request: Request, exc: Exception) -> Response:
     return error_response(exc)
 
 
-def create_app(config: ServerConfig, store: Store, clock: Clock | None = None) -> Starlette:
-    ctx = Context(config, store, clock or Clock())
+def create_app(config: ServerConfig, store: Store, wall: Callable[[], float] = time.time) -> Starlette:
+    """The app over ``store``; ``wall`` is the real time every account's clock is read against."""
+    ctx = Context(config, store, wall)
     controls = admin.Controls(
-        faults=FaultInjector(parse_rules(list(config.faults))),
-        journal=Journal(),
-        limiter=RateLimiter(store, ctx.clock, config.rate_limit),
+        faults=FaultInjectors(list(config.faults)),
+        journals=Journals(),
+        limiter=RateLimiter(store, wall, config.rate_limit),
     )
     app = Starlette(
         routes=api_routes(API_ROUTES) + admin.routes(controls),
@@ -53,14 +57,15 @@ def create_app(config: ServerConfig, store: Store, clock: Clock | None = None) -
     app.state.ctx = ctx
     # Innermost first: rate limits answer inside Zendesk's headers; an oversized body is refused before it is
     # counted or read; the failsafe turns whatever escapes into a Zendesk error that still gets the headers;
-    # faults act outside them, like the network; the journal sees everything, faults included; the admin guard
-    # closes /__admin/ before anything runs.
+    # faults act outside them, like the network; the journal sees everything, faults included; the account is
+    # found before any of them looks; the admin guard closes /__admin/ before anything runs.
     app.add_middleware(RateLimits, limiter=controls.limiter)
     app.add_middleware(BodyLimit)
     app.add_middleware(Failsafe)
-    app.add_middleware(ZendeskHeaders, clock=ctx.clock)
-    app.add_middleware(Faults, injector=controls.faults, store=store)
+    app.add_middleware(ZendeskHeaders, wall=wall)
+    app.add_middleware(Faults, injectors=controls.faults)
     hide_injected_drops()
-    app.add_middleware(JournalMiddleware, journal=controls.journal, clock=ctx.clock)
+    app.add_middleware(JournalMiddleware, journals=controls.journals, wall=wall)
+    app.add_middleware(AccountScope, store=store)
     app.add_middleware(AdminGuard, admin_token=config.admin_token)
     return app

@@ -28,6 +28,7 @@ __all__ = [
     "AdminUnauthorized",
     "PayloadTooLarge",
     "InternalError",
+    "DuplicateAccount",
 ]
 
 
@@ -236,3 +237,13 @@ class InternalError(ZendeskError):
 
     def __init__(self) -> None:
         super().__init__("The server failed to handle this request; the error is in the server's log")
+
+
+class DuplicateAccount(ZendeskError):
+    """``POST /__admin/accounts`` with a name an account already has."""
+
+    status = 409
+    error = "DuplicateAccount"
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"An account named {name!r} already exists")

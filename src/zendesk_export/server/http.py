@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -22,8 +23,8 @@ from starlette.datastructures import QueryParams
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import Scope
 
-from zendesk_export.clock import Clock
 from zendesk_export.server.errors import InvalidJSON, NoHelpDesk, ZendeskError
 from zendesk_export.server.model.audits import Origin
 from zendesk_export.server.model.auth import LoginThrottle, authenticate, resolve_account
@@ -32,6 +33,9 @@ from zendesk_export.server.store import Account, Store, User
 
 __all__ = [
     "ACCOUNT_KEY",
+    "BASE_PATH_KEY",
+    "SUBDOMAIN_KEY",
+    "account_time",
     "JSON_TYPE",
     "ServerConfig",
     "Context",
@@ -46,7 +50,11 @@ __all__ = [
 ]
 
 JSON_TYPE = "application/json; charset=utf-8"
-ACCOUNT_KEY = "zendesk_export.account"  # ASGI scope key: the request's account, once a middleware found it
+# ASGI scope keys set by ``edge.accounts.AccountScope``: the request's account (None: no account of that name),
+# the name asked for (None: the default account), and the ``/__account/NAME`` base path it came through ("").
+ACCOUNT_KEY = "zendesk_export.account"
+SUBDOMAIN_KEY = "zendesk_export.subdomain"
+BASE_PATH_KEY = "zendesk_export.base_path"
 
 
 @dataclass
@@ -60,13 +68,19 @@ class ServerConfig:
 
 @dataclass(frozen=True)
 class Context:
-    """What every handler may reach: the settings, the store, the clock, and the failed-login throttle. Nothing
-    else rides along."""
+    """What every handler may reach: the settings, the store, the wall time (each account's clock is read against
+    it), and the failed-login throttle. Nothing else rides along."""
 
     config: ServerConfig
     store: Store
-    clock: Clock
+    wall: Callable[[], float] = time.time
     logins: LoginThrottle = field(default_factory=LoginThrottle)
+
+
+def account_time(scope: Scope, wall: Callable[[], float]) -> float:
+    """The clock of the request's account (wall time when it has none: an unknown account, the admin API)."""
+    account: Account | None = scope.get(ACCOUNT_KEY)
+    return account.clock.now(wall()) if account is not None else wall()
 
 
 class Call:
@@ -77,13 +91,20 @@ class Call:
         self.body = body
         self.ctx = ctx
         self.params: QueryParams = request.query_params
-        self.base_url = f"{request.url.scheme}://{safe_host(request.headers.get('host', ''))}"
+        base_path = request.scope.get(BASE_PATH_KEY, "")
+        self.base_url = f"{request.url.scheme}://{safe_host(request.headers.get('host', ''))}{base_path}"
 
     @cached_property
     def account(self) -> Account:
-        """The account of the Host header (already found by the rate limiter, when it counted the request)."""
-        found: Account | None = self.request.scope.get(ACCOUNT_KEY)
-        return found or resolve_account(self.ctx.store, self.request.headers.get("host", ""))
+        """The account of the request (found by ``edge.accounts.AccountScope`` from the Host header or the
+        ``/__account/NAME`` base path); Zendesk's 404 for a name no account has."""
+        scope = self.request.scope
+        if ACCOUNT_KEY not in scope:
+            return resolve_account(self.ctx.store, self.request.headers.get("host", ""))
+        found: Account | None = scope[ACCOUNT_KEY]
+        if found is None:
+            raise NoHelpDesk(scope.get(SUBDOMAIN_KEY) or "localhost")
+        return found
 
     def admin_account(self) -> Account:
         """The account an admin API call names with ``?account=`` (default: the default account). The admin
@@ -99,9 +120,13 @@ class Call:
         return authenticate(self.ctx.store, self.account, self.request.headers.get("authorization"), admin=admin,
                             client=client.host if client else "", throttle=self.ctx.logins)
 
+    def time(self) -> float:
+        """The clock of the request's account: every timestamp a handler writes or compares."""
+        return self.account.clock.now(self.ctx.wall())
+
     def now(self) -> int:
-        """The server clock, in whole seconds: every timestamp a handler writes or compares."""
-        return int(self.ctx.clock.now())
+        """The account's clock, in whole seconds."""
+        return int(self.time())
 
     def origin(self) -> Origin:
         """Where the request came from, as an audit records it."""

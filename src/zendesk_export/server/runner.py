@@ -5,18 +5,22 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import secrets
+import signal
 import socket
+import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import uvicorn
+from starlette.types import ASGIApp
 
-from zendesk_export.clock import Clock
+from zendesk_export.clock import Clock, ClockState
 from zendesk_export.redaction import redact_secrets
 from zendesk_export.server.app import create_app
+from zendesk_export.server.edge.accesslog import AccessLog
 from zendesk_export.server.edge.faults import load_rules_file
 from zendesk_export.server.http import ServerConfig
 from zendesk_export.server.model.seed import seed_account
@@ -24,7 +28,7 @@ from zendesk_export.server.store import Store, open_store
 from zendesk_export.settings import parse_admin_token
 
 __all__ = ["RunningServer", "start_server", "running_server", "serve", "is_loopback", "DemoCredentialsExposed",
-           "CannotListen"]
+           "account_clock", "CannotListen"]
 
 
 class DemoCredentialsExposed(Exception):
@@ -59,7 +63,22 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def _prepare(db: str, host: str, seed: int, random_seed: int) -> tuple[Store, Clock]:
+def account_clock(store: Store, subdomain: str | None = None) -> Clock:
+    """The clock of an account (default: the default account), read from and written to the store: what the
+    admin API's ``/__admin/clock`` does, in-process."""
+    account = store.account(subdomain)
+    if account is None:
+        raise LookupError(f"no account {subdomain!r}")
+
+    def load() -> ClockState:
+        current = store.account(account.subdomain)
+        return current.clock if current is not None else ClockState()
+
+    return Clock(load=load, change=lambda change: store.change_clock(account.id, change))
+
+
+def _prepare(db: str, host: str, seed: int, random_seed: int,
+             report: Callable[[str], object] = lambda line: None) -> tuple[Store, Clock]:
     store = open_store(db)
     if not is_loopback(host) and store.demo_credentials_active():
         store.close()
@@ -67,12 +86,51 @@ def _prepare(db: str, host: str, seed: int, random_seed: int) -> tuple[Store, Cl
             f"refusing to listen on {host}: the published demo credentials (admin@example.com with demo-token, "
             "demo-oauth-token or demo-password) still log in; use --host 127.0.0.1, or a database without them"
         )
-    clock = Clock()
+    clock = account_clock(store)
     if seed:
-        account = store.account(None)
-        assert account is not None
-        seed_account(store, account.id, seed, random_seed, clock.now())
+        _seed_if_empty(store, clock, seed, random_seed, report)
     return store, clock
+
+
+SEED_PROGRESS = 10_000  # tickets between two progress lines of a seed
+
+
+def _seed_if_empty(store: Store, clock: Clock, tickets: int, random_seed: int, report: Callable[[str], object]) -> None:
+    """``--seed N`` fills an empty default account; an account that holds tickets is left as it is, so that
+    restarting the same command does not add N more every time."""
+    account = store.account(None)
+    assert account is not None
+    held = store.ticket_count(account.id)
+    if held:
+        report(f"--seed {tickets} skipped: account {account.subdomain} already holds {held} tickets")
+        return
+    started = time.monotonic()
+
+    def progress(done: int) -> None:
+        report(f"seeding account {account.subdomain}: {done}/{tickets} tickets ({time.monotonic() - started:.0f}s)")
+
+    seed_account(_Counting(store, progress), account.id, tickets, random_seed, clock.now())
+
+
+class _Counting:
+    """A store whose ``insert_tickets`` reports every ``SEED_PROGRESS`` tickets it has taken (seeding 100k
+    tickets takes long enough to want to see it move); everything else goes straight to the store."""
+
+    def __init__(self, store: Store, progress: Callable[[int], None]) -> None:
+        self._store, self._progress, self._done = store, progress, 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    def insert_tickets(self, account_id: int, tickets: Iterable[dict[str, Any]]) -> int:
+        return self._store.insert_tickets(account_id, self._counted(tickets))
+
+    def _counted(self, tickets: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        for ticket in tickets:
+            yield ticket
+            self._done += 1
+            if self._done % SEED_PROGRESS == 0:
+                self._progress(self._done)
 
 
 def _admin_token(given: str | None) -> str:
@@ -104,8 +162,11 @@ def _bind_or_close(store: Store, host: str, port: int) -> socket.socket:
         raise
 
 
-def _uvicorn(store: Store, clock: Clock, config: ServerConfig, host: str, port: int) -> uvicorn.Server:
-    app = create_app(config, store, clock)
+def _uvicorn(store: Store, clock: Clock, config: ServerConfig, host: str, port: int,
+             access_log: Callable[[str], object] | None = None) -> uvicorn.Server:
+    app: ASGIApp = create_app(config, store, clock.wall)
+    if access_log is not None:
+        app = AccessLog(app, access_log)
     # No uvicorn Date header: ZendeskHeaders sends one from the server clock.
     return uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
                                          date_header=False, lifespan="off", timeout_graceful_shutdown=1))
@@ -140,23 +201,53 @@ def running_server(db: str, **options: object) -> Iterator[RunningServer]:
 
 
 def serve(db: str, *, host: str, port: int, admin_token: str | None, rate_limit: str, seed: int,
-          random_seed: int, banner: Callable[[str], object] = print, faults: str | None = None) -> None:
-    """Run in the foreground until interrupted, after printing how to reach the server. ``faults``: a JSON
-    file of fault rules active from the start (raises ``FaultRuleError`` if it cannot be used)."""
+          random_seed: int, banner: Callable[[str], object] = print, faults: str | None = None,
+          quiet: bool = False, log: Callable[[str], object] | None = None) -> None:
+    """Run in the foreground until interrupted, after printing how to reach the server, then say it stopped.
+    ``faults``: a JSON file of fault rules active from the start (raises ``FaultRuleError`` if it cannot be
+    used). ``log`` gets seeding progress and one access-log line per request (default: stderr); ``quiet``
+    keeps both out."""
     rules = load_rules_file(faults) if faults else []
     config = ServerConfig(admin_token=_admin_token(admin_token), rate_limit=rate_limit, faults=rules)
-    store, clock = _prepare(db, host, seed, random_seed)
+    write = None if quiet else (log or _stderr)
+    store, clock = _prepare(db, host, seed, random_seed, write or (lambda line: None))
     sock = _bind_or_close(store, host, port)
     url = f"http://{host}:{sock.getsockname()[1]}"
     banner(_banner(url, db, config, store))
-    _uvicorn(store, clock, config, host, port).run(sockets=[sock])
+    _stop_on_sigterm()
+    try:
+        _uvicorn(store, clock, config, host, port, write).run(sockets=[sock])
+    finally:
+        store.close()
+        banner(f"zendesk-export server on {url} stopped")
+
+
+def _stop_on_sigterm() -> None:
+    """SIGTERM stops ``serve`` as Ctrl-C does, saying so: uvicorn shuts down on either, then raises the signal
+    again with the handler it found, which must not be the default one that ends the process on the spot."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _interrupted)
+
+
+def _interrupted(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
 
 
 def _banner(url: str, db: str, config: ServerConfig, store: Store) -> str:
     lines = [f"zendesk-export server on {url}  (database: {redact_secrets(db)})"]
+    default = store.account(None)
+    assert default is not None
+    others = len(store.accounts()) - 1
+    held = f"{store.ticket_count(default.id)} tickets"
+    reach = "other accounts: Host: NAME.localhost or /__account/NAME/"
+    lines.append(f"  account   {default.subdomain} (default; {held}; "
+                 f"{f'{others} more account(s), ' if others else ''}{reach})")
     if store.demo_credentials_active():
         lines += [
-            "  account   example (default; any other subdomain: Host: NAME.localhost)",
             "  admin     admin@example.com  token demo-token  password demo-password  oauth demo-oauth-token",
             "  agent     agent@example.com  token agent-token  (not an admin: exports answer 403)",
         ]

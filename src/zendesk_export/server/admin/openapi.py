@@ -7,6 +7,7 @@ go undocumented. The schemas of the table's rows are defined here.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -14,7 +15,8 @@ from typing import Any
 from zendesk_export import __version__
 from zendesk_export.server.admin.guard import OPENAPI_PATH
 
-__all__ = ["AdminRoute", "document", "OBJECT", "INT", "CLOCK", "RULE", "RULES", "LIMITS", "REQUESTS"]
+__all__ = ["AdminRoute", "document", "OBJECT", "INT", "CLOCK", "RULE", "RULES", "LIMITS", "REQUESTS", "ACCOUNT",
+           "ACCOUNTS", "NEW_ACCOUNT"]
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,8 @@ class AdminRoute:
     summary: str
     response: dict[str, Any]
     request: dict[str, Any] | None = None
+    status: int = 200  # of a successful call
+    scoped: bool = True  # takes ?account=NAME
 
 
 OBJECT: dict[str, Any] = {"type": "object"}
@@ -58,6 +62,15 @@ REQUESTS = {"type": "object", "properties": {"requests": {"type": "array", "item
         "authorization": {"type": "string", "nullable": True}, "user_agent": {"type": "string", "nullable": True},
         "status": {"type": "integer", "nullable": True}, "duration_ms": {"type": "number"},
         "fault": {"type": "object", "nullable": True}}}}}}
+ACCOUNT = {"type": "object", "properties": {
+    "name": {"type": "string"}, "id": {"type": "integer"}, "default": {"type": "boolean"},
+    "tickets": {"type": "integer"}, "clock": CLOCK, "api_path": {"type": "string"}}}
+ACCOUNTS = {"type": "object", "properties": {"accounts": {"type": "array", "items": ACCOUNT}}}
+NEW_ACCOUNT = {"type": "object", "required": ["name", "admin"], "properties": {
+    "name": {"type": "string", "pattern": "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"},
+    "admin": {"type": "object", "required": ["email"], "properties": {
+        "email": {"type": "string"}, "name": {"type": "string"}, "token": {"type": "string"},
+        "password": {"type": "string"}, "oauth_token": {"type": "string"}}}}}
 
 
 _ERROR = {"type": "object", "properties": {"error": {"type": "string"}, "description": {"type": "string"}}}
@@ -67,17 +80,22 @@ def _operation(route: AdminRoute) -> dict[str, Any]:
     method, path = route.method, route.path
     doc = (route.handler.__doc__ or "").strip()
     operation: dict[str, Any] = {
-        "operationId": f"{method.lower()}_{path.removeprefix('/__admin/').replace('/', '_').replace('.', '_')}",
+        "operationId": f"{method.lower()}_{path.removeprefix('/__admin/').replace('/', '_').replace('.', '_')}"
+                       .replace("{", "").replace("}", ""),
         "summary": route.summary,
         "description": doc,
-        "responses": {"200": {"description": "OK", "content": {
+        "responses": {str(route.status): {"description": "OK", "content": {
             "application/json": {"schema": route.response}}}},
     }
     if path == OPENAPI_PATH:
         operation["security"] = []
         return operation
-    operation["parameters"] = [{"name": "account", "in": "query", "required": False, "schema": {"type": "string"},
-                                "description": "account subdomain (default: the default account)"}]
+    operation["parameters"] = [{"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+                               for name in re.findall(r"{(\w+)}", path)]
+    if route.scoped:
+        operation["parameters"].append({"name": "account", "in": "query", "required": False,
+                                        "schema": {"type": "string"},
+                                        "description": "account subdomain (default: the default account)"})
     operation["responses"]["400"] = _error("Invalid parameters or body")
     operation["responses"]["401"] = _error("Missing or wrong admin token")
     if route.request is not None:

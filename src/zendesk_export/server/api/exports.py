@@ -14,7 +14,7 @@ __all__ = ["ROUTES"]
 
 def _query(call: Call) -> ExportQuery:
     return ExportQuery(call.ctx.store, call.account, call.base_url, call.params, call.params.multi_items(),
-                       call.ctx.clock.now())
+                       call.time())
 
 
 def _export(feed: Feed, style: str) -> Handler:

@@ -23,6 +23,11 @@ a status or empty page never reaches the API, so it is neither authenticated nor
 malformed bodies mangle the real response on its way out, so that request did reach the API (and counts, as a
 real response lost on the wire does). ``/__admin/`` is never faulted, so a test can always clear the rules.
 
+Rules belong to an account: ``PUT /__admin/faults?account=NAME`` sets that account's rules, and they never act
+on another account's requests (nor on requests for an account that does not exist). Rules loaded at start
+(``serve --faults``) are given to every account, each with its own counters; ``match.account`` keeps one to an
+account.
+
 State is per server process, in memory: rules, their counters and random generators. Several processes sharing
 a database each need their own ``PUT`` (or ``--faults``); sharing counters through the store would put a write
 on every request to simulate something that happens between one client and one machine anyway.
@@ -48,12 +53,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from zendesk_export.server.edge.ratelimit import INCREMENTAL
 from zendesk_export.server.errors import RateLimitExceeded
-from zendesk_export.server.http import json_response, safe_host
-from zendesk_export.server.model.auth import subdomain_of
-from zendesk_export.server.store import Store
+from zendesk_export.server.http import ACCOUNT_KEY, BASE_PATH_KEY, json_response, safe_host
+from zendesk_export.server.store import Account
 
-__all__ = ["FaultRuleError", "Rule", "FaultInjector", "Faults", "ConnectionDropped", "parse_rules", "load_rules_file",
-           "hide_injected_drops", "FAULT_KEY"]
+__all__ = ["FaultRuleError", "Rule", "FaultInjector", "FaultInjectors", "Faults", "ConnectionDropped", "parse_rules",
+           "load_rules_file", "hide_injected_drops", "FAULT_KEY"]
 
 FAULT_KEY = "zendesk_export.fault"  # scope key: the fault applied to this request, for the journal
 KINDS = ("status", "drop", "truncate", "malformed", "empty_page")
@@ -276,22 +280,44 @@ class FaultInjector:
         return None
 
 
+class FaultInjectors:
+    """The rules of each account, made on its first request (with a fresh copy of the rules given at start),
+    dropped with the account. Thread-safe."""
+
+    def __init__(self, initial: list[dict[str, Any]] | None = None) -> None:
+        self.initial = list(initial or [])
+        parse_rules(self.initial)  # refuse bad rules at start, not at the first request
+        self._injectors: dict[int, FaultInjector] = {}
+        self._lock = threading.Lock()
+
+    def of(self, account: Account) -> FaultInjector:
+        with self._lock:
+            injector = self._injectors.get(account.id)
+            if injector is None:
+                injector = self._injectors[account.id] = FaultInjector(parse_rules(self.initial))
+            return injector
+
+    def drop(self, account_id: int) -> None:
+        with self._lock:
+            self._injectors.pop(account_id, None)
+
+
 # -- acting on a request -------------------------------------------------------------------------------------
 
 class Faults:
-    """Pure-ASGI middleware, outside the API's own: picks a rule for each request and acts."""
+    """Pure-ASGI middleware, outside the API's own: picks a rule of the request's account and acts."""
 
-    def __init__(self, app: ASGIApp, injector: FaultInjector, store: Store) -> None:
+    def __init__(self, app: ASGIApp, injectors: FaultInjectors) -> None:
         self.app = app
-        self.injector = injector
-        self.store = store
-        self._default_account: str | None = None
+        self.injectors = injectors
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"].startswith("/__admin/") or not self.injector.active:
+        account: Account | None = scope.get(ACCOUNT_KEY)
+        if scope["type"] != "http" or scope["path"].startswith("/__admin/") or account is None:
             await self.app(scope, receive, send)
             return
-        fired = self.injector.pick(scope["method"], scope["path"], lambda: self._account(scope))
+        injector = self.injectors.of(account)
+        fired = injector.pick(scope["method"], scope["path"], lambda: account.subdomain) if injector.active else None
         if fired is None:
             await self.app(scope, receive, send)
             return
@@ -299,16 +325,6 @@ class Faults:
         if fired.delay:
             await asyncio.sleep(fired.delay)
         await _ACTIONS[fired.action.kind](self.app, fired.action, scope, receive, send)
-
-    def _account(self, scope: Scope) -> str:
-        """The subdomain the request is for (the default account's for a bare host)."""
-        subdomain = subdomain_of(_host(scope))
-        if subdomain is not None:
-            return subdomain
-        if self._default_account is None:
-            account = self.store.account(None)
-            self._default_account = account.subdomain if account else ""
-        return self._default_account
 
 
 Act = Callable[[ASGIApp, Action, Scope, Receive, Send], Awaitable[None]]
@@ -348,7 +364,8 @@ def empty_page(scope: Scope) -> dict[str, Any]:
     path = scope["path"].removesuffix(".json")
     resource = path.split("/incremental/", 1)[-1].split("/")[0] if "/incremental/" in path else path.rsplit("/")[-1]
     query = scope["query_string"].decode("latin-1")
-    url = f"{scope['scheme']}://{safe_host(_host(scope))}{scope['path']}" + (f"?{query}" if query else "")
+    base = scope.get(BASE_PATH_KEY, "")
+    url = f"{scope['scheme']}://{safe_host(_host(scope))}{base}{scope['path']}" + (f"?{query}" if query else "")
     params = dict(parse_qsl(query))
     if path.endswith("/cursor"):
         return {resource: [], "after_url": url, "after_cursor": params.get("cursor"), "before_url": None,

@@ -4,23 +4,24 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Callable
 from email.utils import formatdate
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from zendesk_export.clock import Clock
+from zendesk_export.server.http import account_time
 
 __all__ = ["ZendeskHeaders"]
 
 
 class ZendeskHeaders:
-    """Pure-ASGI middleware: Zendesk's headers on every response, and a ``Date`` from the server clock, so a
+    """Pure-ASGI middleware: Zendesk's headers on every response, and a ``Date`` from the account's clock, so a
     client that reads the server's time (to keep ``start_time`` a minute old) sees the frozen or advanced
     clock of a test."""
 
-    def __init__(self, app: ASGIApp, clock: Clock) -> None:
+    def __init__(self, app: ASGIApp, wall: Callable[[], float]) -> None:
         self.app = app
-        self.clock = clock
+        self.wall = wall
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -39,7 +40,7 @@ class ZendeskHeaders:
                     (b"x-zendesk-api-version", b"v2"),
                     (b"x-request-id", request_id),
                     (b"x-runtime", f"{time.perf_counter() - started:.6f}".encode()),
-                    (b"date", formatdate(self.clock.now(), usegmt=True).encode()),
+                    (b"date", formatdate(account_time(scope, self.wall), usegmt=True).encode()),
                 ]
             await send(message)
 

@@ -2,10 +2,12 @@
 
 Each entry: method, path, query, host, a redacted ``Authorization`` (the scheme and, for Basic, the login without
 its secret), user agent, status (``None`` if the connection dropped before a status was sent), duration, the
-fault applied (see ``faults``) and the server-clock time. Newest last; bounded (the oldest fall off); in the
-memory of the process that served the request (a journal is for watching one server in a test, and writing
-every request to the database would cost more than the request). ``/__admin/`` calls are not journalled: the
-journal shows the client under test, not the test's own controls.
+fault applied (see ``faults``) and the time on the account's clock. One journal per account (``Journals``):
+an account never sees another's requests, and a request for an account that does not exist is in none. Newest
+last; bounded (the oldest fall off); in the memory of the process that served the request (a journal is for
+watching one server in a test, and writing every request to the database would cost more than the request).
+``/__admin/`` calls are not journalled: the journal shows the client under test, not the test's own controls.
+The path is Zendesk's: a request through ``/__account/NAME/…`` is journalled without that prefix.
 """
 
 from __future__ import annotations
@@ -16,15 +18,17 @@ import itertools
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from zendesk_export.clock import Clock
 from zendesk_export.redaction import redact_authorization
 from zendesk_export.server.edge.faults import FAULT_KEY
+from zendesk_export.server.http import ACCOUNT_KEY, account_time
+from zendesk_export.server.store import Account
 
-__all__ = ["Journal", "JournalMiddleware", "redact", "CAPACITY"]
+__all__ = ["Journal", "Journals", "JournalMiddleware", "redact", "CAPACITY"]
 
 CAPACITY = 1000
 
@@ -65,20 +69,42 @@ class Journal:
             self._entries.clear()
 
 
+class Journals:
+    """The journal of each account, made on its first request, dropped with the account. Thread-safe."""
+
+    def __init__(self, capacity: int = CAPACITY) -> None:
+        self.capacity = capacity
+        self._journals: dict[int, Journal] = {}
+        self._lock = threading.Lock()
+
+    def of(self, account: Account) -> Journal:
+        with self._lock:
+            journal = self._journals.get(account.id)
+            if journal is None:
+                journal = self._journals[account.id] = Journal(self.capacity)
+            return journal
+
+    def drop(self, account_id: int) -> None:
+        with self._lock:
+            self._journals.pop(account_id, None)
+
+
 class JournalMiddleware:
     """Pure-ASGI middleware outside the fault injection: sees every request but the admin API's, the fault
-    applied, the status that went out."""
+    applied, the status that went out, and records it in the journal of the request's account."""
 
-    def __init__(self, app: ASGIApp, journal: Journal, clock: Clock) -> None:
+    def __init__(self, app: ASGIApp, journals: Journals, wall: Callable[[], float]) -> None:
         self.app = app
-        self.journal = journal
-        self.clock = clock
+        self.journals = journals
+        self.wall = wall
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"].startswith("/__admin/"):
+        account: Account | None = scope.get(ACCOUNT_KEY)
+        if scope["type"] != "http" or scope["path"].startswith("/__admin/") or account is None:
             await self.app(scope, receive, send)
             return
-        started, at = time.perf_counter(), self.clock.now()
+        journal = self.journals.of(account)
+        started, at = time.perf_counter(), account_time(scope, self.wall)
         status: int | None = None
 
         async def watch(message: Message) -> None:
@@ -90,7 +116,7 @@ class JournalMiddleware:
         try:
             await self.app(scope, receive, watch)
         finally:
-            self.journal.record(_entry(scope, status, time.perf_counter() - started, at))
+            journal.record(_entry(scope, status, time.perf_counter() - started, at))
 
 
 def _entry(scope: Scope, status: int | None, seconds: float, at: float) -> dict[str, Any]:

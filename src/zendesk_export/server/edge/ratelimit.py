@@ -1,4 +1,4 @@
-"""Zendesk's rate limits (reference §4, Appendix A 13-14): fixed calendar windows on the server clock.
+"""Zendesk's rate limits (reference §4, Appendix A 13-14): fixed calendar windows on the account's clock.
 
 Every ``/api/v2/`` request counts in the account-wide plan bucket (700/min, Enterprise as recorded) and, by path
 pattern, in at most one endpoint bucket: incremental exports 10/min (30 with High Volume), the users cursor
@@ -19,12 +19,17 @@ must keep in step. The store is the one thing every deployment already has.
 Settings: ``serve --rate-limit on|off|N`` (N: incremental requests per minute) is the default for every account;
 an account's own settings (``accounts.settings["rate_limit"]``, set with ``PUT /__admin/rate_limits``) override it,
 so a test server started with limits off can turn them on for one account. Off means no counting, no headers.
+
+Windows follow the account's clock (``ClockState.limiter_time``). Frozen, it stands still too, so every header
+is exact in a test, but a refusal is recorded with the account's clock: a client told ``Retry-After: 7`` that
+waits 7 seconds for real finds the window over, as it would at Zendesk, while the timestamps it reads stand
+still.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from fnmatch import fnmatchcase
 from typing import Any
@@ -32,10 +37,8 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from zendesk_export.clock import Clock
 from zendesk_export.server.errors import RateLimitExceeded
 from zendesk_export.server.http import ACCOUNT_KEY, json_response
-from zendesk_export.server.model.auth import subdomain_of
 from zendesk_export.server.store import Account, Store
 
 __all__ = ["SETTING", "LIMIT_FIELDS", "Bucket", "Limits", "Usage", "RateLimiter", "RateLimits", "server_limits",
@@ -143,28 +146,31 @@ class Usage:
 class RateLimiter:
     """Counts a request in its buckets and says whether it may pass (synchronous: it talks to the store)."""
 
-    def __init__(self, store: Store, clock: Clock, setting: str) -> None:
-        self.store, self.clock = store, clock
+    def __init__(self, store: Store, wall: Callable[[], float], setting: str) -> None:
+        self.store, self.wall = store, wall
         self.setting = setting  # ``serve --rate-limit``, as given
         self.base = server_limits(setting)
 
     def limits(self, account: Account) -> Limits:
         return account_limits(self.base, account)
 
-    def hit(self, host: str, path: str) -> tuple[Account | None, list[Usage]]:
-        """The request's account and the usage of each bucket after counting this request (empty when nothing
-        is limited)."""
+    def hit(self, account: Account, path: str) -> list[Usage]:
+        """The usage of each of the account's buckets after counting this request (empty when nothing is
+        limited)."""
         buckets = buckets_for(path)
-        account = self.store.account(subdomain_of(host)) if buckets else None
-        if account is None:  # not the API, or an unknown account: the app answers (404), uncounted
-            return account, []
         limits = self.limits(account)
-        if not limits.enabled:
-            return account, []
-        now = self.clock.now()
+        if not buckets or not limits.enabled:
+            return []
+        wall = self.wall()
+        now = account.clock.limiter_time(wall)
         windows = {b.name: window(now, b.window) for b in buckets}
         counts = self.store.hit_rate_counters(account.id, [(b.name, windows[b.name][0]) for b in buckets])
-        return account, [Usage(b, limits.of(b), counts[b.name], windows[b.name][1]) for b in buckets]
+        usages = [Usage(b, limits.of(b), counts[b.name], windows[b.name][1]) for b in buckets]
+        refused = refusal(usages)
+        if refused is not None and account.clock.frozen:  # the wait it was told starts now, in real time
+            seconds = int(refused.headers["Retry-After"])
+            self.store.change_clock(account.id, lambda state: state.hold(wall, seconds))
+        return usages
 
 
 def headers_for(usages: Sequence[Usage]) -> list[tuple[bytes, bytes]]:
@@ -199,13 +205,12 @@ class RateLimits:
         self.limiter = limiter
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith("/api/v2/"):
-            await self.app(scope, receive, send)
+        account: Account | None = scope.get(ACCOUNT_KEY)
+        if scope["type"] != "http" or not scope["path"].startswith("/api/v2/") or account is None:
+            await self.app(scope, receive, send)  # not the API, or an unknown account: the app answers (404)
             return
-        host = dict(scope["headers"]).get(b"host", b"").decode("latin-1")
-        account, usages = await run_in_threadpool(self.limiter.hit, host, scope["path"])
-        if account is not None:
-            scope[ACCOUNT_KEY] = account  # the handler's Call.account: no second lookup
+        enabled = self.limiter.limits(account).enabled  # off: no store write, no thread
+        usages = await run_in_threadpool(self.limiter.hit, account, scope["path"]) if enabled else []
         extra = headers_for(usages)
         error = refusal(usages)
         if error is not None:

@@ -6,6 +6,10 @@ after that position in (key, id) order: never more (no timestamp-group expansion
 request gives ``start_time`` instead, which is the position ``(start_time, 0)``: ids start at 1, so every item
 with key >= start_time comes after it.
 
+A cursor belongs to its account: the field after the last ``|``, empty in Zendesk's cursors, holds the id of
+any account but the default one (whose cursors stay byte-for-byte Zendesk's). A cursor is accepted only by the
+account it names, so one minted on another account is the same 400 as a garbled one.
+
 Clients mangle cursors in transit: zenpy sends the cursor un-encoded, so its ``+`` arrives as a space, and a
 cursor may lose its ``=`` padding. All of these decode to the same position; anything else is a 400.
 """
@@ -22,13 +26,13 @@ from urllib.parse import unquote
 from zendesk_export.server.errors import InvalidPaginationParameter
 from zendesk_export.server.export.incremental import parse_start_time
 from zendesk_export.server.model.ids import MAX_ID
-from zendesk_export.server.store import ExportRow
+from zendesk_export.server.store import Account, ExportRow
 
-__all__ = ["Position", "CursorPage", "encode_cursor", "decode_cursor", "parse_position", "cursor_page"]
+__all__ = ["Position", "CursorPage", "encode_cursor", "decode_cursor", "parse_position", "cursor_page", "cursor_tag"]
 
 Position = tuple[int, int]  # (export timestamp, id)
 
-_DECODED = re.compile(r"(\d{1,12})(?:\.\d{1,9})?\|\|(\d{1,19})\|")
+_DECODED = re.compile(r"(\d{1,12})(?:\.\d{1,9})?\|\|(\d{1,19})\|(\d{0,19})")
 _BASE64 = re.compile(r"[A-Za-z0-9+/_\-]+={0,2}")
 
 
@@ -39,14 +43,21 @@ class CursorPage:
     end_of_stream: bool
 
 
-def encode_cursor(position: Position) -> str:
-    """The cursor of a position, byte-for-byte as Zendesk writes it (`MTY5NTA1MjY2My4wfHwyOHw=`)."""
+def cursor_tag(account: Account) -> str:
+    """What a cursor of ``account`` carries after its last ``|``: nothing for the default account."""
+    return "" if account.is_default else str(account.id)
+
+
+def encode_cursor(position: Position, tag: str = "") -> str:
+    """The cursor of a position, byte-for-byte as Zendesk writes it (`MTY5NTA1MjY2My4wfHwyOHw=`) when ``tag``
+    is empty."""
     timestamp, item_id = position
-    return base64.b64encode(f"{timestamp}.0||{item_id}|".encode()).decode()
+    return base64.b64encode(f"{timestamp}.0||{item_id}|{tag}".encode()).decode()
 
 
-def decode_cursor(raw: str) -> Position:
-    """A cursor as received (URL-decoded by the framework, or not; `+` possibly turned into a space)."""
+def decode_cursor(raw: str, tag: str = "") -> Position:
+    """A cursor as received (URL-decoded by the framework, or not; `+` possibly turned into a space), minted
+    for the account whose tag is ``tag``."""
     text = unquote(raw.strip()).replace(" ", "+")
     if not _BASE64.fullmatch(text):
         raise InvalidPaginationParameter(raw)
@@ -56,17 +67,18 @@ def decode_cursor(raw: str) -> Position:
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise InvalidPaginationParameter(raw) from None
     match = _DECODED.fullmatch(decoded)
-    if match is None or int(match.group(2)) > MAX_ID:  # beyond Zendesk's ids: not a position we ever issued
+    # a cursor minted for another account, or beyond Zendesk's ids, is not a position we ever issued here
+    if match is None or match.group(3) != tag or int(match.group(2)) > MAX_ID:
         raise InvalidPaginationParameter(raw)
     return int(match.group(1)), int(match.group(2))
 
 
-def parse_position(params: Mapping[str, str], now: float) -> Position:
+def parse_position(params: Mapping[str, str], now: float, tag: str = "") -> Position:
     """Where a cursor request starts: its ``cursor`` (which wins over ``start_time``), else ``start_time``
     (required then, and held to the same too-recent rule as the time-based export)."""
     cursor = params.get("cursor")
     if cursor is not None and cursor.strip():
-        return decode_cursor(cursor)
+        return decode_cursor(cursor, tag)
     return parse_start_time(params, now), 0
 
 

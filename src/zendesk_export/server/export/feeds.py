@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import orjson
 
-from zendesk_export.server.export.cursor import cursor_page, encode_cursor, parse_position
+from zendesk_export.server.export.cursor import cursor_page, cursor_tag, encode_cursor, parse_position
 from zendesk_export.server.export.incremental import (
     VISIBILITY_DELAY,
     next_page_url,
@@ -97,14 +97,15 @@ def time_export(query: ExportQuery, feed: Feed, *, sample: bool = False) -> byte
 
 def cursor_export(query: ExportQuery, feed: Feed) -> bytes:
     """`GET <path>/cursor?start_time=…|cursor=…`: the cursor-based page of a feed, for an authorised caller."""
-    position = parse_position(query.params, query.now)
+    tag = cursor_tag(query.account)  # a cursor is good on its own account only
+    position = parse_position(query.params, query.now, tag)
     if feed.prepare:
         feed.prepare(query)
     per_page = parse_per_page(query.params)
     exclude = parse_bool(query.params, "exclude_deleted")
     rows = query.store.changes(query.account.id, feed.kind, position, query.cutoff, per_page + 1, exclude)
     page = cursor_page(rows, per_page, position)
-    cursor = encode_cursor(page.after)
+    cursor = encode_cursor(page.after, tag)
     url = next_page_url(query.base_url, feed.path + "/cursor", query.pairs, ("cursor", cursor))
     tail = [b'"after_url":' + orjson.dumps(url), b'"before_url":null', b'"after_cursor":' + orjson.dumps(cursor),
             b'"before_cursor":null', b'"end_of_stream":' + _json_bool(page.end_of_stream)]

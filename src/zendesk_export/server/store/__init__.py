@@ -10,10 +10,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
+
+from zendesk_export.clock import ClockState
 
 __all__ = [
     "Account",
@@ -36,9 +38,14 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Account:
+    """An account as stored: its clock rides along, so a request reads it with the account, at no extra query.
+    ``is_default``: the account a bare host (an IP, ``localhost``) reaches, the oldest one."""
+
     id: int
     subdomain: str
     settings: dict[str, Any] = field(default_factory=dict)
+    clock: ClockState = ClockState()
+    is_default: bool = False
 
 
 @dataclass(frozen=True)
@@ -111,6 +118,26 @@ class Store(Protocol):
     def set_account_setting(self, account_id: int, key: str, value: Any) -> None:
         """Set one key of ``Account.settings`` (``None`` removes it), atomically."""
         ...
+
+    def accounts(self) -> list[Account]:
+        """Every account, oldest first (the first is the default one)."""
+        ...
+
+    def create_account(self, subdomain: str, users: Sequence[dict[str, Any]]) -> Account:
+        """A new account with its first users (specs as in ``DEMO``), in one transaction; DuplicateRecord if the
+        subdomain is taken. Account ids are never reused, so nothing kept of a deleted account (a cursor, a
+        journal) can reach a new one."""
+        ...
+
+    def delete_account(self, account_id: int) -> None:
+        """The account and every row of every table that belongs to it, in one transaction."""
+        ...
+
+    def change_clock(self, account_id: int, change: Callable[[ClockState], ClockState]) -> ClockState:
+        """Apply one operation to the account's stored clock, atomically (across processes); the new state."""
+        ...
+
+    def ticket_count(self, account_id: int) -> int: ...
 
     def hit_rate_counters(self, account_id: int, hits: Sequence[tuple[str, int]]) -> dict[str, int]:
         """Count one request in each ``(bucket, window_start)`` and return each bucket's count in that window

@@ -37,7 +37,7 @@ except ImportError as error:  # pragma: no cover - the extra is installed wherev
                       ) from error
 
 from zendesk_export.redaction import redact_secrets
-from zendesk_export.server.store import DEMO, Account, DuplicateRecord, ExportRow, StoreUnavailable, User
+from zendesk_export.server.store import DEMO, DuplicateRecord, ExportRow, StoreUnavailable, User
 from zendesk_export.server.store.sql import (
     AUDIT_COLUMNS,
     CREDENTIAL_COLUMNS,
@@ -308,14 +308,8 @@ class PostgresStore(Queries):
         _PostgresWriter(conn, int(rows.fetchall()[0][0])).add_users(DEMO["users"], self.token_key)
 
     # -- accounts, users, credentials ---------------------------------------------------------------
-    def account(self, subdomain: str | None) -> Account | None:
-        if subdomain is None:
-            rows = self._rows("SELECT id, subdomain, settings FROM accounts ORDER BY id LIMIT 1", ())
-        elif "\x00" in subdomain:
-            return None  # no stored text holds NUL (and PostgreSQL would refuse the parameter)
-        else:
-            rows = self._rows("SELECT id, subdomain, settings FROM accounts WHERE subdomain = %s", (subdomain,))
-        return Account(rows[0][0], rows[0][1], orjson.loads(rows[0][2])) if rows else None
+    def _insert_users(self, conn: _Conn, account_id: int, users: Iterable[dict[str, Any]]) -> list[User]:
+        return _PostgresWriter(conn, account_id).add_users(list(users), self.token_key)
 
     def set_account_setting(self, account_id: int, key: str, value: Any) -> None:
         with self._locked(account_id) as conn:

@@ -22,7 +22,7 @@ from typing import Any
 
 import orjson
 
-from zendesk_export.server.store import DEMO, Account, DuplicateRecord, ExportRow, StoreUnavailable, User
+from zendesk_export.server.store import DEMO, DuplicateRecord, ExportRow, StoreUnavailable, User
 from zendesk_export.server.store.sql import (
     AUDIT_COLUMNS,
     CREDENTIAL_COLUMNS,
@@ -242,13 +242,6 @@ class SQLiteStore(Queries):
         return created
 
     # -- accounts, users, credentials ---------------------------------------------------------------
-    def account(self, subdomain: str | None) -> Account | None:
-        if subdomain is None:
-            row = self._conn().execute("SELECT * FROM accounts ORDER BY id LIMIT 1").fetchone()
-        else:
-            row = self._conn().execute("SELECT * FROM accounts WHERE subdomain = ?", (subdomain,)).fetchone()
-        return Account(row["id"], row["subdomain"], orjson.loads(row["settings"])) if row else None
-
     def set_account_setting(self, account_id: int, key: str, value: Any) -> None:
         with self._transaction() as conn:
             row = conn.execute("SELECT settings FROM accounts WHERE id = ?", (account_id,)).fetchone()
@@ -267,6 +260,11 @@ class SQLiteStore(Queries):
 
     def clear_rate_counters(self, account_id: int) -> None:
         self._counters().execute("DELETE FROM rate_counters WHERE account_id = ?", (account_id,))
+
+    def delete_account(self, account_id: int) -> None:
+        """The account's rows, and its counters in the side file (a later account could be given its id)."""
+        super().delete_account(account_id)
+        self.clear_rate_counters(account_id)
 
     def _user(self, where: str, args: tuple[Any, ...]) -> User | None:
         row = self._conn().execute(
