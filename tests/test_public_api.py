@@ -57,6 +57,9 @@ def test_the_store_protocol_has_these_operations() -> None:
         "user_by_oauth_token", "write",
         # accounts as units: created, listed, deleted; each with its stored clock
         "accounts", "change_clock", "create_account", "delete_account", "ticket_count",
+        # declared resources
+        "create_resource", "delete_resource", "put_resources", "resource_count", "resource_page", "resources_by_id",
+        "tag_counts",
     }
     assert _public(Writer) == {"add_audit", "get_record", "get_ticket", "next_id", "put_record", "put_ticket"}
 
@@ -75,6 +78,7 @@ WIRE_ERRORS = {  # class → (HTTP status, the `error` code a client reads)
     "RecordInvalid": (422, "RecordInvalid"),
     "TooManyValues": (400, "TooManyValues"),
     "InvalidPaginationParameter": (400, "InvalidPaginationParameter"),
+    "InvalidPageParameter": (400, "InvalidPaginationParameter"),
     "RateLimitExceeded": (429, "APIRateLimitExceeded"),
     "AdminUnauthorized": (401, "AdminUnauthorized"),
     "PayloadTooLarge": (413, "PayloadTooLarge"),

@@ -16,7 +16,7 @@ from starlette.responses import Response
 
 from zendesk_export.server.admin import routes as admin
 from zendesk_export.server.admin.guard import AdminGuard
-from zendesk_export.server.api import exports, jobs, tickets, users
+from zendesk_export.server.api import exports, jobs, resources, tickets, users
 from zendesk_export.server.edge.accounts import AccountScope
 from zendesk_export.server.edge.failsafe import Failsafe
 from zendesk_export.server.edge.faults import FaultInjectors, Faults, hide_injected_drops
@@ -31,6 +31,7 @@ from zendesk_export.server.store import Store
 __all__ = ["ServerConfig", "create_app"]
 
 API_ROUTES = exports.ROUTES + users.ROUTES + jobs.ROUTES + tickets.ROUTES
+API_ROUTES += resources.ROUTES
 
 
 async def _not_found(request: Request, exc: Exception) -> Response:

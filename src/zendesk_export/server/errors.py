@@ -24,6 +24,7 @@ __all__ = [
     "RecordInvalid",
     "TooManyValues",
     "InvalidPaginationParameter",
+    "InvalidPageParameter",
     "RateLimitExceeded",
     "AdminUnauthorized",
     "PayloadTooLarge",
@@ -194,6 +195,14 @@ class InvalidPaginationParameter(ZendeskError):
 
     def __init__(self, cursor: str) -> None:
         super().__init__(f"Invalid cursor: {cursor[:100]!r}")
+
+
+class InvalidPageParameter(ZendeskError):
+    """A list endpoint's ``page[size]``/``page[after]``/``page[before]`` refused, in Zendesk's words (recorded:
+    "page[size] cannot be greater than 100", "page[after] is not valid")."""
+
+    status = 400
+    error = "InvalidPaginationParameter"
 
 
 class RateLimitExceeded(ZendeskError):

@@ -1,5 +1,5 @@
-"""Users, organizations and groups API handlers: list, show, create, update, and `users/me`. The rules and the
-rendering live in ``model.users``."""
+"""Users, organizations and groups API handlers: show, create, update, and `users/me` (their lists, in both
+paging styles, are the generic ones of ``api.resources``). The rules and the rendering live in ``model.users``."""
 
 from __future__ import annotations
 
@@ -12,8 +12,6 @@ from zendesk_export.server.http import Call, Handler, json_response
 from zendesk_export.server.model.users import RENDERERS, SINGULAR, create_record, update_record
 
 __all__ = ["ROUTES"]
-
-_PAGE_MAX = 100
 
 
 def _payload(call: Call, table: str) -> dict[str, Any]:
@@ -37,31 +35,6 @@ def _show(table: str) -> Handler:
 
     show.__name__ = f"show_{table}"
     return show
-
-
-def _list(table: str) -> Handler:
-    """Offset pagination, as Zendesk's list endpoints have: `page`, `per_page` ≤ 100, `next_page`, `count`."""
-
-    def list_records(call: Call) -> Response:
-        call.caller()
-        per_page = _int_param(call, "per_page", _PAGE_MAX, 1, _PAGE_MAX)
-        page = _int_param(call, "page", 1, 1, 10**6)
-        records, total = call.ctx.store.list_records(call.account.id, table, (page - 1) * per_page, per_page)
-        path = f"{call.base_url}/api/v2/{table}.json?page={{}}&per_page={per_page}"
-        body = {table: [RENDERERS[table](call.base_url, r) for r in records],
-                "next_page": path.format(page + 1) if page * per_page < total else None,
-                "previous_page": path.format(page - 1) if page > 1 else None, "count": total}
-        return json_response(body)
-
-    list_records.__name__ = f"list_{table}"
-    return list_records
-
-
-def _int_param(call: Call, name: str, default: int, low: int, high: int) -> int:
-    try:
-        return max(low, min(high, int(call.params.get(name, default))))
-    except ValueError:
-        return default
 
 
 def _create(table: str) -> Handler:
@@ -94,7 +67,6 @@ def me(call: Call) -> Response:
 
 def _record_routes(table: str) -> list[tuple[str, str, Handler]]:
     return [
-        ("GET", f"/api/v2/{table}", _list(table)),
         ("POST", f"/api/v2/{table}", _create(table)),
         ("GET", f"/api/v2/{table}/{{record_id:id}}", _show(table)),
         ("PUT", f"/api/v2/{table}/{{record_id:id}}", _update(table)),

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from zendesk_export.server.model.audits import comment_event, field_event
+from zendesk_export.server.model.reference import People, seed_reference
 from zendesk_export.server.model.scrub import SCRUB_AFTER, SCRUBBED
 from zendesk_export.server.model.tickets import (
     CREATE_EVENT_FIELDS,
@@ -57,6 +58,9 @@ def seed_account(store: Store, account_id: int, tickets: int, random_seed: int, 
         {"id": i, "name": f"Organization {i}", "created_at": since, "updated_at": since} for i in range(1, 21)])
     store.insert_records(account_id, "groups", [
         {"id": i, "name": f"Group {i}", "created_at": since, "updated_at": since} for i in range(1, 6)])
+    seed_reference(store, account_id, People([a["id"] for a in agents], [(u["id"], u.get("organization_id"))
+                                                                         for u in users], range(1, 21), range(1, 6)),
+                   random_seed, int(now))
     generator = _tickets(rng, tickets, int(now), [u["id"] for u in users], [a["id"] for a in agents])
     count = store.insert_tickets(account_id, generator)
     return {"tickets": count, "users": len(users) + len(agents)}

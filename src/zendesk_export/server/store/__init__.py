@@ -205,6 +205,33 @@ class Store(Protocol):
 
     def tickets_by_id(self, account_id: int, ids: Sequence[int]) -> list[ExportRow]: ...
 
+    # -- declared resources (issue 9): ``table`` "records" holds every ``kind``; users, groups and
+    # organizations are paged from their own tables (``kind`` None) -------------------------------------
+    def resource_page(self, account_id: int, table: str, kind: str | None, *, after: int | None = None,
+                      before: int | None = None, offset: int = 0, limit: int = 100) -> list[dict[str, Any]]:
+        """Up to ``limit`` objects in id order: after ``after``, the last ones before ``before``, or from
+        ``offset``."""
+        ...
+
+    def resource_count(self, account_id: int, table: str, kind: str | None) -> int: ...
+
+    def resources_by_id(self, account_id: int, kind: str, ids: Iterable[int]) -> list[dict[str, Any]]: ...
+
+    def put_resources(self, account_id: int, kind: str, objects: Iterable[dict[str, Any]]) -> int:
+        """Insert or replace objects (each with ``id``, ``created_at_epoch``, ``updated_at_epoch``)."""
+        ...
+
+    def create_resource(self, account_id: int, kind: str, build: Callable[[int], dict[str, Any]]
+                        ) -> dict[str, Any]:
+        """A new object with the next id of its kind, made by ``build(id)``, stored atomically."""
+        ...
+
+    def delete_resource(self, account_id: int, kind: str, object_id: int) -> bool: ...
+
+    def tag_counts(self, account_id: int) -> dict[str, int]:
+        """Each tag of the account's live tickets → how many carry it."""
+        ...
+
     def comment_counts(self, account_id: int, ticket_ids: Sequence[int]) -> dict[int, int]: ...
 
     def put_job(self, account_id: int, job_id: str, data: dict[str, Any]) -> None: ...

@@ -64,6 +64,8 @@ __all__ = [
     "numbered_chunks",
     "prepare_token_key",
     "record_from_row",
+    "resource_values",
+    "upsert_resource_sql",
     "row_values",
     "split_record",
     "ticket_columns",
@@ -208,6 +210,14 @@ def migrations(d: Dialect) -> tuple[str, ...]:
     ALTER TABLE accounts ADD COLUMN clock_release_at DOUBLE PRECISION;
     ALTER TABLE accounts ADD COLUMN clock_release_ahead DOUBLE PRECISION NOT NULL DEFAULT 0
     """,
+        # Issue 9: the declared resources (ticket fields, brands, macros, …), one JSON object per row; pages by
+        # the primary key, changes by (kind, updated_at, id).
+        f"""
+    CREATE TABLE records (
+        account_id {i} NOT NULL, kind TEXT NOT NULL, id {i} NOT NULL, created_at {i} NOT NULL,
+        updated_at {i} NOT NULL, data TEXT NOT NULL, PRIMARY KEY (account_id, kind, id));
+    CREATE INDEX records_changes ON records (account_id, kind, updated_at, id)
+    """,
     )
 
 
@@ -278,6 +288,23 @@ def split_record(table: str, record: dict[str, Any]) -> tuple[list[Any], str]:
     columns = RECORD_COLUMNS[table]
     data = {k: v for k, v in record.items() if k not in columns}
     return [record.get(c) for c in columns], orjson.dumps(data).decode()
+
+
+def upsert_resource_sql(d: Dialect) -> str:
+    return (f"INSERT INTO records (account_id, kind, id, created_at, updated_at, data) VALUES ({marks(d, 6)}) "
+            "ON CONFLICT (account_id, kind, id) DO UPDATE SET updated_at = excluded.updated_at, data = excluded.data")
+
+
+def resource_values(account_id: int, kind: str, obj: dict[str, Any]) -> tuple[Any, ...]:
+    """A declared resource's object → its records row; the ``*_epoch`` times become columns, not JSON."""
+    created, updated = obj.pop("created_at_epoch"), obj.pop("updated_at_epoch")
+    return (account_id, kind, obj["id"], created, updated, orjson.dumps(obj).decode())
+
+
+def _resource_from_row(table: str, row: SupportsKeysAndGetItem[str, Any]) -> dict[str, Any]:
+    if table != "records":
+        return record_from_row(row)
+    return dict(orjson.loads(dict(row)["data"]))
 
 
 def body_row(row: Sequence[Any]) -> ExportRow:
@@ -439,7 +466,7 @@ def _account_from_row(row: Sequence[Any]) -> Account:
     return Account(int(row[0]), row[1], orjson.loads(row[2]), _clock_from_row(row[4:9]), bool(row[3]))
 
 
-_CLEARED_BY_RESET = ("tickets", "audits", "organizations", "groups", "job_statuses")
+_CLEARED_BY_RESET = ("tickets", "audits", "organizations", "groups", "job_statuses", "records")
 
 
 class Queries:
@@ -584,6 +611,80 @@ class Queries:
                            (account_id, limit, offset))
         total = self._rows(f"SELECT COUNT(*) FROM {table} WHERE account_id = {m}", (account_id,))
         return [record_from_row(r) for r in rows], int(total[0][0]) if total else 0
+
+    # -- resources: the records table (by kind) and the record tables, paged by id ----------------------
+    def _scope(self, table: str, kind: str | None) -> tuple[str, list[Any]]:
+        m = self.dialect.mark
+        return (f"account_id = {m} AND kind = {m}", [kind]) if table == "records" else (f"account_id = {m}", [])
+
+    def resource_page(self, account_id: int, table: str, kind: str | None, *, after: int | None = None,
+                      before: int | None = None, offset: int = 0, limit: int = 100) -> list[dict[str, Any]]:
+        """Up to ``limit`` objects by id: after ``after``, just before ``before`` (still ascending), or from
+        ``offset``. One range scan of the primary key."""
+        m = self.dialect.mark
+        where, args = self._scope(table, kind)
+        args = [account_id, *args]
+        if before is not None:
+            where, args, order = f"{where} AND id < {m}", [*args, before], "DESC"
+        else:
+            where, args, order = (f"{where} AND id > {m}", [*args, after], "ASC") if after is not None else (
+                where, args, "ASC")
+        rows = self._dicts(f"SELECT * FROM {table} WHERE {where} ORDER BY id {order} LIMIT {m} OFFSET {m}",
+                           (*args, limit, offset))
+        found = [_resource_from_row(table, r) for r in rows]
+        return found[::-1] if before is not None else found
+
+    def resource_count(self, account_id: int, table: str, kind: str | None) -> int:
+        where, args = self._scope(table, kind)
+        rows = self._rows(f"SELECT COUNT(*) FROM {table} WHERE {where}", (account_id, *args))
+        return int(rows[0][0])
+
+    def resources_by_id(self, account_id: int, kind: str, ids: Iterable[int]) -> list[dict[str, Any]]:
+        wanted = sorted(set(ids))
+        if not wanted:
+            return []
+        where, args = self._scope("records", kind)
+        rows = self._dicts(f"SELECT * FROM records WHERE {where} AND id IN ({marks(self.dialect, len(wanted))}) "
+                           "ORDER BY id", (account_id, *args, *wanted))
+        return [_resource_from_row("records", r) for r in rows]
+
+    def put_resources(self, account_id: int, kind: str, objects: Iterable[dict[str, Any]]) -> int:
+        """Insert or replace objects of one kind (each with ``id``, epoch ``created_at_epoch`` and
+        ``updated_at_epoch``, which are stored as columns only) in one transaction."""
+        query = upsert_resource_sql(self.dialect)
+        rows = [resource_values(account_id, kind, o) for o in objects]
+        with self._transaction() as conn:
+            for row in rows:
+                conn.execute(query, row)
+        return len(rows)
+
+    def create_resource(self, account_id: int, kind: str, build: Callable[[int], dict[str, Any]]
+                        ) -> dict[str, Any]:
+        """A new object numbered after the kind's highest id, built by ``build(id)`` under the account's lock."""
+        m = self.dialect.mark
+        with self._locked(account_id) as conn:
+            row = conn.execute(f"SELECT MAX(id) FROM records WHERE account_id = {m} AND kind = {m}",
+                               (account_id, kind)).fetchone()
+            made = build(int(row[0] or 0) + 1)
+            conn.execute(upsert_resource_sql(self.dialect), resource_values(account_id, kind, dict(made)))
+        return {k: v for k, v in made.items() if not k.endswith("_epoch")}
+
+    def delete_resource(self, account_id: int, kind: str, object_id: int) -> bool:
+        m = self.dialect.mark
+        with self._transaction() as conn:
+            cur = conn.execute(f"DELETE FROM records WHERE account_id = {m} AND kind = {m} AND id = {m}",
+                               (account_id, kind, object_id))
+            return bool(cur.rowcount)
+
+    def tag_counts(self, account_id: int) -> dict[str, int]:
+        """Each tag of the account's live tickets and how many carry it, counted by the database (one pass over
+        the account's tickets: the tags list is not kept apart)."""
+        m = self.dialect.mark
+        each = ("jsonb_array_elements_text(t.tags::jsonb) AS j(value)" if self.dialect is POSTGRES
+                else "json_each(t.tags) AS j")
+        rows = self._rows(f"SELECT j.value, COUNT(*) FROM tickets t, {each} WHERE t.account_id = {m} "
+                          "AND t.status != 'deleted' GROUP BY j.value", (account_id,))
+        return {str(r[0]): int(r[1]) for r in rows}
 
     # -- tickets by id, comment counts --------------------------------------------------------------
     def tickets_by_id(self, account_id: int, ids: Sequence[int]) -> list[ExportRow]:
