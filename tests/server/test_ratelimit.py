@@ -267,3 +267,19 @@ def test_when_several_limits_are_spent_the_429_names_the_one_that_frees_up_last(
     account_only = client.get("/api/v2/tickets/1.json")
     assert (account_only.status_code, account_only.headers["retry-after"]) == (429, "55")
     assert account_only.json()["description"] == "Number of allowed API requests per minute exceeded"
+
+
+def test_admin_rate_limits_show_each_buckets_remaining_count_without_counting(limited: ZendeskServer,
+                                                                             client: httpx.Client) -> None:
+    for _ in range(3):
+        export(client)
+    expected = [
+        {"name": "plan_limit", "window_seconds": 60, "limit": 700, "used": 3, "remaining": 697, "resets_in": 10},
+        {"name": "incremental", "window_seconds": 60, "limit": 10, "used": 3, "remaining": 7, "resets_in": 10},
+        {"name": "users_cursor", "window_seconds": 60, "limit": 20, "used": 0, "remaining": 20, "resets_in": 10},
+        {"name": "sample", "window_seconds": 1200, "limit": 10, "used": 0, "remaining": 10, "resets_in": 310},
+    ]
+    assert limited.admin.rate_limits()["buckets"] == expected
+    assert limited.admin.rate_limits()["buckets"] == expected  # watching is not a request of the account
+    limited.admin.advance(10)  # the minute is over: the next request meets full buckets
+    assert [b["remaining"] for b in limited.admin.rate_limits()["buckets"]] == [700, 10, 20, 10]

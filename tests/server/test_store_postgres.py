@@ -119,7 +119,10 @@ def hit_rate_counters(store: Store) -> Any:
     hits = [("plan", NOW), ("incremental", NOW)]
     answers = [store.hit_rate_counters(1, hits) for _ in range(3)]
     answers += [store.hit_rate_counters(1, [("plan", NOW + 60)]), store.hit_rate_counters(1, [])]
+    answers.append(store.rate_counters(1))
+    assert answers[-1] == {"plan": (NOW + 60, 1), "incremental": (NOW, 3)}
     store.clear_rate_counters(1)
+    answers.append(store.rate_counters(1))
     answers.append(store.hit_rate_counters(1, hits))
     assert answers[2] == {"plan": 3, "incremental": 3} and answers[3] == {"plan": 1}
     return answers

@@ -21,6 +21,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from zendesk_export.clock import ClockState
+from zendesk_export.server.admin import ui
 from zendesk_export.server.admin.guard import OPENAPI_PATH
 from zendesk_export.server.admin.openapi import (
     ACCOUNT,
@@ -204,7 +205,9 @@ def _limits_state(limiter: RateLimiter, account: Account) -> dict[str, Any]:
     limits = limiter.limits(account)
     own = account.settings.get(SETTING) or {}
     return {"account": account.subdomain, "server": limiter.setting, "account_settings": own,
-            "effective": {f: getattr(limits, f) for f in sorted(LIMIT_FIELDS)}}
+            "effective": {f: getattr(limits, f) for f in sorted(LIMIT_FIELDS)},
+            "buckets": [{"name": u.bucket.name, "window_seconds": u.bucket.window, "limit": u.limit, "used": u.count,
+                         "remaining": u.remaining, "resets_in": u.reset} for u in limiter.usage(account)]}
 
 
 def _set_limits(call: Call, account: Account, settings: dict[str, Any]) -> Account:
@@ -368,5 +371,5 @@ def _bound(handler: AdminHandler, controls: Controls) -> Callable[[Request], Any
 
 
 def routes(controls: Controls) -> list[Route]:
-    """The Starlette routes of the table, each handler bound to this app's controls."""
-    return [Route(r.path, _bound(r.handler, controls), methods=[r.method]) for r in ADMIN_ROUTES]
+    """The Starlette routes of the table, each handler bound to this app's controls, and the web page's."""
+    return [Route(r.path, _bound(r.handler, controls), methods=[r.method]) for r in ADMIN_ROUTES] + ui.ROUTES

@@ -41,8 +41,8 @@ from zendesk_export.server.errors import RateLimitExceeded
 from zendesk_export.server.http import ACCOUNT_KEY, json_response
 from zendesk_export.server.store import Account, Store
 
-__all__ = ["SETTING", "LIMIT_FIELDS", "Bucket", "Limits", "Usage", "RateLimiter", "RateLimits", "server_limits",
-           "buckets_for", "window"]
+__all__ = ["SETTING", "LIMIT_FIELDS", "BUCKETS", "Bucket", "Limits", "Usage", "RateLimiter", "RateLimits",
+           "server_limits", "buckets_for", "window"]
 
 SETTING = "rate_limit"  # key in accounts.settings
 
@@ -62,6 +62,7 @@ USERS_CURSOR = Bucket("users_cursor", 60,
                       "Number of allowed incremental export cursor API requests per minute exceeded",
                       "zendesk-ratelimit-incremental-exports-cursor")
 SAMPLE = Bucket("sample", 1200, "Number of allowed incremental sample export API requests per 20 minutes exceeded")
+BUCKETS = (PLAN, INCREMENTAL, USERS_CURSOR, SAMPLE)
 
 # First matching pattern wins; paths are compared without Zendesk's optional `.json` suffix.
 ENDPOINT_BUCKETS: tuple[tuple[str, Bucket], ...] = (
@@ -170,6 +171,18 @@ class RateLimiter:
         if refused is not None and account.clock.frozen:  # the wait it was told starts now, in real time
             seconds = int(refused.headers["Retry-After"])
             self.store.change_clock(account.id, lambda state: state.hold(wall, seconds))
+        return usages
+
+    def usage(self, account: Account) -> list[Usage]:
+        """Every bucket's usage in its current window, read without counting (a window that has passed, or was
+        never used, counts 0): what the next request would find."""
+        limits, now = self.limits(account), account.clock.limiter_time(self.wall())
+        stored = self.store.rate_counters(account.id)
+        usages = []
+        for bucket in BUCKETS:
+            start, left = window(now, bucket.window)
+            stored_start, count = stored.get(bucket.name, (start, 0))
+            usages.append(Usage(bucket, limits.of(bucket), count if stored_start == start else 0, left))
         return usages
 
 

@@ -333,6 +333,10 @@ class PostgresStore(Queries):
         with self._transaction() as conn:
             conn.execute("DELETE FROM rate_counters WHERE account_id = %s", (account_id,))
 
+    def rate_counters(self, account_id: int) -> dict[str, tuple[int, int]]:
+        rows = self._rows("SELECT bucket, window_start, count FROM rate_counters WHERE account_id = %s", (account_id,))
+        return {bucket: (int(start), int(count)) for bucket, start, count in rows}
+
     def _user(self, where: str, args: tuple[Any, ...]) -> User | None:
         rows = self._rows(f"SELECT id, account_id, name, email, role, organization_id FROM users WHERE {where}", args)
         return User(*rows[0]) if rows else None

@@ -266,6 +266,11 @@ class SQLiteStore(Queries):
         super().delete_account(account_id)
         self.clear_rate_counters(account_id)
 
+    def rate_counters(self, account_id: int) -> dict[str, tuple[int, int]]:
+        rows = self._conn().execute(
+            "SELECT bucket, window_start, count FROM rate_counters WHERE account_id = ?", (account_id,)).fetchall()
+        return {bucket: (start, count) for bucket, start, count in rows}
+
     def _user(self, where: str, args: tuple[Any, ...]) -> User | None:
         row = self._conn().execute(
             f"SELECT id, account_id, name, email, role, organization_id FROM users WHERE {where}", args
