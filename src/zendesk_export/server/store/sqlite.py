@@ -267,7 +267,7 @@ class SQLiteStore(Queries):
         self.clear_rate_counters(account_id)
 
     def rate_counters(self, account_id: int) -> dict[str, tuple[int, int]]:
-        rows = self._conn().execute(
+        rows = self._counters().execute(
             "SELECT bucket, window_start, count FROM rate_counters WHERE account_id = ?", (account_id,)).fetchall()
         return {bucket: (start, count) for bucket, start, count in rows}
 
