@@ -83,6 +83,8 @@ WIRE_ERRORS = {  # class → (HTTP status, the `error` code a client reads)
     "InvalidPageParameter": (400, "InvalidPaginationParameter"),
     "RateLimitExceeded": (429, "APIRateLimitExceeded"),
     "AdminUnauthorized": (401, "AdminUnauthorized"),
+    "PayloadTooLarge": (413, "PayloadTooLarge"),
+    "InternalError": (500, "InternalError"),
     "DuplicateAccount": (409, "DuplicateAccount"),
     "SearchLimit": (422, "invalid"),
 }

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from zendesk_export import __version__, demo, settings
 from zendesk_export.exporter import commands as exporter_commands
+from zendesk_export.redaction import redact_secrets
 
 __all__ = ["main", "build_parser"]
 
@@ -21,13 +22,14 @@ def _fail(error: Exception) -> int:
 
 def _serve(args: argparse.Namespace) -> int:
     from zendesk_export.server.edge.faults import FaultRuleError
-    from zendesk_export.server.runner import DemoCredentialsExposed, serve
+    from zendesk_export.server.runner import CannotListen, DemoCredentialsExposed, serve
+    from zendesk_export.server.store import StoreUnavailable
 
     try:
         options = settings.resolve(settings.SERVE, vars(args))
         db = options.pop("db")
         serve(db, **options, banner=lambda text: print(text, flush=True))
-    except (settings.SettingError, DemoCredentialsExposed, FaultRuleError) as error:
+    except (settings.SettingError, DemoCredentialsExposed, FaultRuleError, StoreUnavailable, CannotListen) as error:
         return _fail(error)
     except KeyboardInterrupt:
         pass
@@ -36,20 +38,20 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _seed(args: argparse.Namespace) -> int:
     from zendesk_export.server.model.seed import seed_account
-    from zendesk_export.server.store import open_store
+    from zendesk_export.server.store import StoreUnavailable, open_store
 
     try:
         options = settings.resolve(settings.SEED, vars(args))
-    except settings.SettingError as error:
+        store = open_store(options["db"])
+    except (settings.SettingError, StoreUnavailable) as error:
         return _fail(error)
-    store = open_store(options["db"])
     account = store.account(None)
     assert account is not None  # every database has its default account
     # the account's own clock, as stored: an advanced clock must not get tickets older than what was exported
     result = seed_account(store, account.id, options["tickets"], options["random_seed"], account.clock.now(time.time()))
     store.close()
     print(f"added {result['tickets']} tickets and {result['users']} users to account {account.subdomain} "
-          f"in {options['db']}")
+          f"in {redact_secrets(options['db'])}")
     return 0
 
 

@@ -75,7 +75,7 @@ def parse_admin_token(value: str) -> str:
 def parse_rate_limit(value: str) -> str:
     """on, off or a positive number of incremental-export requests per minute."""
     value = value.strip().lower()
-    if value in ("on", "off") or (value.isdigit() and int(value) > 0):
+    if value in ("on", "off") or (value.isascii() and value.isdigit() and int(value) > 0):
         return value
     raise ValueError(f"expected on, off or a positive number, not {value!r}")
 

@@ -44,7 +44,7 @@ def checkpoint_moment(checkpoint: Checkpoint) -> int | None:
         origin = window.origin(plan.mode, plan.source)
         return origin if isinstance(origin, int) else checkpoint_moment(origin)
     if checkpoint.mode == "time":
-        return int(checkpoint.position) if checkpoint.position.isdigit() else None
+        return int(checkpoint.position) if checkpoint.position.isascii() and checkpoint.position.isdigit() else None
     text = checkpoint.position.replace(" ", "+").replace("-", "+").replace("_", "/").rstrip("=")
     try:
         decoded = base64.b64decode(text + "=" * (-len(text) % 4), validate=True).decode("ascii")

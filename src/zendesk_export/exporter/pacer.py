@@ -182,7 +182,7 @@ def _account_state(headers: dict[str, str], server_time: float | None) -> Bucket
         resets = float(reset) if reset is not None else None
         if resets is None:
             resets = 60 - server_time % 60 if server_time is not None else 60.0
-        return BucketState(ACCOUNT_BUCKET, int(limit) if limit and limit.isdigit() else None,
+        return BucketState(ACCOUNT_BUCKET, int(limit) if limit and limit.isascii() and limit.isdigit() else None,
                            int(remaining), resets) if remaining is not None else None
     except ValueError:
         return None

@@ -51,7 +51,7 @@ def parse_start_time(text: str) -> int:
 
     A date or time without an offset is read as UTC, because Zendesk's timestamps are UTC."""
     text = text.strip()
-    if text.isdigit():
+    if text.isascii() and text.isdigit():
         return int(text)
     try:
         moment = datetime.fromisoformat(text.replace("z", "Z"))

@@ -119,7 +119,7 @@ def crosses(window: Window, page: PageLike, mode: str) -> bool:
     if any(_timestamp(ticket) >= window.end for ticket in page.tickets):
         return True
     position = page.checkpoint.position if page.checkpoint is not None else ""
-    return mode == "time" and position.isdigit() and int(position) >= window.end
+    return mode == "time" and position.isascii() and position.isdigit() and int(position) >= window.end
 
 
 def clip(window: Window, page: PageLike, mode: str) -> list[dict[str, Any]]:

@@ -18,9 +18,11 @@ from zendesk_export.server.admin import routes as admin
 from zendesk_export.server.admin.guard import AdminGuard
 from zendesk_export.server.api import exports, jobs, resources, search, ticket_data, tickets, users
 from zendesk_export.server.edge.accounts import AccountScope
+from zendesk_export.server.edge.failsafe import Failsafe
 from zendesk_export.server.edge.faults import FaultInjectors, Faults, hide_injected_drops
 from zendesk_export.server.edge.headers import ZendeskHeaders
 from zendesk_export.server.edge.journal import JournalMiddleware, Journals
+from zendesk_export.server.edge.limits import BodyLimit
 from zendesk_export.server.edge.ratelimit import RateLimiter, RateLimits
 from zendesk_export.server.errors import InvalidEndpoint, ZendeskError
 from zendesk_export.server.http import Context, ServerConfig, api_routes, error_response
@@ -55,10 +57,13 @@ def create_app(config: ServerConfig, store: Store, wall: Callable[[], float] = t
         exception_handlers={HTTPException: _not_found, ZendeskError: _zendesk_error},
     )
     app.state.ctx = ctx
-    # Innermost first: rate limits answer inside Zendesk's headers; faults act outside them, like the network;
-    # the journal sees everything, faults included; the account is found before any of them looks; the admin
-    # guard closes /__admin/ before anything runs.
+    # Innermost first: rate limits answer inside Zendesk's headers; an oversized body is refused before it is
+    # counted or read; the failsafe turns whatever escapes into a Zendesk error that still gets the headers;
+    # faults act outside them, like the network; the journal sees everything, faults included; the account is
+    # found before any of them looks; the admin guard closes /__admin/ before anything runs.
     app.add_middleware(RateLimits, limiter=controls.limiter)
+    app.add_middleware(BodyLimit)
+    app.add_middleware(Failsafe)
     app.add_middleware(ZendeskHeaders, wall=wall)
     app.add_middleware(Faults, injectors=controls.faults)
     hide_injected_drops()

@@ -28,6 +28,8 @@ __all__ = [
     "SearchLimit",
     "RateLimitExceeded",
     "AdminUnauthorized",
+    "PayloadTooLarge",
+    "InternalError",
     "DuplicateAccount",
 ]
 
@@ -146,8 +148,8 @@ class InvalidJSON(ZendeskError):
     status = 400
     error = "InvalidJSON"
 
-    def __init__(self) -> None:
-        super().__init__("The request body is not valid JSON")
+    def __init__(self, description: str = "The request body is not valid JSON") -> None:
+        super().__init__(description)
 
 
 class TooRecentStartTime(ZendeskError):
@@ -235,6 +237,26 @@ class AdminUnauthorized(ZendeskError):
 
     def body(self) -> Any:
         return {"error": self.error, "description": "The admin API needs Authorization: Bearer <admin token>"}
+
+
+class PayloadTooLarge(ZendeskError):
+    """A request body over the server's limit, refused before it is read whole. Shape chosen: DIFFERENCES.md."""
+
+    status = 413
+    error = "PayloadTooLarge"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"The request body is larger than {limit} bytes")
+
+
+class InternalError(ZendeskError):
+    """Anything that went wrong unexpectedly: the client gets this body, the server log the traceback."""
+
+    status = 500
+    error = "InternalError"
+
+    def __init__(self) -> None:
+        super().__init__("The server failed to handle this request; the error is in the server's log")
 
 
 class DuplicateAccount(ZendeskError):

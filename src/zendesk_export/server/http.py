@@ -18,20 +18,21 @@ from typing import Any
 
 import orjson
 from starlette.concurrency import run_in_threadpool
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.datastructures import QueryParams
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Scope
 
-from zendesk_export.server.errors import InvalidJSON, NoHelpDesk, RecordNotFound, ZendeskError
+from zendesk_export.server.errors import InvalidJSON, NoHelpDesk, ZendeskError
 from zendesk_export.server.model.audits import Origin
 from zendesk_export.server.model.auth import LoginThrottle, authenticate, resolve_account
+from zendesk_export.server.model.ids import id_from_text
 from zendesk_export.server.store import Account, Store, User
 
 __all__ = [
     "ACCOUNT_KEY",
-    "ID_MAX",
     "BASE_PATH_KEY",
     "SUBDOMAIN_KEY",
     "account_time",
@@ -49,7 +50,6 @@ __all__ = [
 ]
 
 JSON_TYPE = "application/json; charset=utf-8"
-ID_MAX = 2**63 - 1  # the largest id a record can have
 # ASGI scope keys set by ``edge.accounts.AccountScope``: the request's account (None: no account of that name),
 # the name asked for (None: the default account), and the ``/__account/NAME`` base path it came through ("").
 ACCOUNT_KEY = "zendesk_export.account"
@@ -140,17 +140,34 @@ class Call:
             raise InvalidJSON() from None
         if not isinstance(data, dict):
             raise InvalidJSON()
+        try:  # whatever is accepted must render back: orjson writes at most 254 levels and 64-bit integers
+            orjson.dumps(data)
+        except orjson.JSONEncodeError:
+            raise InvalidJSON("The request body is nested too deeply or holds a number out of range") from None
         return data
 
     def path_int(self, name: str) -> int:
-        """An id from the path. Ids are 64-bit: a larger one names nothing (404) and never reaches the database."""
-        value = int(self.request.path_params[name])
-        if value > ID_MAX:
-            raise RecordNotFound()
-        return value
+        """A ``{name:id}`` path segment as a record id; beyond Zendesk's range → 404 RecordNotFound."""
+        return id_from_text(self.request.path_params[name])
 
 
 Handler = Callable[[Call], Response]
+
+
+class _IdConvertor(Convertor[str]):
+    """``{name:id}``: ASCII digits, any length, kept as text. Starlette's ``int`` converts while routing, where
+    5000 digits (``int`` refuses them) would fail outside any handler; ``Call.path_int`` checks the range."""
+
+    regex = "[0-9]+"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return str(value)
+
+
+register_url_convertor("id", _IdConvertor())
 
 _HOST = re.compile(r"[A-Za-z0-9.\-]+(:[0-9]+)?|\[[0-9A-Fa-f:.]+\](:[0-9]+)?")
 

@@ -28,11 +28,15 @@ from zendesk_export.server.store import Store, open_store
 from zendesk_export.settings import parse_admin_token
 
 __all__ = ["RunningServer", "start_server", "running_server", "serve", "is_loopback", "DemoCredentialsExposed",
-           "account_clock"]
+           "account_clock", "CannotListen"]
 
 
 class DemoCredentialsExposed(Exception):
     """Refusing a non-loopback host while the documented demo credentials still work."""
+
+
+class CannotListen(Exception):
+    """The host and port cannot be bound (in use, not an address of this machine, a privileged port)."""
 
 
 @dataclass
@@ -140,10 +144,22 @@ def _bind(host: str, port: int) -> socket.socket:
     # proto=IPPROTO_TCP, not the default 0: asyncio sets TCP_NODELAY only on sockets whose proto says TCP, and
     # without it every response (headers and body are two writes) waits ~40 ms for the client's delayed ACK.
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.listen(2048)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError as error:
+        sock.close()
+        raise CannotListen(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
     return sock
+
+
+def _bind_or_close(store: Store, host: str, port: int) -> socket.socket:
+    try:
+        return _bind(host, port)
+    except CannotListen:
+        store.close()
+        raise
 
 
 def _uvicorn(store: Store, clock: Clock, config: ServerConfig, host: str, port: int,
@@ -163,7 +179,7 @@ def start_server(db: str, *, host: str = "127.0.0.1", port: int = 0, admin_token
     the start (as for ``PUT /__admin/faults``)."""
     config = ServerConfig(admin_token=_admin_token(admin_token), rate_limit=rate_limit, faults=list(faults or []))
     store, clock = _prepare(db, host, seed, random_seed)
-    sock = _bind(host, port)
+    sock = _bind_or_close(store, host, port)
     server = _uvicorn(store, clock, config, host, port)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True, name="zendesk-server")
     thread.start()
@@ -195,7 +211,7 @@ def serve(db: str, *, host: str, port: int, admin_token: str | None, rate_limit:
     config = ServerConfig(admin_token=_admin_token(admin_token), rate_limit=rate_limit, faults=rules)
     write = None if quiet else (log or _stderr)
     store, clock = _prepare(db, host, seed, random_seed, write or (lambda line: None))
-    sock = _bind(host, port)
+    sock = _bind_or_close(store, host, port)
     url = f"http://{host}:{sock.getsockname()[1]}"
     banner(_banner(url, db, config, store))
     _stop_on_sigterm()

@@ -43,6 +43,7 @@ from zendesk_export.server.edge.journal import Journals
 from zendesk_export.server.edge.ratelimit import LIMIT_FIELDS, SETTING, RateLimiter
 from zendesk_export.server.errors import DuplicateAccount, InvalidJSON, InvalidParameter, NoHelpDesk
 from zendesk_export.server.http import Call, endpoint, json_response
+from zendesk_export.server.model.ids import is_id
 from zendesk_export.server.model.scrub import scrub_now
 from zendesk_export.server.model.seed import seed_account
 from zendesk_export.server.store import Account, DuplicateRecord
@@ -102,7 +103,7 @@ def scrub(call: Call, controls: Controls) -> Response:
     30 days after a soft delete. Returns `{"scrubbed": [ids]}`."""
     account = call.admin_account()
     ids = call.json().get("ticket_ids")
-    if ids is not None and (not isinstance(ids, list) or not all(isinstance(i, int) for i in ids)):
+    if ids is not None and (not isinstance(ids, list) or not all(is_id(i) for i in ids)):
         raise InvalidParameter("ticket_ids must be a list of ticket ids")
     done = scrub_now(call.ctx.store, account.id, int(_now(call, account)), ids)
     return json_response({"scrubbed": done})

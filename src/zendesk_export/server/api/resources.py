@@ -16,6 +16,7 @@ from zendesk_export.server.errors import ParameterMissing, RecordNotFound
 from zendesk_export.server.export.paging import ListSource, Source, StoreSource, envelope, fetch, parse_page
 from zendesk_export.server.http import Call, Handler, json_response
 from zendesk_export.server.model.catalog import changed_object, new_object, render_object
+from zendesk_export.server.model.ids import MAX_ID
 from zendesk_export.server.model.users import RENDERERS
 from zendesk_export.server.resources import RESOURCES, SIDELOADS, Resource
 from zendesk_export.server.resources.openapi import openapi_document
@@ -23,7 +24,6 @@ from zendesk_export.server.store import User
 
 __all__ = ["ROUTES", "render"]
 
-_ID_MAX = 2**63 - 1  # ids are 64-bit: a larger one names nothing (and must not reach the database)
 
 
 def render(call: Call, resource: Resource, obj: dict[str, Any]) -> dict[str, Any]:
@@ -59,7 +59,7 @@ def _writer(call: Call, resource: Resource) -> User:
 
 def _object_id(call: Call) -> int:
     object_id = call.path_int("object_id")
-    if object_id > _ID_MAX:
+    if object_id > MAX_ID:
         raise RecordNotFound()
     return object_id
 
@@ -138,7 +138,7 @@ def _show_many(resource: Resource) -> Handler:
 
     def handler(call: Call) -> Response:
         _reader(call, resource)
-        ids = [i for i in parse_ids(call) if i <= _ID_MAX]
+        ids = [i for i in parse_ids(call) if i <= MAX_ID]
         found = call.ctx.store.resources_by_id(call.account.id, resource.name, ids)
         items = [render(call, resource, obj) for obj in found]
         return json_response({resource.data_key: items, "next_page": None, "previous_page": None,
@@ -189,7 +189,7 @@ def openapi(call: Call) -> Response:
 
 
 def _routes(resource: Resource) -> list[tuple[str, str, Handler]]:
-    base, one = resource.base, resource.base + "/{object_id:int}"
+    base, one = resource.base, resource.base + "/{object_id:id}"
     table = {"show_many": ("GET", base + "/show_many", _show_many), "list": ("GET", base, _list),
              "create": ("POST", base, _create), "show": ("GET", one, _show), "update": ("PUT", one, _update),
              "destroy": ("DELETE", one, _destroy)}

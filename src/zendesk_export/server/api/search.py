@@ -16,7 +16,8 @@ from starlette.responses import Response
 from zendesk_export.server.errors import InvalidPageParameter, InvalidParameter, ParameterMissing, SearchLimit
 from zendesk_export.server.export.paging import parse_page
 from zendesk_export.server.export.ticket_data import TableSource
-from zendesk_export.server.http import ID_MAX, Call, Handler, json_response
+from zendesk_export.server.http import Call, Handler, json_response
+from zendesk_export.server.model.ids import MAX_ID
 from zendesk_export.server.model.search import TABLES, TYPES_SEARCHED, Plan, conditions_of, plan
 from zendesk_export.server.model.users import RENDERERS
 from zendesk_export.tickets import ticket_json
@@ -146,7 +147,7 @@ def _decode(token: str | None) -> tuple[int, int] | None:
     try:
         values = orjson.loads(base64.b64decode(token, validate=True))["sortValues"]
         created, item_id = int(values[0]) // 1000, int(values[1])
-        if not (0 <= created <= ID_MAX and 0 <= item_id <= ID_MAX):
+        if not (0 <= created <= MAX_ID and 0 <= item_id <= MAX_ID):
             raise ValueError(values)
     except (ValueError, binascii.Error, orjson.JSONDecodeError, KeyError, TypeError, IndexError):
         raise InvalidPageParameter("page[after] is not valid") from None

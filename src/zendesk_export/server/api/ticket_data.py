@@ -24,9 +24,10 @@ from zendesk_export.server.export.ticket_data import (
     metric_sets,
     replays,
 )
-from zendesk_export.server.http import ID_MAX, Call, Handler, json_response, raw_json
+from zendesk_export.server.http import Call, Handler, json_response, raw_json
 from zendesk_export.server.model import jobs
 from zendesk_export.server.model.deleted import DELETED_WHERE, destroy_for_good, restore_one
+from zendesk_export.server.model.ids import MAX_ID, ascii_digits
 from zendesk_export.server.model.metrics import metric_set
 from zendesk_export.server.model.ratings import SCORES, render_rating
 from zendesk_export.server.model.scrub import scrub_due
@@ -192,7 +193,7 @@ def _epoch_param(call: Call, name: str) -> int | None:
     raw = call.params.get(name)
     if raw is None or raw == "":
         return None
-    if not raw.isdigit() or int(raw) > ID_MAX:
+    if not ascii_digits(raw) or int(raw) > MAX_ID:
         raise InvalidParameter(f"{name} must be an integer epoch time in seconds, got {raw[:100]!r}")
     return int(raw)
 
@@ -266,7 +267,7 @@ def restore(call: Call) -> Response:
 def restore_many(call: Call) -> Response:
     """`PUT /api/v2/deleted_tickets/restore_many?ids=…` → 200, empty body; unknown ids are skipped."""
     call.caller()
-    for ticket_id in (i for i in parse_ids(call) if i <= ID_MAX):
+    for ticket_id in (i for i in parse_ids(call) if i <= MAX_ID):
         try:
             restore_one(call.ctx.store, call.account.id, call.now(), ticket_id)
         except RecordNotFound:
@@ -275,7 +276,7 @@ def restore_many(call: Call) -> Response:
 
 
 def _destroy(call: Call, ticket_ids: list[int]) -> Response:
-    ticket_ids = [i for i in ticket_ids if i <= ID_MAX]
+    ticket_ids = [i for i in ticket_ids if i <= MAX_ID]
     done = destroy_for_good(call.ctx.store, call.account.id, call.now(), ticket_ids)
     results = [{"action": "delete", "status": "Deleted", "success": True, "id": i} for i in done]
     job_id, data = jobs.record_job(call.ctx.store, call.account.id, call.now(), "delete", results)

@@ -9,6 +9,7 @@ from starlette.responses import Response
 
 from zendesk_export.server.errors import InvalidParameter, ParameterMissing, RecordNotFound, TooManyValues
 from zendesk_export.server.http import Call, Handler, raw_json
+from zendesk_export.server.model.ids import ascii_digits, id_from_text
 from zendesk_export.server.model.tickets import BULK_LIMIT, create_one, delete_one, update_one
 from zendesk_export.tickets import render_body, ticket_json
 
@@ -65,14 +66,15 @@ def delete_ticket(call: Call) -> Response:
 
 
 def parse_ids(call: Call) -> list[int]:
-    """`?ids=1,2,3` (required, ≤ 100, integers) → ids in the order given, without repeats."""
+    """`?ids=1,2,3` (required, ≤ 100, integers) → ids in the order given, without repeats. An id beyond
+    Zendesk's range is a 404 for the whole request, before anything is read or written."""
     raw = call.params.get("ids", "")
     parts = [p.strip() for p in raw.split(",") if p.strip()]
     if not parts:
         raise ParameterMissing("ids")
-    if not all(p.isdigit() for p in parts):
+    if not all(ascii_digits(p) for p in parts):
         raise InvalidParameter(f"ids must be a comma-separated list of integers, got {raw[:100]!r}")
-    ids = list(dict.fromkeys(int(p) for p in parts))
+    ids = list(dict.fromkeys(id_from_text(p) for p in parts))
     if len(ids) > BULK_LIMIT:
         raise TooManyValues(BULK_LIMIT)
     return ids
@@ -93,7 +95,7 @@ def show_many(call: Call) -> Response:
 ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", "/api/v2/tickets/show_many", show_many),
     ("POST", "/api/v2/tickets", create_ticket),
-    ("GET", "/api/v2/tickets/{ticket_id:int}", show_ticket),
-    ("PUT", "/api/v2/tickets/{ticket_id:int}", update_ticket),
-    ("DELETE", "/api/v2/tickets/{ticket_id:int}", delete_ticket),
+    ("GET", "/api/v2/tickets/{ticket_id:id}", show_ticket),
+    ("PUT", "/api/v2/tickets/{ticket_id:id}", update_ticket),
+    ("DELETE", "/api/v2/tickets/{ticket_id:id}", delete_ticket),
 ]

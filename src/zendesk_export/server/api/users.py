@@ -68,8 +68,8 @@ def me(call: Call) -> Response:
 def _record_routes(table: str) -> list[tuple[str, str, Handler]]:
     return [
         ("POST", f"/api/v2/{table}", _create(table)),
-        ("GET", f"/api/v2/{table}/{{record_id:int}}", _show(table)),
-        ("PUT", f"/api/v2/{table}/{{record_id:int}}", _update(table)),
+        ("GET", f"/api/v2/{table}/{{record_id:id}}", _show(table)),
+        ("PUT", f"/api/v2/{table}/{{record_id:id}}", _update(table)),
     ]
 
 

@@ -54,6 +54,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from zendesk_export.server.edge.ratelimit import INCREMENTAL
 from zendesk_export.server.errors import RateLimitExceeded
 from zendesk_export.server.http import ACCOUNT_KEY, BASE_PATH_KEY, json_response, safe_host
+from zendesk_export.server.model.ids import ascii_digits
 from zendesk_export.server.store import Account
 
 __all__ = ["FaultRuleError", "Rule", "FaultInjector", "FaultInjectors", "Faults", "ConnectionDropped", "parse_rules",
@@ -371,7 +372,7 @@ def empty_page(scope: Scope) -> dict[str, Any]:
         return {resource: [], "after_url": url, "after_cursor": params.get("cursor"), "before_url": None,
                 "before_cursor": None, "end_of_stream": False}
     start = params.get("start_time", "")
-    end_time = int(start) if start.isdigit() else None
+    end_time = int(start) if ascii_digits(start) else None
     return {resource: [], "count": 0, "end_of_stream": False, "next_page": url, "end_time": end_time}
 
 

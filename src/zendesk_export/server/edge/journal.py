@@ -42,7 +42,7 @@ def redact(authorization: str | None) -> str | None:
     if scheme.lower() == "basic":
         try:
             login, colon, _ = base64.b64decode(credentials.strip(), validate=True).decode().partition(":")
-        except (binascii.Error, UnicodeDecodeError):
+        except (binascii.Error, UnicodeDecodeError, ValueError):  # ValueError: non-ASCII text, e.g. `Basic é`
             login, colon = None, ""
         login = login if colon else None
     return redact_authorization(authorization, login)

@@ -39,6 +39,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from zendesk_export.server.errors import RateLimitExceeded
 from zendesk_export.server.http import ACCOUNT_KEY, json_response
+from zendesk_export.server.model.ids import ascii_digits
 from zendesk_export.server.store import Account, Store
 
 __all__ = ["SETTING", "LIMIT_FIELDS", "BUCKETS", "Bucket", "Limits", "Usage", "RateLimiter", "RateLimits",
@@ -98,7 +99,7 @@ def server_limits(setting: str) -> Limits:
         return Limits(enabled=False)
     if value == "on":
         return Limits()
-    if value.isdigit() and int(value) > 0:
+    if ascii_digits(value) and int(value) > 0:
         return Limits(incremental=int(value))
     raise ValueError(f"rate limit must be on, off or a positive number, not {setting!r}")
 

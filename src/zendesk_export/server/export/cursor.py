@@ -25,6 +25,7 @@ from urllib.parse import unquote
 
 from zendesk_export.server.errors import InvalidPaginationParameter
 from zendesk_export.server.export.incremental import parse_start_time
+from zendesk_export.server.model.ids import MAX_ID
 from zendesk_export.server.store import Account, ExportRow
 
 __all__ = ["Position", "CursorPage", "encode_cursor", "decode_cursor", "parse_position", "cursor_page", "cursor_tag"]
@@ -66,7 +67,8 @@ def decode_cursor(raw: str, tag: str = "") -> Position:
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise InvalidPaginationParameter(raw) from None
     match = _DECODED.fullmatch(decoded)
-    if match is None or match.group(3) != tag:
+    # a cursor minted for another account, or beyond Zendesk's ids, is not a position we ever issued here
+    if match is None or match.group(3) != tag or int(match.group(2)) > MAX_ID:
         raise InvalidPaginationParameter(raw)
     return int(match.group(1)), int(match.group(2))
 

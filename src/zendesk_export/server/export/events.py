@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 
 from zendesk_export.server.export.feeds import ExportQuery, Feed, Rendered
+from zendesk_export.server.model.ids import ascii_digits
 from zendesk_export.server.store import ExportRow
 from zendesk_export.tickets import format_time
 
@@ -33,7 +34,7 @@ def via_name(via: Any) -> str:
 
 def _typed(name: str, value: Any) -> Any:
     """Audit values are strings ("6130907993114"); the event export gives ids as numbers."""
-    if name.endswith("_id") and isinstance(value, str) and value.isdigit():
+    if name.endswith("_id") and isinstance(value, str) and ascii_digits(value):
         return int(value)
     return value
 

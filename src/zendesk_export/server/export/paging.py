@@ -27,6 +27,7 @@ from urllib.parse import urlencode
 import orjson
 
 from zendesk_export.server.errors import InvalidPageParameter
+from zendesk_export.server.model.ids import ascii_digits
 from zendesk_export.server.store import Store
 
 __all__ = [
@@ -81,9 +82,10 @@ def _cursor_request(params: Mapping[str, str], order: str, default_size: int, ma
     size = default_size
     raw = params.get("page[size]")
     if raw is not None:
-        if not raw.strip().isdigit() or int(raw) < 1:
+        digits = raw.strip().lstrip("0")
+        if not ascii_digits(raw.strip()) or not digits:  # ASCII only: `²` passes isdigit, not int
             raise InvalidPageParameter("page[size] is not valid")
-        size = int(raw)
+        size = int(digits) if len(digits) < 19 else max_size + 1  # int() refuses thousands of digits
         if size > max_size:
             raise InvalidPageParameter(f"page[size] cannot be greater than {max_size}")
     after, before = params.get("page[after]"), params.get("page[before]")

@@ -123,7 +123,7 @@ def _user_from_header(store: Store, account: Account, header: str) -> User:
         raise CouldNotAuthenticate()
     try:
         login, _, secret = base64.b64decode(credentials.strip(), validate=True).decode().partition(":")
-    except (binascii.Error, UnicodeDecodeError):
+    except (binascii.Error, UnicodeDecodeError, ValueError):  # ValueError: non-ASCII text, e.g. `Basic é`
         raise CouldNotAuthenticate() from None
     email, kind = (login[: -len("/token")], "api_token") if login.endswith("/token") else (login, "password")
     user = store.user_by_email(account.id, email)

@@ -1,20 +1,24 @@
 """Bulk ticket jobs and their statuses (reference §8): `queued` → `working` → `completed`, as recorded.
 
-The work itself runs when the job is submitted (each item in its own transaction, so the tickets exist and are
-exported as soon as the request returns); the job status then progresses *on reads*: the submit response says
-`queued`, the first `GET /api/v2/job_statuses/{id}` says `working` (half done, "Creating ticket #N"), every later
-read says `completed` with the results. This is deterministic — no timer, no background thread — and a polling
-client (zenpy's tests poll until `completed`) sees the same three states a real account shows it.
+The work itself runs when the job is submitted, each item in its own transaction, so the tickets exist and are
+exported as soon as the request returns. An item that fails, for whatever reason, is rolled back alone and
+reported failed in the results: the job never answers 500 after committing earlier items. The job status then
+progresses *on reads*: the submit response says `queued`, the first `GET /api/v2/job_statuses/{id}` says
+`working` (half done, "Creating ticket #N"), every later read says `completed` with the results. This is
+deterministic — no timer, no background thread — and a polling client (zenpy's tests poll until `completed`)
+sees the same three states a real account shows it.
 """
 
 from __future__ import annotations
 
+import logging
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
-from zendesk_export.server.errors import ZendeskError
+from zendesk_export.server.errors import InternalError, ZendeskError
 from zendesk_export.server.model.audits import Origin
 from zendesk_export.server.model.tickets import create_one, delete_one, update_one
 from zendesk_export.server.store import Store
@@ -22,6 +26,7 @@ from zendesk_export.server.store import Store
 __all__ = ["VERBS", "record_job", "render_job", "create_many", "update_many", "destroy_many"]
 
 VERBS = {"create": "Creating", "update": "Updating", "delete": "Deleting"}
+_LOG = logging.getLogger("zendesk_export.server")
 
 
 def record_job(store: Store, account_id: int, now: int, action: str, results: list[dict[str, Any]]
@@ -49,6 +54,21 @@ def render_job(base_url: str, job_id: str, data: dict[str, Any], reads: int) -> 
             "results": data["results"]}
 
 
+def _attempt(work: Callable[[], Any]) -> tuple[Any, ZendeskError | None]:
+    """Run one item's work (its own transaction, rolled back on failure) → (result, None) or (None, error).
+
+    An unexpected exception fails the item, not the job: earlier items are committed, so a 500 would make the
+    client retry work already done. The traceback goes to the server log; the item's result says InternalError.
+    """
+    try:
+        return work(), None
+    except ZendeskError as error:
+        return None, error
+    except Exception:
+        _LOG.exception("bulk job item failed")
+        return None, InternalError()
+
+
 def _failure(error: ZendeskError) -> dict[str, Any]:
     body = error.body()
     if not isinstance(body, dict) or not isinstance(body.get("error"), str):
@@ -61,10 +81,10 @@ def create_many(store: Store, account_id: int, now: int, caller_id: int, origin:
     """Each ticket created on its own; results `{"index", "id", "account_id"}` or the item's error."""
     results: list[dict[str, Any]] = []
     for index, payload in enumerate(payloads):
-        try:
-            ticket, _ = create_one(store, account_id, now, caller_id, origin, payload)
-            results.append({"index": index, "id": ticket["id"], "account_id": account_id})
-        except ZendeskError as error:
+        created, error = _attempt(partial(create_one, store, account_id, now, caller_id, origin, payload))
+        if error is None:
+            results.append({"index": index, "id": created[0]["id"], "account_id": account_id})
+        else:
             results.append({"index": index, **_failure(error)})
     return results
 
@@ -81,9 +101,9 @@ def _update_result(store: Store, account_id: int, now: int, caller_id: int, orig
     if isinstance(ticket_id, bool) or not isinstance(ticket_id, int):
         return {"action": "update", "status": "Failed", "success": False, "id": ticket_id,
                 "error": "InvalidValue", "details": "id is required"}
-    try:
-        update_one(store, account_id, now, caller_id, origin, ticket_id, {k: v for k, v in change.items() if k != "id"})
-    except ZendeskError as error:
+    change = {k: v for k, v in change.items() if k != "id"}
+    _, error = _attempt(lambda: update_one(store, account_id, now, caller_id, origin, ticket_id, change))
+    if error is not None:
         return {"action": "update", "status": "Failed", "success": False, "id": ticket_id, **_failure(error)}
     return {"action": "update", "status": "Updated", "success": True, "id": ticket_id}
 
@@ -92,10 +112,10 @@ def destroy_many(store: Store, account_id: int, now: int, ticket_ids: Sequence[i
     """Each ticket soft-deleted as by a single delete."""
     results = []
     for ticket_id in ticket_ids:
-        try:
-            delete_one(store, account_id, now, ticket_id)
+        _, error = _attempt(partial(delete_one, store, account_id, now, ticket_id))
+        if error is None:
             results.append({"action": "delete", "status": "Deleted", "success": True, "id": ticket_id})
-        except ZendeskError as error:
+        else:
             results.append({"action": "delete", "status": "Failed", "success": False, "id": ticket_id,
                             **_failure(error)})
     return results

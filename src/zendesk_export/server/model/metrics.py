@@ -17,6 +17,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from zendesk_export.server.model.ids import ascii_digits
 from zendesk_export.tickets import format_time, parse_time
 
 __all__ = ["METRICS", "MetricEvent", "Replay", "replay", "metric_set", "metric_events", "metric_event_json"]
@@ -190,7 +191,7 @@ class _Emitter:
 def _int(value: Any) -> int | None:
     if isinstance(value, int) and not isinstance(value, bool):
         return value
-    return int(value) if isinstance(value, str) and value.isdigit() else None
+    return int(value) if isinstance(value, str) and ascii_digits(value) else None
 
 
 # -- rendering ------------------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from zendesk_export.server.errors import InvalidParameter
+from zendesk_export.server.model.ids import MAX_ID, ascii_digits
 from zendesk_export.tickets import PRIORITIES, STATUSES, TYPES
 
 __all__ = ["TYPES_SEARCHED", "TABLES", "Plan", "plan", "conditions_of"]
@@ -40,7 +41,6 @@ _RELATIVE = re.compile(r"^(\d+)(minute|hour|day|week|month|year)s?$")
 _SECONDS = {"minute": 60, "hour": 3600, "day": 86_400, "week": 7 * 86_400, "month": 30 * 86_400,
             "year": 365 * 86_400}
 _DAY = 86_400
-_ID_MAX = 2**63 - 1  # a larger id names nothing
 _TIME_COLUMNS = {"created": "created_at", "created_at": "created_at", "updated": "updated_at",
                  "updated_at": "updated_at"}
 _TICKET_IDS = {"organization": "organization_id", "organization_id": "organization_id", "group": "group_id",
@@ -113,8 +113,8 @@ def _conditions(kind: str, keyword: str, op: str, value: str, now: int) -> list[
         return _ticket_conditions(keyword, op, value)
     if kind == "user" and op == ":" and keyword in ("role", "email"):
         return [(keyword, "=", value)]
-    if op == ":" and keyword in ("organization", "organization_id") and kind == "user" and value.isdigit():
-        return [("organization_id", "=", int(value))] if int(value) <= _ID_MAX else None
+    if op == ":" and keyword in ("organization", "organization_id") and kind == "user" and ascii_digits(value):
+        return [("organization_id", "=", int(value))] if int(value) <= MAX_ID else None
     if kind == "organization" and op == ":" and keyword == "name":
         return [("name", "contains", value)]
     return None
@@ -129,8 +129,8 @@ def _ticket_conditions(keyword: str, op: str, value: str) -> list[Condition] | N
         return [("priority", "=", value)]
     if keyword == "ticket_type" and value in TYPES:
         return [("type", "=", value)]
-    if keyword in _TICKET_IDS and value.isdigit():
-        return [(_TICKET_IDS[keyword], "=", int(value))] if int(value) <= _ID_MAX else None
+    if keyword in _TICKET_IDS and ascii_digits(value):
+        return [(_TICKET_IDS[keyword], "=", int(value))] if int(value) <= MAX_ID else None
     if keyword in _TICKET_IDS and value == "none":
         return [(_TICKET_IDS[keyword], "is null", None)]
     return None

@@ -12,6 +12,7 @@ from typing import Any
 
 from zendesk_export.server.errors import RecordInvalid, RecordNotFound
 from zendesk_export.server.model.audits import API_VIA, Audit, Origin
+from zendesk_export.server.model.ids import ascii_digits, is_id
 from zendesk_export.server.store import Store, Writer
 from zendesk_export.tickets import PRIORITIES, STATUSES, TICKET_FIELDS, TYPES, format_time, parse_time
 
@@ -49,9 +50,11 @@ def _clean(name: str, value: Any) -> Any:
             raise ValueError
         return value
     if kind == "int":
-        if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).isdigit():
+        if isinstance(value, str) and ascii_digits(value) and len(value) <= 19:
+            value = int(value)
+        if not is_id(value):  # beyond Zendesk's range no record can exist (nor be compared in SQL)
             raise ValueError
-        return int(value)
+        return value
     if kind == "str":
         if not isinstance(value, str):
             raise ValueError
@@ -64,7 +67,7 @@ def _clean(name: str, value: Any) -> Any:
         return _tags(value)
     if name == "custom_fields":
         return _custom_fields(value)
-    if not isinstance(value, list) or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+    if not isinstance(value, list) or not all(is_id(v) for v in value):
         raise ValueError
     return value
 
@@ -81,7 +84,7 @@ def _custom_fields(value: Any) -> list[dict[str, Any]]:
         raise ValueError
     cleaned = []
     for item in value:
-        if not isinstance(item, dict) or not isinstance(item.get("id"), int):
+        if not isinstance(item, dict) or not is_id(item.get("id")):
             raise ValueError
         cleaned.append({"id": item["id"], "value": item.get("value")})
     return cleaned
@@ -208,7 +211,7 @@ def _apply_changes(ticket: dict[str, Any], fields: dict[str, Any], payload: dict
 
 
 def _live_ticket(writer: Writer, ticket_id: int) -> dict[str, Any]:
-    ticket = writer.get_ticket(ticket_id)
+    ticket = writer.get_ticket(ticket_id) if is_id(ticket_id) else None
     if ticket is None or ticket["status"] == "deleted":
         raise RecordNotFound()
     return ticket

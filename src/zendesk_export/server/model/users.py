@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from zendesk_export.server.errors import Forbidden, RecordInvalid, RecordNotFound
+from zendesk_export.server.model.ids import is_id
 from zendesk_export.server.store import DuplicateRecord, Store, User, Writer
 from zendesk_export.tickets import format_time
 
@@ -106,7 +107,7 @@ def _clean(table: str, payload: dict[str, Any], *, creating: bool) -> dict[str, 
     if "email" in fields and fields["email"] is not None and not _looks_like_email(fields["email"]):
         raise _invalid("email", f"{fields['email']} is not properly formatted", "InvalidFormat")
     for name in ("organization_id", "group_id", "default_group_id"):
-        if fields.get(name) is not None and (isinstance(fields[name], bool) or not isinstance(fields[name], int)):
+        if fields.get(name) is not None and not is_id(fields[name]):
             raise _invalid(name, "is invalid")
     if isinstance(fields.get("tags"), str):
         fields["tags"] = fields["tags"].split()

@@ -22,6 +22,7 @@ __all__ = [
     "User",
     "ExportRow",
     "DuplicateRecord",
+    "StoreUnavailable",
     "Store",
     "Writer",
     "DEMO",
@@ -69,6 +70,11 @@ class ExportRow(NamedTuple):
 
 class DuplicateRecord(Exception):
     """A write that would take a unique value (a user's email, an organization's name) already in use."""
+
+
+class StoreUnavailable(Exception):
+    """The database cannot be used: unreachable, unopenable, not a database, or another application's. The
+    message is one line, fit for the command's error output."""
 
 
 # The demo account every new database starts with (README): documented, loopback only.
@@ -323,8 +329,10 @@ def verify_secret(secret: str, stored: str, key: bytes) -> bool:
 def open_store(url: str) -> Store:
     """A store from a database URL: a path or ``sqlite:///PATH`` (SQLite); ``postgresql://…`` (PostgreSQL)."""
     if url.startswith(("postgresql://", "postgres://")):
-        from zendesk_export.server.store.postgres import PostgresStore
-
+        try:
+            from zendesk_export.server.store.postgres import PostgresStore
+        except ImportError as error:  # the extra is not installed: say which one
+            raise StoreUnavailable(str(error)) from None
         return PostgresStore(url)
     from zendesk_export.server.store.sqlite import SQLiteStore
 

@@ -4,10 +4,14 @@ The same contract and the same table design as ``sqlite.py``, with real types (B
 pre-rendered ``body``). JSON columns are TEXT holding orjson's output, not JSONB: JSONB would reorder keys and
 re-space values, and every byte we hand back must be the one SQLite hands back (contract tests compare JSON).
 
-Connections: one per thread, autocommit off, every operation in an explicit transaction that ends before the
-method returns (an idle open transaction would hold locks). ``write(account_id)`` starts by locking the account's
-row (``SELECT … FOR UPDATE``), which serialises writers of one account across processes as SQLite's
-``BEGIN IMMEDIATE`` does. ``?schema=NAME`` in the URL keeps several servers apart in one database.
+Connections: a bounded pool (``psycopg_pool``, at most ``POOL_SIZE`` per server process, idle ones closed after a
+minute), autocommit off; every operation borrows one for an explicit transaction that ends, and gives it back,
+before the method returns (an idle open transaction would hold locks). The bound holds however many worker
+threads come and go: connections belong to the pool, not to threads, so none is left behind by a retired thread,
+and a burst of requests waits for a connection instead of exhausting the database's ``max_connections``.
+``write(account_id)`` starts by locking the account's row (``SELECT … FOR UPDATE``), which serialises writers of
+one account across processes as SQLite's ``BEGIN IMMEDIATE`` does. ``?schema=NAME`` in the URL keeps several
+servers apart in one database.
 
 PostgreSQL text cannot hold NUL, which a ticket's subject or comment may contain: text columns store U+FFFD in
 its place (they are only queried), and a ticket is read back from its stored ``body``, which keeps ``\\u0000``.
@@ -27,10 +31,13 @@ try:
     import psycopg
     from psycopg import sql
     from psycopg.rows import dict_row
+    from psycopg_pool import ConnectionPool, PoolTimeout
 except ImportError as error:  # pragma: no cover - the extra is installed wherever this module is used
-    raise ImportError("the PostgreSQL store needs psycopg: pip install 'zendesk-export[postgres]'") from error
+    raise ImportError("the PostgreSQL store needs psycopg and psycopg-pool: pip install 'zendesk-export[postgres]'"
+                      ) from error
 
-from zendesk_export.server.store import DEMO, DuplicateRecord, ExportRow, User
+from zendesk_export.redaction import redact_secrets
+from zendesk_export.server.store import DEMO, DuplicateRecord, ExportRow, StoreUnavailable, User
 from zendesk_export.server.store.sql import (
     AUDIT_COLUMNS,
     CREDENTIAL_COLUMNS,
@@ -57,10 +64,13 @@ from zendesk_export.server.store.sql import (
 )
 from zendesk_export.tickets import TICKET_FIELDS, parse_time
 
-__all__ = ["PostgresStore", "MIGRATIONS", "split_url"]
+__all__ = ["PostgresStore", "MIGRATIONS", "POOL_SIZE", "split_url"]
 
 _Conn = psycopg.Connection[Any]
 _CHUNK = 2000  # tickets per COPY while seeding: bounded memory
+POOL_SIZE = 10  # connections per server process at most: a handful serve hundreds of requests a second
+_POOL_WAIT = 30.0  # seconds a request waits for a free connection before it fails
+_MAX_IDLE = 60.0  # seconds an idle connection above the minimum is kept
 
 # The SQLite migrations in PostgreSQL types (one numbering: a later change lands in both as the same version).
 MIGRATIONS: tuple[str, ...] = migrations(POSTGRES)
@@ -183,44 +193,69 @@ class PostgresStore(Queries):
 
     dialect = POSTGRES
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, pool_size: int = POOL_SIZE) -> None:
         self.url = url
         self.dsn, self.schema = split_url(url)
         self._local = threading.local()
-        self._all: list[_Conn] = []
-        self._all_lock = threading.Lock()
-        self._migrate()
+        # The schema first, on a connection of its own: an unreachable server fails here, with libpq's message.
+        try:
+            with psycopg.connect(self.dsn, autocommit=False, connect_timeout=10) as conn:
+                self._search_path(conn)
+                self._migrate(conn)
+            self._pool_size = pool_size
+            self._pool_lock = threading.Lock()
+            self._pool = self._open_pool()
+        except (psycopg.OperationalError, PoolTimeout) as error:
+            reason = " ".join(line.strip() for line in str(error).splitlines() if line.strip())
+            raise StoreUnavailable(f"cannot use {redact_secrets(url)}: {redact_secrets(reason)}") from None
 
     # -- connections and transactions -------------------------------------------------------------
-    def _conn(self) -> _Conn:
-        conn: _Conn | None = getattr(self._local, "conn", None)
-        if conn is None or conn.closed or conn.broken:
-            conn = psycopg.connect(self.dsn, autocommit=False)
-            conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(self.schema)))
-            conn.commit()
-            self._local.conn, self._local.depth = conn, 0
-            with self._all_lock:
-                self._all.append(conn)
-        return conn
+    def _open_pool(self) -> ConnectionPool[_Conn]:
+        pool: ConnectionPool[_Conn] = ConnectionPool(
+            self.dsn, min_size=1, max_size=self._pool_size, timeout=_POOL_WAIT, max_idle=_MAX_IDLE,
+            kwargs={"autocommit": False}, configure=self._search_path, name=f"zendesk-export:{self.schema}",
+            open=False)
+        try:
+            pool.open(wait=True, timeout=_POOL_WAIT)
+        except PoolTimeout:
+            pool.close()
+            raise
+        return pool
+
+    def _current_pool(self) -> ConnectionPool[_Conn]:
+        """The pool, opened again if the store was closed (a closed store works again when used, as SQLite's)."""
+        with self._pool_lock:
+            if self._pool.closed:
+                self._pool = self._open_pool()
+            return self._pool
+
+    def _search_path(self, conn: _Conn) -> None:
+        conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(self.schema)))
+        conn.commit()
 
     @contextmanager
     def _transaction(self) -> Iterator[_Conn]:
-        """One transaction, committed on success, rolled back on any error. Nested use (a read inside a
-        ``write``) joins the outer transaction: only the outermost commits or rolls back."""
-        conn = self._conn()
-        outermost = not self._local.depth
-        self._local.depth += 1
+        """One transaction on a pooled connection, committed on success, rolled back on any error, and the
+        connection given back. Nested use (a read inside a ``write``) joins the outer transaction: only the
+        outermost commits or rolls back."""
+        joined: _Conn | None = getattr(self._local, "conn", None)
+        if joined is not None:
+            yield joined
+            return
+        pool = self._current_pool()
+        conn = pool.getconn()
+        self._local.conn = conn
         try:
             yield conn
         except BaseException:
-            if outermost and not conn.broken:
+            if not conn.broken:
                 conn.rollback()
             raise
         else:
-            if outermost:
-                conn.commit()
+            conn.commit()
         finally:
-            self._local.depth -= 1
+            self._local.conn = None
+            pool.putconn(conn)
 
     @contextmanager
     def _locked(self, account_id: int) -> Iterator[_Conn]:
@@ -245,17 +280,15 @@ class PostgresStore(Queries):
             yield _PostgresWriter(conn, account_id)
 
     def close(self) -> None:
-        """Close every connection this store opened, in any thread (a stopped server leaves none behind)."""
-        with self._all_lock:
-            conns, self._all = self._all, []
-        for conn in conns:
-            conn.close()
+        """Close the pool and every connection in it (a stopped server leaves none behind)."""
+        with self._pool_lock:
+            self._pool.close()
 
     # -- schema -----------------------------------------------------------------------------------
-    def _migrate(self) -> None:
+    def _migrate(self, conn: _Conn) -> None:
         """Create or upgrade the schema. An advisory lock per schema makes processes starting together take
         turns; each migration is recorded in ``schema_version`` in the same transaction."""
-        with self._transaction() as conn:
+        with conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"zendesk-export:{self.schema}",))
             if not conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (self.schema,)).fetchone():
                 conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(self.schema)))

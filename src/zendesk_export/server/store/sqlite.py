@@ -4,6 +4,11 @@ Ticket columns derive from ``tickets.TICKET_FIELDS``; beside them each row keeps
 JSON rendered when it was written, so an export page is an index range scan plus a join of stored bytes.
 Writers take ``BEGIN IMMEDIATE`` so read-modify-write of a ticket is serialised, also across processes sharing
 the file.
+
+SQLite has one write lock per file, so nothing that every request writes may share the file with a long write:
+the rate-limit counters (bumped by every API request) live in a side file, ``PATH-ratelimits``, with its own
+lock, still shared by every process serving ``PATH``; and seeding writes in chunks of short transactions, so an
+API write waits for one chunk at most, never for a whole seed.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from typing import Any
 
 import orjson
 
-from zendesk_export.server.store import DEMO, DuplicateRecord, ExportRow, User
+from zendesk_export.server.store import DEMO, DuplicateRecord, ExportRow, StoreUnavailable, User
 from zendesk_export.server.store.sql import (
     AUDIT_COLUMNS,
     CREDENTIAL_COLUMNS,
@@ -43,9 +48,27 @@ from zendesk_export.server.store.sql import (
 )
 from zendesk_export.tickets import TICKET_FIELDS
 
-__all__ = ["SQLiteStore", "MIGRATIONS", "row_to_ticket"]
+__all__ = ["SQLiteStore", "MIGRATIONS", "row_to_ticket", "counters_path"]
 
 MIGRATIONS: tuple[str, ...] = migrations(SQLITE)
+_CHUNK = 2000  # seeded tickets per transaction: bounded memory, and the longest an API write waits
+_COUNTERS = """CREATE TABLE IF NOT EXISTS rate_counters (
+    account_id INTEGER NOT NULL, bucket TEXT NOT NULL, window_start INTEGER NOT NULL, count INTEGER NOT NULL,
+    PRIMARY KEY (account_id, bucket))"""
+
+
+def counters_path(path: str) -> str:
+    """The side file of a database's rate-limit counters."""
+    return f"{path}-ratelimits"
+
+
+def _connect(path: str) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, timeout=30, check_same_thread=False)
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA busy_timeout=30000")
+    return conn
 
 
 def row_to_ticket(row: sqlite3.Row) -> dict[str, Any]:
@@ -100,6 +123,23 @@ class _SQLiteWriter(BaseWriter[sqlite3.Connection]):
             raise DuplicateRecord(str(error)) from None
 
 
+def _refuse_foreign(path: str) -> None:
+    """A database with tables but none of our migrations is another application's: adding our tables (and the
+    demo credentials) to it would damage it, so it is refused — looked at before anything is written, even the
+    switch to WAL mode."""
+    conn = sqlite3.connect(path)
+    try:
+        if conn.execute("PRAGMA user_version").fetchone()[0]:
+            return
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
+    finally:
+        conn.close()
+    if tables:
+        shown = ", ".join(tables[:5]) + (", …" if len(tables) > 5 else "")
+        raise StoreUnavailable(f"{path} is not a zendesk-export server database (it has other tables: {shown}); "
+                               "refusing to change it: give a new or empty file")
+
+
 class SQLiteStore(Queries):
     """SQLite implementation of ``Store``. Safe to share between threads and between processes."""
 
@@ -108,18 +148,29 @@ class SQLiteStore(Queries):
     def __init__(self, path: str) -> None:
         self.path = path
         self._local = threading.local()
-        self._migrate()
+        try:
+            _refuse_foreign(path)
+            self._migrate()
+        except sqlite3.DatabaseError as error:  # unopenable path, a file that is not a database, …
+            self.close()
+            raise StoreUnavailable(f"cannot use {path} as the server's SQLite database: {error}") from None
+        except StoreUnavailable:
+            self.close()
+            raise
 
     # -- connections and transactions -------------------------------------------------------------
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self.path, isolation_level=None, timeout=30, check_same_thread=False)
-            conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA busy_timeout=30000")
-            self._local.conn = conn
+            conn = self._local.conn = _connect(self.path)
+        return conn
+
+    def _counters(self) -> sqlite3.Connection:
+        """This thread's connection to the counters' side file (created with its table on first use)."""
+        conn = getattr(self._local, "counters", None)
+        if conn is None:
+            conn = self._local.counters = _connect(counters_path(self.path))
+            conn.execute(_COUNTERS)
         return conn
 
     @contextmanager
@@ -149,10 +200,11 @@ class SQLiteStore(Queries):
             yield _SQLiteWriter(conn, account_id)
 
     def close(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
+        for name in ("conn", "counters"):
+            conn = getattr(self._local, name, None)
+            if conn is not None:
+                conn.close()
+                setattr(self._local, name, None)
 
     # -- schema -----------------------------------------------------------------------------------
     def _migrate(self) -> None:
@@ -196,21 +248,26 @@ class SQLiteStore(Queries):
             settings = changed_settings(row[0] if row else None, key, value)
             conn.execute("UPDATE accounts SET settings = ? WHERE id = ?", (settings, account_id))
 
-    # -- rate-limit counters: one autocommitted statement per request, see edge/ratelimit.py ------------
+    # -- rate-limit counters: one autocommitted statement per request in the side file, see edge/ratelimit.py --
     def hit_rate_counters(self, account_id: int, hits: Sequence[tuple[str, int]]) -> dict[str, int]:
         if not hits:
             return {}
-        rows = self._conn().execute(
+        rows = self._counters().execute(
             hit_rate_counters_sql(SQLITE, len(hits)),
             [value for bucket, start in hits for value in (account_id, bucket, start)],
         ).fetchall()
         return {bucket: count for bucket, count in rows}
 
     def clear_rate_counters(self, account_id: int) -> None:
-        self._conn().execute("DELETE FROM rate_counters WHERE account_id = ?", (account_id,))
+        self._counters().execute("DELETE FROM rate_counters WHERE account_id = ?", (account_id,))
+
+    def delete_account(self, account_id: int) -> None:
+        """The account's rows, and its counters in the side file (a later account could be given its id)."""
+        super().delete_account(account_id)
+        self.clear_rate_counters(account_id)
 
     def rate_counters(self, account_id: int) -> dict[str, tuple[int, int]]:
-        rows = self._conn().execute(
+        rows = self._counters().execute(
             "SELECT bucket, window_start, count FROM rate_counters WHERE account_id = ?", (account_id,)).fetchall()
         return {bucket: (start, count) for bucket, start, count in rows}
 
@@ -246,9 +303,9 @@ class SQLiteStore(Queries):
         return self.export_rows(account_id, timestamp, timestamp, -1, exclude_deleted)
 
     def insert_tickets(self, account_id: int, tickets: Iterable[dict[str, Any]]) -> int:
-        """Seeding in batches of 2000, each one short transaction: other writers get their turn in between."""
+        """Seeding in batches of ``_CHUNK``, each one short transaction: other writers get their turn in between."""
         count, placed = 0, dict[int, int]()
-        for batch in seed_batches(tickets, 2000):
+        for batch in seed_batches(tickets, _CHUNK):
             with self._transaction() as conn:
                 numbers = Sequences(conn, account_id, SQLITE)
                 audits = number_batch(account_id, batch, numbers, placed, count)
