@@ -16,6 +16,7 @@ its place (they are only queried), and a ticket is read back from its stored ``b
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -30,7 +31,7 @@ try:
 except ImportError as error:  # pragma: no cover - the extra is installed wherever this module is used
     raise ImportError("the PostgreSQL store needs psycopg: pip install 'zendesk-export[postgres]'") from error
 
-from zendesk_export.server.store import DEMO, DuplicateRecord, ExportRow, User
+from zendesk_export.server.store import DEMO, DuplicateRecord, ExportRow, User, demo_users
 from zendesk_export.server.store.sql import (
     AUDIT_COLUMNS,
     CREDENTIAL_COLUMNS,
@@ -273,7 +274,7 @@ class PostgresStore(Queries):
 
     def _create_demo(self, conn: _Conn) -> None:
         rows = conn.execute("INSERT INTO accounts (subdomain) VALUES (%s) RETURNING id", (DEMO["subdomain"],))
-        _PostgresWriter(conn, int(rows.fetchall()[0][0])).add_users(DEMO["users"], self.token_key)
+        _PostgresWriter(conn, int(rows.fetchall()[0][0])).add_users(demo_users(time.time()), self.token_key)
 
     # -- accounts, users, credentials ---------------------------------------------------------------
     def _insert_users(self, conn: _Conn, account_id: int, users: Iterable[dict[str, Any]]) -> list[User]:
