@@ -123,3 +123,15 @@ def test_admin_token_is_not_a_zendesk_credential(zendesk_server: ZendeskServer) 
     response = httpx.get(zendesk_server.url + EXPORT, params={"start_time": 0},
                          headers={"Authorization": f"Bearer {zendesk_server.running.admin_token}"})
     assert response.status_code == 401
+
+
+def test_an_iso_date_start_time_is_answered_as_its_leading_digits(zendesk_server: ZendeskServer) -> None:
+    """The Singer tap checks its access with `start_time=<ISO date>` and expects a page: read as 2024 (Ruby's
+    to_i), so the page starts at the beginning of the history."""
+    zendesk_server.admin.seed(tickets=3)
+    zendesk_server.admin.advance(61)
+    with zendesk_server.client() as client:
+        iso = client.get(EXPORT, params={"start_time": "2024-05-01T00:00:00Z"})
+        epoch = client.get(EXPORT, params={"start_time": "2024"})
+    assert iso.status_code == 200
+    assert iso.json()["count"] == epoch.json()["count"] == 3

@@ -9,6 +9,7 @@ null on a non-empty page.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlencode
@@ -46,7 +47,12 @@ def parse_start_time(params: Mapping[str, str], now: float) -> int:
     try:
         value = float(raw)
     except ValueError:
-        raise InvalidParameter(f"start_time must be an integer epoch time in seconds, got {raw!r}") from None
+        # An ISO-8601 date is answered, read as its leading digits (Ruby's String#to_i: "2024-05-01T…" counts as
+        # 2024): the Singer tap checks its access to Zendesk by sending one and expects a page (DIFFERENCES.md).
+        leading = re.match(r"([0-9]{4})-[0-9]{2}-[0-9]{2}", raw)
+        if leading is None:
+            raise InvalidParameter(f"start_time must be an integer epoch time in seconds, got {raw!r}") from None
+        value = float(leading.group(1))
     if value != value or value < 0 or value in (float("inf"), float("-inf")):
         raise InvalidParameter(f"start_time must be an integer epoch time in seconds, got {raw!r}")
     start = int(value)

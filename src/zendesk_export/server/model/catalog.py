@@ -70,6 +70,8 @@ TEMPLATES: dict[str, dict[str, Any]] = {
                           "attachments": [], "error_messages": None},
     "skips": {"ticket_id": None, "user_id": None, "reason": "", "ticket": None},
     "tags": {"name": "", "count": 0},
+    "phone_numbers": {"number": "", "display_number": "", "name": "", "country_code": "US", "toll_free": False,
+                      "capabilities": {"sms": False, "mms": False, "voice": True}, "nickname": None},
     "requests": {"subject": "", "description": "", "status": "new", "priority": None, "type": None,
                  "requester_id": None, "organization_id": None, "assignee_id": None, "group_id": None,
                  "collaborator_ids": [], "email_cc_ids": [], "via": {"channel": "api", "source": {}},

@@ -83,6 +83,8 @@ RESOURCES: tuple[Resource, ...] = (
     Resource("skips", "skip", operations=("list",), has_url=False, summary="Ticket skips"),
     Resource("requests", "request", write="end-user", operations=("list", "show", "create"),
              summary="Requests: tickets as their requesters see them"),
+    Resource("phone_numbers", "phone_number", path="/api/v2/channels/voice/phone_numbers", operations=("list",),
+             paging=(OFFSET,), summary="Zendesk Talk phone numbers (none: the account has no Talk line)"),
     Resource("tags", "tag", table="tags", operations=("list",), has_url=False, order="-score,id",
              summary="Tags of live tickets, most used first, with their counts"),
     Resource("users", "user", table="users", operations=("list",), summary="Users"),

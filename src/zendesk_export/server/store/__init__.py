@@ -26,6 +26,7 @@ __all__ = [
     "Store",
     "Writer",
     "DEMO",
+    "demo_users",
     "hash_password",
     "hash_secret",
     "keyed_token_hash",
@@ -86,6 +87,12 @@ DEMO: dict[str, Any] = {
         {"name": "Example Agent", "email": "agent@example.com", "role": "agent", "api_token": "agent-token"},
     ],
 }
+
+
+def demo_users(now: float) -> list[dict[str, Any]]:
+    """The demo account's users, dated ``now`` (when the database is made): a user who existed since 1970 would
+    sit before the start date of every incremental sync and never be exported."""
+    return [{**user, "created_at": int(now)} for user in DEMO["users"]]
 
 
 class Writer(Protocol):

@@ -20,6 +20,7 @@ its place (they are only queried), and a ticket is read back from its stored ``b
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -37,7 +38,7 @@ except ImportError as error:  # pragma: no cover - the extra is installed wherev
                       ) from error
 
 from zendesk_export.redaction import redact_secrets
-from zendesk_export.server.store import DEMO, DuplicateRecord, ExportRow, StoreUnavailable, User
+from zendesk_export.server.store import DEMO, DuplicateRecord, ExportRow, StoreUnavailable, User, demo_users
 from zendesk_export.server.store.sql import (
     AUDIT_COLUMNS,
     CREDENTIAL_COLUMNS,
@@ -306,7 +307,7 @@ class PostgresStore(Queries):
 
     def _create_demo(self, conn: _Conn) -> None:
         rows = conn.execute("INSERT INTO accounts (subdomain) VALUES (%s) RETURNING id", (DEMO["subdomain"],))
-        _PostgresWriter(conn, int(rows.fetchall()[0][0])).add_users(DEMO["users"], self.token_key)
+        _PostgresWriter(conn, int(rows.fetchall()[0][0])).add_users(demo_users(time.time()), self.token_key)
 
     # -- accounts, users, credentials ---------------------------------------------------------------
     def _insert_users(self, conn: _Conn, account_id: int, users: Iterable[dict[str, Any]]) -> list[User]:

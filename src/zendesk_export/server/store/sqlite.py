@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import orjson
 
-from zendesk_export.server.store import DEMO, DuplicateRecord, ExportRow, StoreUnavailable, User
+from zendesk_export.server.store import DEMO, DuplicateRecord, ExportRow, StoreUnavailable, User, demo_users
 from zendesk_export.server.store.sql import (
     AUDIT_COLUMNS,
     CREDENTIAL_COLUMNS,
@@ -221,7 +222,7 @@ class SQLiteStore(Queries):
     def _create_demo(self, conn: sqlite3.Connection) -> None:
         cur = conn.execute("INSERT INTO accounts (subdomain) VALUES (?)", (DEMO["subdomain"],))
         account_id = int(cur.lastrowid or 0)
-        self._insert_users(conn, account_id, DEMO["users"])
+        self._insert_users(conn, account_id, demo_users(time.time()))
 
     def _insert_users(self, conn: sqlite3.Connection, account_id: int, users: Iterable[dict[str, Any]]) -> list[User]:
         writer = _SQLiteWriter(conn, account_id)
