@@ -32,7 +32,7 @@ GOLDEN = {
     "tickets cursor": "5df743fdf0340a76aa5c105f67aadba35079e9a33bf5c16a77caaf1e73a71d7f",
     "tickets cursor include": "997a76a5b7670af4955610479d5f258fc9f80e4e5dc25a26bb802fcfc30fe785",
     "ticket_events time": "6976fb0cb415b1024045730cfd7511150cc31962448401efcdde8454dd91e64e",
-    "users cursor": "774d136606117e0daba25c23b71510f19d371e8d3699022ec2248a2d2fdbb739",
+    "users cursor": "66ab798b020560b0d2c49399765713635b231a24f3d3a284680bb395aad342d8",
     "organizations time": "d63525c40c0e6713a20bba853c0b521e911e45836af1d390f4dffa78da63a4d8",
 }
 FEEDS = {

@@ -148,7 +148,7 @@ class Call:
 
     def path_int(self, name: str) -> int:
         """A ``{name:id}`` path segment as a record id; beyond Zendesk's range → 404 RecordNotFound."""
-        return id_from_text(self.request.path_params[name])
+        return id_from_text(str(self.request.path_params[name]))  # `{name:id}` gives text, `{name:int}` an int
 
 
 Handler = Callable[[Call], Response]

@@ -89,10 +89,14 @@ DEMO: dict[str, Any] = {
 }
 
 
-def demo_users(now: float) -> list[dict[str, Any]]:
-    """The demo account's users, dated ``now`` (when the database is made): a user who existed since 1970 would
-    sit before the start date of every incremental sync and never be exported."""
-    return [{**user, "created_at": int(now)} for user in DEMO["users"]]
+DEMO_CREATED_AT = 1577836800  # 2020-01-01T00:00:00Z
+
+
+def demo_users() -> list[dict[str, Any]]:
+    """The demo account's users, dated 2020-01-01: a fixed moment keeps every export of a seeded database
+    byte-identical, and unlike 1970 it lies after the usual start dates of incremental syncs (a connector
+    starting in 2000 exports them, as it would a real account's first users)."""
+    return [{**user, "created_at": DEMO_CREATED_AT} for user in DEMO["users"]]
 
 
 class Writer(Protocol):

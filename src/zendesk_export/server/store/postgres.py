@@ -20,7 +20,6 @@ its place (they are only queried), and a ticket is read back from its stored ``b
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -307,7 +306,7 @@ class PostgresStore(Queries):
 
     def _create_demo(self, conn: _Conn) -> None:
         rows = conn.execute("INSERT INTO accounts (subdomain) VALUES (%s) RETURNING id", (DEMO["subdomain"],))
-        _PostgresWriter(conn, int(rows.fetchall()[0][0])).add_users(demo_users(time.time()), self.token_key)
+        _PostgresWriter(conn, int(rows.fetchall()[0][0])).add_users(demo_users(), self.token_key)
 
     # -- accounts, users, credentials ---------------------------------------------------------------
     def _insert_users(self, conn: _Conn, account_id: int, users: Iterable[dict[str, Any]]) -> list[User]:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
@@ -222,7 +221,7 @@ class SQLiteStore(Queries):
     def _create_demo(self, conn: sqlite3.Connection) -> None:
         cur = conn.execute("INSERT INTO accounts (subdomain) VALUES (?)", (DEMO["subdomain"],))
         account_id = int(cur.lastrowid or 0)
-        self._insert_users(conn, account_id, demo_users(time.time()))
+        self._insert_users(conn, account_id, demo_users())
 
     def _insert_users(self, conn: sqlite3.Connection, account_id: int, users: Iterable[dict[str, Any]]) -> list[User]:
         writer = _SQLiteWriter(conn, account_id)
