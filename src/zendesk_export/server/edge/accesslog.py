@@ -15,9 +15,10 @@ import time
 from collections.abc import Callable
 from urllib.parse import parse_qsl, quote, urlencode
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from zendesk_export.redaction import MASK, redact_secrets
+from zendesk_export.server.edge.status import StatusWatch
 
 __all__ = ["AccessLog", "log_line", "redacted_query"]
 
@@ -51,17 +52,10 @@ class AccessLog:
             return
         started, at = time.perf_counter(), time.time()
         path, query = scope["path"], scope["query_string"].decode("latin-1")  # before any middleware rewrites it
-        status: int | None = None
-
-        async def watch(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
+        watch = StatusWatch(send)
         try:
             await self.app(scope, receive, watch)
         finally:
             client = scope.get("client")
-            self.write(log_line(at, client[0] if client else "", scope["method"], path, query, status,
+            self.write(log_line(at, client[0] if client else "", scope["method"], path, query, watch.status,
                                 time.perf_counter() - started))

@@ -21,10 +21,11 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from zendesk_export.redaction import redact_authorization
 from zendesk_export.server.edge.faults import FAULT_KEY
+from zendesk_export.server.edge.status import StatusWatch
 from zendesk_export.server.http import ACCOUNT_KEY, account_time
 from zendesk_export.server.store import Account
 
@@ -105,18 +106,11 @@ class JournalMiddleware:
             return
         journal = self.journals.of(account)
         started, at = time.perf_counter(), account_time(scope, self.wall)
-        status: int | None = None
-
-        async def watch(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
+        watch = StatusWatch(send)
         try:
             await self.app(scope, receive, watch)
         finally:
-            journal.record(_entry(scope, status, time.perf_counter() - started, at))
+            journal.record(_entry(scope, watch.status, time.perf_counter() - started, at))
 
 
 def _entry(scope: Scope, status: int | None, seconds: float, at: float) -> dict[str, Any]:
