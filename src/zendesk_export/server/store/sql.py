@@ -37,6 +37,9 @@ if TYPE_CHECKING:
     from _typeshed import SupportsKeysAndGetItem
 
 __all__ = [
+    "JOURNAL_TRIM_EVERY",
+    "shared_tables",
+    "journal_sql",
     "AUDIT_COLUMNS",
     "Condition",
     "Order",
@@ -243,7 +246,37 @@ def migrations(d: Dialect) -> tuple[str, ...]:
     CREATE INDEX users_created ON users (account_id, created_at DESC, id);
     CREATE INDEX organizations_created ON organizations (account_id, created_at DESC, id)
     """,
+        # serve --workers N: what the admin API controls and every server process must see alike, the request
+        # journal and the fault rules' counters (SQLite keeps them in the counters' side file instead).
+        shared_tables(d),
     )
+
+
+def shared_tables(d: Dialect, *, if_missing: bool = False) -> str:
+    """The tables of ``serve --workers``' shared state: the request journal and named per-account values."""
+    exists = "IF NOT EXISTS " if if_missing else ""
+    return f"""
+    CREATE TABLE {exists}shared_journal (seq {d.accounts_id}, account_id {d.integer} NOT NULL, entry TEXT NOT NULL);
+    CREATE INDEX {exists}shared_journal_account ON shared_journal (account_id, seq);
+    CREATE TABLE {exists}shared_state (
+        account_id {d.integer} NOT NULL, name TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (account_id, name))
+    """
+
+
+def journal_sql(d: Dialect) -> dict[str, str]:
+    """The request journal's statements: append (returning the entry's number), the newest entries, trimming
+    to the newest ``keep``, clearing."""
+    m = d.mark
+    return {
+        "append": f"INSERT INTO shared_journal (account_id, entry) VALUES ({m}, {m}) RETURNING seq",
+        "newest": f"SELECT seq, entry FROM shared_journal WHERE account_id = {m} ORDER BY seq DESC LIMIT {m}",
+        "trim": f"DELETE FROM shared_journal WHERE account_id = {m} AND seq <= (SELECT seq FROM shared_journal "
+                f"WHERE account_id = {m} ORDER BY seq DESC LIMIT 1 OFFSET {m})",
+        "clear": f"DELETE FROM shared_journal WHERE account_id = {m}",
+    }
+
+
+JOURNAL_TRIM_EVERY = 64  # appends between two trims: the journal holds at most ``keep`` + this many rows
 
 
 # -- SQL text -------------------------------------------------------------------------------------------

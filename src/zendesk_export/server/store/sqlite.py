@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
@@ -25,6 +25,7 @@ from zendesk_export.server.store import DEMO, DuplicateRecord, ExportRow, StoreU
 from zendesk_export.server.store.sql import (
     AUDIT_COLUMNS,
     CREDENTIAL_COLUMNS,
+    JOURNAL_TRIM_EVERY,
     RECORD_COLUMNS,
     SQLITE,
     BaseWriter,
@@ -36,12 +37,14 @@ from zendesk_export.server.store.sql import (
     export_rows_sql,
     hit_rate_counters_sql,
     insert_sql,
+    journal_sql,
     migrations,
     number_batch,
     prepare_token_key,
     record_from_row,
     row_values,
     seed_batches,
+    shared_tables,
     split_record,
     ticket_columns,
     upsert_sql,
@@ -51,6 +54,7 @@ from zendesk_export.tickets import TICKET_FIELDS
 __all__ = ["SQLiteStore", "MIGRATIONS", "row_to_ticket", "counters_path"]
 
 MIGRATIONS: tuple[str, ...] = migrations(SQLITE)
+_JOURNAL = journal_sql(SQLITE)
 _CHUNK = 2000  # seeded tickets per transaction: bounded memory, and the longest an API write waits
 _COUNTERS = """CREATE TABLE IF NOT EXISTS rate_counters (
     account_id INTEGER NOT NULL, bucket TEXT NOT NULL, window_start INTEGER NOT NULL, count INTEGER NOT NULL,
@@ -171,6 +175,7 @@ class SQLiteStore(Queries):
         if conn is None:
             conn = self._local.counters = _connect(counters_path(self.path))
             conn.execute(_COUNTERS)
+            conn.executescript(shared_tables(SQLITE, if_missing=True))
         return conn
 
     @contextmanager
@@ -262,9 +267,42 @@ class SQLiteStore(Queries):
         self._counters().execute("DELETE FROM rate_counters WHERE account_id = ?", (account_id,))
 
     def delete_account(self, account_id: int) -> None:
-        """The account's rows, and its counters in the side file (a later account could be given its id)."""
+        """The account's rows, and its counters, journal and shared state in the side file (a later account
+        could be given its id)."""
         super().delete_account(account_id)
         self.clear_rate_counters(account_id)
+        self.clear_journal(account_id)
+        self._counters().execute("DELETE FROM shared_state WHERE account_id = ?", (account_id,))
+
+    # -- serve --workers: the journal and shared state, in the side file (one short write each) ------------
+    def append_journal(self, account_id: int, entry: str, keep: int) -> int:
+        conn = self._counters()
+        seq = int(conn.execute(_JOURNAL["append"], (account_id, entry)).fetchone()[0])
+        if seq % JOURNAL_TRIM_EVERY == 0:
+            conn.execute(_JOURNAL["trim"], (account_id, account_id, keep))
+        return seq
+
+    def journal(self, account_id: int, limit: int) -> list[tuple[int, str]]:
+        rows = self._counters().execute(_JOURNAL["newest"], (account_id, limit)).fetchall()
+        return [(int(seq), entry) for seq, entry in reversed(rows)]
+
+    def clear_journal(self, account_id: int) -> None:
+        self._counters().execute(_JOURNAL["clear"], (account_id,))
+
+    def change_shared_state(self, account_id: int, name: str, change: Callable[[str | None], str]) -> str:
+        conn = self._counters()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            row = conn.execute("SELECT value FROM shared_state WHERE account_id = ? AND name = ?",
+                               (account_id, name)).fetchone()
+            value = change(row[0] if row else None)
+            conn.execute("INSERT OR REPLACE INTO shared_state (account_id, name, value) VALUES (?, ?, ?)",
+                         (account_id, name, value))
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        return value
 
     def rate_counters(self, account_id: int) -> dict[str, tuple[int, int]]:
         rows = self._counters().execute(
