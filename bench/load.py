@@ -1,18 +1,21 @@
 """Load: 16 concurrent clients mix exports, reads and writes against one server; errors, requests/s and p99.
 
-Starts ``zendesk-export serve`` in its own process for each ``--workers`` value (one after the other, on a fresh
-copy of the same seeded database), runs the clients for ``--duration`` seconds against it over loopback, and
-prints per request kind the count, median and p99 latency, the errors (any status other than the expected one,
-any transport failure), and the total requests per second with its ratio to the first worker count.
+Starts one ``zendesk-export serve`` for each ``--workers`` value, side by side (each on its own copy of the same
+seeded SQLite database, or all on the one PostgreSQL database given), and loads them in turn, in slices of
+``--slice`` seconds (1, 2, 1, 2, …), until each has had ``--duration`` seconds of clients over loopback: on a
+shared machine whose background load changes by the minute, every server meets the same moments. Prints per
+request kind the count, median and p99 latency and the errors (any status other than the expected one, any
+transport failure), the total requests per second, and its ratio to the first worker count.
 
     python bench/load.py                               # 16 clients for 60 s against one server process
-    python bench/load.py --clients 16 --duration 20 --workers 1,2
-    python bench/load.py --db postgresql://postgres@127.0.0.1/test
+    python bench/load.py --workers 1,2                 # 60 s each, in alternating 5 s slices
+    python bench/load.py --db postgresql://postgres@127.0.0.1/test --workers 1,2
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import random
 import secrets
 import shutil
@@ -80,27 +83,43 @@ def client(url: str, seed: int, live: list[int], deadline: float, results: Resul
             results.record(kind, time.perf_counter() - began, ok)
 
 
-def run(db: str, workers: int, clients: int, duration: float, live: list[int]) -> Results:
+def start(db: str, workers: int) -> tuple[str, subprocess.Popen[bytes]]:
     port = free_port()
-    command = [*CLI, "serve", "--db", db, "--port", str(port), "--rate-limit", "off",
-               "--admin-token", secrets.token_urlsafe(24)]
-    if workers > 1:
-        command += ["--workers", str(workers)]
+    command = [*CLI, "serve", "--db", db, "--port", str(port), "--rate-limit", "off", "--quiet",
+               "--admin-token", secrets.token_urlsafe(24), "--workers", str(workers)]
     server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
+    wait_until_up(url, server)
+    return url, server
+
+
+def load(url: str, clients: int, seconds: float, live: list[int], results: Results, seed: int) -> None:
+    """``clients`` threads, each on its own keep-alive connection, for ``seconds``."""
+    deadline = time.monotonic() + seconds
+    threads = [threading.Thread(target=client, args=(url, seed + n, live, deadline, results)) for n in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
+def run(dbs: dict[int, str], clients: int, duration: float, slice_seconds: float, live: list[int]
+        ) -> dict[int, Results]:
+    """Every server up at once, loaded in turn a slice at a time, until each had ``duration`` seconds."""
+    servers: dict[int, tuple[str, subprocess.Popen[bytes]]] = {}
     try:
-        wait_until_up(url, server)
-        results = Results()
-        deadline = time.monotonic() + duration
-        threads = [threading.Thread(target=client, args=(url, n, live, deadline, results)) for n in range(clients)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        for workers, db in dbs.items():
+            servers[workers] = start(db, workers)
+        results = {workers: Results() for workers in dbs}
+        slices = max(1, math.ceil(duration / slice_seconds))
+        for n in range(slices):
+            for workers, (url, _) in servers.items():
+                load(url, clients, duration / slices, live, results[workers], seed=n * clients)
         return results
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        for _, server in servers.values():
+            server.terminate()
+            server.wait(timeout=30)
 
 
 def updatable_ticket_ids(db: str) -> list[int]:
@@ -144,24 +163,25 @@ def report(workers: int, results: Results, duration: float, baseline: float | No
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clients", type=int, default=16)
-    parser.add_argument("--duration", type=float, default=60)
+    parser.add_argument("--duration", type=float, default=60, help="seconds of load for each server (default 60)")
+    parser.add_argument("--slice", type=float, default=5, help="seconds of one turn of load (default 5)")
     parser.add_argument("--workers", default="1", help="comma-separated server process counts, e.g. 1,2 (default 1)")
     parser.add_argument("--tickets", type=int, default=20_000, help="tickets seeded first (default 20,000)")
     parser.add_argument("--db", help="postgresql://… to load PostgreSQL; default: SQLite files")
     args = parser.parse_args()
+    counts = [int(n) for n in args.workers.split(",")]
     with tempfile.TemporaryDirectory() as tmp:
         seeded = args.db or str(Path(tmp) / "seeded.db")
         subprocess.run([*CLI, "seed", "--db", seeded, "--tickets", str(args.tickets)], check=True,
                        stdout=subprocess.DEVNULL)
         live = updatable_ticket_ids(seeded)  # so that a 404 or a 422 is an error of the server, not of the mix
-        baseline, failed = None, False
-        for workers in (int(n) for n in args.workers.split(",")):
-            db = args.db or shutil.copy(seeded, Path(tmp) / f"workers-{workers}.db")
-            results = run(str(db), workers, args.clients, args.duration, live)
-            rate = report(workers, results, args.duration, baseline)
-            baseline = baseline or rate
-            failed = failed or any(results.errors.values())
-    sys.exit(1 if failed else 0)
+        dbs = {n: args.db or str(shutil.copy(seeded, Path(tmp) / f"workers-{n}.db")) for n in counts}
+        results = run(dbs, args.clients, args.duration, args.slice, live)
+    baseline = None
+    for workers in counts:
+        rate = report(workers, results[workers], args.duration, baseline)
+        baseline = baseline or rate
+    sys.exit(1 if any(any(r.errors.values()) for r in results.values()) else 0)
 
 
 if __name__ == "__main__":
