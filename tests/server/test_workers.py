@@ -169,6 +169,13 @@ def test_an_export_through_both_processes_equals_the_store(served: Served, tmp_p
     assert exported == truth
 
 
+def test_the_admin_pages_cookie_from_one_process_is_honoured_by_the_other(served: Served) -> None:
+    login = httpx.post(served.url + "/__admin/ui/login", data={"token": ADMIN_TOKEN}, timeout=30)
+    cookies = {"zendesk_export_admin": login.cookies["zendesk_export_admin"]}
+    reads = [httpx.get(served.url + "/__admin/clock", cookies=cookies, timeout=30).status_code for _ in range(8)]
+    assert reads == [200] * 8  # eight new connections: both processes see the same session
+
+
 def wait_gone(pids: set[int]) -> set[int]:
     """The pids still alive after waiting for them (bounded, so that a failure does not hang the suite)."""
     for _ in range(300):
