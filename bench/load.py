@@ -5,7 +5,9 @@ seeded SQLite database, or all on the one PostgreSQL database given), and loads 
 ``--slice`` seconds (1, 2, 1, 2, …), until each has had ``--duration`` seconds of clients over loopback: on a
 shared machine whose background load changes by the minute, every server meets the same moments. Prints per
 request kind the count, median and p99 latency and the errors (any status other than the expected one, any
-transport failure), the total requests per second, and its ratio to the first worker count.
+transport failure), the total requests per second, and its ratio to the first worker count, and the CPU a
+request costs the server's processes and the clients (Linux): on a busy machine, throughput says how much CPU
+the benchmark was given, CPU per request what the server needs.
 
     python bench/load.py                               # 16 clients for 60 s against one server process
     python bench/load.py --workers 1,2                 # 60 s each, in alternating 5 s slices
@@ -15,7 +17,10 @@ transport failure), the total requests per second, and its ratio to the first wo
 from __future__ import annotations
 
 import argparse
+import base64
+import http.client
 import math
+import os
 import random
 import secrets
 import shutil
@@ -28,8 +33,10 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
+import orjson
 from soak import AUTH, CLI, free_port  # bench/ is on the path when a script runs
 
 from zendesk_export.server.store import open_store
@@ -44,6 +51,8 @@ class Results:
     latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     errors: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     lock: threading.Lock = field(default_factory=threading.Lock)
+    client_cpu: float = 0.0  # seconds of CPU the load generator spent on this server's slices
+    server_cpu: float = 0.0  # seconds of CPU of the server's processes (Linux: read from /proc)
 
     def record(self, kind: str, seconds: float, ok: bool) -> None:
         with self.lock:
@@ -56,31 +65,47 @@ class Results:
         return sum(len(values) for values in self.latencies.values())
 
 
-def request(http: httpx.Client, kind: str, rng: random.Random, live: list[int]) -> httpx.Response:
+def request(kind: str, rng: random.Random, live: list[int]) -> tuple[str, str, bytes | None]:
+    """(method, path with query, JSON body) of one request of ``kind``."""
     ticket_id = rng.choice(live)
     if kind == "export":
         start = rng.randint(0, int(time.time()) - 7 * 86400)
-        return http.get("/api/v2/incremental/tickets.json", params={"start_time": start, "per_page": 100})
+        return "GET", f"/api/v2/incremental/tickets.json?start_time={start}&per_page=100", None
     if kind == "show":
-        return http.get(f"/api/v2/tickets/{ticket_id}.json")
+        return "GET", f"/api/v2/tickets/{ticket_id}.json", None
     if kind == "users":
-        return http.get("/api/v2/users.json")
+        return "GET", "/api/v2/users.json", None
     if kind == "create":
-        return http.post("/api/v2/tickets.json", json={"ticket": {"subject": "load", "comment": {"body": "x"}}})
-    return http.put(f"/api/v2/tickets/{ticket_id}.json", json={"ticket": {"priority": rng.choice(["low", "high"])}})
+        return "POST", "/api/v2/tickets.json", orjson.dumps({"ticket": {"subject": "load", "comment": {"body": "x"}}})
+    body = orjson.dumps({"ticket": {"priority": rng.choice(["low", "high"])}})
+    return "PUT", f"/api/v2/tickets/{ticket_id}.json", body
 
 
 def client(url: str, seed: int, live: list[int], deadline: float, results: Results) -> None:
+    """One keep-alive connection sending requests back to back. The standard library's ``http.client`` rather
+    than httpx: it costs the client several times less CPU a request, and on two cores every millisecond the
+    clients spend is one the server does not get."""
     rng = random.Random(seed)
-    with httpx.Client(base_url=url, auth=AUTH, timeout=60) as http:
+    host, port = urlsplit(url).hostname or "127.0.0.1", urlsplit(url).port
+    headers = {"Authorization": "Basic " + base64.b64encode(":".join(AUTH).encode()).decode(),
+               "Content-Type": "application/json"}
+    connection = http.client.HTTPConnection(host, port, timeout=60)
+    try:
         while time.monotonic() < deadline:
             kind = rng.choices(KINDS, WEIGHTS)[0]
+            method, path, body = request(kind, rng, live)
             began = time.perf_counter()
             try:
-                ok = request(http, kind, rng, live).status_code == EXPECTED[kind]
-            except httpx.TransportError:
+                connection.request(method, path, body=body, headers=headers)
+                answer = connection.getresponse()
+                answer.read()
+                ok = answer.status == EXPECTED[kind]
+            except (OSError, http.client.HTTPException):
+                connection.close()  # reconnects at the next request
                 ok = False
             results.record(kind, time.perf_counter() - began, ok)
+    finally:
+        connection.close()
 
 
 def start(db: str, workers: int) -> tuple[str, subprocess.Popen[bytes]]:
@@ -95,12 +120,26 @@ def start(db: str, workers: int) -> tuple[str, subprocess.Popen[bytes]]:
 
 def load(url: str, clients: int, seconds: float, live: list[int], results: Results, seed: int) -> None:
     """``clients`` threads, each on its own keep-alive connection, for ``seconds``."""
-    deadline = time.monotonic() + seconds
+    deadline, cpu = time.monotonic() + seconds, time.process_time()
     threads = [threading.Thread(target=client, args=(url, seed + n, live, deadline, results)) for n in range(clients)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    results.client_cpu += time.process_time() - cpu
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of a process and its children, from /proc; 0 where there is none."""
+    total, tick = 0.0, os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(entry.name) == pid or int(fields[1]) == pid:
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
 
 
 def run(dbs: dict[int, str], clients: int, duration: float, slice_seconds: float, live: list[int]
@@ -111,10 +150,13 @@ def run(dbs: dict[int, str], clients: int, duration: float, slice_seconds: float
         for workers, db in dbs.items():
             servers[workers] = start(db, workers)
         results = {workers: Results() for workers in dbs}
+        idle = {workers: cpu_seconds(server.pid) for workers, (_, server) in servers.items()}
         slices = max(1, math.ceil(duration / slice_seconds))
         for n in range(slices):
             for workers, (url, _) in servers.items():
                 load(url, clients, duration / slices, live, results[workers], seed=n * clients)
+        for workers, (_, server) in servers.items():
+            results[workers].server_cpu = cpu_seconds(server.pid) - idle[workers]
         return results
     finally:
         for _, server in servers.values():
@@ -151,6 +193,10 @@ def report(workers: int, results: Results, duration: float, baseline: float | No
     ratio = f"  ({rate / baseline:.2f}x the first)" if baseline else ""
     print(f"--workers {workers}: {results.total:,} requests, {rate:,.0f}/s{ratio}, "
           f"{sum(results.errors.values())} errors")
+    if results.total:  # what a request costs, whatever else the machine is doing
+        print(f"  CPU per request: server {results.server_cpu / results.total * 1000:.2f} ms, "
+              f"clients {results.client_cpu / results.total * 1000:.2f} ms "
+              f"(server {results.server_cpu / duration:.0%} of a core, clients {results.client_cpu / duration:.0%})")
     for kind in KINDS:
         values = sorted(results.latencies.get(kind, []))
         if values:
