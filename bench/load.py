@@ -43,6 +43,7 @@ from zendesk_export.server.store import open_store
 
 KINDS = ("export", "show", "users", "create", "update")
 WEIGHTS = (2, 4, 1, 2, 2)
+READS_ONLY = (2, 4, 1, 0, 0)  # --reads-only: the same reads, no writes
 EXPECTED = {"export": 200, "show": 200, "users": 200, "create": 201, "update": 200}
 
 
@@ -81,7 +82,8 @@ def request(kind: str, rng: random.Random, live: list[int]) -> tuple[str, str, b
     return "PUT", f"/api/v2/tickets/{ticket_id}.json", body
 
 
-def client(url: str, seed: int, live: list[int], deadline: float, results: Results) -> None:
+def client(url: str, seed: int, live: list[int], deadline: float, results: Results,
+           weights: tuple[int, ...] = WEIGHTS) -> None:
     """One keep-alive connection sending requests back to back. The standard library's ``http.client`` rather
     than httpx: it costs the client several times less CPU a request, and on two cores every millisecond the
     clients spend is one the server does not get."""
@@ -92,7 +94,7 @@ def client(url: str, seed: int, live: list[int], deadline: float, results: Resul
     connection = http.client.HTTPConnection(host, port, timeout=60)
     try:
         while time.monotonic() < deadline:
-            kind = rng.choices(KINDS, WEIGHTS)[0]
+            kind = rng.choices(KINDS, weights)[0]
             method, path, body = request(kind, rng, live)
             began = time.perf_counter()
             try:
@@ -118,10 +120,12 @@ def start(db: str, workers: int) -> tuple[str, subprocess.Popen[bytes]]:
     return url, server
 
 
-def load(url: str, clients: int, seconds: float, live: list[int], results: Results, seed: int) -> None:
+def load(url: str, clients: int, seconds: float, live: list[int], results: Results, seed: int,
+         weights: tuple[int, ...]) -> None:
     """``clients`` threads, each on its own keep-alive connection, for ``seconds``."""
     deadline, cpu = time.monotonic() + seconds, time.process_time()
-    threads = [threading.Thread(target=client, args=(url, seed + n, live, deadline, results)) for n in range(clients)]
+    threads = [threading.Thread(target=client, args=(url, seed + n, live, deadline, results, weights))
+               for n in range(clients)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -142,8 +146,8 @@ def cpu_seconds(pid: int) -> float:
     return total
 
 
-def run(dbs: dict[int, str], clients: int, duration: float, slice_seconds: float, live: list[int]
-        ) -> dict[int, Results]:
+def run(dbs: dict[int, str], clients: int, duration: float, slice_seconds: float, live: list[int],
+        weights: tuple[int, ...] = WEIGHTS) -> dict[int, Results]:
     """Every server up at once, loaded in turn a slice at a time, until each had ``duration`` seconds."""
     servers: dict[int, tuple[str, subprocess.Popen[bytes]]] = {}
     try:
@@ -154,7 +158,7 @@ def run(dbs: dict[int, str], clients: int, duration: float, slice_seconds: float
         slices = max(1, math.ceil(duration / slice_seconds))
         for n in range(slices):
             for workers, (url, _) in servers.items():
-                load(url, clients, duration / slices, live, results[workers], seed=n * clients)
+                load(url, clients, duration / slices, live, results[workers], n * clients, weights)
         for workers, (_, server) in servers.items():
             results[workers].server_cpu = cpu_seconds(server.pid) - idle[workers]
         return results
@@ -214,6 +218,7 @@ def main() -> None:
     parser.add_argument("--workers", default="1", help="comma-separated server process counts, e.g. 1,2 (default 1)")
     parser.add_argument("--tickets", type=int, default=20_000, help="tickets seeded first (default 20,000)")
     parser.add_argument("--db", help="postgresql://… to load PostgreSQL; default: SQLite files")
+    parser.add_argument("--reads-only", action="store_true", help="exports, tickets and users only: no writes")
     args = parser.parse_args()
     counts = [int(n) for n in args.workers.split(",")]
     with tempfile.TemporaryDirectory() as tmp:
@@ -222,7 +227,7 @@ def main() -> None:
                        stdout=subprocess.DEVNULL)
         live = updatable_ticket_ids(seeded)  # so that a 404 or a 422 is an error of the server, not of the mix
         dbs = {n: args.db or str(shutil.copy(seeded, Path(tmp) / f"workers-{n}.db")) for n in counts}
-        results = run(dbs, args.clients, args.duration, args.slice, live)
+        results = run(dbs, args.clients, args.duration, args.slice, live, READS_ONLY if args.reads_only else WEIGHTS)
     baseline = None
     for workers in counts:
         rate = report(workers, results[workers], args.duration, baseline)

@@ -213,3 +213,14 @@ def test_killing_the_parent_leaves_no_server_process_behind(tmp_path: Path) -> N
     assert wait_gone(children) == set()
     with pytest.raises(httpx.TransportError):
         get(url, "/api/v2/tickets/1.json")
+
+
+def test_a_process_that_dies_stops_the_server_with_exit_1(tmp_path: Path) -> None:
+    url, process = start(str(tmp_path / "server.db"))
+    assert get(url, "/api/v2/tickets/1.json").status_code == 404
+    first, second = sorted(children_of(process.pid))
+    os.kill(first, signal.SIGKILL)
+    _, err = process.communicate(timeout=30)
+    assert process.returncode == 1
+    assert f"server process {first} exited (killed by signal 9)" in err
+    assert wait_gone({second}) == set()
