@@ -12,6 +12,7 @@ the benchmark was given, CPU per request what the server needs.
     python bench/load.py                               # 16 clients for 60 s against one server process
     python bench/load.py --workers 1,2                 # 60 s each, in alternating 5 s slices
     python bench/load.py --db postgresql://postgres@127.0.0.1/test --workers 1,2
+    python bench/load.py --workers 1,2 --reads-only    # exports, tickets and users: no writes
 """
 
 from __future__ import annotations
