@@ -47,8 +47,8 @@ def custom_field_name(field_id: int | str) -> str:
 def field_history_rows(event: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The ``ticket_field_history`` rows of one ticket event (an audit): see the module docstring."""
     rows: list[dict[str, Any]] = []
-    head = {"audit_id": event.get("id"), "ticket_id": event.get("ticket_id"), "updated_at": event.get("created_at"),
-            "author_id": event.get("updater_id")}
+    audit_id, ticket_id = event.get("id"), event.get("ticket_id")
+    updated_at, author_id = event.get("created_at"), event.get("updater_id")
     audit_via = event.get("via") if type(event.get("via")) is str else None
     for child in event.get("child_events") or ():
         if not isinstance(child, dict) or child.get("event_type") not in _FIELD_EVENTS:
@@ -56,8 +56,9 @@ def field_history_rows(event: Mapping[str, Any]) -> list[dict[str, Any]]:
         via = child.get("via") if type(child.get("via")) is str else audit_via
         changed = child.get("event_type") == "Change"
         for field, value, previous in _fields(child, changed):
-            rows.append({"event_id": child.get("id"), **head, "field": field, "value": value_text(value),
-                         "previous_value": value_text(previous), "via": via})
+            rows.append({"event_id": child.get("id"), "audit_id": audit_id, "ticket_id": ticket_id, "field": field,
+                         "value": value_text(value), "previous_value": value_text(previous),
+                         "updated_at": updated_at, "author_id": author_id, "via": via})
     return rows
 
 
