@@ -37,6 +37,7 @@ _EVENT_KEYS = frozenset({"id", "via", "via_reference_id", "event_type", "previou
                          "removed_tags"})
 _FIELD_EVENTS = frozenset({"Create", "Change"})
 _CUSTOM_PREFIX = "custom_fields."
+_CUSTOM_KEYS = frozenset({"custom_fields", "custom_ticket_fields"})
 
 
 def custom_field_name(field_id: int | str) -> str:
@@ -45,39 +46,48 @@ def custom_field_name(field_id: int | str) -> str:
 
 
 def field_history_rows(event: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The ``ticket_field_history`` rows of one ticket event (an audit): see the module docstring."""
+    """The ``ticket_field_history`` rows of one ticket event (an audit): see the module docstring.
+
+    Written for speed (it runs on every event of every page): one pass over each child's keys, the common
+    case -- one plain field -- without a generator or a call per value."""
     rows: list[dict[str, Any]] = []
     audit_id, ticket_id = event.get("id"), event.get("ticket_id")
     updated_at, author_id = event.get("created_at"), event.get("updater_id")
     audit_via = event.get("via") if type(event.get("via")) is str else None
     for child in event.get("child_events") or ():
-        if not isinstance(child, dict) or child.get("event_type") not in _FIELD_EVENTS:
+        if type(child) is not dict or child.get("event_type") not in _FIELD_EVENTS:
             continue
-        via = child.get("via") if type(child.get("via")) is str else audit_via
-        changed = child.get("event_type") == "Change"
-        for field, value, previous in _fields(child, changed):
-            rows.append({"event_id": child.get("id"), "audit_id": audit_id, "ticket_id": ticket_id, "field": field,
-                         "value": value_text(value), "previous_value": value_text(previous),
-                         "updated_at": updated_at, "author_id": author_id, "via": via})
+        via = child.get("via")
+        via = via if type(via) is str else audit_via
+        event_id = child.get("id")
+        previous = child.get("previous_value") if child.get("event_type") == "Change" else None
+        for key, value in child.items():
+            if key in _EVENT_KEYS:
+                continue
+            if key in _CUSTOM_KEYS or key.isdigit():
+                fields = list(_custom_fields(key, value, previous, child.get("event_type") == "Change"))
+            else:
+                fields = [(key, value, previous)]
+            for field, new, old in fields:
+                rows.append({"event_id": event_id, "audit_id": audit_id, "ticket_id": ticket_id, "field": field,
+                             "value": new if new is None or type(new) is str else value_text(new),
+                             "previous_value": old if old is None or type(old) is str else value_text(old),
+                             "updated_at": updated_at, "author_id": author_id, "via": via})
     return rows
 
 
-def _fields(child: Mapping[str, Any], changed: bool) -> Iterator[tuple[str, Any, Any]]:
-    """(field name, value, previous value) of each field one Create/Change child set."""
-    previous = child.get("previous_value") if changed else None
-    for key, value in child.items():
-        if key in _EVENT_KEYS:
-            continue
-        if key == "custom_fields" and isinstance(value, list):
-            yield from _list_changes(value, previous if isinstance(previous, list) else [], changed)
-        elif key == "custom_ticket_fields" and isinstance(value, dict):
-            for field_id, field_value in value.items():
-                before = previous.get(field_id) if isinstance(previous, dict) else previous
-                yield custom_field_name(field_id), field_value, before
-        elif key.isdigit():
-            yield custom_field_name(key), value, previous
-        else:
-            yield key, value, previous
+def _custom_fields(key: str, value: Any, previous: Any, changed: bool) -> Iterator[tuple[str, Any, Any]]:
+    """(field name, value, previous value) of each custom field one child set, in any of the three shapes."""
+    if key == "custom_fields" and isinstance(value, list):
+        yield from _list_changes(value, previous if isinstance(previous, list) else [], changed)
+    elif key == "custom_ticket_fields" and isinstance(value, dict):
+        for field_id, field_value in value.items():
+            before = previous.get(field_id) if isinstance(previous, dict) else previous
+            yield custom_field_name(field_id), field_value, before
+    elif key.isdigit():
+        yield custom_field_name(key), value, previous
+    else:  # a custom-field key with an unexpected value: kept under its own name
+        yield key, value, previous
 
 
 def _list_changes(values: list[Any], previous: list[Any], changed: bool) -> Iterator[tuple[str, Any, Any]]:
