@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from tests.exporter.analyst._server import fetch_all, ticket_events, tickets
-from zendesk_export.exporter.analyst import derived_tables
+from zendesk_export.exporter.analyst import BINDING_TABLE, derived_tables
 from zendesk_export.exporter.sinks._columns import (
     SIDELOAD_COLUMNS,
     TICKET_COLUMNS,
@@ -154,3 +154,13 @@ def test_status_changes_per_day(tables: Tables, seeded: dict[str, Any]) -> None:
     rows = _both(tables, "status_changes_per_day", lambda r: (str(r[0]), r[1], r[2]))
     assert rows == sorted((day, status, n) for (day, status), n in expected.items())
     assert sum(n for _, _, n in rows) > 100
+
+
+def test_the_readme_lists_every_derived_table_with_its_key_and_every_query() -> None:
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
+    section = readme.split("## Tables for analysts", 1)[1].split("\n## ", 1)[0]
+    for table in (*derived_tables("tickets"), *derived_tables("ticket_events"), BINDING_TABLE):
+        assert f"| `{table.name}` | `{', '.join(table.key)}` |" in section, table.name
+    assert sorted(p.name for p in QUERIES.glob("*.sql")) == [
+        "backlog_by_group_and_status.sql", "median_first_reply_time.sql", "status_changes_per_day.sql"]
+    assert "docs/queries/" in section
