@@ -148,3 +148,14 @@ def test_users_and_organizations_read_values_by_key() -> None:
     organization = {"id": 5, "organization_fields": {"employees": 40, "annual_revenue": "1234.5", "other": 1}}
     assert Enricher("organizations", bindings).values(organization) == {"employees": 40, "annual_revenue": 1234.5}
     assert Enricher("organizations", bindings).values({"id": 6}) == {"employees": None, "annual_revenue": None}
+
+
+def test_names_stay_within_postgres_identifier_length_and_unique() -> None:
+    """Long titles, taken names, huge ids and type changes: every name ≤ 63 bytes, none twice."""
+    big = 2**63 - 1
+    fields = [field(big - n, "integer", "x" * 80) for n in range(4)]
+    first = rebind("tickets", (), fields, TICKET_NAMES)
+    widened = rebind("tickets", first.bindings, [{**f, "type": "decimal"} for f in fields], TICKET_NAMES)
+    names = [b.column for b in widened.bindings]
+    assert len(names) == 8 and len(set(names)) == 8
+    assert max(map(len, names)) <= 63

@@ -6,9 +6,9 @@ it, must not move:
 
 * a **new field** gets a column named after its title: lower case ASCII, every other run of characters one
   ``_``, at most 48 characters (``Order number`` → ``order_number``; a title with nothing usable left →
-  ``field_<id>``; a leading digit → ``f_``). A name already taken -- by a fixed column of the table, a
-  bookkeeping column (``raw_json``, ``_…``) or another field's column -- becomes ``<name>_<field id>``, so names
-  stay unique and the same fields always get the same names, in whatever order a run meets them;
+  ``field_<id>``; a leading digit → ``f_``). A name already taken -- by a fixed column of the table,
+  ``raw_json`` or another field's column -- becomes ``<name>_<field id>``, so names stay unique and the same
+  fields always get the same names, in whatever order a run meets them (no name is longer than 63 bytes);
 * a **renamed field keeps its column** (only the title recorded beside the binding changes);
 * a **changed type never loses a value**: a column's kind never changes. When a field's type asks for a kind
   that none of its columns has, the field gets one more column, ``<column>_text``, of kind TEXT, which holds
@@ -66,6 +66,7 @@ _KINDS = {"checkbox": Kind.BOOLEAN, "integer": Kind.INTEGER, "decimal": Kind.NUM
 #: Names no custom column may take, whatever the table: the raw object and the sinks' bookkeeping.
 _ALWAYS_RESERVED = frozenset({"raw_json", "id"})
 _MAX_NAME = 48
+_MAX_IDENTIFIER = 63  # PostgreSQL cuts longer names, which could make two columns one
 
 #: The binding table ``custom_field_columns``: one row per bound column; key (object, column).
 BINDING_COLUMNS: tuple[Column, ...] = tuple(Column(name, kind, (name,)) for name, kind in (
@@ -133,10 +134,13 @@ def _slug(title: str) -> str:
 
 
 def _unique(base: str, field_id: int, taken: set[str]) -> str:
-    name, n = base, 1
+    """``base``, or ``base_<field id>`` (then ``…_2``, …) if taken; never longer than PostgreSQL's 63-byte
+    identifiers (the base is cut to make room for the suffix)."""
+    name, n = base[:_MAX_IDENTIFIER], 1
     while name in taken:
         n += 1
-        name = f"{base}_{field_id}" if n == 2 else f"{base}_{field_id}_{n - 1}"
+        suffix = f"_{field_id}" if n == 2 else f"_{field_id}_{n - 1}"
+        name = base[:_MAX_IDENTIFIER - len(suffix)].rstrip("_") + suffix
     taken.add(name)
     return name
 
