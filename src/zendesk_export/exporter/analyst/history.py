@@ -45,6 +45,11 @@ def custom_field_name(field_id: int | str) -> str:
     return f"{_CUSTOM_PREFIX}{field_id}"
 
 
+def _is_field_id(key: str) -> bool:
+    """A key that is a field id: ASCII digits only (``"²"`` is a digit to ``str.isdigit``, not an id)."""
+    return key.isascii() and key.isdigit()
+
+
 def field_history_rows(event: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The ``ticket_field_history`` rows of one ticket event (an audit): see the module docstring.
 
@@ -64,7 +69,7 @@ def field_history_rows(event: Mapping[str, Any]) -> list[dict[str, Any]]:
         for key, value in child.items():
             if key in _EVENT_KEYS:
                 continue
-            if key in _CUSTOM_KEYS or key.isdigit():
+            if key in _CUSTOM_KEYS or _is_field_id(key):
                 fields = list(_custom_fields(key, value, previous, child.get("event_type") == "Change"))
             else:
                 fields = [(key, value, previous)]
@@ -84,7 +89,7 @@ def _custom_fields(key: str, value: Any, previous: Any, changed: bool) -> Iterat
         for field_id, field_value in value.items():
             before = previous.get(field_id) if isinstance(previous, dict) else previous
             yield custom_field_name(field_id), field_value, before
-    elif key.isdigit():
+    elif _is_field_id(key):
         yield custom_field_name(key), value, previous
     else:  # a custom-field key with an unexpected value: kept under its own name
         yield key, value, previous
