@@ -13,9 +13,10 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from .engine import default_streams, run_streams
 from .errors import EXIT_INTERRUPTED, ExportError
 from .export import run_export
-from .outputs import sideloads_held
+from .outputs import check_output, sideloads_held
 from .reporting import Reporter, progress_display
 from .settings import EXPORT_SETTINGS, REPORT_SETTINGS, ExportConfig, add_arguments, resolve
 
@@ -76,10 +77,26 @@ def _guarded(args: argparse.Namespace, command: Callable[[Reporter], int]) -> in
 def _export(args: argparse.Namespace, reporter: Reporter) -> int:
     config = ExportConfig(**resolve(EXPORT_SETTINGS, vars(args)))
     _warn_about_new_sideloads(config, reporter)
+    names = config.streams or default_streams(check_output(config.out).kind)
+    if names == ("tickets",):  # the ticket export alone, exactly as before streams existed
+        with reporter.progress() as report:
+            summary = run_export(config, on_progress=report)
+        reporter.summary(summary, config.out)
+        return 0
+    return _export_streams(config, names, reporter)
+
+
+def _export_streams(config: ExportConfig, names: tuple[str, ...], reporter: Reporter) -> int:
+    """Several streams: the tickets summary as always, then one line per stream; a failed stream is named in
+    the error and sets the exit code, after the others have finished."""
     with reporter.progress() as report:
-        summary = run_export(config, on_progress=report)
-    reporter.summary(summary, config.out)
-    return 0
+        run = run_streams(config, streams=names, on_progress=report)
+    reporter.summary(run.tickets, config.out, extra=run.describe(), streams=run.as_dict()["streams"])
+    if run.failed:
+        failed = ", ".join(result.stream for result in run.failed)
+        reporter.error(f"stream(s) {failed} failed ({run.failed[0].error}); the other streams' data is kept, run "
+                       "the same command again to resume each where it stopped", run.exit_code)
+    return run.exit_code
 
 
 def _warn_about_new_sideloads(config: ExportConfig, reporter: Reporter) -> None:
