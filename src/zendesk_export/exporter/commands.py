@@ -13,14 +13,19 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+import orjson
+
+from zendesk_export.redaction import redact_secrets
+
 from .engine import default_streams, run_streams
 from .errors import EXIT_INTERRUPTED, ExportError
 from .export import run_export
 from .outputs import check_output, sideloads_held
 from .reporting import Reporter, progress_display
 from .settings import EXPORT_SETTINGS, REPORT_SETTINGS, ExportConfig, add_arguments, resolve
+from .status import describe_status, read_status, status_document
 
-__all__ = ["EXIT_CODES_HELP", "progress_display", "register", "run_export_command"]
+__all__ = ["EXIT_CODES_HELP", "progress_display", "register", "run_export_command", "run_status_command"]
 
 EXIT_CODES_HELP = """\
 exit codes:
@@ -48,6 +53,27 @@ def register(subparsers: Any) -> None:
     add_arguments(export, EXPORT_SETTINGS)
     add_arguments(export.add_argument_group("reporting"), REPORT_SETTINGS)
     export.set_defaults(func=run_export_command)
+    status = subparsers.add_parser(
+        "status", help="what an output holds: each stream's checkpoint, rows, last run",
+        description="Each stream of an export: its checkpoint, row count (and rows marked deleted), when it "
+        "was last written and whether its last run reached the end. Writes nothing.")
+    status.add_argument("--out", required=True, help="the output, as given to export --out")
+    status.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    status.set_defaults(func=run_status_command)
+
+
+def run_status_command(args: argparse.Namespace) -> int:
+    """``zendesk-export status``."""
+    try:
+        report = read_status(args.out)
+    except ExportError as error:
+        print(f"zendesk-export: error: {redact_secrets(str(error))}", file=sys.stderr)
+        return error.exit_code
+    if args.json:
+        print(orjson.dumps(status_document(report), option=orjson.OPT_INDENT_2).decode())
+    else:
+        print("\n".join(describe_status(report)))
+    return 0
 
 
 def run_export_command(args: argparse.Namespace) -> int:

@@ -6,9 +6,12 @@ stream from its own checkpoint. Tickets go through :func:`.export.run_export` un
 sideloads, the ``checkpoint`` table); its status row in ``stream_checkpoints`` is written when it ends.
 
 Budgets: the incremental streams (tickets included) share one client and so one pacer -- Zendesk's
-incremental-export limit, spread evenly when several of them are in flight, so that the budget is spent
-request by request while any of them has work left and no request meets a 429. The reference lists share a
-second client whose pacer follows the account's plan limit. The run never exceeds either.
+incremental-export limit: every request of a window's credit is spent while any of them has work left, then
+all of them wait for the reset together, and no request meets a 429 (the pacer counts the requests in flight
+against the credit the last answer announced). The reference lists share a second client whose pacer follows
+the account's plan limit (700 a minute and up: they never wait in practice). Each pacer learns the account
+bucket from its own answers; requests of the other one in flight at that moment are not counted, a few out
+of hundreds.
 """
 
 from __future__ import annotations
@@ -129,7 +132,6 @@ class _StreamsRun:
         self.config, self.out, self.names, self.on_progress = config, out, names, on_progress
         self.export_client = ZendeskClient(config, sleep=sleep, transport=transport)
         self.list_client = ZendeskClient(config, sleep=sleep, transport=transport)
-        self.export_client.pacer.spread = sum(1 for name in names if stream(name).incremental) > 1
         self.summary = RunSummary({name: StreamResult(name) for name in names})
         self.stop = threading.Event()
         self.wrote = False
@@ -194,7 +196,7 @@ class _StreamsRun:
         start = int(state.position) if state is not None else self.config.start_time
         result.complete = state is not None and state.complete
         table = TABLES[item.name]
-        for objects, next_start, end in _time_pages(self.export_client, item, start):
+        for objects, next_start, end in _time_pages(self.export_client, item, start, self.config.per_page):
             new_state = StreamState(item.name, "time", str(next_start), self.config.source, complete=end)
             result.add(_write(sink, table, objects, new_state), len(objects))
             result.complete = end
@@ -264,8 +266,11 @@ def _objects(body: Mapping[str, Any], item: Stream, request: str) -> list[dict[s
     return objects
 
 
-def _time_pages(client: ZendeskClient, item: Stream, start_time: int) -> Iterator[tuple[list[dict[str, Any]], int,
-                                                                                         bool]]:
+_TimePage = tuple[list[dict[str, Any]], int, bool]
+_ListPage = tuple[list[dict[str, Any]], str, bool]
+
+
+def _time_pages(client: ZendeskClient, item: Stream, start_time: int, per_page: int) -> Iterator[_TimePage]:
     """(objects, next start_time, end_of_stream) of a time-based export from ``start_time``; the same rules
     as the ticket export (:mod:`.export`): a page that does not move is asked again, "too recent" is "nothing
     new", the end is ``end_of_stream`` only."""
@@ -274,7 +279,7 @@ def _time_pages(client: ZendeskClient, item: Stream, start_time: int) -> Iterato
         return
     while True:
         try:
-            body = client.get(item.path, {**item.params, "start_time": start_time}).body
+            body = client.get(item.path, {**item.params, "per_page": per_page, "start_time": start_time}).body
         except TooRecentStartTime:
             return
         objects = _objects(body, item, f"GET {item.path}?start_time={start_time}")
@@ -291,8 +296,7 @@ def _time_pages(client: ZendeskClient, item: Stream, start_time: int) -> Iterato
         start_time = next_start
 
 
-def _list_pages(client: ZendeskClient, item: Stream, cursor: str) -> Iterator[tuple[list[dict[str, Any]], str,
-                                                                                       bool]]:
+def _list_pages(client: ZendeskClient, item: Stream, cursor: str) -> Iterator[_ListPage]:
     """(objects, cursor after them, last page) of a reference list from ``cursor`` ("" for the start)."""
     stalls = _Stalls(client)
     while True:

@@ -231,8 +231,9 @@ class StreamTables:
             if found:
                 cur.execute(f"SELECT count(*) FROM {self.d.qualify(table.name)}")
                 rows = int(cur.fetchone()[0])
-                if DELETED in found:
-                    cur.execute(f"SELECT count(*) FROM {self.d.qualify(table.name)} WHERE {quote(DELETED)}")
+                deleted_when = quote(DELETED) if DELETED in found else table.deleted_when
+                if deleted_when is not None:
+                    cur.execute(f"SELECT count(*) FROM {self.d.qualify(table.name)} WHERE {deleted_when}")
                     deleted = int(cur.fetchone()[0])
             report.append(StreamStatus(table.name, states.get(table.name), rows, deleted))
         return report

@@ -73,6 +73,7 @@ class Table:
     snapshot: bool = False
     children: tuple[Child, ...] = ()
     enrich: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+    deleted_when: str | None = None  # SQL condition of a row Zendesk itself marks deleted (snapshots: _deleted)
 
     def key(self, obj: Mapping[str, Any]) -> Key:
         """(id, version, deleted) of ``obj`` for the upsert rule of ``_upsert``."""
@@ -109,7 +110,7 @@ def _reference(name: str, *columns: Column) -> Table:
 
 
 TABLES: Mapping[str, Table] = {table.name: table for table in (
-    Table("tickets", TICKET_COLUMNS, Versioning.GENERATED),
+    Table("tickets", TICKET_COLUMNS, Versioning.GENERATED, deleted_when="\"status\" = 'deleted'"),
     Table("ticket_events", (
         _col("id", _I), _col("ticket_id", _I), _col("updater_id", _I), _col("event_type", _T),
         _col("timestamp", _I), _col("created_at", _TS), _col("via", _J), _col("child_events", _J),
@@ -117,9 +118,10 @@ TABLES: Mapping[str, Table] = {table.name: table for table in (
     Table("ticket_metric_events", (
         _col("id", _I), _col("ticket_id", _I), _col("metric", _T), _col("instance_id", _I), _col("type", _T),
         _col("time", _TS), _col("deleted", _B),
-    ), Versioning.IMMUTABLE),
-    Table("users", SIDELOAD_COLUMNS["users"], Versioning.UPDATED),
-    Table("organizations", SIDELOAD_COLUMNS["organizations"], Versioning.UPDATED),
+    ), Versioning.IMMUTABLE, deleted_when='"deleted"'),
+    Table("users", SIDELOAD_COLUMNS["users"], Versioning.UPDATED, deleted_when='NOT "active"'),
+    Table("organizations", SIDELOAD_COLUMNS["organizations"], Versioning.UPDATED,
+          deleted_when='"deleted_at" IS NOT NULL'),
     Table("groups", SIDELOAD_COLUMNS["groups"], Versioning.UPDATED, snapshot=True),
     _reference("brands", _col("name", _T), _col("subdomain", _T), _col("active", _B), _col("default", _B)),
     _reference("ticket_fields", _col("type", _T), _col("title", _T), _col("key", _T), _col("active", _B),
