@@ -212,11 +212,11 @@ def test_a_whole_account_run_killed_at_random_instants_ends_with_exactly_the_ser
 @pytest.mark.slow
 def test_a_whole_account_run_at_zendesks_limits_spends_the_export_budget_without_a_429(zendesk_server,
                                                                                          new_output):
-    """About 20 export requests against Zendesk's 10 a minute, started 8 s before a minute of the server's
+    """About 15 export requests against Zendesk's 10 a minute, started 8 s before a minute of the server's
     clock ends: the first minute's 10 requests are all spent while work remains, then the rest follow the
     reset, and no request is refused."""
     admin = zendesk_server.admin
-    admin.seed(tickets=240, random_seed=6)
+    admin.seed(tickets=120, random_seed=6)
     admin.advance(61)
     now = admin.clock()["now"]
     admin.freeze(now - now % 60 + 52)
@@ -231,5 +231,7 @@ def test_a_whole_account_run_at_zendesks_limits_spends_the_export_budget_without
     exports = sorted(r["time"] for r in journal if r["path"].startswith("/api/v2/incremental/"))
     minutes = [int(moment // 60) for moment in exports]
     per_minute = [minutes.count(minute) for minute in sorted(set(minutes))]
+    print("export requests per minute of the server's clock:", per_minute)
     assert len(per_minute) >= 2 and per_minute[:-1] == [10] * (len(per_minute) - 1), per_minute
+    admin.set_rate_limit(enabled=False)  # for the test's own reading of the truth
     assert_holds_the_server(zendesk_server, output)
