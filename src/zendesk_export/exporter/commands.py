@@ -17,7 +17,7 @@ import orjson
 
 from zendesk_export.redaction import redact_secrets
 
-from .engine import default_streams, run_streams
+from .engine import RunSummary, default_streams, run_streams
 from .errors import EXIT_INTERRUPTED, ExportError
 from .export import run_export
 from .outputs import check_output, sideloads_held
@@ -117,12 +117,22 @@ def _export_streams(config: ExportConfig, names: tuple[str, ...], reporter: Repo
     the error and sets the exit code, after the others have finished."""
     with reporter.progress() as report:
         run = run_streams(config, streams=names, on_progress=report)
-    reporter.summary(run.tickets, config.out, extra=run.describe(), streams=run.as_dict()["streams"])
-    if run.failed:
-        failed = ", ".join(result.stream for result in run.failed)
-        reporter.error(f"stream(s) {failed} failed ({run.failed[0].error}); the other streams' data is kept, run "
-                       "the same command again to resume each where it stopped", run.exit_code)
+    if not run.failed:
+        reporter.summary(run.tickets, config.out, extra=run.describe(), streams=run.as_dict()["streams"])
+        return 0
+    reporter.error(_failure(run), run.exit_code)
     return run.exit_code
+
+
+def _failure(run: RunSummary) -> str:
+    """The first failed stream's error as the run's one line (a wrong token fails every stream alike), then
+    which streams failed when not all of them did, and that the others' data is kept."""
+    first = run.failed[0]
+    if len(run.failed) == len(run.streams):
+        return str(first.error)
+    done = [name for name, result in run.streams.items() if result.error is None]
+    return (f"{first.error} (stream {first.stream}; failed: {', '.join(r.stream for r in run.failed)}; "
+            f"done and kept: {', '.join(done)}; run the same command again to resume each stream)")
 
 
 def _warn_about_new_sideloads(config: ExportConfig, reporter: Reporter) -> None:

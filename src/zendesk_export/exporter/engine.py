@@ -5,7 +5,7 @@ commit on their own: a stream that fails loses nothing another stream wrote, and
 stream from its own checkpoint. Tickets go through :func:`.export.run_export` unchanged (windows, cursor mode,
 sideloads, the ``checkpoint`` table); its status row in ``stream_checkpoints`` is written when it ends.
 
-Budgets: the incremental streams (tickets included) share one client and so one pacer -- Zendesk's
+Budgets: the incremental streams (tickets included) share one pacer -- Zendesk's
 incremental-export limit: every request of a window's credit is spent while any of them has work left, then
 all of them wait for the reset together, and no request meets a 429 (the pacer counts the requests in flight
 against the credit the last answer announced). The reference lists share a second client whose pacer follows
@@ -28,6 +28,7 @@ from .client import ZendeskClient
 from .errors import CheckpointMismatch, ConfigError, ExportError, MalformedPage, OutputError, TooRecentStartTime
 from .export import ExportSummary, Progress, _output_errors, _Stalls, _too_recent, run_export
 from .outputs import check_output, discard_new_entries, existing_entries
+from .pacer import Pacer
 from .settings import ExportConfig
 from .sinks._tables import TABLES
 from .sinks.base import StreamState, WriteResult
@@ -36,7 +37,6 @@ from .streams import FILE_STREAMS, Stream, parse_streams, stream
 __all__ = ["LIST_PAGE_SIZE", "RunSummary", "StreamResult", "default_streams", "run_streams"]
 
 LIST_PAGE_SIZE = 100  # Zendesk's largest cursor page for the reference lists
-_OPENING = threading.Lock()  # sinks are opened one at a time: creating a schema is not a race to run twice
 
 
 @dataclass
@@ -130,16 +130,46 @@ class _StreamsRun:
     def __init__(self, config: ExportConfig, out: str, names: Sequence[str], sleep: Callable[[float], None] | None,
                  transport: httpx.BaseTransport | None, on_progress: Callable[[Progress], None] | None) -> None:
         self.config, self.out, self.names, self.on_progress = config, out, names, on_progress
-        self.export_client = ZendeskClient(config, sleep=sleep, transport=transport)
-        self.list_client = ZendeskClient(config, sleep=sleep, transport=transport)
+        self.sleep, self.transport = sleep, transport
+        self.pacers = {True: Pacer(), False: Pacer()}  # one budget for the incremental exports, one for the rest
         self.summary = RunSummary({name: StreamResult(name) for name in names})
         self.stop = threading.Event()
         self.wrote = False
+        self.interrupted: BaseException | None = None
 
     def run(self) -> RunSummary:
+        """Open every stream's connection here, one after the other (SQLite: Python must not open the file while
+        another connection holds its locks), then walk the streams on their threads."""
         started = time.monotonic()
-        threads = [threading.Thread(target=self._guarded, args=(stream(name),), name=f"stream-{name}", daemon=True)
-                   for name in self.names]
+        sinks: dict[str, Any] = {}
+        try:
+            for name in self.names:
+                sinks[name] = self._open(name)
+            threads = [threading.Thread(target=self._guarded, args=(stream(name), sinks[name]),
+                                        name=f"stream-{name}", daemon=True)
+                       for name in self.names if sinks[name] is not None]
+            self._join(threads)
+        finally:
+            for sink in sinks.values():
+                if sink is not None:
+                    sink.close()
+            self.summary.duration_seconds = time.monotonic() - started
+        if self.interrupted is not None:
+            raise self.interrupted
+        return self.summary
+
+    def _open(self, name: str) -> Any:
+        """The output opened for stream ``name``; None (and the stream failed) when it cannot be opened."""
+        from .sinks import open_sink  # imported late: sinks may pull optional dependencies
+
+        try:
+            return open_sink(self.out)
+        except _output_errors() as error:
+            result = self.summary.streams[name]
+            result.error, result.exit_code = f"cannot open output {self.out!r}: {error}", OutputError.exit_code
+            return None
+
+    def _join(self, threads: list[threading.Thread]) -> None:
         try:
             for thread in threads:
                 thread.start()
@@ -149,37 +179,40 @@ class _StreamsRun:
         except BaseException:
             self.stop.set()
             raise
-        finally:
-            self.summary.duration_seconds = time.monotonic() - started
-            self.export_client.close()
-            self.list_client.close()
-        return self.summary
 
-    def _guarded(self, item: Stream) -> None:
+    def _client(self, item: Stream) -> ZendeskClient:
+        """A client of the stream's own (its counts are its own), on the pacer of its budget."""
+        return ZendeskClient(self.config, sleep=self.sleep, transport=self.transport,
+                             pacer=self.pacers[item.incremental])
+
+    def _guarded(self, item: Stream, sink: Any) -> None:
         result = self.summary.streams[item.name]
         try:
-            with _opened(self.out) as sink:
-                self._one(item, sink, result)
+            with self._client(item) as client:
+                self._one(item, client, sink, result)
         except ExportError as error:
             result.error, result.exit_code = str(error), error.exit_code
         except _output_errors() as error:
             result.error, result.exit_code = f"cannot write to the output: {error}", OutputError.exit_code
         except Exception as error:  # a bug must not take the other streams down; it is reported, exit 1
             result.error, result.exit_code = f"{type(error).__name__}: {error}", ExportError.exit_code
+        except BaseException as error:  # Ctrl-C raised inside a stream: the whole run stops with it
+            self.interrupted = error
+            self.stop.set()
         if result.pages:
             self.wrote = True
 
-    def _one(self, item: Stream, sink: Any, result: StreamResult) -> None:
+    def _one(self, item: Stream, client: ZendeskClient, sink: Any, result: StreamResult) -> None:
         if item.kind == "tickets":
-            self._tickets(sink, result)
+            self._tickets(client, sink, result)
         elif item.kind == "incremental":
-            self._incremental(item, sink, result)
+            self._incremental(item, client, sink, result)
         else:
-            self._reference(item, sink, result)
+            self._reference(item, client, sink, result)
 
-    def _tickets(self, sink: Any, result: StreamResult) -> None:
+    def _tickets(self, client: ZendeskClient, sink: Any, result: StreamResult) -> None:
         """The ticket export as :func:`run_export` does it alone; then its status row."""
-        summary = run_export(self.config, sink, client=self.export_client, on_progress=self.on_progress)
+        summary = run_export(self.config, sink, client=client, on_progress=self.on_progress)
         self.summary.tickets = summary
         result.rows, result.pages = summary.tickets, summary.pages
         result.new, result.updated, result.deleted, result.unchanged = \
@@ -190,20 +223,20 @@ class _StreamsRun:
             sink.save_stream_state(StreamState("tickets", checkpoint.mode, checkpoint.position, checkpoint.source,
                                                complete=True))
 
-    def _incremental(self, item: Stream, sink: Any, result: StreamResult) -> None:
+    def _incremental(self, item: Stream, client: ZendeskClient, sink: Any, result: StreamResult) -> None:
         """A time-based export from the stream's checkpoint (or ``--start-time``), page by page."""
         state = self._resumable(sink, item)
         start = int(state.position) if state is not None else self.config.start_time
         result.complete = state is not None and state.complete
         table = TABLES[item.name]
-        for objects, next_start, end in _time_pages(self.export_client, item, start, self.config.per_page):
+        for objects, next_start, end in _time_pages(client, item, start, self.config.per_page):
             new_state = StreamState(item.name, "time", str(next_start), self.config.source, complete=end)
             result.add(_write(sink, table, objects, new_state), len(objects))
             result.complete = end
             if self.stop.is_set():
                 return
 
-    def _reference(self, item: Stream, sink: Any, result: StreamResult) -> None:
+    def _reference(self, item: Stream, client: ZendeskClient, sink: Any, result: StreamResult) -> None:
         """A refresh of a reference list: resumed at its cursor if the last one was interrupted, else anew."""
         state = self._resumable(sink, item)
         if state is None or state.complete:  # a new refresh, numbered after the last one
@@ -211,7 +244,7 @@ class _StreamsRun:
         else:  # the interrupted refresh goes on at its cursor
             refresh, cursor = state.refresh, state.position
         table = TABLES[item.name]
-        for objects, after, last in _list_pages(self.list_client, item, cursor):
+        for objects, after, last in _list_pages(client, item, cursor):
             new_state = StreamState(item.name, "list", "" if last else after, self.config.source, refresh, last)
             result.add(_write(sink, table, objects, new_state, finish=last), len(objects))
             result.complete = last
@@ -224,26 +257,6 @@ class _StreamsRun:
             raise CheckpointMismatch(f"the output holds an export of {state.source}, not {self.config.source}; "
                                      "use another --out (or the same --url/--subdomain as before)")
         return state
-
-
-class _opened:
-    """The output opened for one stream's thread (opening is serialised), closed when the stream ends."""
-
-    def __init__(self, out: str) -> None:
-        self.out = out
-
-    def __enter__(self) -> Any:
-        from .sinks import open_sink  # imported late: sinks may pull optional dependencies
-
-        with _OPENING:
-            try:
-                self.sink = open_sink(self.out)
-            except _output_errors() as error:
-                raise OutputError(f"cannot open output {self.out!r}: {error}") from None
-        return self.sink
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.sink.close()
 
 
 def _write(sink: Any, table: Any, objects: list[dict[str, Any]], state: StreamState, *,

@@ -100,7 +100,9 @@ class SQLiteSink(ClosingSink):
     def __init__(self, path: str | Path, *, include: Sequence[str] = ()) -> None:
         self.path = Path(path)
         _refuse_foreign_file(self.path)
-        self._conn = sqlite3.connect(self.path, isolation_level=None)
+        # check_same_thread off: a whole-account run opens every stream's connection first, in one thread (no
+        # file is opened by Python while another connection holds SQLite's locks), then one thread uses each
+        self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self._tables = StreamTables(DIALECT)
         try:
             self._open(include)
