@@ -142,16 +142,19 @@ class _StreamsRun:
         another connection holds its locks), then walk the streams on their threads."""
         started = time.monotonic()
         sinks: dict[str, Any] = {}
+        threads: dict[str, threading.Thread] = {}
         try:
             for name in self.names:
                 sinks[name] = self._open(name)
-            threads = [threading.Thread(target=self._guarded, args=(stream(name), sinks[name]),
-                                        name=f"stream-{name}", daemon=True)
-                       for name in self.names if sinks[name] is not None]
-            self._join(threads)
+            threads = {name: threading.Thread(target=self._guarded, args=(stream(name), sinks[name]),
+                                              name=f"stream-{name}", daemon=True)
+                       for name in self.names if sinks[name] is not None}
+            self._join(list(threads.values()))
         finally:
-            for sink in sinks.values():
-                if sink is not None:
+            for name, sink in sinks.items():
+                # a stream still running (Ctrl-C) keeps its connection: closing it under the thread could
+                # fail mid-statement; the process ends and its uncommitted page is rolled back
+                if sink is not None and not (name in threads and threads[name].is_alive()):
                     sink.close()
             self.summary.duration_seconds = time.monotonic() - started
         if self.interrupted is not None:
