@@ -24,8 +24,9 @@ def test_the_exporter_exports_these_names() -> None:
     assert sorted(zendesk_export.exporter.__all__) == [
         "AccessError", "AccountNotFound", "ApiError", "AuthenticationFailed", "CheckpointMismatch", "ClientStats",
         "ConfigError", "ExportConfig", "ExportError", "ExportPage", "ExportStuck", "ExportSummary", "GaveUp",
-        "MalformedPage", "MissingExtra", "OutputError", "PermissionDenied", "Progress", "RetryPolicy",
-        "TooRecentStartTime", "Unreachable", "Wait", "ZendeskClient", "iter_pages", "iter_tickets", "run_export",
+        "MalformedPage", "MissingExtra", "OutputError", "PermissionDenied", "Progress", "RetryPolicy", "RunSummary",
+        "StreamResult", "TooRecentStartTime", "Unreachable", "Wait", "ZendeskClient", "iter_pages", "iter_tickets",
+        "run_export", "run_streams",
     ]
     assert all(hasattr(zendesk_export.exporter, name) for name in zendesk_export.exporter.__all__)
 

@@ -15,6 +15,7 @@ Errors are the classes of :mod:`zendesk_export.exporter.errors`; each carries th
 """
 
 from .client import ClientStats, RetryPolicy, Wait, ZendeskClient
+from .engine import RunSummary, StreamResult, run_streams
 from .errors import (
     AccessError,
     AccountNotFound,
@@ -48,6 +49,8 @@ __all__ = [
     "ExportPage",
     "ExportStuck",
     "ExportSummary",
+    "RunSummary",
+    "StreamResult",
     "GaveUp",
     "MalformedPage",
     "MissingExtra",
@@ -62,4 +65,5 @@ __all__ = [
     "iter_pages",
     "iter_tickets",
     "run_export",
+    "run_streams",
 ]

@@ -13,13 +13,19 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+import orjson
+
+from zendesk_export.redaction import redact_secrets
+
+from .engine import RunSummary, default_streams, run_streams
 from .errors import EXIT_INTERRUPTED, ExportError
 from .export import run_export
-from .outputs import sideloads_held
+from .outputs import check_output, sideloads_held
 from .reporting import Reporter, progress_display
 from .settings import EXPORT_SETTINGS, REPORT_SETTINGS, ExportConfig, add_arguments, resolve
+from .status import describe_status, read_status, status_document
 
-__all__ = ["EXIT_CODES_HELP", "progress_display", "register", "run_export_command"]
+__all__ = ["EXIT_CODES_HELP", "progress_display", "register", "run_export_command", "run_status_command"]
 
 EXIT_CODES_HELP = """\
 exit codes:
@@ -47,6 +53,27 @@ def register(subparsers: Any) -> None:
     add_arguments(export, EXPORT_SETTINGS)
     add_arguments(export.add_argument_group("reporting"), REPORT_SETTINGS)
     export.set_defaults(func=run_export_command)
+    status = subparsers.add_parser(
+        "status", help="what an output holds: each stream's checkpoint, rows, last run",
+        description="Each stream of an export: its checkpoint, row count (and rows marked deleted), when it "
+        "was last written and whether its last run reached the end. Writes nothing.")
+    status.add_argument("--out", required=True, help="the output, as given to export --out")
+    status.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    status.set_defaults(func=run_status_command)
+
+
+def run_status_command(args: argparse.Namespace) -> int:
+    """``zendesk-export status``."""
+    try:
+        report = read_status(args.out)
+    except ExportError as error:
+        print(f"zendesk-export: error: {redact_secrets(str(error))}", file=sys.stderr)
+        return error.exit_code
+    if args.json:
+        print(orjson.dumps(status_document(report), option=orjson.OPT_INDENT_2).decode())
+    else:
+        print("\n".join(describe_status(report)))
+    return 0
 
 
 def run_export_command(args: argparse.Namespace) -> int:
@@ -76,10 +103,36 @@ def _guarded(args: argparse.Namespace, command: Callable[[Reporter], int]) -> in
 def _export(args: argparse.Namespace, reporter: Reporter) -> int:
     config = ExportConfig(**resolve(EXPORT_SETTINGS, vars(args)))
     _warn_about_new_sideloads(config, reporter)
+    names = config.streams or default_streams(check_output(config.out).kind)
+    if names == ("tickets",):  # the ticket export alone, exactly as before streams existed
+        with reporter.progress() as report:
+            summary = run_export(config, on_progress=report)
+        reporter.summary(summary, config.out)
+        return 0
+    return _export_streams(config, names, reporter)
+
+
+def _export_streams(config: ExportConfig, names: tuple[str, ...], reporter: Reporter) -> int:
+    """Several streams: the tickets summary as always, then one line per stream; a failed stream is named in
+    the error and sets the exit code, after the others have finished."""
     with reporter.progress() as report:
-        summary = run_export(config, on_progress=report)
-    reporter.summary(summary, config.out)
-    return 0
+        run = run_streams(config, streams=names, on_progress=report)
+    if not run.failed:
+        reporter.summary(run.tickets, config.out, extra=run.describe(), streams=run.as_dict()["streams"])
+        return 0
+    reporter.error(_failure(run), run.exit_code)
+    return run.exit_code
+
+
+def _failure(run: RunSummary) -> str:
+    """The first failed stream's error as the run's one line (a wrong token fails every stream alike), then
+    which streams failed when not all of them did, and that the others' data is kept."""
+    first = run.failed[0]
+    if len(run.failed) == len(run.streams):
+        return str(first.error)
+    done = [name for name, result in run.streams.items() if result.error is None]
+    return (f"{first.error} (stream {first.stream}; failed: {', '.join(r.stream for r in run.failed)}; "
+            f"done and kept: {', '.join(done)}; run the same command again to resume each stream)")
 
 
 def _warn_about_new_sideloads(config: ExportConfig, reporter: Reporter) -> None:

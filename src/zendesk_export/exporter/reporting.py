@@ -80,18 +80,24 @@ class Reporter:
         self._log("error", "error", message, exit_code=exit_code)
         self._write_summary_json({"status": "failed", "exit_code": exit_code, "error": redact_secrets(message)})
 
-    def summary(self, summary: ExportSummary, output: str, extra: list[str] | None = None) -> None:
+    def summary(self, summary: ExportSummary | None, output: str, extra: list[str] | None = None,
+                streams: dict[str, Any] | None = None) -> None:
         """The human summary on stdout (unless quiet, or ``--summary-json -`` takes stdout), the JSON one
-        where ``--summary-json`` says."""
+        where ``--summary-json`` says. ``streams`` (a whole-account run) adds each stream's counts to the JSON
+        document; ``summary`` is None when tickets were not exported."""
         output = redact_secrets(output)  # a PostgreSQL URL may hold its password
-        lines = [*summary.describe(), f"output: {output}", *(extra or [])]
+        head = summary.describe() if summary is not None else []
+        lines = [*head, f"output: {output}", *(extra or [])]
+        document: dict[str, Any] = summary_document(summary, output) if summary is not None else {"output": output}
+        if streams is not None:
+            document["streams"] = streams
         if self.log_format == "json":
-            _emit_json(self.err, "info", "summary", **summary_document(summary, output))
+            _emit_json(self.err, "info", "summary", **document)
         elif not self.quiet:
             stream = self.err if self.summary_json == "-" else self.out
             for line in lines:
                 print(line, file=stream)
-        self._write_summary_json({"status": "ok", **summary_document(summary, output)})
+        self._write_summary_json({"status": "ok", **document})
 
     def _log(self, level: str, event: str, message: str, **fields: Any) -> None:
         message = redact_secrets(message)

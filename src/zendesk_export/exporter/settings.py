@@ -26,6 +26,7 @@ from zendesk_export.settings import (
 from zendesk_export.settings import resolve as resolve_settings
 
 from .errors import ConfigError
+from .streams import STREAM_NAMES, parse_streams
 
 __all__ = [
     "DEMO_SETTINGS",
@@ -101,6 +102,9 @@ _LOOP_SETTINGS = (
     Setting("mode", "time",
             "time: the time-based export (/incremental/tickets); cursor: the cursor-based one",
             env="ZENDESK_EXPORT_MODE", parse=_parse_mode, metavar="{time,cursor}"),
+    Setting("streams", (), "what to export: a list of " + ",".join(STREAM_NAMES) + " (default: all of them; "
+            "the JSONL and Parquet outputs hold tickets only)", env="ZENDESK_EXPORT_STREAMS", parse=parse_streams,
+            metavar="LIST"),
     Setting("include", (), "sideloads to store beside the tickets: any of users,groups,organizations",
             env="ZENDESK_EXPORT_INCLUDE", parse=parse_include, metavar="LIST"),
     Setting("exclude_deleted", False, "leave deleted tickets out of the export",
@@ -192,6 +196,7 @@ class ExportConfig:
     out: str = "tickets.db"
     start_time: int = 0
     mode: str = "time"
+    streams: tuple[str, ...] = ()
     include: tuple[str, ...] = ()
     exclude_deleted: bool = False
     per_page: int = MAX_PER_PAGE
@@ -202,6 +207,7 @@ class ExportConfig:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "include", tuple(self.include))
+        object.__setattr__(self, "streams", parse_streams(self.streams) if self.streams else ())
         if not set(self.include) <= set(INCLUDABLE):
             raise ConfigError(f"include {self.include!r}: choose from {', '.join(INCLUDABLE)}")
         _check_account(self)

@@ -71,7 +71,7 @@ def test_sideload_tables_are_created_only_when_used(tmp_path: Path) -> None:
     with SQLiteSink(tmp_path / "t.db", include=["groups"]) as sink:
         sink.write(page([], 1, users=[make_user(1, 100)]))
     tables = {name for (name,) in _query(tmp_path / "t.db", "SELECT name FROM sqlite_master WHERE type='table'")}
-    assert tables == {"tickets", "checkpoint", "groups", "users"}
+    assert tables == {"tickets", "checkpoint", "stream_checkpoints", "groups", "users"}
     assert _query(tmp_path / "t.db", "SELECT id, email FROM users") == [(1, "user1@example.com")]
 
 

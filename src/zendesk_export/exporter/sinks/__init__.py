@@ -7,7 +7,10 @@
 * anything else (``tickets.db``, ``sqlite:///PATH``) -- SQLite, the default.
 
 Every sink implements ``base.Sink``: ``write(page)`` stores a page's tickets, sideloads and checkpoint
-atomically, upserting by ticket id with the newest ``generated_timestamp`` winning.
+atomically, upserting by ticket id with the newest ``generated_timestamp`` winning. The SQL sinks also write
+the whole-account streams (``write_stream``, ``load_stream_state``, ``add_columns``, ``stream_status``): one
+table per stream, declared in ``_tables.TABLES`` -- whose docstring says where derived child tables and extra
+columns plug in -- and one checkpoint per stream in ``stream_checkpoints``.
 """
 
 from __future__ import annotations
@@ -22,7 +25,8 @@ from ._errors import (
     OutputInUseError,
     SinkError,
 )
-from .base import Checkpoint, Page, Sink, WriteResult
+from ._tables import TABLES, Child, Table, Versioning
+from .base import Checkpoint, Page, Sink, StreamState, StreamStatus, WriteResult
 from .jsonl import JsonlSink
 from .jsonl import read_latest as read_jsonl_latest
 from .parquet import ParquetSink
@@ -33,9 +37,11 @@ from .sqlite import SQLiteSink
 
 __all__ = [
     "SIDELOADS",
+    "TABLES",
     "SIDELOAD_COLUMNS",
     "TICKET_COLUMNS",
     "Checkpoint",
+    "Child",
     "Column",
     "ForeignOutputError",
     "JsonlSink",
@@ -49,6 +55,10 @@ __all__ = [
     "SQLiteSink",
     "Sink",
     "SinkError",
+    "StreamState",
+    "StreamStatus",
+    "Table",
+    "Versioning",
     "WriteResult",
     "open_sink",
     "read_jsonl_latest",

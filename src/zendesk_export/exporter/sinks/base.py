@@ -27,6 +27,36 @@ class Checkpoint:
     source: str
 
 
+@dataclass(frozen=True)
+class StreamState:
+    """Where one stream of a whole-account export stands, committed with each of its pages.
+
+    ``mode``: ``"time"`` (``position`` is the next ``start_time``) or ``"list"`` (a reference list: ``position``
+    is the cursor after the last page written, ``""`` for the first page). ``refresh`` numbers a reference
+    list's walks (its rows carry the number of the walk that last saw them); ``complete`` says the stream
+    reached its end (incremental: ``end_of_stream``; list: the last page, deletions marked). ``written_at``
+    is filled in by the sink when read back.
+    """
+
+    stream: str
+    mode: str
+    position: str
+    source: str
+    refresh: int = 0
+    complete: bool = False
+    written_at: str | None = None
+
+
+@dataclass(frozen=True)
+class StreamStatus:
+    """What ``zendesk-export status`` shows of one stream: its state (None: never written) and its rows."""
+
+    stream: str
+    state: StreamState | None
+    rows: int
+    deleted: int = 0
+
+
 @dataclass
 class Page:
     """One page of an export, ready to be written: ticket objects as received, sideloads by name."""

@@ -36,8 +36,10 @@ from ._columns import (
 )
 from ._errors import ForeignOutputError, MissingDependencyError, SinkError
 from ._sql import RAW_JSON, SIDELOAD_GUARD, TICKET_GUARD, checkpoint_from_row, create_table_sql, quote, upsert_sql
+from ._stream_sql import Dialect, StreamTables
+from ._tables import TABLES, Table
 from ._upsert import Stored, content_digest, plan_writes
-from .base import Checkpoint, ClosingSink, Page, WriteResult
+from .base import Checkpoint, ClosingSink, Page, StreamState, StreamStatus, WriteResult
 
 __all__ = ["SCHEMA_VERSION", "PostgresSink", "split_schema"]
 
@@ -117,6 +119,24 @@ def _rows(columns: tuple[Column, ...], items: Iterable[_Item]) -> list[list[Any]
     return rows
 
 
+def _dialect(schema: str) -> Dialect:
+    def qualify(name: str) -> str:
+        return f"{quote(schema)}.{quote(name)}"
+
+    def columns_of(cur: Any, table: str) -> list[tuple[str, str]]:
+        cur.execute("SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = %s "
+                    "AND table_name = %s ORDER BY ordinal_position", [schema, table])
+        return [(str(name), _SQL_TYPE_NAMES.get(str(kind), str(kind))) for name, kind in cur.fetchall()]
+
+    return Dialect(_placeholder, POSTGRES_TYPES, "JSON", qualify, _rows, columns_of, "now()", "TIMESTAMPTZ")
+
+
+#: information_schema's names of our column types, back to the names we create them with.
+_SQL_TYPE_NAMES = {"bigint": "BIGINT", "text": "TEXT", "boolean": "BOOLEAN", "jsonb": "JSONB",
+                   "timestamp with time zone": "TIMESTAMPTZ"}
+_TICKETS = TABLES["tickets"]
+
+
 class PostgresSink(ClosingSink):
     """Tickets, sideloads and checkpoint in PostgreSQL tables, one transaction per page (module doc)."""
 
@@ -125,6 +145,7 @@ class PostgresSink(ClosingSink):
         for name in include:
             sideload_columns(name)
         self.schema = schema
+        self._tables = StreamTables(_dialect(schema))
         try:
             self._conn = psycopg.connect(dsn, autocommit=True)
         except psycopg.OperationalError as exc:
@@ -172,6 +193,7 @@ class PostgresSink(ClosingSink):
         else:
             self._create(cur)
         self._sideloads = existing.intersection(SIDELOAD_COLUMNS)
+        self._tables.ensure_checkpoints(cur)
         for name in include:
             self._ensure_sideload(cur, name)
         cur.execute(
@@ -217,6 +239,8 @@ class PostgresSink(ClosingSink):
         with self._transaction() as cur:
             plan = plan_writes(page.tickets, self._stored(cur, page.tickets), digests=False)
             self._merge_tickets(cur, plan.writes.values())
+            if _TICKETS.children:  # derived tables, kept in step with each written version (see _tables)
+                self._tables.write_children(cur, _TICKETS, list(plan.writes.values()))
             for name, objects in page.sideloads.items():
                 self._ensure_sideload(cur, name)
                 items = [(obj, orjson.dumps(obj)) for obj in objects]
@@ -263,6 +287,46 @@ class PostgresSink(ClosingSink):
             '"position" = excluded."position", "source" = excluded."source", "written_at" = now()',
             [checkpoint.mode, checkpoint.position, checkpoint.source],
         )
+
+    # -- the whole-account streams (see ``_tables`` and ``_stream_sql``) ---------------------------------------
+    def load_stream_state(self, stream: str) -> StreamState | None:
+        """The checkpoint of ``stream`` committed with its last page, or None."""
+        with self._transaction() as cur:
+            return self._tables.load_states(cur).get(stream)
+
+    def write_stream(self, table: Table, objects: list[dict[str, Any]], state: StreamState, *,
+                     finish: bool = False) -> WriteResult:
+        """Upsert a page of ``table`` and save ``state``, in one transaction; ``finish`` (a snapshot table's
+        last page) also marks the rows this refresh did not see as deleted."""
+        try:
+            with self._transaction() as cur:
+                result = self._tables.write(cur, table, objects, state.refresh)
+                if finish and table.snapshot:
+                    result.deleted += self._tables.mark_deleted(cur, table, state.refresh)
+                self._tables.save_state(cur, state)
+        except BaseException:
+            self._tables.forget(table)
+            raise
+        return result
+
+    def save_stream_state(self, state: StreamState) -> None:
+        """Save a stream's state alone (the tickets stream's status row; its resume point is ``checkpoint``)."""
+        with self._transaction() as cur:
+            self._tables.save_state(cur, state)
+
+    def add_columns(self, table: Table, columns: Sequence[Column]) -> list[Column]:
+        """Add the columns ``table`` lacks (``ALTER TABLE ADD COLUMN``); its writes fill them from then on."""
+        try:
+            with self._transaction() as cur:
+                return self._tables.add_columns(cur, table, columns)
+        except BaseException:
+            self._tables.forget(table)
+            raise
+
+    def stream_status(self, tables: Iterable[Table]) -> list[StreamStatus]:
+        """Every stream's checkpoint and row counts."""
+        with self._transaction() as cur:
+            return self._tables.status(cur, tables)
 
     def close(self) -> None:
         """Close the connection."""

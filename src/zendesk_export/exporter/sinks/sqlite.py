@@ -21,7 +21,7 @@ written as they are.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -31,8 +31,10 @@ import orjson
 from ._columns import SIDELOAD_COLUMNS, TICKET_COLUMNS, Column, Kind, extract, sideload_columns
 from ._errors import ForeignOutputError
 from ._sql import SIDELOAD_GUARD, TICKET_GUARD, checkpoint_from_row, create_table_sql, quote, upsert_sql
+from ._stream_sql import Dialect, StreamTables
+from ._tables import TABLES, Table
 from ._upsert import Stored, content_digest, plan_writes
-from .base import Checkpoint, ClosingSink, Page, WriteResult
+from .base import Checkpoint, ClosingSink, Page, StreamState, StreamStatus, WriteResult
 
 __all__ = ["APPLICATION_ID", "SCHEMA_VERSION", "SQLiteSink"]
 
@@ -69,6 +71,20 @@ def _placeholder(kind: Kind | None) -> str:
     return "?"
 
 
+def _rows(columns: tuple[Column, ...], items: Iterable[tuple[dict[str, Any], bytes]]) -> list[list[Any]]:
+    return [[*extract(columns, obj), raw.decode()] for obj, raw in items]
+
+
+def _columns_of(cur: Any, table: str) -> list[tuple[str, str]]:
+    cur.execute("SELECT name, type FROM pragma_table_info(?)", [table])
+    return [(str(name), str(kind)) for name, kind in cur.fetchall()]
+
+
+DIALECT = Dialect(_placeholder, SQLITE_TYPES, "TEXT", quote, _rows, _columns_of,
+                  "strftime('%Y-%m-%dT%H:%M:%SZ', 'now')", "TEXT")
+_TICKETS = TABLES["tickets"]
+
+
 def _refuse_foreign_file(path: Path) -> None:
     """Refuse a directory or a non-empty file without the SQLite header, before sqlite3 touches it."""
     if path.is_dir():
@@ -85,7 +101,10 @@ class SQLiteSink(ClosingSink):
     def __init__(self, path: str | Path, *, include: Sequence[str] = ()) -> None:
         self.path = Path(path)
         _refuse_foreign_file(self.path)
-        self._conn = sqlite3.connect(self.path, isolation_level=None)
+        # check_same_thread off: a whole-account run opens every stream's connection first, in one thread (no
+        # file is opened by Python while another connection holds SQLite's locks), then one thread uses each
+        self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._tables = StreamTables(DIALECT)
         try:
             self._open(include)
         except BaseException:
@@ -103,6 +122,7 @@ class SQLiteSink(ClosingSink):
             if created:
                 self._create_schema()
             self._sideloads = self._existing_sideloads()
+            self._tables.ensure_checkpoints(self._conn.cursor())
             for name in include:
                 self._ensure_sideload(name)
         self._sideloads.update(include)
@@ -163,6 +183,8 @@ class SQLiteSink(ClosingSink):
             plan = plan_writes(page.tickets, self._stored(page.tickets), digests=False)
             rows = [[*extract(TICKET_COLUMNS, t), raw.decode()] for t, raw in plan.writes.values()]
             self._upsert("tickets", TICKET_COLUMNS, TICKET_GUARD, rows)
+            if _TICKETS.children:  # derived tables, kept in step with each written version (see _tables)
+                self._tables.write_children(self._conn.cursor(), _TICKETS, list(plan.writes.values()))
             for name, objects in page.sideloads.items():
                 self._write_sideload(name, objects)
             cp = page.checkpoint
@@ -200,6 +222,48 @@ class SQLiteSink(ClosingSink):
     def _upsert(self, table: str, columns: tuple[Column, ...], guard: str, rows: list[list[Any]]) -> None:
         if rows:
             self._conn.executemany(upsert_sql(quote(table), columns, _placeholder, guard), rows)
+
+    # -- the whole-account streams (see ``_tables`` and ``_stream_sql``) ---------------------------------------
+    def load_stream_state(self, stream: str) -> StreamState | None:
+        """The checkpoint of ``stream`` committed with its last page, or None."""
+        return self._tables.load_states(self._conn.cursor()).get(stream)
+
+    def write_stream(self, table: Table, objects: list[dict[str, Any]], state: StreamState, *,
+                     finish: bool = False) -> WriteResult:
+        """Upsert a page of ``table`` and save ``state``, in one transaction; ``finish`` (a snapshot table's
+        last page) also marks the rows this refresh did not see as deleted."""
+        try:
+            with self._transaction():
+                cur = self._conn.cursor()
+                self._tables.ensure_checkpoints(cur)
+                result = self._tables.write(cur, table, objects, state.refresh)
+                if finish and table.snapshot:
+                    result.deleted += self._tables.mark_deleted(cur, table, state.refresh)
+                self._tables.save_state(cur, state)
+        except BaseException:
+            self._tables.forget(table)
+            raise
+        return result
+
+    def save_stream_state(self, state: StreamState) -> None:
+        """Save a stream's state alone (the tickets stream's status row; its resume point is ``checkpoint``)."""
+        with self._transaction():
+            cur = self._conn.cursor()
+            self._tables.ensure_checkpoints(cur)
+            self._tables.save_state(cur, state)
+
+    def add_columns(self, table: Table, columns: Sequence[Column]) -> list[Column]:
+        """Add the columns ``table`` lacks (``ALTER TABLE ADD COLUMN``); its writes fill them from then on."""
+        try:
+            with self._transaction():
+                return self._tables.add_columns(self._conn.cursor(), table, columns)
+        except BaseException:
+            self._tables.forget(table)
+            raise
+
+    def stream_status(self, tables: Iterable[Table]) -> list[StreamStatus]:
+        """Every stream's checkpoint and row counts."""
+        return self._tables.status(self._conn.cursor(), tables)
 
     def close(self) -> None:
         """Close the connection (an uncommitted page, if any, is rolled back by SQLite)."""

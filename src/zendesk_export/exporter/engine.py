@@ -1,0 +1,333 @@
+"""The whole-account run: every chosen stream of :mod:`.streams`, side by side, into one output.
+
+Each stream runs on its own thread with its own connection to the output, so its pages and its checkpoint
+commit on their own: a stream that fails loses nothing another stream wrote, and the next run resumes each
+stream from its own checkpoint. Tickets go through :func:`.export.run_export` unchanged (windows, cursor mode,
+sideloads, the ``checkpoint`` table); its status row in ``stream_checkpoints`` is written when it ends.
+
+Budgets: the incremental streams (tickets included) share one pacer -- Zendesk's
+incremental-export limit: every request of a window's credit is spent while any of them has work left, then
+all of them wait for the reset together, and no request meets a 429 (the pacer counts the requests in flight
+against the credit the last answer announced). The reference lists share a second client whose pacer follows
+the account's plan limit (700 a minute and up: they never wait in practice). Each pacer learns the account
+bucket from its own answers; requests of the other one in flight at that moment are not counted, a few out
+of hundreds.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import httpx
+
+from .client import ZendeskClient
+from .errors import CheckpointMismatch, ConfigError, ExportError, MalformedPage, OutputError, TooRecentStartTime
+from .export import ExportSummary, Progress, _output_errors, _Stalls, _too_recent, run_export
+from .outputs import check_output, discard_new_entries, existing_entries
+from .pacer import Pacer
+from .settings import ExportConfig
+from .sinks._tables import TABLES
+from .sinks.base import StreamState, WriteResult
+from .streams import FILE_STREAMS, Stream, parse_streams, stream
+
+__all__ = ["LIST_PAGE_SIZE", "RunSummary", "StreamResult", "default_streams", "run_streams"]
+
+LIST_PAGE_SIZE = 100  # Zendesk's largest cursor page for the reference lists
+
+
+@dataclass
+class StreamResult:
+    """One stream's outcome: rows received and the sink's verdicts, pages written, whether it reached its end,
+    and the error that stopped it (None: it did not fail)."""
+
+    stream: str
+    rows: int = 0
+    new: int = 0
+    updated: int = 0
+    deleted: int = 0
+    unchanged: int = 0
+    pages: int = 0
+    complete: bool = False
+    error: str | None = None
+    exit_code: int = 0
+
+    def add(self, result: WriteResult, rows: int) -> None:
+        self.rows += rows
+        self.pages += 1
+        self.new += result.new
+        self.updated += result.updated
+        self.deleted += result.deleted
+        self.unchanged += result.unchanged
+
+    def describe(self) -> str:
+        if self.error is not None:
+            return f"{self.stream}: FAILED after {self.rows} rows: {self.error}"
+        end = "complete" if self.complete else "not complete"
+        return (f"{self.stream}: {self.rows} rows ({self.new} new, {self.updated} updated, {self.deleted} deleted, "
+                f"{self.unchanged} unchanged), {self.pages} pages, {end}")
+
+
+@dataclass
+class RunSummary:
+    """The outcome of :func:`run_streams`: the tickets summary (None when tickets were not chosen) and every
+    stream's :class:`StreamResult`, in declaration order."""
+
+    streams: dict[str, StreamResult] = field(default_factory=dict)
+    tickets: ExportSummary | None = None
+    duration_seconds: float = 0.0
+
+    @property
+    def failed(self) -> list[StreamResult]:
+        return [result for result in self.streams.values() if result.error is not None]
+
+    @property
+    def exit_code(self) -> int:
+        """0 when every stream succeeded, else the exit code of the first failed stream."""
+        return next((result.exit_code for result in self.failed), 0)
+
+    def describe(self) -> list[str]:
+        return [result.describe() for result in self.streams.values()]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"streams": {name: asdict(result) for name, result in self.streams.items()},
+                "tickets": None if self.tickets is None else self.tickets.as_dict(),
+                "duration_seconds": self.duration_seconds}
+
+
+def run_streams(config: ExportConfig, out: str | None = None, streams: str | Sequence[str] | None = None, *,
+                sleep: Callable[[float], None] | None = None, transport: httpx.BaseTransport | None = None,
+                on_progress: Callable[[Progress], None] | None = None) -> RunSummary:
+    """Export the chosen ``streams`` (default ``config.streams``; ``"all"``) into ``out`` (default
+    ``config.out``), each resumable from its own checkpoint; return a :class:`RunSummary` (failed streams are
+    in it, with their errors: the others' data is kept). ``on_progress`` receives the tickets stream's
+    :class:`Progress` events."""
+    target = out or config.out
+    output = check_output(target)
+    chosen = config.streams if streams is None else streams
+    names = parse_streams(chosen) if chosen else default_streams(output.kind)
+    if output.kind in ("jsonl", "parquet") and set(names) - set(FILE_STREAMS):
+        others = ", ".join(name for name in names if name not in FILE_STREAMS)
+        raise ConfigError(f"the {output.kind} output holds tickets only; export {others} into SQLite or "
+                          "PostgreSQL (--out warehouse.db), or pass --streams tickets")
+    before = existing_entries(output)
+    run = _StreamsRun(config, target, names, sleep, transport, on_progress)
+    summary = run.run()
+    if summary.failed and not run.wrote:
+        discard_new_entries(output, before)  # nothing committed anywhere: leave no new output behind
+    return summary
+
+
+def default_streams(kind: str) -> tuple[str, ...]:
+    """What an export writes when ``--streams`` is not given: every stream, or tickets for the file outputs."""
+    return FILE_STREAMS if kind in ("jsonl", "parquet") else parse_streams("all")
+
+
+class _StreamsRun:
+    def __init__(self, config: ExportConfig, out: str, names: Sequence[str], sleep: Callable[[float], None] | None,
+                 transport: httpx.BaseTransport | None, on_progress: Callable[[Progress], None] | None) -> None:
+        self.config, self.out, self.names, self.on_progress = config, out, names, on_progress
+        self.sleep, self.transport = sleep, transport
+        self.pacers = {True: Pacer(), False: Pacer()}  # one budget for the incremental exports, one for the rest
+        self.summary = RunSummary({name: StreamResult(name) for name in names})
+        self.stop = threading.Event()
+        self.wrote = False
+        self.interrupted: BaseException | None = None
+
+    def run(self) -> RunSummary:
+        """Open every stream's connection here, one after the other (SQLite: Python must not open the file while
+        another connection holds its locks), then walk the streams on their threads."""
+        started = time.monotonic()
+        sinks: dict[str, Any] = {}
+        threads: dict[str, threading.Thread] = {}
+        try:
+            for name in self.names:
+                sinks[name] = self._open(name)
+            threads = {name: threading.Thread(target=self._guarded, args=(stream(name), sinks[name]),
+                                              name=f"stream-{name}", daemon=True)
+                       for name in self.names if sinks[name] is not None}
+            self._join(list(threads.values()))
+        finally:
+            for name, sink in sinks.items():
+                # a stream still running (Ctrl-C) keeps its connection: closing it under the thread could
+                # fail mid-statement; the process ends and its uncommitted page is rolled back
+                if sink is not None and not (name in threads and threads[name].is_alive()):
+                    sink.close()
+            self.summary.duration_seconds = time.monotonic() - started
+        if self.interrupted is not None:
+            raise self.interrupted
+        return self.summary
+
+    def _open(self, name: str) -> Any:
+        """The output opened for stream ``name``; None (and the stream failed) when it cannot be opened."""
+        from .sinks import open_sink  # imported late: sinks may pull optional dependencies
+
+        try:
+            return open_sink(self.out)
+        except _output_errors() as error:
+            result = self.summary.streams[name]
+            result.error, result.exit_code = f"cannot open output {self.out!r}: {error}", OutputError.exit_code
+            return None
+
+    def _join(self, threads: list[threading.Thread]) -> None:
+        try:
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                while thread.is_alive():
+                    thread.join(0.2)  # short joins: Ctrl-C reaches the main thread
+        except BaseException:
+            self.stop.set()
+            raise
+
+    def _client(self, item: Stream) -> ZendeskClient:
+        """A client of the stream's own (its counts are its own), on the pacer of its budget."""
+        return ZendeskClient(self.config, sleep=self.sleep, transport=self.transport,
+                             pacer=self.pacers[item.incremental])
+
+    def _guarded(self, item: Stream, sink: Any) -> None:
+        result = self.summary.streams[item.name]
+        try:
+            with self._client(item) as client:
+                self._one(item, client, sink, result)
+        except ExportError as error:
+            result.error, result.exit_code = str(error), error.exit_code
+        except _output_errors() as error:
+            result.error, result.exit_code = f"cannot write to the output: {error}", OutputError.exit_code
+        except Exception as error:  # a bug must not take the other streams down; it is reported, exit 1
+            result.error, result.exit_code = f"{type(error).__name__}: {error}", ExportError.exit_code
+        except BaseException as error:  # Ctrl-C raised inside a stream: the whole run stops with it
+            self.interrupted = error
+            self.stop.set()
+        if result.pages:
+            self.wrote = True
+
+    def _one(self, item: Stream, client: ZendeskClient, sink: Any, result: StreamResult) -> None:
+        if item.kind == "tickets":
+            self._tickets(client, sink, result)
+        elif item.kind == "incremental":
+            self._incremental(item, client, sink, result)
+        else:
+            self._reference(item, client, sink, result)
+
+    def _tickets(self, client: ZendeskClient, sink: Any, result: StreamResult) -> None:
+        """The ticket export as :func:`run_export` does it alone; then its status row."""
+        summary = run_export(self.config, sink, client=client, on_progress=self.on_progress)
+        self.summary.tickets = summary
+        result.rows, result.pages = summary.tickets, summary.pages
+        result.new, result.updated, result.deleted, result.unchanged = \
+            summary.new, summary.updated, summary.deleted, summary.unchanged
+        result.complete = True
+        if summary.checkpoint is not None:
+            checkpoint = summary.checkpoint
+            sink.save_stream_state(StreamState("tickets", checkpoint.mode, checkpoint.position, checkpoint.source,
+                                               complete=True))
+
+    def _incremental(self, item: Stream, client: ZendeskClient, sink: Any, result: StreamResult) -> None:
+        """A time-based export from the stream's checkpoint (or ``--start-time``), page by page."""
+        state = self._resumable(sink, item)
+        start = int(state.position) if state is not None else self.config.start_time
+        result.complete = state is not None and state.complete
+        table = TABLES[item.name]
+        for objects, next_start, end in _time_pages(client, item, start, self.config.per_page):
+            new_state = StreamState(item.name, "time", str(next_start), self.config.source, complete=end)
+            result.add(_write(sink, table, objects, new_state), len(objects))
+            result.complete = end
+            if self.stop.is_set():
+                return
+
+    def _reference(self, item: Stream, client: ZendeskClient, sink: Any, result: StreamResult) -> None:
+        """A refresh of a reference list: resumed at its cursor if the last one was interrupted, else anew."""
+        state = self._resumable(sink, item)
+        if state is None or state.complete:  # a new refresh, numbered after the last one
+            refresh, cursor = (state.refresh + 1 if state is not None else 1), ""
+        else:  # the interrupted refresh goes on at its cursor
+            refresh, cursor = state.refresh, state.position
+        table = TABLES[item.name]
+        for objects, after, last in _list_pages(client, item, cursor):
+            new_state = StreamState(item.name, "list", "" if last else after, self.config.source, refresh, last)
+            result.add(_write(sink, table, objects, new_state, finish=last), len(objects))
+            result.complete = last
+            if self.stop.is_set():
+                return
+
+    def _resumable(self, sink: Any, item: Stream) -> StreamState | None:
+        state: StreamState | None = sink.load_stream_state(item.name)
+        if state is not None and state.source.rstrip("/") != self.config.source.rstrip("/"):
+            raise CheckpointMismatch(f"the output holds an export of {state.source}, not {self.config.source}; "
+                                     "use another --out (or the same --url/--subdomain as before)")
+        return state
+
+
+def _write(sink: Any, table: Any, objects: list[dict[str, Any]], state: StreamState, *,
+           finish: bool = False) -> WriteResult:
+    result: WriteResult = sink.write_stream(table, objects, state, finish=finish)
+    return result
+
+
+def _objects(body: Mapping[str, Any], item: Stream, request: str) -> list[dict[str, Any]]:
+    """The page's objects, each checked to be storable (an object with an integer id)."""
+    objects = body.get(item.data_key)
+    if not isinstance(objects, list):
+        raise MalformedPage(f"unexpected answer to {request}: no {item.data_key!r} list "
+                            f"(keys: {', '.join(sorted(body)) or 'none'})")
+    for position, obj in enumerate(objects):
+        obj_id = obj.get("id") if isinstance(obj, dict) else None
+        if not isinstance(obj_id, int) or isinstance(obj_id, bool):
+            raise MalformedPage(f"unexpected answer to {request}: object {position + 1} of the page has no "
+                                "integer id; nothing of this page was written")
+    return objects
+
+
+_TimePage = tuple[list[dict[str, Any]], int, bool]
+_ListPage = tuple[list[dict[str, Any]], str, bool]
+
+
+def _time_pages(client: ZendeskClient, item: Stream, start_time: int, per_page: int) -> Iterator[_TimePage]:
+    """(objects, next start_time, end_of_stream) of a time-based export from ``start_time``; the same rules
+    as the ticket export (:mod:`.export`): a page that does not move is asked again, "too recent" is "nothing
+    new", the end is ``end_of_stream`` only."""
+    stalls = _Stalls(client)
+    if _too_recent(client, start_time):
+        return
+    while True:
+        try:
+            body = client.get(item.path, {**item.params, "per_page": per_page, "start_time": start_time}).body
+        except TooRecentStartTime:
+            return
+        objects = _objects(body, item, f"GET {item.path}?start_time={start_time}")
+        end = body.get("end_of_stream") is True
+        end_time = body.get("end_time")
+        next_start = max(start_time, end_time) if isinstance(end_time, int) else start_time
+        if not end and next_start == start_time:
+            stalls.record(f"a {item.name} page at start_time={start_time} did not move on")
+            continue
+        stalls.reset()
+        yield objects, next_start, end
+        if end:
+            return
+        start_time = next_start
+
+
+def _list_pages(client: ZendeskClient, item: Stream, cursor: str) -> Iterator[_ListPage]:
+    """(objects, cursor after them, last page) of a reference list from ``cursor`` ("" for the start)."""
+    stalls = _Stalls(client)
+    while True:
+        params: dict[str, str | int] = {"page[size]": LIST_PAGE_SIZE, **({"page[after]": cursor} if cursor else {})}
+        body = client.get(item.path, params).body
+        objects = _objects(body, item, f"GET {item.path}")
+        meta: Mapping[str, Any] = body["meta"] if isinstance(body.get("meta"), dict) else {}
+        more = meta.get("has_more") is True
+        after = meta.get("after_cursor")
+        if more and (not isinstance(after, str) or after == cursor):
+            stalls.record(f"a {item.name} page says has_more but its after_cursor {after!r} does not advance")
+            continue
+        stalls.reset()
+        yield objects, after if isinstance(after, str) else "", not more
+        if not more:
+            return
+        cursor = str(after)
+

@@ -1,0 +1,246 @@
+"""The whole-account tables in SQL, once for SQLite and PostgreSQL: create, upsert, children, deletion marks,
+per-stream checkpoints.
+
+Each method runs on a cursor inside the caller's transaction, so a page's rows, its child rows, its deletion
+marks and its stream's checkpoint commit together or not at all. The dialects differ only in what
+:class:`Dialect` holds (types, placeholders, how a table is named and its columns listed).
+
+Writes apply the rule of ``_upsert`` in Python (the stored versions of the page's ids are read first, O(page)),
+so the counts are exact and only winning versions reach the child tables; the SQL guard repeats the rule so a
+stale writer can never move a row backwards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from ._columns import Column, Kind
+from ._sql import RAW_JSON, quote
+from ._tables import DELETED, REFRESH, Child, Table
+from ._upsert import Stored, content_digest, plan_writes
+from .base import StreamState, StreamStatus, WriteResult
+
+__all__ = ["CHECKPOINTS", "Dialect", "StreamTables"]
+
+#: The table of per-stream checkpoints (tickets keep their own ``checkpoint`` table as well).
+CHECKPOINTS = "stream_checkpoints"
+_STATE_COLUMNS = ("stream", "mode", "position", "source", "refresh", "complete")
+_BOOKKEEPING = (REFRESH, DELETED)
+_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """What differs between the SQL sinks."""
+
+    param: Callable[[Kind | None], str]  # a parameter marker for a column kind (None: raw_json)
+    types: Mapping[Kind, str]
+    raw_type: str
+    qualify: Callable[[str], str]  # a table name as the SQL refers to it (schema-qualified in PostgreSQL)
+    rows: Callable[[tuple[Column, ...], Iterable[tuple[dict[str, Any], bytes]]], list[list[Any]]]
+    columns_of: Callable[[Any, str], list[tuple[str, str]]]  # (name, type) of a table's columns; [] if none
+    now: str  # SQL for the current time, stored in ``written_at``
+    timestamp_type: str
+
+
+def _kind_of(sql_type: str, types: Mapping[Kind, str]) -> Kind:
+    """The kind of a column found in the database but not declared (added by ``add_columns`` earlier)."""
+    return next((kind for kind, name in types.items() if name.lower() == sql_type.lower()), Kind.TEXT)
+
+
+class StreamTables:
+    """The whole-account tables of one connection; knows each table's current columns once ensured."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        self.d = dialect
+        self.columns: dict[str, tuple[Column, ...]] = {}
+
+    # -- schema -------------------------------------------------------------------------------------------
+    def ensure_checkpoints(self, cur: Any) -> None:
+        cur.execute(
+            f"CREATE TABLE IF NOT EXISTS {self.d.qualify(CHECKPOINTS)} (stream TEXT PRIMARY KEY, "
+            "mode TEXT NOT NULL, position TEXT NOT NULL, source TEXT NOT NULL, refresh INTEGER NOT NULL, "
+            f"complete BOOLEAN NOT NULL, written_at {self.d.timestamp_type} NOT NULL)"
+        )
+
+    def ensure(self, cur: Any, table: Table) -> None:
+        """Create ``table`` (and its children) if missing, add any declared column it lacks (a sideload table
+        made before, an older schema), and learn the columns added to it later."""
+        if table.name in self.columns:
+            return
+        found = dict(self.d.columns_of(cur, table.name))
+        if not found:
+            cur.execute(self._create_sql(table))
+        else:
+            for column in table.columns:
+                if column.name not in found:
+                    self._add_column(cur, table.name, column)
+            if table.snapshot:
+                self._add_bookkeeping(cur, table.name, set(found))
+        declared = {c.name for c in table.columns} | {RAW_JSON, *_BOOKKEEPING}
+        extra = tuple(Column(name, _kind_of(sql_type, self.d.types), (name,))
+                      for name, sql_type in found.items() if name not in declared)
+        self.columns[table.name] = (*table.columns, *extra)
+        for child in table.children:
+            cur.execute(self._create_child_sql(child))
+
+    def forget(self, table: Table) -> None:
+        """Drop what was learnt of ``table`` (after a rolled-back transaction that may have created it)."""
+        self.columns.pop(table.name, None)
+
+    def add_columns(self, cur: Any, table: Table, columns: Sequence[Column]) -> list[Column]:
+        """Add the ``columns`` that ``table`` does not have yet; return those added."""
+        self.ensure(cur, table)
+        have = {c.name for c in self.columns[table.name]}
+        added = [c for c in columns if c.name not in have]
+        for column in added:
+            self._add_column(cur, table.name, column)
+        self.columns[table.name] = (*self.columns[table.name], *added)
+        return added
+
+    def _create_sql(self, table: Table) -> str:
+        defs = [f"{quote(c.name)} {self.d.types[c.kind]}{' PRIMARY KEY' if c.name == 'id' else ''}"
+                for c in table.columns]
+        defs.append(f"{quote(RAW_JSON)} {self.d.raw_type} NOT NULL")
+        if table.snapshot:
+            defs += [f"{quote(REFRESH)} INTEGER", f"{quote(DELETED)} BOOLEAN NOT NULL DEFAULT FALSE"]
+        return f"CREATE TABLE IF NOT EXISTS {self.d.qualify(table.name)} ({', '.join(defs)})"
+
+    def _create_child_sql(self, child: Child) -> str:
+        defs = [f"{quote(c.name)} {self.d.types[c.kind]}" for c in child.columns]
+        key = ", ".join(quote(name) for name in child.key)
+        return f"CREATE TABLE IF NOT EXISTS {self.d.qualify(child.name)} ({', '.join(defs)}, PRIMARY KEY ({key}))"
+
+    def _add_column(self, cur: Any, name: str, column: Column) -> None:
+        cur.execute(f"ALTER TABLE {self.d.qualify(name)} ADD COLUMN {quote(column.name)} "
+                    f"{self.d.types[column.kind]}")
+
+    def _add_bookkeeping(self, cur: Any, name: str, found: set[str]) -> None:
+        if REFRESH not in found:
+            cur.execute(f"ALTER TABLE {self.d.qualify(name)} ADD COLUMN {quote(REFRESH)} INTEGER")
+        if DELETED not in found:
+            cur.execute(f"ALTER TABLE {self.d.qualify(name)} ADD COLUMN {quote(DELETED)} BOOLEAN NOT NULL "
+                        "DEFAULT FALSE")
+
+    # -- rows ---------------------------------------------------------------------------------------------
+    def write(self, cur: Any, table: Table, objects: list[dict[str, Any]], refresh: int | None) -> WriteResult:
+        """Upsert a page of ``table`` (newest version wins), refresh the children of every written row, and
+        for a snapshot table mark every row of the page as seen by ``refresh`` and not deleted."""
+        self.ensure(cur, table)
+        plan = plan_writes(objects, self._stored(cur, table, objects), table.key)
+        winners = list(plan.writes.values())
+        self._upsert(cur, table, winners)
+        self.write_children(cur, table, winners)
+        if table.snapshot and refresh is not None:
+            self._mark_seen(cur, table, [table.key(obj)[0] for obj in objects], refresh)
+        return plan.result
+
+    def _stored(self, cur: Any, table: Table, objects: list[dict[str, Any]]) -> dict[int, Stored]:
+        """The stored versions of the page's ids, judged from the stored JSON by the table's own key."""
+        ids = list(dict.fromkeys(table.key(obj)[0] for obj in objects))
+        stored: dict[int, Stored] = {}
+        raw_text = f"{quote(RAW_JSON)}{'::text' if self.d.raw_type == 'JSON' else ''}"
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start : start + _CHUNK]
+            marks = ", ".join(self.d.param(Kind.INTEGER) for _ in chunk)
+            cur.execute(f"SELECT {raw_text} FROM {self.d.qualify(table.name)} WHERE id IN ({marks})", chunk)
+            for (raw,) in cur.fetchall():
+                raw_bytes = raw.encode()
+                obj_id, version, deleted = table.key(orjson.loads(raw_bytes))
+                stored[obj_id] = Stored(version, deleted, content_digest(raw_bytes))
+        return stored
+
+    def _upsert(self, cur: Any, table: Table, winners: list[tuple[dict[str, Any], bytes]]) -> None:
+        if not winners:
+            return
+        columns = self.columns[table.name]
+        if table.enrich is not None:
+            enrich = table.enrich
+            winners = [(enrich(obj), raw) for obj, raw in winners]
+        names = [quote(c.name) for c in columns] + [quote(RAW_JSON)]
+        marks = [self.d.param(c.kind) for c in columns] + [self.d.param(None)]
+        updates = ", ".join(f"{name} = excluded.{name}" for name in names if name != quote("id"))
+        target = self.d.qualify(table.name)
+        sql = (f"INSERT INTO {target} ({', '.join(names)}) VALUES ({', '.join(marks)}) "
+               f"ON CONFLICT (id) DO UPDATE SET {updates} WHERE {table.guard.format(table=target)}")
+        cur.executemany(sql, self.d.rows(columns, winners))
+
+    def write_children(self, cur: Any, table: Table, winners: list[tuple[dict[str, Any], bytes]]) -> None:
+        """Refresh every child table of ``table`` for the written versions ``winners``."""
+        for child in table.children:
+            cur.execute(self._create_child_sql(child))
+            self._write_child(cur, child, winners)
+
+    def _write_child(self, cur: Any, child: Child, winners: list[tuple[dict[str, Any], bytes]]) -> None:
+        """Replace the child rows of every written parent with those derived from its new version."""
+        target = self.d.qualify(child.name)
+        parent_ids = [[obj.get("id")] for obj, _raw in winners]
+        cur.executemany(f"DELETE FROM {target} WHERE {quote(child.parent_column)} = "
+                        f"{self.d.param(Kind.INTEGER)}", parent_ids)
+        rows = [[row.get(c.name) for c in child.columns] for obj, _raw in winners for row in child.derive(obj)]
+        if rows:
+            names = ", ".join(quote(c.name) for c in child.columns)
+            marks = ", ".join(self.d.param(c.kind) for c in child.columns)
+            cur.executemany(f"INSERT INTO {target} ({names}) VALUES ({marks})", rows)
+
+    def _mark_seen(self, cur: Any, table: Table, ids: list[int], refresh: int) -> None:
+        mark = self.d.param(Kind.INTEGER)
+        cur.executemany(f"UPDATE {self.d.qualify(table.name)} SET {quote(REFRESH)} = {mark}, "
+                        f"{quote(DELETED)} = {self.d.param(Kind.BOOLEAN)} WHERE id = {mark}",
+                        [[refresh, False, obj_id] for obj_id in ids])
+
+    def mark_deleted(self, cur: Any, table: Table, refresh: int) -> int:
+        """At the end of a complete refresh: every row it did not see is marked deleted (kept, never
+        dropped). Returns how many rows were newly marked."""
+        self.ensure(cur, table)
+        mark = self.d.param(Kind.INTEGER)
+        flag = self.d.param(Kind.BOOLEAN)
+        cur.execute(f"UPDATE {self.d.qualify(table.name)} SET {quote(DELETED)} = {flag} "
+                    f"WHERE ({quote(REFRESH)} IS NULL OR {quote(REFRESH)} <> {mark}) AND {quote(DELETED)} = {flag}",
+                    [True, refresh, False])
+        return int(cur.rowcount or 0)
+
+    # -- checkpoints --------------------------------------------------------------------------------------
+    def save_state(self, cur: Any, state: StreamState) -> None:
+        marks = ", ".join([self.d.param(Kind.TEXT)] * 4 + [self.d.param(Kind.INTEGER), self.d.param(Kind.BOOLEAN)])
+        updates = ", ".join(f"{name} = excluded.{name}" for name in (*_STATE_COLUMNS[1:], "written_at"))
+        cur.execute(
+            f"INSERT INTO {self.d.qualify(CHECKPOINTS)} ({', '.join(_STATE_COLUMNS)}, written_at) "
+            f"VALUES ({marks}, {self.d.now}) ON CONFLICT (stream) DO UPDATE SET {updates}",
+            [state.stream, state.mode, state.position, state.source, state.refresh, state.complete],
+        )
+
+    def load_states(self, cur: Any) -> dict[str, StreamState]:
+        if not self.d.columns_of(cur, CHECKPOINTS):
+            return {}
+        cur.execute(f"SELECT {', '.join(_STATE_COLUMNS)}, written_at FROM {self.d.qualify(CHECKPOINTS)}")
+        return {row[0]: StreamState(row[0], row[1], row[2], row[3], int(row[4]), bool(row[5]), _text(row[6]))
+                for row in cur.fetchall()}
+
+    def status(self, cur: Any, tables: Iterable[Table]) -> list[StreamStatus]:
+        """Each table's checkpoint and row counts (a table never written has no rows and no state)."""
+        states = self.load_states(cur)
+        report = []
+        for table in tables:
+            found = {name for name, _type in self.d.columns_of(cur, table.name)}
+            rows = deleted = 0
+            if found:
+                cur.execute(f"SELECT count(*) FROM {self.d.qualify(table.name)}")
+                rows = int(cur.fetchone()[0])
+                deleted_when = quote(DELETED) if DELETED in found else table.deleted_when
+                if deleted_when is not None:
+                    cur.execute(f"SELECT count(*) FROM {self.d.qualify(table.name)} WHERE {deleted_when}")
+                    deleted = int(cur.fetchone()[0])
+            report.append(StreamStatus(table.name, states.get(table.name), rows, deleted))
+        return report
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    isoformat = getattr(value, "isoformat", None)
+    return str(isoformat()) if isoformat is not None else str(value)

@@ -1,0 +1,237 @@
+"""The whole-account run against a real server on a real port: every stream ends with exactly the server's
+objects (ids and latest versions) in SQLite and PostgreSQL, follows edits made through the API, marks a
+reference object that disappeared as deleted (and keeps it), survives a failing stream, and stays within
+Zendesk's export budget while spending all of it."""
+
+from __future__ import annotations
+
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+
+from tests.exporter.conftest import Output, create_tickets, server_config, server_truth, update_tickets
+from zendesk_export.exporter.engine import run_streams
+from zendesk_export.exporter.status import read_status
+from zendesk_export.exporter.streams import STREAM_NAMES, stream
+from zendesk_export.testing import ZendeskServer
+
+SQL_SINKS = ("sqlite", "postgres")
+
+
+def server_objects(server: ZendeskServer, name: str) -> dict[int, dict[str, Any]]:
+    """Every object of stream ``name`` as the API gives it now, read independently of the exporter (the latest
+    version of an id wins in the time-based exports, which are ordered by time)."""
+    item, found = stream(name), {}
+    with server.client() as http:
+        if item.kind == "reference":
+            params: dict[str, Any] = {"page[size]": 100}
+            while True:
+                body = _get(http, item.path, params)
+                found.update({obj["id"]: obj for obj in body[item.data_key]})
+                if not body["meta"]["has_more"]:
+                    return found
+                params = {"page[size]": 100, "page[after]": body["meta"]["after_cursor"]}
+        start = 0
+        while True:
+            body = _get(http, item.path, {**item.params, "start_time": start})
+            found.update({obj["id"]: obj for obj in body[item.data_key]})
+            if body["end_of_stream"]:
+                return found
+            start = body["end_time"]
+
+
+def _get(http: httpx.Client, path: str, params: dict[str, Any]) -> Any:
+    response = http.get(path, params=params)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def stored(output: Output, name: str, *, deleted: bool = False) -> dict[int, dict[str, Any]]:
+    """The rows of a stream's table (reference tables: those not marked deleted, or only those marked)."""
+    where = ""
+    if stream(name).kind == "reference":
+        where = ' WHERE "_deleted"' if deleted else ' WHERE NOT "_deleted"'
+    rows = output.case.query(f'SELECT raw_json FROM "{name}"{where}')
+    return {obj["id"]: obj for obj in map(orjson.loads, rows)}
+
+
+def assert_holds_the_server(server: ZendeskServer, output: Output) -> None:
+    assert output.versions() == server_truth(server)
+    for name in STREAM_NAMES[1:]:
+        assert stored(output, name) == server_objects(server, name), name
+        assert output.case.stored_rows(name) == len(stored(output, name)) + len(
+            stored(output, name, deleted=True) if stream(name).kind == "reference" else {}), name
+
+
+def _first(server: ZendeskServer, path: str, key: str, accept: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+    with server.client() as http:
+        return next(obj for obj in _get(http, path, {})[key] if accept(obj))
+
+
+def edit_the_account(server: ZendeskServer) -> dict[str, int]:
+    """Edits through the API, as people make them: a user moved to another organization, a group renamed,
+    a brand deleted, tickets changed and added."""
+    user = _first(server, "/api/v2/users.json", "users", lambda u: u["role"] == "end-user")
+    brand = _first(server, "/api/v2/brands.json", "brands", lambda b: not b["default"])
+    with server.client() as http:
+        organizations = [o["id"] for o in _get(http, "/api/v2/organizations.json", {})["organizations"]]
+        target = next(o for o in organizations if o != user["organization_id"])
+        assert http.put(f"/api/v2/users/{user['id']}.json", json={"user": {"organization_id": target}}).is_success
+        assert http.put("/api/v2/groups/2.json", json={"group": {"name": "Escalations"}}).is_success
+        assert http.delete(f"/api/v2/brands/{brand['id']}.json").status_code == 204
+    update_tickets(server, create_tickets(server, 3)[:2], status="solved")
+    server.admin.advance(61)
+    return {"user": user["id"], "organization": target, "brand": brand["id"]}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", SQL_SINKS)
+def test_every_stream_holds_the_servers_objects_then_follows_edits(zendesk_server, new_output, kind):
+    zendesk_server.admin.seed(tickets=120, random_seed=5)
+    zendesk_server.admin.advance(61)
+    output = new_output(kind)
+    config = server_config(zendesk_server, per_page=40)
+    first = run_streams(config, output.out)
+    assert not first.failed and all(result.complete for result in first.streams.values())
+    assert_holds_the_server(zendesk_server, output)
+
+    edited = edit_the_account(zendesk_server)
+    second = run_streams(config, output.out)
+    assert not second.failed
+    assert_holds_the_server(zendesk_server, output)
+    assert stored(output, "users")[edited["user"]]["organization_id"] == edited["organization"]
+    assert stored(output, "groups")[2]["name"] == "Escalations"
+    assert list(stored(output, "brands", deleted=True)) == [edited["brand"]]  # kept, marked deleted
+    assert second.streams["brands"].deleted == 1
+    assert second.streams["tickets"].new == 3
+
+    status = {item.stream: item for item in read_status(output.out)}
+    assert [name for name, item in status.items() if item.state is None or not item.state.complete] == []
+    assert status["brands"].deleted == 1 and status["brands"].rows == len(server_objects(zendesk_server, "brands")) + 1
+    assert status["tickets"].rows == len(server_truth(zendesk_server))
+
+
+def test_a_failing_stream_keeps_what_the_others_wrote_and_the_next_run_finishes_it(zendesk_server, new_output):
+    zendesk_server.admin.seed(tickets=30, random_seed=2)
+    zendesk_server.admin.advance(61)
+    zendesk_server.admin.set_faults([{"match": {"path": "/api/v2/brands.json"}, "action": {"status": 403},
+                                      "times": 1}])
+    output = new_output("sqlite")
+    config = server_config(zendesk_server)
+    failed = run_streams(config, output.out)
+    assert [result.stream for result in failed.failed] == ["brands"]
+    assert failed.exit_code == 3
+    assert stored(output, "users") == server_objects(zendesk_server, "users")
+    assert output.versions() == server_truth(zendesk_server)
+
+    again = run_streams(config, output.out)
+    assert not again.failed
+    assert_holds_the_server(zendesk_server, output)
+
+
+def test_streams_are_chosen_and_file_outputs_refuse_streams_they_cannot_hold(zendesk_server, new_output):
+    zendesk_server.admin.seed(tickets=10, random_seed=2)
+    zendesk_server.admin.advance(61)
+    output = new_output("sqlite")
+    run = run_streams(server_config(zendesk_server), output.out, "users,groups")
+    assert list(run.streams) == ["users", "groups"] and run.tickets is None
+    assert {item.stream for item in read_status(output.out) if item.state is not None} == {"users", "groups"}
+    jsonl = new_output("jsonl")
+    refused = _cli(zendesk_server, jsonl.out, "--streams", "tickets,users")
+    assert refused.returncode == 2 and "holds tickets only" in refused.stderr
+    assert _cli(zendesk_server, jsonl.out).returncode == 0  # the default for a file output: tickets
+    assert len(jsonl.tickets()) == 10
+
+
+def test_status_reports_every_stream_for_people_and_machines(zendesk_server, new_output):
+    zendesk_server.admin.seed(tickets=10, random_seed=2)
+    zendesk_server.admin.advance(61)
+    output = new_output("sqlite")
+    assert _cli(zendesk_server, output.out).returncode == 0
+    shown = subprocess.run([sys.executable, "-m", "zendesk_export.cli", "status", "--out", output.out, "--json"],
+                           capture_output=True, text=True, timeout=60)
+    assert shown.returncode == 0, shown.stderr
+    streams = orjson.loads(shown.stdout)["streams"]
+    assert list(streams) == list(STREAM_NAMES)
+    assert streams["tickets"]["rows"] == 10 and all(item["complete"] for item in streams.values())
+    assert streams["users"]["rows"] == len(server_objects(zendesk_server, "users"))
+    text = subprocess.run([sys.executable, "-m", "zendesk_export.cli", "status", "--out", output.out],
+                          capture_output=True, text=True, timeout=60)
+    assert text.stdout.splitlines()[1].split()[:2] == ["tickets", "10"]
+    missing = subprocess.run([sys.executable, "-m", "zendesk_export.cli", "status", "--out",
+                              output.out + ".missing.db"], capture_output=True, text=True, timeout=60)
+    assert missing.returncode == 4 and "no export at" in missing.stderr
+
+
+def _command(server: ZendeskServer, out: str, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "zendesk_export.cli", "export", "--url", server.url, "--email", server.email,
+            "--token", server.token, "--out", out, "--no-backoff", "--quiet", *extra]
+
+
+def _cli(server: ZendeskServer, out: str, *extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(_command(server, out, *extra), capture_output=True, text=True, timeout=120)
+
+
+KILLS = 6
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", SQL_SINKS)
+def test_a_whole_account_run_killed_at_random_instants_ends_with_exactly_the_server(zendesk_server, new_output,
+                                                                                     kind):
+    zendesk_server.admin.seed(tickets=1500, random_seed=4)
+    zendesk_server.admin.advance(61)
+    output = new_output(kind)
+    rng, killed_mid_run = random.Random(20261203), 0
+    for kill in range(KILLS):
+        process = subprocess.Popen(_command(zendesk_server, output.out, "--per-page", "50"),
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(0.8, 2.5))
+        killed_mid_run += process.poll() is None
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        if kill % 2:  # the account keeps changing between runs
+            create_tickets(zendesk_server, 1)
+            with zendesk_server.client() as http:
+                assert http.put("/api/v2/groups/1.json", json={"group": {"name": f"Tier {kill}"}}).is_success
+            zendesk_server.admin.advance(61)
+    finished = _cli(zendesk_server, output.out, "--per-page", "50")
+    assert finished.returncode == 0, finished.stderr
+    assert_holds_the_server(zendesk_server, output)
+    assert killed_mid_run >= 5
+
+
+@pytest.mark.slow
+def test_a_whole_account_run_at_zendesks_limits_spends_the_export_budget_without_a_429(zendesk_server,
+                                                                                         new_output):
+    """About 15 export requests against Zendesk's 10 a minute, started 8 s before a minute of the server's
+    clock ends: the first minute's 10 requests are all spent while work remains, then the rest follow the
+    reset, and no request is refused."""
+    admin = zendesk_server.admin
+    admin.seed(tickets=120, random_seed=6)
+    admin.advance(61)
+    now = admin.clock()["now"]
+    admin.freeze(now - now % 60 + 52)
+    admin.unfreeze()
+    admin.set_rate_limit(enabled=True, incremental=10)
+    admin.clear_requests()
+    output = new_output("sqlite")
+    run = run_streams(server_config(zendesk_server, per_page=40, no_backoff=False), output.out)
+    assert not run.failed
+    journal = admin.requests()
+    assert [r for r in journal if r["status"] == 429] == []
+    exports = sorted(r["time"] for r in journal if r["path"].startswith("/api/v2/incremental/"))
+    minutes = [int(moment // 60) for moment in exports]
+    per_minute = [minutes.count(minute) for minute in sorted(set(minutes))]
+    print("export requests per minute of the server's clock:", per_minute)
+    assert len(per_minute) >= 2 and per_minute[:-1] == [10] * (len(per_minute) - 1), per_minute
+    admin.set_rate_limit(enabled=False)  # for the test's own reading of the truth
+    assert_holds_the_server(zendesk_server, output)
