@@ -19,6 +19,8 @@ Rules (the pitfalls of Appendix B of the reference, avoided):
   judges). A 400/422 "Too recent start_time" means "nothing new": the run ends, successfully.
 * Every page goes to the sink with the checkpoint of the *next* request, in one atomic ``sink.write``; a run
   resumes from the sink's checkpoint, and refuses one written for another account or mode.
+* One request at a time, the next page is fetched on a helper thread while this one is written
+  (:mod:`.prefetch`); writes stay on the calling thread, in the same order, so the rule above is unchanged.
 * Several requests in flight (``concurrency``, automatic by default): when the first page shows that more of
   the history is left than one request at a time can fetch within the rate limit, the rest is cut into
   windows walked side by side under one pacer (:mod:`.windows`, :mod:`.pacer`); the checkpoint then holds every
