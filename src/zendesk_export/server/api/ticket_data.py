@@ -17,7 +17,6 @@ from zendesk_export.server.errors import InvalidParameter, RecordNotFound
 from zendesk_export.server.export.feeds import ExportQuery
 from zendesk_export.server.export.paging import CURSOR, OFFSET, PageRequest, Source, envelope, fetch, parse_page
 from zendesk_export.server.export.ticket_data import (
-    METRIC_EVENTS_PATH,
     TableSource,
     metric_events_cursor,
     metric_events_export,
@@ -31,6 +30,7 @@ from zendesk_export.server.model.ids import MAX_ID, ascii_digits
 from zendesk_export.server.model.metrics import metric_set
 from zendesk_export.server.model.ratings import SCORES, render_rating
 from zendesk_export.server.model.scrub import scrub_due
+from zendesk_export.server.resources.operations import TICKET_DATA
 from zendesk_export.tickets import format_time, ticket_json
 
 __all__ = ["ROUTES"]
@@ -307,24 +307,13 @@ def list_jobs(call: Call) -> Response:
     return json_response(_page(call, "job_statuses", source, request, render))
 
 
-ROUTES: list[tuple[str, str, Handler]] = [
-    ("GET", "/api/v2/tickets", list_tickets),
-    ("GET", "/api/v2/tickets/count", count_tickets),
-    ("GET", "/api/v2/tickets/{ticket_id:int}/incidents", ticket_incidents),
-    ("GET", "/api/v2/problems", list_problems),
-    ("GET", "/api/v2/tickets/{ticket_id:int}/audits", ticket_audits),
-    ("GET", "/api/v2/ticket_audits", all_audits),
-    ("GET", "/api/v2/tickets/{ticket_id:int}/comments", ticket_comments),
-    ("GET", "/api/v2/ticket_metrics", list_metrics),
-    ("GET", "/api/v2/ticket_metrics/{ticket_id:int}", show_metric),
-    ("GET", "/api/v2/tickets/{ticket_id:int}/metrics", show_metric),
-    ("GET", METRIC_EVENTS_PATH, metric_events),
-    ("GET", "/api/v2/satisfaction_ratings", list_ratings),
-    ("GET", "/api/v2/satisfaction_ratings/{rating_id:int}", show_rating),
-    ("GET", "/api/v2/deleted_tickets", list_deleted),
-    ("PUT", "/api/v2/deleted_tickets/restore_many", restore_many),
-    ("PUT", "/api/v2/deleted_tickets/{ticket_id:int}/restore", restore),
-    ("DELETE", "/api/v2/deleted_tickets/destroy_many", destroy_many),
-    ("DELETE", "/api/v2/deleted_tickets/{ticket_id:int}", destroy),
-    ("GET", "/api/v2/job_statuses", list_jobs),
-]
+_HANDLERS: dict[str, Handler] = {
+    "list_tickets": list_tickets, "count_tickets": count_tickets, "ticket_incidents": ticket_incidents,
+    "list_problems": list_problems, "ticket_audits": ticket_audits, "all_audits": all_audits,
+    "ticket_comments": ticket_comments, "list_metrics": list_metrics, "show_metric": show_metric,
+    "show_ticket_metric": show_metric, "metric_events": metric_events, "list_ratings": list_ratings,
+    "show_rating": show_rating, "list_deleted": list_deleted, "restore_many": restore_many, "restore": restore,
+    "destroy_many": destroy_many, "destroy": destroy, "list_jobs": list_jobs,
+}
+# The routes are the declared operations (``resources.operations``), each bound to its handler by name.
+ROUTES: list[tuple[str, str, Handler]] = [(op.method, op.path, _HANDLERS[op.name]) for op in TICKET_DATA]
