@@ -30,7 +30,7 @@ from zendesk_export.server.model.ids import MAX_ID, ascii_digits
 from zendesk_export.server.model.metrics import metric_set
 from zendesk_export.server.model.ratings import SCORES, render_rating
 from zendesk_export.server.model.scrub import scrub_due
-from zendesk_export.server.resources.operations import TICKET_DATA
+from zendesk_export.server.resources.operations import TICKET_DATA, Operation
 from zendesk_export.tickets import format_time, ticket_json
 
 __all__ = ["ROUTES"]
@@ -96,6 +96,26 @@ def ticket_incidents(call: Call) -> Response:
     request = parse_page(call.params, "nice_id")
     source = TableSource(call.ctx.store, call.account.id, "tickets", (*_LIVE, ("problem_id", "=", problem_id)))
     return json_response(_page(call, "tickets", source, request, lambda rows: _ticket_dicts(call, rows)))
+
+
+def scoped_tickets(op: Operation) -> Handler:
+    """A scoped list of live tickets (offset or cursor, by id): an organization's (`/organizations/{id}/tickets`),
+    a requester's (`/users/{id}/tickets/requested`); 404 RecordNotFound for a parent the account does not have."""
+    parent_table, column = op.scope
+
+    def handler(call: Call) -> Response:
+        call.caller()
+        parent_id = call.path_int("parent_id")
+        found = (call.ctx.store.user(call.account.id, parent_id) if parent_table == "users"
+                 else call.ctx.store.records_by_id(call.account.id, parent_table, [parent_id]))
+        if not found:
+            raise RecordNotFound()
+        request = parse_page(call.params, "nice_id")
+        source = TableSource(call.ctx.store, call.account.id, "tickets", (*_LIVE, (column, "=", parent_id)))
+        return json_response(_page(call, "tickets", source, request, lambda rows: _ticket_dicts(call, rows)))
+
+    handler.__name__ = op.name
+    return handler
 
 
 def list_problems(call: Call) -> Response:
@@ -315,5 +335,12 @@ _HANDLERS: dict[str, Handler] = {
     "show_rating": show_rating, "list_deleted": list_deleted, "restore_many": restore_many, "restore": restore,
     "destroy_many": destroy_many, "destroy": destroy, "list_jobs": list_jobs,
 }
-# The routes are the declared operations (``resources.operations``), each bound to its handler by name.
-ROUTES: list[tuple[str, str, Handler]] = [(op.method, op.path, _HANDLERS[op.name]) for op in TICKET_DATA]
+
+
+def _handler(op: Operation) -> Handler:
+    return scoped_tickets(op) if op.scope[0] else _HANDLERS[op.name]
+
+
+# The routes are the declared operations (``resources.operations``), each bound to its handler by name; a scoped
+# list is the tickets list of its parent.
+ROUTES: list[tuple[str, str, Handler]] = [(op.method, op.path, _handler(op)) for op in TICKET_DATA]

@@ -31,6 +31,7 @@ class Operation:
     query: tuple[tuple[str, dict[str, Any], bool], ...] = ()  # (name, schema, required) of other parameters
     admin: bool = False  # only an admin may call it
     max_size: int = PAGE_SIZE_MAX  # the largest page[size] / per_page
+    scope: tuple[str, str] = ("", "")  # a scoped list: (the parent's table, the column naming the parent)
 
     @property
     def document_path(self) -> str:
@@ -48,6 +49,12 @@ TICKET_DATA: tuple[Operation, ...] = (
               many=False),
     Operation("ticket_incidents", "GET", "/api/v2/tickets/{ticket_id:int}/incidents", "A problem's incidents",
               key="tickets", item="ticket", paging=_BOTH),
+    Operation("organization_tickets", "GET", "/api/v2/organizations/{parent_id:id}/tickets",
+              "An organization's tickets",
+              key="tickets", item="ticket", paging=_BOTH, scope=("organizations", "organization_id")),
+    Operation("requested_tickets", "GET", "/api/v2/users/{parent_id:id}/tickets/requested",
+              "The tickets a user requested", key="tickets", item="ticket", paging=_BOTH,
+              scope=("users", "requester_id")),
     Operation("list_problems", "GET", "/api/v2/problems", "Tickets of type problem", key="tickets",
               item="ticket", paging=_BOTH),
     Operation("ticket_audits", "GET", "/api/v2/tickets/{ticket_id:int}/audits", "A ticket's audits, oldest first",

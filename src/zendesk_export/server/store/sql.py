@@ -243,6 +243,11 @@ def migrations(d: Dialect) -> tuple[str, ...]:
     CREATE INDEX users_created ON users (account_id, created_at DESC, id);
     CREATE INDEX organizations_created ON organizations (account_id, created_at DESC, id)
     """,
+        # Scoped lists: an organization's tickets, the tickets a user requested, each a page along an index.
+        """
+    CREATE INDEX tickets_organization ON tickets (account_id, organization_id, id);
+    CREATE INDEX tickets_requester ON tickets (account_id, requester_id, id)
+    """,
     )
 
 
