@@ -249,6 +249,11 @@ def migrations(d: Dialect) -> tuple[str, ...]:
         # serve --workers N: what the admin API controls and every server process must see alike, the request
         # journal and the fault rules' counters (SQLite keeps them in the counters' side file instead).
         shared_tables(d),
+        # Scoped lists: an organization's tickets, the tickets a user requested, each a page along an index.
+        """
+    CREATE INDEX tickets_organization ON tickets (account_id, organization_id, id);
+    CREATE INDEX tickets_requester ON tickets (account_id, requester_id, id)
+    """,
     )
 
 
