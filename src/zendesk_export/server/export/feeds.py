@@ -66,10 +66,6 @@ def _json_bool(value: bool) -> bytes:
     return b"true" if value else b"false"
 
 
-def _array(items: list[bytes]) -> bytes:
-    return b"[" + b",".join(items) + b"]"
-
-
 def time_export(query: ExportQuery, feed: Feed, *, sample: bool = False) -> bytes:
     """`GET <path>?start_time=…` (or `<path>/sample`): the time-based page of a feed, for an authorised caller."""
     start = parse_start_time(query.params, query.now)
@@ -114,6 +110,9 @@ def cursor_export(query: ExportQuery, feed: Feed) -> bytes:
 
 def _envelope(key: str, rendered: Rendered, members: list[bytes]) -> bytes:
     """`{"<key>": [...], <sideload arrays>, <members>}` — sideloads sit right after the items they describe."""
-    parts = [b'"' + key.encode() + b'":' + _array(rendered.items)]
-    parts += [b'"' + name.encode() + b'":' + value for name, value in rendered.sideloads]
-    return b"{" + b",".join(parts + members) + b"}"
+    parts = [b'{"', key.encode(), b'":[', b",".join(rendered.items), b"]"]
+    for name, value in rendered.sideloads:
+        parts += [b',"', name.encode(), b'":', value]
+    for member in members:
+        parts += [b",", member]
+    return b"".join([*parts, b"}"])

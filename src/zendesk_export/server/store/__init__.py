@@ -222,6 +222,11 @@ class Store(Protocol):
 
     def tickets_by_id(self, account_id: int, ids: Sequence[int]) -> list[ExportRow]: ...
 
+    def ticket_references(self, account_id: int, ids: Sequence[int]) -> list[dict[str, Any]]:
+        """The tickets among ``ids`` as their id, status and the ids they refer to (people, groups,
+        organizations, brand, form, custom status: ``REFERENCE_COLUMNS``), read from their columns."""
+        ...
+
     # -- declared resources (issue 9): ``table`` "records" holds every ``kind``; users, groups and
     # organizations are paged from their own tables (``kind`` None) -------------------------------------
     def resource_page(self, account_id: int, table: str, kind: str | None, *, after: int | None = None,
