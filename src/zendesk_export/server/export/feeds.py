@@ -60,6 +60,7 @@ class Feed:
     render: Callable[[ExportQuery, Sequence[ExportRow]], Rendered]
     prepare: Callable[[ExportQuery], None] | None = None  # validation and upkeep before the query (e.g. scrubbing)
     count_first: bool = False  # tickets: `count, end_of_stream, next_page`; others: `next_page, count, …`
+    columns: Callable[[Mapping[str, str]], Sequence[str]] | None = None  # extra columns to read with each row
 
 
 def _json_bool(value: bool) -> bytes:
@@ -74,8 +75,10 @@ def time_export(query: ExportQuery, feed: Feed, *, sample: bool = False) -> byte
     per_page = min(parse_per_page(query.params), SAMPLE_LIMIT) if sample else parse_per_page(query.params)
     exclude = parse_bool(query.params, "exclude_deleted")
     store, account_id, cutoff = query.store, query.account.id, query.cutoff
-    rows = store.changes(account_id, feed.kind, (start, 0), cutoff, per_page, exclude)
-    group = (lambda ts: rows) if sample else (lambda ts: store.changes(account_id, feed.kind, (ts, 0), ts, -1, exclude))
+    extra = feed.columns(query.params) if feed.columns else ()
+    rows = store.changes(account_id, feed.kind, (start, 0), cutoff, per_page, exclude, extra)
+    group = (lambda ts: rows) if sample else (
+        lambda ts: store.changes(account_id, feed.kind, (ts, 0), ts, -1, exclude, extra))
     page = time_page(rows, per_page, group)
     rendered = feed.render(query, page.rows)
     next_page = b"null"
@@ -99,7 +102,8 @@ def cursor_export(query: ExportQuery, feed: Feed) -> bytes:
         feed.prepare(query)
     per_page = parse_per_page(query.params)
     exclude = parse_bool(query.params, "exclude_deleted")
-    rows = query.store.changes(query.account.id, feed.kind, position, query.cutoff, per_page + 1, exclude)
+    extra = feed.columns(query.params) if feed.columns else ()
+    rows = query.store.changes(query.account.id, feed.kind, position, query.cutoff, per_page + 1, exclude, extra)
     page = cursor_page(rows, per_page, position)
     cursor = encode_cursor(page.after, tag)
     url = next_page_url(query.base_url, feed.path + "/cursor", query.pairs, ("cursor", cursor))

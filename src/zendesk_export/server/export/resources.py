@@ -8,7 +8,7 @@ import orjson
 
 from zendesk_export.server.export.events import TICKET_EVENTS
 from zendesk_export.server.export.feeds import ExportQuery, Feed, Rendered
-from zendesk_export.server.export.sideloads import parse_include, ticket_sideloads
+from zendesk_export.server.export.sideloads import parse_include, ticket_sideloads, wanted_columns
 from zendesk_export.server.model.scrub import scrub_due
 from zendesk_export.server.model.users import RENDERERS
 from zendesk_export.server.store import ExportRow
@@ -47,10 +47,10 @@ def _render_cursor_tickets(query: ExportQuery, rows: Sequence[ExportRow]) -> Ren
 
 
 TICKETS = Feed("tickets", "tickets", "/api/v2/incremental/tickets", _render_tickets, _prepare_tickets,
-               count_first=True)
+               count_first=True, columns=wanted_columns)
 # The cursor export: the same tickets, but `include=metric_sets` puts a `metric_set` on each ticket.
 TICKETS_CURSOR = Feed("tickets", "tickets", "/api/v2/incremental/tickets", _render_cursor_tickets,
-                      _prepare_tickets, count_first=True)
+                      _prepare_tickets, count_first=True, columns=wanted_columns)
 USERS = Feed("users", "users", "/api/v2/incremental/users", _render_records("users"))
 ORGANIZATIONS = Feed("organizations", "organizations", "/api/v2/incremental/organizations",
                      _render_records("organizations"))

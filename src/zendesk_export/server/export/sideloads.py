@@ -18,10 +18,10 @@ from zendesk_export.server.errors import InvalidParameter
 from zendesk_export.server.export.feeds import ExportQuery
 from zendesk_export.server.export.ticket_data import metric_sets
 from zendesk_export.server.model.users import render_group, render_organization, render_user
-from zendesk_export.server.store import ExportRow
+from zendesk_export.server.store import REFERENCE_COLUMNS, ExportRow, references_from_row
 from zendesk_export.tickets import STATUSES, format_time
 
-__all__ = ["TICKET_SIDELOADS", "REFUSED", "Sideloads", "parse_include", "ticket_sideloads"]
+__all__ = ["TICKET_SIDELOADS", "REFUSED", "Sideloads", "parse_include", "ticket_sideloads", "wanted_columns"]
 
 REFUSED = frozenset({"last_audits"})
 _ARRAYS = ("users", "groups", "organizations", "brands", "ticket_forms", "custom_statuses", "sharing_agreements",
@@ -59,9 +59,7 @@ def ticket_sideloads(query: ExportQuery, rows: Sequence[ExportRow], names: Seque
         return result
     if metric_set_per_ticket:
         names = ["metric_set" if n == "metric_sets" else n for n in names]
-    whole = any(n in _WHOLE_TICKETS for n in names)
-    tickets = ([orjson.loads(b"{" + r.body + b"}") for r in rows] if whole
-               else query.store.ticket_references(query.account.id, [r.id for r in rows]))
+    tickets = _tickets(query, rows, whole=any(n in _WHOLE_TICKETS for n in names))
     for name in names:
         if name in _ARRAYS:
             result.arrays.append((name, _ARRAY_BUILDERS[name](query, tickets)))
@@ -69,6 +67,25 @@ def ticket_sideloads(query: ExportQuery, rows: Sequence[ExportRow], names: Seque
             for ticket_id, value in _PROPERTY_BUILDERS[name](query, tickets).items():
                 result.properties[ticket_id] = result.properties.get(ticket_id, b"") + value
     return result
+
+
+def wanted_columns(params: Mapping[str, str]) -> tuple[str, ...]:
+    """The tickets columns a page's rows should be read with (``Store.changes``'s ``extra``) for the sideloads
+    ``include`` asks: the reference columns, unless a sideload replays whole tickets or none is asked."""
+    names = parse_include(params)
+    if not names or any(n in _WHOLE_TICKETS for n in names):
+        return ()
+    return REFERENCE_COLUMNS
+
+
+def _tickets(query: ExportQuery, rows: Sequence[ExportRow], *, whole: bool) -> list[dict[str, Any]]:
+    """The page's tickets as sideloads read them: whole (parsed from the stored JSON), or their references,
+    as read with the rows when they were asked for (``wanted_columns``), else read now."""
+    if whole:
+        return [orjson.loads(b"{" + r.body + b"}") for r in rows]
+    if rows and len(rows[0].extra) == len(REFERENCE_COLUMNS):
+        return [references_from_row(r.extra) for r in rows]
+    return query.store.ticket_references(query.account.id, [r.id for r in rows])
 
 
 # -- arrays ----------------------------------------------------------------------------------------

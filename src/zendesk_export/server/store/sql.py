@@ -22,12 +22,14 @@ import orjson
 from zendesk_export.clock import ClockState
 from zendesk_export.server.store import (
     DEMO,
+    REFERENCE_COLUMNS,
     Account,
     DuplicateRecord,
     ExportRow,
     User,
     hash_secret,
     keyed_token_hash,
+    references_from_row,
     rehash_legacy_token,
     verify_password,
 )
@@ -47,7 +49,6 @@ __all__ = [
     "JOB_COLUMNS",
     "POSTGRES",
     "RECORD_COLUMNS",
-    "REFERENCE_COLUMNS",
     "SQLITE",
     "Dialect",
     "Executor",
@@ -90,11 +91,6 @@ RECORD_COLUMNS: dict[str, tuple[str, ...]] = {
     "groups": ("id", "name", "created_at", "updated_at", "deleted_at"),
     "satisfaction_ratings": ("id", "ticket_id", "score", "created_at", "updated_at"),
 }
-# The tickets columns sideloads read instead of parsing each ticket's stored JSON (lists are JSON text).
-REFERENCE_COLUMNS = ("id", "status", "requester_id", "submitter_id", "assignee_id", "organization_id", "group_id",
-                     "collaborator_ids", "follower_ids", "email_cc_ids", "brand_id", "ticket_form_id",
-                     "custom_status_id")
-_REFERENCE_LISTS = frozenset(("collaborator_ids", "follower_ids", "email_cc_ids"))
 # Columns of the audits, credentials and job_statuses tables (besides account_id).
 AUDIT_COLUMNS = ("id", "ticket_id", "created_at", "author_id", "data")
 CREDENTIAL_COLUMNS = ("user_id", "kind", "secret_hash")
@@ -340,7 +336,11 @@ def _resource_from_row(table: str, row: SupportsKeysAndGetItem[str, Any]) -> dic
 
 def body_row(row: Sequence[Any]) -> ExportRow:
     """A feed row of (id, key, stored body as bytes or text) → an ExportRow."""
-    return ExportRow(row[0], row[1], row[2] if isinstance(row[2], bytes) else row[2].encode())
+    return ExportRow(row[0], row[1], _bytes(row[2]))
+
+
+def _bytes(body: bytes | str) -> bytes:
+    return body if isinstance(body, bytes) else body.encode()
 
 
 def audit_values(account_id: int, audit: dict[str, Any]) -> tuple[Any, ...]:
@@ -618,13 +618,15 @@ class Queries:
 
     # -- feeds ----------------------------------------------------------------------------------------
     def changes(self, account_id: int, kind: str, after: tuple[int, int], cutoff: int, limit: int,
-                exclude_deleted: bool = False) -> list[ExportRow]:
+                exclude_deleted: bool = False, extra: Sequence[str] = ()) -> list[ExportRow]:
         """Items of a feed with (key, id) > ``after`` and key <= ``cutoff``, in (key, id) order: one range scan
         of the (account_id, key, id) index."""
         d = self.dialect
         table, key, body = FEEDS[kind]
+        if extra and (kind != "tickets" or not _TABLE_COLUMNS["tickets"].issuperset(extra)):
+            raise ValueError(f"no extra columns {extra} on the {kind} feed")
         deleted = " AND status != 'deleted'" if exclude_deleted and kind == "tickets" else ""
-        selected = "*" if body == "*" else f"id, {key}, {body}"
+        selected = "*" if body == "*" else ", ".join(("id", key, body, *extra))
         if d.row_compare:
             position, at = f"({key}, id) > ({d.mark}, {d.mark})", [after[0], after[1]]
         else:
@@ -632,6 +634,8 @@ class Queries:
         query = (f"SELECT {selected} FROM {table} WHERE account_id = {d.mark} AND {position} "
                  f"AND {key} <= {d.mark}{deleted} ORDER BY {key}, id LIMIT {d.mark}")
         args = [account_id, *at, cutoff, d.limit(limit)]
+        if extra:
+            return [ExportRow(r[0], r[1], _bytes(r[2]), tuple(r[3:])) for r in self._rows(query, args)]
         if body != "*":
             return [body_row(r) for r in self._rows(query, args)]
         return [ExportRow(r["id"], r[key], orjson.dumps(record_from_row(r))) for r in self._dicts(query, args)]
@@ -748,7 +752,7 @@ class Queries:
             return []
         rows = self._rows(f"SELECT {', '.join(REFERENCE_COLUMNS)} FROM tickets WHERE account_id = {self.dialect.mark} "
                           f"AND id IN ({marks(self.dialect, len(wanted))}) ORDER BY id", (account_id, *wanted))
-        return [_references(row) for row in rows]
+        return [references_from_row(row) for row in rows]
 
     def comment_counts(self, account_id: int, ticket_ids: Sequence[int]) -> dict[int, int]:
         """Comments per ticket, counted over its audits in one query (audits hold at most one comment)."""
@@ -889,11 +893,6 @@ def _keyset(d: Dialect, column: str, descending: bool, backwards: bool, position
     # `col >= v AND (col > v OR id > i)`: the first term bounds the index range, the second finishes the tie
     return (f"{column} {beyond}= {d.mark} AND ({column} {beyond} {d.mark} OR id {beyond_id} {d.mark})",
             [position[0], position[0], position[-1]])
-
-
-def _references(row: Sequence[Any]) -> dict[str, Any]:
-    return {name: orjson.loads(value or "[]") if name in _REFERENCE_LISTS else value
-            for name, value in zip(REFERENCE_COLUMNS, row, strict=True)}
 
 
 def _page_row(table: str, row: dict[str, Any]) -> dict[str, Any]:
