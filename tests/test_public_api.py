@@ -17,7 +17,7 @@ from zendesk_export.server.store import Store, Writer
 
 
 def _public(cls: type) -> set[str]:
-    return {name for name in vars(cls) if not name.startswith("_")}
+    return {name for name in dir(cls) if not name.startswith("_")}
 
 
 def test_the_exporter_exports_these_names() -> None:

@@ -151,8 +151,28 @@ class AdminClient:
         return result
 
 
+class _AdminCredentials:
+    """What a server and an account handle share: Basic auth for their admin and an httpx client on ``url``."""
+
+    email: str
+    token: str
+
+    @property
+    def url(self) -> str:
+        raise NotImplementedError
+
+    @property
+    def auth(self) -> tuple[str, str]:
+        """httpx/requests Basic auth for the admin: `email/token`, token."""
+        return (f"{self.email}/token", self.token)
+
+    def client(self, **options: Any) -> httpx.Client:
+        """An httpx client on the base URL, authenticated as the admin."""
+        return httpx.Client(base_url=self.url, auth=self.auth, timeout=30, **options)
+
+
 @dataclass
-class ZendeskServer:
+class ZendeskServer(_AdminCredentials):
     """A running server and the demo account's credentials."""
 
     running: RunningServer
@@ -171,15 +191,6 @@ class ZendeskServer:
     def url(self) -> str:
         return self.running.url
 
-    @property
-    def auth(self) -> tuple[str, str]:
-        """httpx/requests Basic auth for the admin: `email/token`, token."""
-        return (f"{self.email}/token", self.token)
-
-    def client(self, **options: Any) -> httpx.Client:
-        """An httpx client on the server's base URL, authenticated as the demo admin."""
-        return httpx.Client(base_url=self.url, auth=self.auth, timeout=30, **options)
-
     @classmethod
     def start(cls, db: str | Path, **options: Any) -> ZendeskServer:
         options.setdefault("rate_limit", "off")
@@ -191,7 +202,7 @@ class ZendeskServer:
 
 
 @dataclass
-class ZendeskAccount:
+class ZendeskAccount(_AdminCredentials):
     """An account of its own on a running server, and its admin's credentials. ``url`` is the account's base URL
     (``…/__account/NAME``): any client given it reaches this account only. ``server_admin`` is the server's admin
     API (it created the account and deletes it), ``admin`` the same API scoped to this account."""
@@ -210,15 +221,6 @@ class ZendeskAccount:
     @property
     def url(self) -> str:
         return f"{self.server_admin.url}/__account/{self.name}"
-
-    @property
-    def auth(self) -> tuple[str, str]:
-        """httpx/requests Basic auth for the account's admin: `email/token`, token."""
-        return (f"{self.email}/token", self.token)
-
-    def client(self, **options: Any) -> httpx.Client:
-        """An httpx client on the account's base URL, authenticated as its admin."""
-        return httpx.Client(base_url=self.url, auth=self.auth, timeout=30, **options)
 
     @classmethod
     def create(cls, server: ZendeskServer | AdminClient, name: str | None = None) -> ZendeskAccount:
