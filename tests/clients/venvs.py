@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import site
 import subprocess
 import sys
 from pathlib import Path
@@ -18,7 +19,28 @@ ROOT = Path(os.environ.get("ZENDESK_EXPORT_CLIENT_VENVS", Path.home() / ".cache"
 
 
 def client_venv(name: str, requirement: str) -> Path:
-    """A virtualenv holding ``requirement``; made (once) on first use."""
+    """A virtualenv holding ``requirement``; made (once) on first use. Skips the calling test when it cannot be
+    installed."""
+    venv = _installed_venv(requirement)
+    if isinstance(venv, str):
+        pytest.skip(f"cannot install {name} from PyPI (offline?): {venv}")
+    return venv
+
+
+def add_client_to_path(requirement: str) -> str | None:
+    """Make a client importable in this process from its own virtualenv (appended to ``sys.path``, so this
+    project's own packages still win). None when done, else why it could not be installed; a test module then
+    skips with ``pytest.importorskip``."""
+    venv = _installed_venv(requirement)
+    if isinstance(venv, str):
+        return venv
+    [site_packages] = (venv / "lib").glob("python*/site-packages")
+    site.addsitedir(str(site_packages))
+    return None
+
+
+def _installed_venv(requirement: str) -> Path | str:
+    """The virtualenv holding ``requirement``, or the tail of pip's error when it cannot be installed."""
     venv = ROOT / re.sub(r"[^A-Za-z0-9.]+", "-", requirement)
     done = venv / ".installed"
     if done.exists():
@@ -27,6 +49,6 @@ def client_venv(name: str, requirement: str) -> Path:
     installed = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", requirement],
                                capture_output=True, text=True, timeout=900)
     if installed.returncode != 0:
-        pytest.skip(f"cannot install {name} from PyPI (offline?): {installed.stderr.strip()[-300:]}")
+        return installed.stderr.strip()[-300:]
     done.touch()
     return venv
