@@ -240,12 +240,16 @@ class _StreamsRun:
                 return
 
     def _reference(self, item: Stream, client: ZendeskClient, sink: Any, result: StreamResult) -> None:
-        """A refresh of a reference list: resumed at its cursor if the last one was interrupted, else anew."""
+        """A refresh of a reference list, from the list's start. An interrupted refresh keeps its number (what it
+        wrote stays counted as seen) but is walked again from the start rather than resumed at its cursor: some
+        lists are newest first (``ticket_metrics``), and an object created while the run was down sits before
+        that cursor, where a resumed walk would never reach it and the refresh would end without it."""
         state = self._resumable(sink, item)
         if state is None or state.complete:  # a new refresh, numbered after the last one
-            refresh, cursor = (state.refresh + 1 if state is not None else 1), ""
-        else:  # the interrupted refresh goes on at its cursor
-            refresh, cursor = state.refresh, state.position
+            refresh = state.refresh + 1 if state is not None else 1
+        else:
+            refresh = state.refresh
+        cursor = ""
         table = TABLES[item.name]
         for objects, after, last in _list_pages(client, item, cursor):
             new_state = StreamState(item.name, "list", "" if last else after, self.config.source, refresh, last)

@@ -7,7 +7,8 @@ Three kinds:
   resumed from the stream's own checkpoint;
 * ``reference`` -- a list paged with a cursor (``page[size]=100``), walked whole every run: a *refresh*. Its
   rows carry the number of the refresh that last saw them; once the last page is written, the rows it did not
-  see are marked deleted in the same transaction. An interrupted refresh resumes at its cursor.
+  see are marked deleted in the same transaction. An interrupted refresh walks the list again from its start
+  (newest-first lists put what was created meanwhile before the old cursor).
 
 Budgets: the incremental kinds share Zendesk's incremental-export limit (10 requests a minute, 30 with High
 Volume), the reference lists the account's plan limit. The table a stream writes is ``sinks._tables.TABLES``'s
