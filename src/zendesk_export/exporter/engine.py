@@ -245,10 +245,8 @@ class _StreamsRun:
         lists are newest first (``ticket_metrics``), and an object created while the run was down sits before
         that cursor, where a resumed walk would never reach it and the refresh would end without it."""
         state = self._resumable(sink, item)
-        if state is None or state.complete:  # a new refresh, numbered after the last one
-            refresh = state.refresh + 1 if state is not None else 1
-        else:
-            refresh = state.refresh
+        last = state.refresh if state is not None else 0
+        refresh = last + 1 if state is None or state.complete else last  # a finished refresh: a new one after it
         cursor = ""
         table = TABLES[item.name]
         for objects, after, last in _list_pages(client, item, cursor):
