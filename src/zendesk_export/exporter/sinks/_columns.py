@@ -39,6 +39,7 @@ class Kind(Enum):
     BOOLEAN = "boolean"
     TIMESTAMP = "timestamp"
     JSON = "json"
+    NUMBER = "number"  # a decimal number (custom fields of type ``decimal``), stored as a double
 
 
 @dataclass(frozen=True)
@@ -181,6 +182,10 @@ def _str(value: Any) -> str | None:
     return value if type(value) is str else None
 
 
+def _number(value: Any) -> float | None:
+    return float(value) if type(value) in (int, float) else None
+
+
 def _text(value: Any) -> str | None:
     return value if type(value) is str or value is None else orjson.dumps(value).decode()
 
@@ -192,6 +197,7 @@ _CANONICAL: dict[Kind, Callable[[Any], Any]] = {
     Kind.BOOLEAN: _bool,
     Kind.TIMESTAMP: _str,
     Kind.TEXT: _text,
+    Kind.NUMBER: _number,
 }
 
 

@@ -109,6 +109,7 @@ def _arrow_type(column: Column, name: str) -> Any:
         Kind.BOOLEAN: pa.bool_(),
         Kind.TIMESTAMP: pa.timestamp("us", tz="UTC"),
         Kind.JSON: pa.string(),
+        Kind.NUMBER: pa.float64(),
     }
     return types[column.kind]
 

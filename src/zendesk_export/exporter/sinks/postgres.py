@@ -52,6 +52,7 @@ POSTGRES_TYPES = {
     Kind.BOOLEAN: "BOOLEAN",
     Kind.TIMESTAMP: "TIMESTAMPTZ",
     Kind.JSON: "JSONB",
+    Kind.NUMBER: "DOUBLE PRECISION",
 }
 _META = "zendesk_export_meta"
 _Item = tuple[dict[str, Any], bytes]  # an object and its serialised bytes

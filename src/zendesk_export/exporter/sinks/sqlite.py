@@ -51,6 +51,7 @@ SQLITE_TYPES = {
     Kind.BOOLEAN: "BOOLEAN",
     Kind.TIMESTAMP: "TEXT",
     Kind.JSON: "TEXT",
+    Kind.NUMBER: "REAL",
 }
 _HEADER = b"SQLite format 3\x00"
 _CHUNK = 500  # ids per "IN (…)": well under SQLite's host-parameter limit on every version
