@@ -18,7 +18,7 @@ import pytest
 from tests.exporter.analyst._server import fetch_all, ticket_events, tickets
 from tests.exporter.conftest import Output, server_config
 from zendesk_export.exporter.analyst import comment_rows, custom_field_value_rows, field_history_rows, tag_rows
-from zendesk_export.exporter.engine import run_streams
+from zendesk_export.exporter.engine import export_tickets, run_streams
 from zendesk_export.testing import ZendeskServer
 
 QUERIES = Path(__file__).resolve().parents[2] / "docs" / "queries"
@@ -88,6 +88,23 @@ def assert_custom_columns_match(output: Output, truth: dict[str, Any]) -> None:
                 assert stored[ticket["id"]] == value, (column, ticket["id"])
 
 
+def assert_person_columns_match(output: Output, server: ZendeskServer) -> None:
+    """Users' and organizations' text columns hold the value of their field, found by the field's key."""
+    bound = rows(output, 'SELECT "object", "field_key", "column" FROM custom_field_columns '
+                         "WHERE \"object\" <> 'tickets' AND \"kind\" = 'text'")
+    assert {obj for obj, _key, _column in bound} == {"users", "organizations"}
+    with server.client() as http:
+        people = {obj: fetch_all(http, f"/api/v2/{obj}.json", obj) for obj in ("users", "organizations")}
+    checked = 0
+    for obj, key, column in bound:
+        stored = dict(rows(output, f'SELECT id, "{column}" FROM {obj}'))
+        for person in people[obj]:
+            value = (person.get(obj[:-1] + "_fields") or {}).get(key)
+            assert stored[person["id"]] == value, (obj, column, person["id"])
+            checked += value is not None
+    assert checked >= 2
+
+
 def _put(http: httpx.Client, path: str, body: dict[str, Any]) -> dict[str, Any]:
     response = http.put(path, json=body)
     assert response.is_success, response.text
@@ -118,6 +135,12 @@ def edit(server: ZendeskServer, truth: dict[str, Any]) -> dict[str, Any]:
 @pytest.mark.parametrize("kind", ["sqlite", "postgres"])
 def test_the_analyst_tables_hold_the_server_data_and_follow_edits(zendesk_server, new_output, kind):
     zendesk_server.admin.seed(tickets=30, random_seed=9)
+    with zendesk_server.client() as http:  # one custom value on a user and an organization
+        user = fetch_all(http, "/api/v2/users.json", "users")[0]["id"]
+        organization = fetch_all(http, "/api/v2/organizations.json", "organizations")[0]["id"]
+        _put(http, f"/api/v2/users/{user}.json", {"user": {"user_fields": {"employee_id": "E-7"}}})
+        _put(http, f"/api/v2/organizations/{organization}.json",
+             {"organization": {"organization_fields": {"account_number": "A-9"}}})
     zendesk_server.admin.advance(61)
     output = new_output(kind)
     config = server_config(zendesk_server)
@@ -126,6 +149,7 @@ def test_the_analyst_tables_hold_the_server_data_and_follow_edits(zendesk_server
     truth = _truth(zendesk_server)
     assert_derived_tables_match(output, truth)
     assert_custom_columns_match(output, truth)
+    assert_person_columns_match(output, zendesk_server)
     order_column = _bindings(output)[360_001][0]
     assert order_column == "order_number"
 
@@ -165,3 +189,18 @@ def assert_queries_answer(output: Output, truth: dict[str, Any]) -> None:
     per_day = Counter((e["created_at"][:10], c["status"]) for e in truth["events"] for c in e["child_events"]
                       if c["event_type"] == "Change" and "status" in c)
     assert query("status_changes_per_day") == sorted((d, s, n) for (d, s), n in per_day.items())
+
+
+def test_the_ticket_export_alone_writes_the_tickets_analyst_tables(zendesk_server, new_output):
+    """``--streams tickets`` into SQLite: tags, custom values and named columns too (ticket_fields fetched
+    to name them, not stored as a stream)."""
+    zendesk_server.admin.seed(tickets=20, random_seed=3)
+    zendesk_server.admin.advance(61)
+    output = new_output("sqlite")
+    summary = export_tickets(server_config(zendesk_server, out=output.out))
+    assert summary.tickets == 20
+    truth = _truth(zendesk_server)
+    assert set(rows(output, "SELECT ticket_id, tag FROM ticket_tags")) == {
+        (r["ticket_id"], r["tag"]) for t in truth["tickets"].values() for r in tag_rows(t)}
+    assert_custom_columns_match(output, truth)
+    assert rows(output, "SELECT count(*) FROM sqlite_master WHERE name = 'ticket_fields'") == [(0,)]

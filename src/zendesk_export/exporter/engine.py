@@ -27,7 +27,7 @@ import httpx
 
 from .client import ZendeskClient
 from .errors import CheckpointMismatch, ConfigError, ExportError, MalformedPage, OutputError, TooRecentStartTime
-from .export import ExportSummary, Progress, _output_errors, _Stalls, _too_recent, run_export
+from .export import ExportSummary, Progress, _output_errors, _owned_sink, _Stalls, _too_recent, run_export
 from .outputs import check_output, discard_new_entries, existing_entries
 from .pacer import Pacer
 from .settings import ExportConfig
@@ -36,7 +36,7 @@ from .sinks.base import StreamState, WriteResult
 from .streams import FILE_STREAMS, Stream, parse_streams, stream
 from .warehouse import FIELD_STREAMS, bind_custom_fields, stream_table
 
-__all__ = ["LIST_PAGE_SIZE", "RunSummary", "StreamResult", "default_streams", "run_streams"]
+__all__ = ["LIST_PAGE_SIZE", "RunSummary", "StreamResult", "default_streams", "export_tickets", "run_streams"]
 
 LIST_PAGE_SIZE = 100  # Zendesk's largest cursor page for the reference lists
 
@@ -121,6 +121,24 @@ def run_streams(config: ExportConfig, out: str | None = None, streams: str | Seq
     if summary.failed and not run.wrote:
         discard_new_entries(output, before)  # nothing committed anywhere: leave no new output behind
     return summary
+
+
+def export_tickets(config: ExportConfig, *, on_progress: Callable[[Progress], None] | None = None) -> ExportSummary:
+    """The ticket export alone (``--streams tickets``), as :func:`.export.run_export` runs it; into a SQL output
+    with the tickets' derived tables and custom-field columns, named from the ticket fields fetched first (one
+    request on the plan budget; the ``ticket_fields`` stream itself is not written)."""
+    with _owned_sink(config.out, config.include) as sink:
+        if hasattr(sink, "use_table"):
+            with ZendeskClient(config, pacer=Pacer()) as client:
+                fields = _field_definitions(client, "tickets")
+            sink.use_table(bind_custom_fields(sink, stream_table("tickets"), fields))
+        return run_export(config, sink, on_progress=on_progress)
+
+
+def _field_definitions(client: ZendeskClient, obj: str) -> list[dict[str, Any]]:
+    """Every field definition of ``obj`` (tickets, users, organizations), all pages."""
+    definitions = stream(FIELD_STREAMS[obj])
+    return [field for objects, _after, _last in _list_pages(client, definitions, "") for field in objects]
 
 
 def default_streams(kind: str) -> tuple[str, ...]:
@@ -210,9 +228,7 @@ class _StreamsRun:
             if name in FIELD_STREAMS:
                 definitions = stream(FIELD_STREAMS[name])
                 with self._client(definitions) as client:
-                    fields = [field for objects, _after, _last in _list_pages(client, definitions, "")
-                              for field in objects]
-                table = bind_custom_fields(sink, table, fields)
+                    table = bind_custom_fields(sink, table, _field_definitions(client, name))
             if name == "tickets":
                 sink.use_table(table)
             self.tables[name] = table
