@@ -19,8 +19,8 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from typing import Any
 
 import httpx
@@ -31,10 +31,10 @@ from .export import ExportSummary, Progress, _output_errors, _owned_sink, _Stall
 from .outputs import check_output, discard_new_entries, existing_entries
 from .pacer import Pacer
 from .settings import ExportConfig
-from .sinks._tables import TABLES, Table
+from .sinks._tables import TABLES
 from .sinks.base import StreamState, WriteResult
 from .streams import FILE_STREAMS, Stream, parse_streams, stream
-from .warehouse import FIELD_STREAMS, bind_custom_fields, stream_table
+from .warehouse import FIELD_STREAMS, BindingSink
 
 __all__ = ["LIST_PAGE_SIZE", "RunSummary", "StreamResult", "default_streams", "export_tickets", "run_streams"]
 
@@ -125,14 +125,15 @@ def run_streams(config: ExportConfig, out: str | None = None, streams: str | Seq
 
 def export_tickets(config: ExportConfig, *, on_progress: Callable[[Progress], None] | None = None) -> ExportSummary:
     """The ticket export alone (``--streams tickets``), as :func:`.export.run_export` runs it; into a SQL output
-    with the tickets' derived tables and custom-field columns, named from the ticket fields fetched first (one
-    request on the plan budget; the ``ticket_fields`` stream itself is not written)."""
+    with the tickets' derived tables and custom-field columns, named from the ticket fields fetched before the
+    first write (one request on the plan budget; the ``ticket_fields`` stream itself is not written)."""
+    def fields() -> list[dict[str, Any]]:
+        with ZendeskClient(config, pacer=Pacer()) as client:
+            return _field_definitions(client, "tickets")
+
     with _owned_sink(config.out, config.include) as sink:
-        if hasattr(sink, "use_table"):
-            with ZendeskClient(config, pacer=Pacer()) as client:
-                fields = _field_definitions(client, "tickets")
-            sink.use_table(bind_custom_fields(sink, stream_table("tickets"), fields))
-        return run_export(config, sink, on_progress=on_progress)
+        target = BindingSink(sink, "tickets", fields) if hasattr(sink, "use_table") else sink
+        return run_export(config, target, on_progress=on_progress)
 
 
 def _field_definitions(client: ZendeskClient, obj: str) -> list[dict[str, Any]]:
@@ -155,7 +156,6 @@ class _StreamsRun:
         self.summary = RunSummary({name: StreamResult(name) for name in names})
         self.stop = threading.Event()
         self.wrote = False
-        self.tables: dict[str, Table] = {}  # the tables the streams write, once prepared (SQL outputs)
         self.interrupted: BaseException | None = None
 
     def run(self) -> RunSummary:
@@ -167,12 +167,9 @@ class _StreamsRun:
         try:
             for name in self.names:
                 sinks[name] = self._open(name)
-            for name in self.names:  # before any stream writes: one thread alters the tables
-                if sinks[name] is not None and not self._prepare(name, sinks[name]):
-                    sinks[name].close()
-                    sinks[name] = None
-                if self.interrupted is not None:
-                    raise self.interrupted
+            for name in self.names:
+                if sinks[name] is not None and hasattr(sinks[name], "use_table"):  # SQL: with analyst tables
+                    sinks[name] = BindingSink(sinks[name], name, partial(self._fields, name))
             threads = {name: threading.Thread(target=self._guarded, args=(stream(name), sinks[name]),
                                               name=f"stream-{name}", daemon=True)
                        for name in self.names if sinks[name] is not None}
@@ -215,37 +212,16 @@ class _StreamsRun:
         return ZendeskClient(self.config, sleep=self.sleep, transport=self.transport,
                              pacer=self.pacers[item.incremental])
 
-    def _prepare(self, name: str, sink: Any) -> bool:
-        """The table stream ``name`` writes in a SQL output: its derived tables, and for tickets, users and
-        organizations its custom fields bound to columns from the field definitions fetched now (whether or
-        not their own stream was chosen: a column must follow the account's fields). False (the stream
-        failed, its error in the summary) when the definitions could not be fetched or bound."""
-        if not hasattr(sink, "use_table"):  # the file outputs: tickets as they are
-            return True
-        table = stream_table(name)
-        result = self.summary.streams[name]
-        with self._failures(result):
-            if name in FIELD_STREAMS:
-                definitions = stream(FIELD_STREAMS[name])
-                with self._client(definitions) as client:
-                    table = bind_custom_fields(sink, table, _field_definitions(client, name))
-            if name == "tickets":
-                sink.use_table(table)
-            self.tables[name] = table
-        return result.error is None and self.interrupted is None
+    def _fields(self, name: str) -> list[dict[str, Any]]:
+        """The field definitions of ``name``'s custom fields, on the reference lists' budget."""
+        with self._client(stream(FIELD_STREAMS[name])) as client:
+            return _field_definitions(client, name)
 
     def _guarded(self, item: Stream, sink: Any) -> None:
         result = self.summary.streams[item.name]
-        with self._failures(result), self._client(item) as client:
-            self._one(item, client, sink, result)
-        if result.pages:
-            self.wrote = True
-
-    @contextmanager
-    def _failures(self, result: StreamResult) -> Iterator[None]:
-        """Whatever fails in the block fails ``result``'s stream, not the run (Ctrl-C stops the run)."""
         try:
-            yield
+            with self._client(item) as client:
+                self._one(item, client, sink, result)
         except ExportError as error:
             result.error, result.exit_code = str(error), error.exit_code
         except _output_errors() as error:
@@ -255,6 +231,8 @@ class _StreamsRun:
         except BaseException as error:  # Ctrl-C raised inside a stream: the whole run stops with it
             self.interrupted = error
             self.stop.set()
+        if result.pages:
+            self.wrote = True
 
     def _one(self, item: Stream, client: ZendeskClient, sink: Any, result: StreamResult) -> None:
         if item.kind == "tickets":
@@ -282,7 +260,7 @@ class _StreamsRun:
         state = self._resumable(sink, item)
         start = int(state.position) if state is not None else self.config.start_time
         result.complete = state is not None and state.complete
-        table = self.tables.get(item.name, TABLES[item.name])
+        table = TABLES[item.name]
         for objects, next_start, end in _time_pages(client, item, start, self.config.per_page):
             new_state = StreamState(item.name, "time", str(next_start), self.config.source, complete=end)
             result.add(_write(sink, table, objects, new_state), len(objects))
@@ -297,7 +275,7 @@ class _StreamsRun:
             refresh, cursor = (state.refresh + 1 if state is not None else 1), ""
         else:  # the interrupted refresh goes on at its cursor
             refresh, cursor = state.refresh, state.position
-        table = self.tables.get(item.name, TABLES[item.name])
+        table = TABLES[item.name]
         for objects, after, last in _list_pages(client, item, cursor):
             new_state = StreamState(item.name, "list", "" if last else after, self.config.source, refresh, last)
             result.add(_write(sink, table, objects, new_state, finish=last), len(objects))

@@ -9,12 +9,15 @@ functions. This module joins them, so that neither imports the other:
 * :func:`bind_custom_fields` -- before ``tickets``, ``users`` or ``organizations`` is written, the binding of
   its custom fields to named typed columns (``custom_field_columns`` in the output, rules in
   ``analyst.custom_fields``) is brought up to date with the field definitions just fetched, the table gets
-  the columns it lacks, and the returned table fills them (``Table.enrich``) on every write.
+  the columns it lacks, and the returned table fills them (``Table.enrich``) on every write;
+* :class:`BindingSink` -- a sink that does this at its *first write*, so nothing is fetched or altered before
+  the run's own checks (credentials, the output's account and mode) have passed and a first page was fetched.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import threading
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -22,7 +25,7 @@ from .analyst import BINDING_TABLE, FIELD_STREAMS, Enricher, FieldColumn, derive
 from .sinks._sql import RAW_JSON
 from .sinks._tables import DELETED, REFRESH, TABLES, Child, Table
 
-__all__ = ["FIELD_STREAMS", "bind_custom_fields", "stream_table"]
+__all__ = ["FIELD_STREAMS", "BindingSink", "bind_custom_fields", "stream_table"]
 
 _CHILDREN: Mapping[str, tuple[Child, ...]] = {
     parent: tuple(Child(d.name, d.columns, d.parent_column, d.key, d.derive) for d in derived_tables(parent))
@@ -54,3 +57,37 @@ def bind_custom_fields(sink: Any, table: Table, fields: Iterable[Mapping[str, An
         sink.save_rows(BINDING_TABLE.name, BINDING_TABLE.columns, BINDING_TABLE.key,
                        [bound.row() for bound in binding.changed])
     return replace(table, enrich=Enricher(obj, binding.bindings))
+
+
+class BindingSink:
+    """A SQL sink writing stream ``name`` with its analyst tables: the first write (``write`` for the ticket
+    export, ``write_stream`` for the others) binds the custom fields from ``fetch_fields()`` first; every write
+    uses the bound table. Anything else is the wrapped sink's."""
+
+    def __init__(self, sink: Any, name: str, fetch_fields: Callable[[], list[dict[str, Any]]]) -> None:
+        self.sink, self.name, self.fetch_fields = sink, name, fetch_fields
+        self.table = stream_table(name)
+        self.bound = name not in FIELD_STREAMS
+        self.lock = threading.Lock()  # the ticket export may write from several window threads
+        if name == "tickets":
+            sink.use_table(self.table)
+
+    def _bind(self) -> Table:
+        with self.lock:
+            if not self.bound:
+                self.table = bind_custom_fields(self.sink, self.table, self.fetch_fields())
+                if self.name == "tickets":
+                    self.sink.use_table(self.table)
+                self.bound = True
+            return self.table
+
+    def write(self, page: Any) -> Any:
+        self._bind()
+        return self.sink.write(page)
+
+    def write_stream(self, table: Table, objects: list[dict[str, Any]], state: Any, *, finish: bool = False) -> Any:
+        """``table`` is this stream's; the bound one (same name, its derived tables and columns) is written."""
+        return self.sink.write_stream(self._bind(), objects, state, finish=finish)
+
+    def __getattr__(self, attribute: str) -> Any:
+        return getattr(self.sink, attribute)
