@@ -63,6 +63,8 @@ def test_the_store_protocol_has_these_operations() -> None:
         "create_resource", "delete_resource", "put_resources", "resource_count", "resource_page", "resources_by_id",
         "tag_counts",
         "audits_of_tickets", "count_where", "select_page",
+        # serve --workers N: the journal and the fault rules' counters, shared by every process
+        "append_journal", "journal", "clear_journal", "change_shared_state",
     }
     assert _public(Writer) == {"add_audit", "get_record", "get_ticket", "next_id", "put_record", "put_ticket"}
 

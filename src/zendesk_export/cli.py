@@ -22,7 +22,7 @@ def _fail(error: Exception) -> int:
 
 def _serve(args: argparse.Namespace) -> int:
     from zendesk_export.server.edge.faults import FaultRuleError
-    from zendesk_export.server.runner import CannotListen, DemoCredentialsExposed, serve
+    from zendesk_export.server.runner import CannotListen, DemoCredentialsExposed, WorkerExited, serve
     from zendesk_export.server.store import StoreUnavailable
 
     try:
@@ -31,6 +31,9 @@ def _serve(args: argparse.Namespace) -> int:
         serve(db, **options, banner=lambda text: print(text, flush=True))
     except (settings.SettingError, DemoCredentialsExposed, FaultRuleError, StoreUnavailable, CannotListen) as error:
         return _fail(error)
+    except WorkerExited as error:
+        print(f"zendesk-export: error: {error}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         pass
     return 0

@@ -122,6 +122,9 @@ SERVE: tuple[Setting, ...] = (
             env="ZENDESK_EXPORT_ADMIN_TOKEN", parse=parse_admin_token, metavar="T", secret=True),
     Setting("quiet", False, "no access log (one line per request on stderr) and no seeding progress",
             env="ZENDESK_EXPORT_QUIET", parse=parse_bool, switch=True),
+    Setting("workers", 1, "server processes sharing the port and the database (1-64); the journal, fault rules "
+            "and rate limits then live in the database, the same for every process",
+            env="ZENDESK_EXPORT_WORKERS", parse=bounded_int(1, 64), metavar="N"),
 )
 
 SEED: tuple[Setting, ...] = (

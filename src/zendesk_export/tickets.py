@@ -30,6 +30,7 @@ __all__ = [
     "render_body",
     "ticket_json",
     "ticket_url",
+    "ticket_url_prefix",
 ]
 
 STATUSES = ("new", "open", "pending", "hold", "solved", "closed")
@@ -126,7 +127,12 @@ def render_body(ticket: dict[str, Any]) -> bytes:
 
 
 def ticket_url(base_url: str, ticket_id: int) -> str:
-    return f"{base_url}/api/v2/tickets/{ticket_id}.json"
+    return f"{ticket_url_prefix(base_url)}{ticket_id}.json"
+
+
+def ticket_url_prefix(base_url: str) -> str:
+    """What every ticket URL on ``base_url`` starts with: the id and `.json` follow."""
+    return f"{base_url}/api/v2/tickets/"
 
 
 def ticket_json(base_url: str, ticket_id: int, body: bytes, generated_timestamp: int | None = None) -> bytes:

@@ -25,13 +25,15 @@ RANDOM_SEED = 20_240_601
 HOST = "localhost"
 
 # Recorded when the seed became coherent on the ticket side (organizations from requesters, problems and
-# incidents, due dates, recipients, agent replies, rating ids, users' own created_at, the largest burst first).
+# incidents, due dates, recipients, agent replies, rating ids, users' own created_at, the largest burst first);
+# ticket hashes again when tickets came to hold every custom field with a value typed by its field, and the
+# tags that drop-down, multi-select and checkbox values put on them.
 GOLDEN = {
-    "tickets time": "357c79a13ad95263292c57edb5c6553e8162fd00174842e0d5f9895bcf3c8d6a",
-    "tickets time include": "2303a8ed11031cfa0ead7c6e8f90d45cd47adfdf96d703c4a6d236a2321f88e0",
-    "tickets cursor": "5df743fdf0340a76aa5c105f67aadba35079e9a33bf5c16a77caaf1e73a71d7f",
-    "tickets cursor include": "997a76a5b7670af4955610479d5f258fc9f80e4e5dc25a26bb802fcfc30fe785",
-    "ticket_events time": "6976fb0cb415b1024045730cfd7511150cc31962448401efcdde8454dd91e64e",
+    "tickets time": "78c3d24cca01c94027735af7ce83125cbb7d0747bcca2c079e9fa7e3f8a0ce28",
+    "tickets time include": "88e01d6165d3938b64d8eb848dbf7d519bbf054381df9374d653310414d0a13b",
+    "tickets cursor": "ddf77c748d23565ac977dde68282723ab58c1f55882c9082d94ab6dd1ca13681",
+    "tickets cursor include": "632bd287b782e7495ae6857ede9cbd491fac1ecae9097074e76ae399fccd25c6",
+    "ticket_events time": "4989b0d1786fccddbafd052cf70bd5b61bbbc36f2ab4ca47da700c08463d7eef",
     "users cursor": "66ab798b020560b0d2c49399765713635b231a24f3d3a284680bb395aad342d8",
     "organizations time": "d63525c40c0e6713a20bba853c0b521e911e45836af1d390f4dffa78da63a4d8",
 }

@@ -23,6 +23,7 @@ import pytest
 from tests.reference import load_reference, reference_file
 from tests.server.test_resources_contract import seeded_session
 from zendesk_export.server.resources import RESOURCES, Resource
+from zendesk_export.server.resources.operations import OPERATIONS
 from zendesk_export.testing import ZendeskServer
 
 NULLABLE = {"nullable": True}
@@ -225,6 +226,9 @@ def test_create_update_destroy_conform(seeded: ZendeskServer, resource: Resource
         assert call(seeded, "GET", one).status_code == 404
 
 
+HAND_WRITTEN = {op.document_path for op in OPERATIONS}
+
+
 def test_openapi_document_lists_every_declared_operation(seeded: ZendeskServer) -> None:
     """Our own document, made from the resource table: every operation the server answers, and only those."""
     ours = call(seeded, "GET", "/api/v2/openapi.json").json()
@@ -233,7 +237,7 @@ def test_openapi_document_lists_every_declared_operation(seeded: ZendeskServer) 
     assert ("put", "/api/v2/group_memberships/{id}") not in listed
     for method, path in listed:
         concrete = path.replace("{id}", "1")
-        if method != "get":
+        if method != "get" or path in HAND_WRITTEN:  # held to the document by test_ticket_data_oas
             continue
         response = call(seeded, method.upper(), concrete, params={"ids": "1"} if "show_many" in path else None)
         assert response.status_code == 200, (path, response.text)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 import pytest
 
 from zendesk_export.testing import ZendeskServer
@@ -97,3 +98,39 @@ def test_one_query_per_sideload_whatever_the_page_size(seeded: ZendeskServer, mo
     body = export(seeded, PATHS[0], include="users,groups,organizations").json()
     assert len(body["tickets"]) == 40 and len(body["users"]) > 3
     assert sorted(calls) == ["groups", "organizations", "users"]
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_a_changed_user_is_sideloaded_as_stored_now(seeded: ZendeskServer, path: str) -> None:
+    """Rendered users are reused between pages only while the stored user is the same: a change shows at once,
+    even one that keeps the user's updated_at."""
+    first = export(seeded, path, include="users").json()
+    user = first["users"][0]
+    store, account = seeded.running.store, seeded.running.store.account(None)
+    assert account is not None
+    with store.write(account.id) as writer:
+        stored = writer.get_record("users", user["id"])
+        assert stored is not None
+        writer.put_record("users", {**stored, "name": "Renamed Customer"})
+    again = export(seeded, path, include="users").json()
+    assert [u["name"] for u in again["users"] if u["id"] == user["id"]] == ["Renamed Customer"]
+    assert [u for u in again["users"] if u["id"] != user["id"]] == [u for u in first["users"] if u["id"] != user["id"]]
+
+
+def test_reference_columns_agree_with_the_stored_tickets(seeded: ZendeskServer) -> None:
+    """Sideloads read a ticket's references from its columns: they hold what its JSON says."""
+    store, account = seeded.running.store, seeded.running.store.account(None)
+    assert account is not None
+    rows = store.changes(account.id, "tickets", (0, 0), 2**40, -1)
+    references = {r["id"]: r for r in store.ticket_references(account.id, [r.id for r in rows])}
+    for row in rows:
+        ticket = orjson.loads(b"{" + row.body + b"}")
+        assert references[row.id] == {name: ticket[name] for name in references[row.id]}
+
+
+def test_extra_columns_only_on_the_tickets_feed(seeded: ZendeskServer) -> None:
+    store = seeded.running.store
+    with pytest.raises(ValueError):
+        store.changes(1, "users", (0, 0), 2**40, 10, extra=("id",))
+    with pytest.raises(ValueError):
+        store.changes(1, "tickets", (0, 0), 2**40, 10, extra=("id; DROP TABLE tickets",))

@@ -5,6 +5,7 @@ operations meet its errors, each with its reason)."""
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,7 @@ import pytest
 from tests.reference import load_reference
 from tests.server import test_resources_oas
 from tests.server.test_resources_oas import assert_conforms
+from zendesk_export.server.resources.operations import OPERATIONS
 from zendesk_export.testing import ZendeskServer
 
 NULLABLE = {"nullable": True}
@@ -163,3 +165,30 @@ def test_problems_and_a_problems_incidents_conform(seeded: ZendeskServer) -> Non
     incidents = request(seeded, "get", path)
     assert incidents.json()["tickets"]
     assert_conforms(incidents, "get", path)
+
+
+SCOPED = ("/api/v2/organizations/{}/tickets", "/api/v2/users/{}/tickets/requested")
+
+
+@pytest.mark.parametrize("params", [{}, {"page[size]": 3}], ids=["offset", "cursor"])
+@pytest.mark.parametrize("scoped", SCOPED)
+def test_scoped_ticket_lists_conform_as_the_tickets_list(seeded: ZendeskServer, scoped: str,
+                                                         params: dict[str, Any]) -> None:
+    """Zendesk's document folds these into `GET /api/v2/tickets`: their answer is that list's."""
+    ticket = next(t for t in request(seeded, "get", "/api/v2/tickets").json()["tickets"] if t["organization_id"])
+    parent = ticket["organization_id"] if "organizations" in scoped else ticket["requester_id"]
+    response = request(seeded, "get", scoped.format(parent), **params)
+    assert response.status_code == 200 and response.json()["tickets"]
+    assert_conforms(response, "get", "/api/v2/tickets")
+
+
+def test_every_declared_read_is_held_to_zendesks_document() -> None:
+    """Each GET of ``resources.operations`` (what /api/v2/openapi.json lists for these handlers) is among the
+    reads above or the single tests after them, so none escapes the conformance check."""
+    covered = {path for path, _ in READS} | {"/api/v2/tickets/3/metrics", "/api/v2/problems",
+                                               "/api/v2/satisfaction_ratings/1", "/api/v2/tickets/1/incidents"} | {
+        scoped.format(1) for scoped in SCOPED}
+    for declared in OPERATIONS:
+        if declared.method == "GET":
+            pattern = re.sub(r"\\\{[a-z_]+\\\}", "[0-9]+", re.escape(declared.document_path))
+            assert any(re.fullmatch(pattern, path) for path in covered), declared.document_path

@@ -19,6 +19,8 @@ Rules (the pitfalls of Appendix B of the reference, avoided):
   judges). A 400/422 "Too recent start_time" means "nothing new": the run ends, successfully.
 * Every page goes to the sink with the checkpoint of the *next* request, in one atomic ``sink.write``; a run
   resumes from the sink's checkpoint, and refuses one written for another account or mode.
+* One request at a time, the next page is fetched on a helper thread while this one is written
+  (:mod:`.prefetch`); writes stay on the calling thread, in the same order, so the rule above is unchanged.
 * Several requests in flight (``concurrency``, automatic by default): when the first page shows that more of
   the history is left than one request at a time can fetch within the rate limit, the rest is cut into
   windows walked side by side under one pacer (:mod:`.windows`, :mod:`.pacer`); the checkpoint then holds every
@@ -43,6 +45,7 @@ from .errors import CheckpointMismatch, ExportError, ExportStuck, MalformedPage,
 from .moments import describe_checkpoint
 from .outputs import check_output, discard_new_entries, existing_entries
 from .pacer import auto_concurrency
+from .prefetch import LookAhead
 from .settings import ExportConfig
 from .sinks.base import Checkpoint, Page, Sink, WriteResult
 from .windows import MAX_AUTO_CONCURRENCY, Plan, Walkers, Window, clip, split
@@ -267,13 +270,18 @@ class _Run:
                 return
             start = plan.resume_point()
         pages = iter_pages(self.client, start, mode=self.config.mode)
-        for page in pages:
-            plan = self._plan(page) if self.summary.pages == 0 else None
-            if plan is not None:
-                self._write(page, force=True, checkpoint=plan.checkpoint())
-                target = None if self.client.server_time is None else int(self.client.server_time) - MIN_AGE
-                self._walk_windows(plan, len(plan.windows), {0: pages}, target)
-                return
+        first = next(pages, None)
+        if first is None:
+            return
+        plan = self._plan(first)
+        if plan is not None:
+            self._write(first, force=True, checkpoint=plan.checkpoint())
+            target = None if self.client.server_time is None else int(self.client.server_time) - MIN_AGE
+            self._walk_windows(plan, len(plan.windows), {0: pages}, target)
+            return
+        self._write(first)
+        # one request at a time: the next page is fetched on a helper thread while this one is written (.prefetch)
+        for page in LookAhead(pages):
             self._write(page)
 
     def _plan(self, first: ExportPage) -> Plan | None:

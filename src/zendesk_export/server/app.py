@@ -21,9 +21,10 @@ from zendesk_export.server.edge.accounts import AccountScope
 from zendesk_export.server.edge.failsafe import Failsafe
 from zendesk_export.server.edge.faults import FaultInjectors, Faults, hide_injected_drops
 from zendesk_export.server.edge.headers import ZendeskHeaders
-from zendesk_export.server.edge.journal import JournalMiddleware, Journals
+from zendesk_export.server.edge.journal import JournalMiddleware, Journals, SharedJournals
 from zendesk_export.server.edge.limits import BodyLimit
 from zendesk_export.server.edge.ratelimit import RateLimiter, RateLimits
+from zendesk_export.server.edge.shared_faults import SharedFaultInjectors
 from zendesk_export.server.errors import InvalidEndpoint, ZendeskError
 from zendesk_export.server.http import Context, ServerConfig, api_routes, error_response
 from zendesk_export.server.store import Store
@@ -48,8 +49,8 @@ def create_app(config: ServerConfig, store: Store, wall: Callable[[], float] = t
     """The app over ``store``; ``wall`` is the real time every account's clock is read against."""
     ctx = Context(config, store, wall)
     controls = admin.Controls(
-        faults=FaultInjectors(list(config.faults)),
-        journals=Journals(),
+        faults=SharedFaultInjectors(store, config.faults) if config.shared_state else FaultInjectors(config.faults),
+        journals=SharedJournals(store) if config.shared_state else Journals(),
         limiter=RateLimiter(store, wall, config.rate_limit),
     )
     app = Starlette(

@@ -64,6 +64,9 @@ class ServerConfig:
     admin_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     rate_limit: str = "on"
     faults: list[dict[str, Any]] = field(default_factory=list)  # fault rules active from start (edge.faults)
+    # several server processes share the database (serve --workers N): the journal and the fault rules' state
+    # live in the store instead of in each process's memory
+    shared_state: bool = False
 
 
 @dataclass(frozen=True)

@@ -25,10 +25,11 @@ from zendesk_export.server.edge.faults import load_rules_file
 from zendesk_export.server.http import ServerConfig
 from zendesk_export.server.model.seed import seed_account
 from zendesk_export.server.store import Store, open_store
+from zendesk_export.server.workers import WorkerExited, run_workers, supported
 from zendesk_export.settings import parse_admin_token
 
 __all__ = ["RunningServer", "start_server", "running_server", "serve", "is_loopback", "DemoCredentialsExposed",
-           "account_clock", "CannotListen"]
+           "account_clock", "CannotListen", "WorkerExited"]
 
 
 class DemoCredentialsExposed(Exception):
@@ -138,14 +139,17 @@ def _admin_token(given: str | None) -> str:
     return parse_admin_token(given) if given else secrets.token_urlsafe(24)
 
 
-def _bind(host: str, port: int) -> socket.socket:
+def _bind(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
     """Bind and listen before starting uvicorn: the real port (also for --port 0) is known and printed, and a
-    client that connects at once waits in the backlog instead of being refused."""
+    client that connects at once waits in the backlog instead of being refused. ``reuse_port``: one of several
+    sockets on the same port, one per server process (``workers``)."""
     # proto=IPPROTO_TCP, not the default 0: asyncio sets TCP_NODELAY only on sockets whose proto says TCP, and
     # without it every response (headers and body are two writes) waits ~40 ms for the client's delayed ACK.
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         sock.bind((host, port))
         sock.listen(2048)
     except OSError as error:
@@ -154,12 +158,19 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _bind_or_close(store: Store, host: str, port: int) -> socket.socket:
+def _bind_or_close(store: Store, host: str, port: int, count: int = 1) -> list[socket.socket]:
+    """One listening socket, or ``count`` on the same port for as many server processes."""
+    sockets: list[socket.socket] = []
     try:
-        return _bind(host, port)
+        sockets.append(_bind(host, port, reuse_port=count > 1))
+        while len(sockets) < count:
+            sockets.append(_bind(host, sockets[0].getsockname()[1], reuse_port=True))
     except CannotListen:
+        for sock in sockets:
+            sock.close()
         store.close()
         raise
+    return sockets
 
 
 def _uvicorn(store: Store, clock: Clock, config: ServerConfig, host: str, port: int,
@@ -179,7 +190,7 @@ def start_server(db: str, *, host: str = "127.0.0.1", port: int = 0, admin_token
     the start (as for ``PUT /__admin/faults``)."""
     config = ServerConfig(admin_token=_admin_token(admin_token), rate_limit=rate_limit, faults=list(faults or []))
     store, clock = _prepare(db, host, seed, random_seed)
-    sock = _bind_or_close(store, host, port)
+    sock, = _bind_or_close(store, host, port)
     server = _uvicorn(store, clock, config, host, port)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True, name="zendesk-server")
     thread.start()
@@ -202,24 +213,42 @@ def running_server(db: str, **options: object) -> Iterator[RunningServer]:
 
 def serve(db: str, *, host: str, port: int, admin_token: str | None, rate_limit: str, seed: int,
           random_seed: int, banner: Callable[[str], object] = print, faults: str | None = None,
-          quiet: bool = False, log: Callable[[str], object] | None = None) -> None:
+          quiet: bool = False, log: Callable[[str], object] | None = None, workers: int = 1) -> None:
     """Run in the foreground until interrupted, after printing how to reach the server, then say it stopped.
     ``faults``: a JSON file of fault rules active from the start (raises ``FaultRuleError`` if it cannot be
     used). ``log`` gets seeding progress and one access-log line per request (default: stderr); ``quiet``
-    keeps both out."""
+    keeps both out. ``workers``: server processes sharing the port and the database (``workers.py``); raises
+    ``WorkerExited`` if one of them ends on its own."""
+    if workers > 1 and not supported():
+        raise CannotListen("--workers above 1 needs fork and SO_REUSEPORT (Linux, macOS, BSD)")
     rules = load_rules_file(faults) if faults else []
-    config = ServerConfig(admin_token=_admin_token(admin_token), rate_limit=rate_limit, faults=rules)
+    config = ServerConfig(admin_token=_admin_token(admin_token), rate_limit=rate_limit, faults=rules,
+                          shared_state=workers > 1)
     write = None if quiet else (log or _stderr)
     store, clock = _prepare(db, host, seed, random_seed, write or (lambda line: None))
-    sock = _bind_or_close(store, host, port)
-    url = f"http://{host}:{sock.getsockname()[1]}"
-    banner(_banner(url, db, config, store))
+    sockets = _bind_or_close(store, host, port, workers)
+    url = f"http://{host}:{sockets[0].getsockname()[1]}"
+    banner(_banner(url, db, config, store, workers))
     _stop_on_sigterm()
     try:
-        _uvicorn(store, clock, config, host, port, write).run(sockets=[sock])
+        if workers == 1:
+            _uvicorn(store, clock, config, host, port, write).run(sockets=sockets)
+        else:
+            store.close()  # no connection may cross the fork: each process opens its own
+            run_workers(sockets, lambda sock: _serve_process(db, config, host, port, write, sock))
     finally:
         store.close()
         banner(f"zendesk-export server on {url} stopped")
+
+
+def _serve_process(db: str, config: ServerConfig, host: str, port: int, write: Callable[[str], object] | None,
+                   sock: socket.socket) -> None:
+    """One of ``serve --workers N``'s processes: its own store connections, the shared configuration."""
+    store = open_store(db)
+    try:
+        _uvicorn(store, account_clock(store), config, host, port, write).run(sockets=[sock])
+    finally:
+        store.close()
 
 
 def _stop_on_sigterm() -> None:
@@ -237,7 +266,7 @@ def _stderr(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
-def _banner(url: str, db: str, config: ServerConfig, store: Store) -> str:
+def _banner(url: str, db: str, config: ServerConfig, store: Store, workers: int = 1) -> str:
     lines = [f"zendesk-export server on {url}  (database: {redact_secrets(db)})"]
     default = store.account(None)
     assert default is not None
@@ -254,6 +283,7 @@ def _banner(url: str, db: str, config: ServerConfig, store: Store) -> str:
     lines += [
         f"  admin API {url}/__admin/  Authorization: Bearer {config.admin_token}",
         f"  rate limit {config.rate_limit}",
+        *([f"  workers   {workers} processes on one port and one database"] if workers > 1 else []),
         "try:",
         f'  curl -u admin@example.com:demo-password -G -d "start_time=0" -H "Accept: application/json" '
         f"{url}/api/v2/incremental/tickets",

@@ -61,7 +61,7 @@ REQUESTS = {"type": "object", "properties": {"requests": {"type": "array", "item
         "path": {"type": "string"}, "query": {"type": "string"}, "host": {"type": "string", "nullable": True},
         "authorization": {"type": "string", "nullable": True}, "user_agent": {"type": "string", "nullable": True},
         "status": {"type": "integer", "nullable": True}, "duration_ms": {"type": "number"},
-        "fault": {"type": "object", "nullable": True}}}}}}
+        "fault": {"type": "object", "nullable": True}, "server_pid": {"type": "integer"}}}}}}
 ACCOUNT = {"type": "object", "properties": {
     "name": {"type": "string"}, "id": {"type": "integer"}, "default": {"type": "boolean"},
     "tickets": {"type": "integer"}, "clock": CLOCK, "api_path": {"type": "string"}}}

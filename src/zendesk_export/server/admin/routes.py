@@ -38,8 +38,8 @@ from zendesk_export.server.admin.openapi import (
     document,
 )
 from zendesk_export.server.edge.accounts import ACCOUNT_PREFIX
-from zendesk_export.server.edge.faults import FaultInjectors, FaultRuleError, parse_rules
-from zendesk_export.server.edge.journal import Journals
+from zendesk_export.server.edge.faults import AccountFaults, FaultRuleError, parse_rules
+from zendesk_export.server.edge.journal import AccountJournals
 from zendesk_export.server.edge.ratelimit import LIMIT_FIELDS, SETTING, RateLimiter
 from zendesk_export.server.errors import DuplicateAccount, InvalidJSON, InvalidParameter, NoHelpDesk
 from zendesk_export.server.http import Call, endpoint, json_response
@@ -56,10 +56,11 @@ MAX_TIME = 253_402_300_799  # 9999-12-31T23:59:59Z: the last instant Zendesk's t
 
 @dataclass(frozen=True)
 class Controls:
-    """The per-process state the admin API controls, shared with the middleware that acts on it."""
+    """The state the admin API controls, shared with the middleware that acts on it: in the process's memory,
+    or in the store when several processes serve the database (``ServerConfig.shared_state``)."""
 
-    faults: FaultInjectors
-    journals: Journals
+    faults: AccountFaults
+    journals: AccountJournals
     limiter: RateLimiter
 
 
@@ -190,7 +191,8 @@ def delete_faults(call: Call, controls: Controls) -> Response:
 
 # -- the request journal ----------------------------------------------------------------------------------
 def get_requests(call: Call, controls: Controls) -> Response:
-    """The account's journal, newest last (at most its last 1000 requests to this server process)."""
+    """The account's journal, newest last (at most its last 1000 requests, whichever server process served
+    them)."""
     return json_response({"requests": controls.journals.of(call.admin_account()).entries()})
 
 
@@ -346,12 +348,12 @@ ADMIN_ROUTES: tuple[AdminRoute, ...] = (
                "Scrub deleted tickets now (default: all), as Zendesk does 30 days after a soft delete.", _SCRUBBED,
                _SCRUB),
     AdminRoute("GET", "/__admin/faults", get_faults,
-               "The account's fault rules in this server process, with their counters.", RULES),
+               "The account's fault rules, with their counters.", RULES),
     AdminRoute("PUT", "/__admin/faults", put_faults, "Replace the fault rules (a list, or {\"rules\": [...]}).",
                RULES, _PUT_RULES),
     AdminRoute("DELETE", "/__admin/faults", delete_faults, "Remove every fault rule.", RULES),
     AdminRoute("GET", "/__admin/requests", get_requests,
-               "The account's request journal in this server process, newest last.", REQUESTS),
+               "The account's request journal, newest last.", REQUESTS),
     AdminRoute("DELETE", "/__admin/requests", delete_requests, "Empty the request journal.", REQUESTS),
     AdminRoute("GET", "/__admin/rate_limits", get_rate_limits, "The account's rate limits.", OBJECT),
     AdminRoute("PUT", "/__admin/rate_limits", put_rate_limits,

@@ -20,6 +20,7 @@ from zendesk_export.server.model.ids import MAX_ID
 from zendesk_export.server.model.users import RENDERERS
 from zendesk_export.server.resources import RESOURCES, SIDELOADS, Resource
 from zendesk_export.server.resources.openapi import openapi_document
+from zendesk_export.server.resources.operations import OPERATIONS
 from zendesk_export.server.store import User
 
 __all__ = ["ROUTES", "render"]
@@ -184,8 +185,9 @@ def _destroy(resource: Resource) -> Handler:
 
 
 def openapi(call: Call) -> Response:
-    """`GET /api/v2/openapi.json`: the declared resources as an OpenAPI 3 document (no credentials needed)."""
-    return json_response(openapi_document(RESOURCES, call.base_url))
+    """`GET /api/v2/openapi.json`: the declared resources and operations as an OpenAPI 3 document (no credentials
+    needed)."""
+    return json_response(openapi_document(RESOURCES, call.base_url, OPERATIONS))
 
 
 def _routes(resource: Resource) -> list[tuple[str, str, Handler]]:

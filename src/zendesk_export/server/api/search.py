@@ -20,6 +20,7 @@ from zendesk_export.server.http import Call, Handler, json_response
 from zendesk_export.server.model.ids import MAX_ID
 from zendesk_export.server.model.search import TABLES, TYPES_SEARCHED, Plan, conditions_of, plan
 from zendesk_export.server.model.users import RENDERERS
+from zendesk_export.server.resources.operations import SEARCH
 from zendesk_export.tickets import ticket_json
 
 __all__ = ["ROUTES"]
@@ -154,8 +155,6 @@ def _decode(token: str | None) -> tuple[int, int] | None:
     return created, item_id
 
 
-ROUTES: list[tuple[str, str, Handler]] = [
-    ("GET", "/api/v2/search", search),
-    ("GET", "/api/v2/search/count", count),
-    ("GET", "/api/v2/search/export", export),
-]
+_HANDLERS: dict[str, Handler] = {"search": search, "count": count, "export": export}
+# The routes are the declared operations (``resources.operations``), each bound to its handler by name.
+ROUTES: list[tuple[str, str, Handler]] = [(op.method, op.path, _HANDLERS[op.name]) for op in SEARCH]

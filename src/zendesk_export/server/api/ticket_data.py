@@ -17,7 +17,6 @@ from zendesk_export.server.errors import InvalidParameter, RecordNotFound
 from zendesk_export.server.export.feeds import ExportQuery
 from zendesk_export.server.export.paging import CURSOR, OFFSET, PageRequest, Source, envelope, fetch, parse_page
 from zendesk_export.server.export.ticket_data import (
-    METRIC_EVENTS_PATH,
     TableSource,
     metric_events_cursor,
     metric_events_export,
@@ -31,6 +30,7 @@ from zendesk_export.server.model.ids import MAX_ID, ascii_digits
 from zendesk_export.server.model.metrics import metric_set
 from zendesk_export.server.model.ratings import SCORES, render_rating
 from zendesk_export.server.model.scrub import scrub_due
+from zendesk_export.server.resources.operations import TICKET_DATA, Operation
 from zendesk_export.tickets import format_time, ticket_json
 
 __all__ = ["ROUTES"]
@@ -96,6 +96,26 @@ def ticket_incidents(call: Call) -> Response:
     request = parse_page(call.params, "nice_id")
     source = TableSource(call.ctx.store, call.account.id, "tickets", (*_LIVE, ("problem_id", "=", problem_id)))
     return json_response(_page(call, "tickets", source, request, lambda rows: _ticket_dicts(call, rows)))
+
+
+def scoped_tickets(op: Operation) -> Handler:
+    """A scoped list of live tickets (offset or cursor, by id): an organization's (`/organizations/{id}/tickets`),
+    a requester's (`/users/{id}/tickets/requested`); 404 RecordNotFound for a parent the account does not have."""
+    parent_table, column = op.scope
+
+    def handler(call: Call) -> Response:
+        call.caller()
+        parent_id = call.path_int("parent_id")
+        found = (call.ctx.store.user(call.account.id, parent_id) if parent_table == "users"
+                 else call.ctx.store.records_by_id(call.account.id, parent_table, [parent_id]))
+        if not found:
+            raise RecordNotFound()
+        request = parse_page(call.params, "nice_id")
+        source = TableSource(call.ctx.store, call.account.id, "tickets", (*_LIVE, (column, "=", parent_id)))
+        return json_response(_page(call, "tickets", source, request, lambda rows: _ticket_dicts(call, rows)))
+
+    handler.__name__ = op.name
+    return handler
 
 
 def list_problems(call: Call) -> Response:
@@ -307,24 +327,20 @@ def list_jobs(call: Call) -> Response:
     return json_response(_page(call, "job_statuses", source, request, render))
 
 
-ROUTES: list[tuple[str, str, Handler]] = [
-    ("GET", "/api/v2/tickets", list_tickets),
-    ("GET", "/api/v2/tickets/count", count_tickets),
-    ("GET", "/api/v2/tickets/{ticket_id:int}/incidents", ticket_incidents),
-    ("GET", "/api/v2/problems", list_problems),
-    ("GET", "/api/v2/tickets/{ticket_id:int}/audits", ticket_audits),
-    ("GET", "/api/v2/ticket_audits", all_audits),
-    ("GET", "/api/v2/tickets/{ticket_id:int}/comments", ticket_comments),
-    ("GET", "/api/v2/ticket_metrics", list_metrics),
-    ("GET", "/api/v2/ticket_metrics/{ticket_id:int}", show_metric),
-    ("GET", "/api/v2/tickets/{ticket_id:int}/metrics", show_metric),
-    ("GET", METRIC_EVENTS_PATH, metric_events),
-    ("GET", "/api/v2/satisfaction_ratings", list_ratings),
-    ("GET", "/api/v2/satisfaction_ratings/{rating_id:int}", show_rating),
-    ("GET", "/api/v2/deleted_tickets", list_deleted),
-    ("PUT", "/api/v2/deleted_tickets/restore_many", restore_many),
-    ("PUT", "/api/v2/deleted_tickets/{ticket_id:int}/restore", restore),
-    ("DELETE", "/api/v2/deleted_tickets/destroy_many", destroy_many),
-    ("DELETE", "/api/v2/deleted_tickets/{ticket_id:int}", destroy),
-    ("GET", "/api/v2/job_statuses", list_jobs),
-]
+_HANDLERS: dict[str, Handler] = {
+    "list_tickets": list_tickets, "count_tickets": count_tickets, "ticket_incidents": ticket_incidents,
+    "list_problems": list_problems, "ticket_audits": ticket_audits, "all_audits": all_audits,
+    "ticket_comments": ticket_comments, "list_metrics": list_metrics, "show_metric": show_metric,
+    "show_ticket_metric": show_metric, "metric_events": metric_events, "list_ratings": list_ratings,
+    "show_rating": show_rating, "list_deleted": list_deleted, "restore_many": restore_many, "restore": restore,
+    "destroy_many": destroy_many, "destroy": destroy, "list_jobs": list_jobs,
+}
+
+
+def _handler(op: Operation) -> Handler:
+    return scoped_tickets(op) if op.scope[0] else _HANDLERS[op.name]
+
+
+# The routes are the declared operations (``resources.operations``), each bound to its handler by name; a scoped
+# list is the tickets list of its parent.
+ROUTES: list[tuple[str, str, Handler]] = [(op.method, op.path, _handler(op)) for op in TICKET_DATA]

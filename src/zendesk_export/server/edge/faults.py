@@ -28,9 +28,10 @@ on another account's requests (nor on requests for an account that does not exis
 (``serve --faults``) are given to every account, each with its own counters; ``match.account`` keeps one to an
 account.
 
-State is per server process, in memory: rules, their counters and random generators. Several processes sharing
-a database each need their own ``PUT`` (or ``--faults``); sharing counters through the store would put a write
-on every request to simulate something that happens between one client and one machine anyway.
+Where the state lives: with one server process, in its memory (``FaultInjectors``: rules, counters, random
+generators). With several on one database (``serve --workers N``), in the store (``shared_faults``), so that a
+rule set through any process acts on the next matching request whichever process receives it, and its
+triggers count the requests of all of them.
 """
 
 from __future__ import annotations
@@ -44,10 +45,11 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qsl
 
 import orjson
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -57,8 +59,8 @@ from zendesk_export.server.http import ACCOUNT_KEY, BASE_PATH_KEY, json_response
 from zendesk_export.server.model.ids import ascii_digits
 from zendesk_export.server.store import Account
 
-__all__ = ["FaultRuleError", "Rule", "FaultInjector", "FaultInjectors", "Faults", "ConnectionDropped", "parse_rules",
-           "load_rules_file", "hide_injected_drops", "FAULT_KEY"]
+__all__ = ["FaultRuleError", "Rule", "Fired", "FaultInjector", "FaultInjectors", "AccountFaults", "Faults",
+           "ConnectionDropped", "parse_rules", "load_rules_file", "hide_injected_drops", "FAULT_KEY"]
 
 FAULT_KEY = "zendesk_export.fault"  # scope key: the fault applied to this request, for the journal
 KINDS = ("status", "drop", "truncate", "malformed", "empty_page")
@@ -282,8 +284,10 @@ class FaultInjector:
 
 
 class FaultInjectors:
-    """The rules of each account, made on its first request (with a fresh copy of the rules given at start),
-    dropped with the account. Thread-safe."""
+    """The rules of each account in this process's memory, made on its first request (with a fresh copy of the
+    rules given at start), dropped with the account. Thread-safe."""
+
+    shared = False
 
     def __init__(self, initial: list[dict[str, Any]] | None = None) -> None:
         self.initial = list(initial or [])
@@ -303,12 +307,33 @@ class FaultInjectors:
             self._injectors.pop(account_id, None)
 
 
+class Injector(Protocol):
+    @property
+    def active(self) -> bool: ...
+
+    def replace(self, rules: list[Rule]) -> None: ...
+
+    def state(self) -> list[dict[str, Any]]: ...
+
+    def pick(self, method: str, path: str, account: Callable[[], str]) -> Fired | None: ...
+
+
+class AccountFaults(Protocol):
+    """Either kind: ``FaultInjectors`` (one process) or ``shared_faults.SharedFaultInjectors`` (several)."""
+
+    shared: bool
+
+    def of(self, account: Account) -> Injector: ...
+
+    def drop(self, account_id: int) -> None: ...
+
+
 # -- acting on a request -------------------------------------------------------------------------------------
 
 class Faults:
     """Pure-ASGI middleware, outside the API's own: picks a rule of the request's account and acts."""
 
-    def __init__(self, app: ASGIApp, injectors: FaultInjectors) -> None:
+    def __init__(self, app: ASGIApp, injectors: AccountFaults) -> None:
         self.app = app
         self.injectors = injectors
 
@@ -318,7 +343,7 @@ class Faults:
             await self.app(scope, receive, send)
             return
         injector = self.injectors.of(account)
-        fired = injector.pick(scope["method"], scope["path"], lambda: account.subdomain) if injector.active else None
+        fired = await self._pick(injector, scope, account) if injector.active else None
         if fired is None:
             await self.app(scope, receive, send)
             return
@@ -326,6 +351,13 @@ class Faults:
         if fired.delay:
             await asyncio.sleep(fired.delay)
         await _ACTIONS[fired.action.kind](self.app, fired.action, scope, receive, send)
+
+
+    async def _pick(self, injector: Injector, scope: Scope, account: Account) -> Fired | None:
+        method, path = scope["method"], scope["path"]
+        if self.injectors.shared:  # shared rules may write their counters to the store: off the event loop
+            return await run_in_threadpool(injector.pick, method, path, lambda: account.subdomain)
+        return injector.pick(method, path, lambda: account.subdomain)
 
 
 Act = Callable[[ASGIApp, Action, Scope, Receive, Send], Awaitable[None]]

@@ -60,14 +60,11 @@ class Feed:
     render: Callable[[ExportQuery, Sequence[ExportRow]], Rendered]
     prepare: Callable[[ExportQuery], None] | None = None  # validation and upkeep before the query (e.g. scrubbing)
     count_first: bool = False  # tickets: `count, end_of_stream, next_page`; others: `next_page, count, …`
+    columns: Callable[[Mapping[str, str]], Sequence[str]] | None = None  # extra columns to read with each row
 
 
 def _json_bool(value: bool) -> bytes:
     return b"true" if value else b"false"
-
-
-def _array(items: list[bytes]) -> bytes:
-    return b"[" + b",".join(items) + b"]"
 
 
 def time_export(query: ExportQuery, feed: Feed, *, sample: bool = False) -> bytes:
@@ -78,8 +75,10 @@ def time_export(query: ExportQuery, feed: Feed, *, sample: bool = False) -> byte
     per_page = min(parse_per_page(query.params), SAMPLE_LIMIT) if sample else parse_per_page(query.params)
     exclude = parse_bool(query.params, "exclude_deleted")
     store, account_id, cutoff = query.store, query.account.id, query.cutoff
-    rows = store.changes(account_id, feed.kind, (start, 0), cutoff, per_page, exclude)
-    group = (lambda ts: rows) if sample else (lambda ts: store.changes(account_id, feed.kind, (ts, 0), ts, -1, exclude))
+    extra = feed.columns(query.params) if feed.columns else ()
+    rows = store.changes(account_id, feed.kind, (start, 0), cutoff, per_page, exclude, extra)
+    group = (lambda ts: rows) if sample else (
+        lambda ts: store.changes(account_id, feed.kind, (ts, 0), ts, -1, exclude, extra))
     page = time_page(rows, per_page, group)
     rendered = feed.render(query, page.rows)
     next_page = b"null"
@@ -103,7 +102,8 @@ def cursor_export(query: ExportQuery, feed: Feed) -> bytes:
         feed.prepare(query)
     per_page = parse_per_page(query.params)
     exclude = parse_bool(query.params, "exclude_deleted")
-    rows = query.store.changes(query.account.id, feed.kind, position, query.cutoff, per_page + 1, exclude)
+    extra = feed.columns(query.params) if feed.columns else ()
+    rows = query.store.changes(query.account.id, feed.kind, position, query.cutoff, per_page + 1, exclude, extra)
     page = cursor_page(rows, per_page, position)
     cursor = encode_cursor(page.after, tag)
     url = next_page_url(query.base_url, feed.path + "/cursor", query.pairs, ("cursor", cursor))
@@ -114,6 +114,9 @@ def cursor_export(query: ExportQuery, feed: Feed) -> bytes:
 
 def _envelope(key: str, rendered: Rendered, members: list[bytes]) -> bytes:
     """`{"<key>": [...], <sideload arrays>, <members>}` — sideloads sit right after the items they describe."""
-    parts = [b'"' + key.encode() + b'":' + _array(rendered.items)]
-    parts += [b'"' + name.encode() + b'":' + value for name, value in rendered.sideloads]
-    return b"{" + b",".join(parts + members) + b"}"
+    parts = [b'{"', key.encode(), b'":[', b",".join(rendered.items), b"]"]
+    for name, value in rendered.sideloads:
+        parts += [b',"', name.encode(), b'":', value]
+    for member in members:
+        parts += [b",", member]
+    return b"".join([*parts, b"}"])

@@ -18,10 +18,10 @@ from zendesk_export.server.errors import InvalidParameter
 from zendesk_export.server.export.feeds import ExportQuery
 from zendesk_export.server.export.ticket_data import metric_sets
 from zendesk_export.server.model.users import render_group, render_organization, render_user
-from zendesk_export.server.store import ExportRow
+from zendesk_export.server.store import REFERENCE_COLUMNS, ExportRow, references_from_row
 from zendesk_export.tickets import STATUSES, format_time
 
-__all__ = ["TICKET_SIDELOADS", "REFUSED", "Sideloads", "parse_include", "ticket_sideloads"]
+__all__ = ["TICKET_SIDELOADS", "REFUSED", "Sideloads", "parse_include", "ticket_sideloads", "wanted_columns"]
 
 REFUSED = frozenset({"last_audits"})
 _ARRAYS = ("users", "groups", "organizations", "brands", "ticket_forms", "custom_statuses", "sharing_agreements",
@@ -30,6 +30,7 @@ _PROPERTIES = ("comment_count", "dates")
 TICKET_SIDELOADS = frozenset(_ARRAYS + _PROPERTIES)
 _USER_REFS = ("requester_id", "submitter_id", "assignee_id")
 _USER_LISTS = ("collaborator_ids", "follower_ids", "email_cc_ids")
+_WHOLE_TICKETS = frozenset(("metric_sets", "metric_set", "dates"))  # the sideloads that replay whole tickets
 
 
 @dataclass
@@ -50,21 +51,41 @@ def parse_include(params: Mapping[str, str]) -> tuple[str, ...]:
 def ticket_sideloads(query: ExportQuery, rows: Sequence[ExportRow], names: Sequence[str], *,
                      metric_set_per_ticket: bool = False) -> Sideloads:
     """The sideloads ``names`` for one page of tickets. The cursor export gives each ticket its own
-    `metric_set` where the time-based export has a top-level `metric_sets` array (``metric_set_per_ticket``)."""
+    `metric_set` where the time-based export has a top-level `metric_sets` array (``metric_set_per_ticket``).
+    Most sideloads need only the ids a ticket refers to, read from the tickets' columns; the metric ones replay
+    whole tickets, so only they parse the stored JSON."""
     result = Sideloads()
     if not names:
         return result
-    tickets = [orjson.loads(b"{" + r.body + b"}") for r in rows]
     if metric_set_per_ticket:
         names = ["metric_set" if n == "metric_sets" else n for n in names]
+    tickets = _tickets(query, rows, whole=any(n in _WHOLE_TICKETS for n in names))
     for name in names:
         if name in _ARRAYS:
-            records = _ARRAY_BUILDERS[name](query, tickets)
-            result.arrays.append((name, orjson.dumps(records)))
+            result.arrays.append((name, _ARRAY_BUILDERS[name](query, tickets)))
         else:
             for ticket_id, value in _PROPERTY_BUILDERS[name](query, tickets).items():
                 result.properties[ticket_id] = result.properties.get(ticket_id, b"") + value
     return result
+
+
+def wanted_columns(params: Mapping[str, str]) -> tuple[str, ...]:
+    """The tickets columns a page's rows should be read with (``Store.changes``'s ``extra``) for the sideloads
+    ``include`` asks: the reference columns, unless a sideload replays whole tickets or none is asked."""
+    names = parse_include(params)
+    if not names or any(n in _WHOLE_TICKETS for n in names):
+        return ()
+    return REFERENCE_COLUMNS
+
+
+def _tickets(query: ExportQuery, rows: Sequence[ExportRow], *, whole: bool) -> list[dict[str, Any]]:
+    """The page's tickets as sideloads read them: whole (parsed from the stored JSON), or their references,
+    as read with the rows when they were asked for (``wanted_columns``), else read now."""
+    if whole:
+        return [orjson.loads(b"{" + r.body + b"}") for r in rows]
+    if rows and len(rows[0].extra) == len(REFERENCE_COLUMNS):
+        return [references_from_row(r.extra) for r in rows]
+    return query.store.ticket_references(query.account.id, [r.id for r in rows])
 
 
 # -- arrays ----------------------------------------------------------------------------------------
@@ -81,12 +102,43 @@ def _ids(tickets: Sequence[dict[str, Any]], *names: str) -> list[int]:
 
 
 def _records(table: str, keys: tuple[str, ...], render: Callable[[str, dict[str, Any]], dict[str, Any]]
-             ) -> Callable[[ExportQuery, Sequence[dict[str, Any]]], list[dict[str, Any]]]:
-    def build(query: ExportQuery, tickets: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+             ) -> Callable[[ExportQuery, Sequence[dict[str, Any]]], bytes]:
+    """A sideload of stored records. A page's tickets mostly refer to the same few thousand people, so each
+    record's JSON is kept once rendered, reused while the stored record is equal to the one it was made from."""
+    def build(query: ExportQuery, tickets: Sequence[dict[str, Any]]) -> bytes:
         found = query.store.records_by_id(query.account.id, table, _ids(tickets, *keys))
-        return [render(query.base_url, r) for r in found]
+        return _join([_RENDERED.get((query.account.id, table, query.base_url), record, render) for record in found])
 
     return build
+
+
+class _RenderedRecords:
+    """Rendered record JSON by (account, table, base URL, id), with the record it was rendered from: a hit only
+    when the stored record is still equal to it. At most ``limit`` entries (then it starts again): bounded
+    memory whatever the account's size."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.entries: dict[tuple[int, str, str, int], tuple[dict[str, Any], bytes]] = {}
+
+    def get(self, scope: tuple[int, str, str], record: dict[str, Any],
+            render: Callable[[str, dict[str, Any]], dict[str, Any]]) -> bytes:
+        key = (*scope, record["id"])
+        entry = self.entries.get(key)
+        if entry is not None and entry[0] == record:
+            return entry[1]
+        rendered = orjson.dumps(render(scope[2], record))
+        if len(self.entries) >= self.limit:
+            self.entries = {}
+        self.entries[key] = (record, rendered)
+        return rendered
+
+
+_RENDERED = _RenderedRecords(50_000)
+
+
+def _join(items: Sequence[bytes]) -> bytes:
+    return b"[" + b",".join(items) + b"]"
 
 
 def _brands(query: ExportQuery, tickets: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -120,15 +172,20 @@ def _metric_sets(query: ExportQuery, tickets: Sequence[dict[str, Any]]) -> list[
     return metric_sets(query.store, query.account.id, query.base_url, tickets)
 
 
-_ARRAY_BUILDERS: dict[str, Callable[[ExportQuery, Sequence[dict[str, Any]]], list[dict[str, Any]]]] = {
+def _dumped(build: Callable[[ExportQuery, Sequence[dict[str, Any]]], list[dict[str, Any]]]
+            ) -> Callable[[ExportQuery, Sequence[dict[str, Any]]], bytes]:
+    return lambda query, tickets: orjson.dumps(build(query, tickets))
+
+
+_ARRAY_BUILDERS: dict[str, Callable[[ExportQuery, Sequence[dict[str, Any]]], bytes]] = {
     "users": _records("users", _USER_REFS + _USER_LISTS, render_user),
     "groups": _records("groups", ("group_id",), render_group),
     "organizations": _records("organizations", ("organization_id",), render_organization),
-    "brands": _brands,
-    "ticket_forms": _ticket_forms,
-    "custom_statuses": _custom_statuses,
-    "sharing_agreements": lambda query, tickets: [],
-    "metric_sets": _metric_sets,
+    "brands": _dumped(_brands),
+    "ticket_forms": _dumped(_ticket_forms),
+    "custom_statuses": _dumped(_custom_statuses),
+    "sharing_agreements": lambda query, tickets: b"[]",
+    "metric_sets": _dumped(_metric_sets),
 }
 
 

@@ -140,10 +140,25 @@ def render_object(kind: str, obj: Mapping[str, Any], url: str | None) -> dict[st
 
 
 def _known(kind: str, payload: Mapping[str, Any]) -> dict[str, Any]:
+    """The payload's attributes an object of ``kind`` has, each of the JSON type its template gives (422
+    otherwise); a null sent for an attribute that is never null means "not given"."""
     allowed = TEMPLATES[kind]
     extra = {"custom_field_options", "system_field_options", "relationship_target_type", "relationship_filter",
              "sub_type_id", "custom_statuses"}
-    return {k: v for k, v in payload.items() if (k in allowed or k in extra) and k not in _READ_ONLY}
+    known = {k: v for k, v in payload.items() if (k in allowed or k in extra) and k not in _READ_ONLY
+             and not (v is None and allowed.get(k) is not None)}
+    wrong = [k for k, v in known.items() if allowed.get(k) is not None and _json_type(v) != _json_type(allowed[k])]
+    if wrong:
+        raise RecordInvalid({k: [{"description": f"{k.replace('_', ' ').capitalize()}: is invalid",
+                                  "error": "InvalidValue"}] for k in wrong})
+    return known
+
+
+def _json_type(value: Any) -> str:
+    """The JSON type of a value as the published schema names it (a bool is no integer; an integer too large
+    for 64 bits arrives as a float, and is no integer either)."""
+    kinds = {bool: "boolean", int: "integer", float: "number", str: "string", list: "array", dict: "object"}
+    return kinds.get(type(value), "null")
 
 
 def _mirror(obj: dict[str, Any], payload: Mapping[str, Any]) -> None:
@@ -189,7 +204,4 @@ def schema_of(kind: str, has_url: bool, stored: bool = True) -> dict[str, Any]:
 
 
 def _value_schema(value: Any) -> dict[str, Any]:
-    if value is None:
-        return {"nullable": True}
-    kinds = {bool: "boolean", int: "integer", float: "number", str: "string", list: "array", dict: "object"}
-    return {"type": kinds[type(value)]}
+    return {"nullable": True} if value is None else {"type": _json_type(value)}

@@ -1,10 +1,11 @@
 """Realistic synthetic tickets, reproducible from a seed.
 
 Shape of the data, chosen to exercise what breaks exporters: requesters from a pool of end users (who joined
-over the year before), agents and groups, every status/priority/type, tags and custom fields (text, drop-down,
-checkbox), creation spread over six months with updates days later, ~4% deleted (some scrubbed after 30 days, as
-Zendesk does), and ~10% of tickets in bursts of up to 2,000 sharing one ``generated_timestamp`` second (bulk
-imports and macros do this). Every ticket is at least two minutes old, so it is visible to the export at once.
+over the year before), agents and groups, every status/priority/type, tags and every custom field (a value of
+each field's type, ``model.custom_fields``, and the tags drop-downs put on), creation spread over six months
+with updates days later, ~4% deleted (some scrubbed after 30 days, as Zendesk does), and ~10% of tickets in
+bursts of up to 2,000 sharing one ``generated_timestamp`` second (bulk imports and macros do this). Every
+ticket is at least two minutes old, so it is visible to the export at once.
 
 The tickets hang together as a real account's do: each carries its requester's organization; an emailed one
 names its recipient; incidents point at problems that know they have incidents; tasks have due dates; an agent
@@ -20,8 +21,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from zendesk_export.server.model.audits import comment_event, field_event
+from zendesk_export.server.model.custom_fields import retag, seed_value
 from zendesk_export.server.model.ratings import rating_record
-from zendesk_export.server.model.reference import People, seed_reference
+from zendesk_export.server.model.reference import CUSTOM_FIELDS, People, seed_reference
 from zendesk_export.server.model.scrub import SCRUB_AFTER, SCRUBBED
 from zendesk_export.server.model.tickets import (
     CREATE_EVENT_FIELDS,
@@ -148,6 +150,7 @@ def _ticket(draw: _Draw, burst_at: int | None) -> dict[str, Any]:
         "generated_timestamp": updated if burst_at is not None else min(updated + rng.choice((0, 1, 1, 2)), now - 61),
     }
     ticket["follower_ids"] = ticket["collaborator_ids"]
+    ticket["tags"] = retag(ticket["tags"], _FIELDS, {}, {f["id"]: f["value"] for f in ticket["custom_fields"]})
     _link_and_schedule(draw, ticket)
     ticket["audits"] = _audits(ticket)
     if rng.random() < 0.04:
@@ -225,13 +228,13 @@ def _via(rng: random.Random) -> dict[str, Any]:
     return {"channel": channel, "source": source}
 
 
+# The account's custom ticket fields (``model.reference``), as the values of seeded tickets are typed by them.
+_FIELDS = {i: {"id": i, "type": kind, "title": title, **extra} for i, kind, title, extra in CUSTOM_FIELDS}
+
+
 def _custom_fields(rng: random.Random) -> list[dict[str, Any]]:
-    text_id, dropdown_id, checkbox_id = CUSTOM_FIELD_IDS
-    return [
-        {"id": text_id, "value": rng.choice((None, f"order-{rng.randrange(10**6)}"))},
-        {"id": dropdown_id, "value": rng.choice((None, "tier_free", "tier_pro", "tier_enterprise"))},
-        {"id": checkbox_id, "value": rng.random() < 0.3},
-    ]
+    """Every custom field of the account, as Zendesk lists them on a ticket, each with a value of its type."""
+    return [{"id": i, "value": seed_value(field, rng)} for i, field in _FIELDS.items()]
 
 
 def _rating(draw: _Draw, status: str) -> dict[str, Any] | None:

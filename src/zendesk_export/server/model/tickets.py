@@ -12,6 +12,7 @@ from typing import Any
 
 from zendesk_export.server.errors import RecordInvalid, RecordNotFound
 from zendesk_export.server.model.audits import API_VIA, Audit, Origin
+from zendesk_export.server.model.custom_fields import Field, account_fields, retag, typed_custom_fields
 from zendesk_export.server.model.ids import ascii_digits, is_id
 from zendesk_export.server.store import Store, Writer
 from zendesk_export.tickets import PRIORITIES, STATUSES, TICKET_FIELDS, TYPES, format_time, parse_time
@@ -132,8 +133,10 @@ def create_one(store: Store, account_id: int, now: int, caller_id: int, origin: 
     comment = _comment(payload, creating=True)
     if comment is None:
         raise RecordInvalid({"base": [_blank_description()]})
+    defined = _typed(store, account_id, fields)
     with store.write(account_id) as writer:
         ticket = _new_ticket(store, account_id, writer, fields, comment, caller_id, now)
+        ticket["tags"] = retag(ticket["tags"], defined, {}, _values(ticket["custom_fields"]))
         audit = Audit(writer, origin, ticket["id"], caller_id, now)
         audit.comment(comment)
         for name in CREATE_EVENT_FIELDS + tuple(n for n in OPTIONAL_CREATE_FIELDS if ticket.get(n)):
@@ -169,6 +172,7 @@ def update_one(store: Store, account_id: int, now: int, caller_id: int, origin: 
     """Update one ticket (single update and each item of update_many) → (ticket, audit)."""
     fields = validate(payload)
     comment = _comment(payload, creating=False)
+    defined = _typed(store, account_id, fields)
     with store.write(account_id) as writer:
         ticket = _live_ticket(writer, ticket_id)
         if ticket["status"] == "closed":
@@ -177,7 +181,7 @@ def update_one(store: Store, account_id: int, now: int, caller_id: int, origin: 
         audit = Audit(writer, origin, ticket["id"], caller_id, now)
         if comment:
             audit.comment(comment)
-        _apply_changes(ticket, fields, payload, audit)
+        _apply_changes(ticket, fields, payload, audit, defined)
         ticket["generated_timestamp"] = max(now, ticket["generated_timestamp"])
         if audit.events:
             ticket["updated_at"] = now
@@ -186,15 +190,31 @@ def update_one(store: Store, account_id: int, now: int, caller_id: int, origin: 
     return ticket, saved
 
 
-def _apply_changes(ticket: dict[str, Any], fields: dict[str, Any], payload: dict[str, Any], audit: Audit) -> None:
+def _typed(store: Store, account_id: int, fields: dict[str, Any]) -> dict[int, Field]:
+    """Custom field values typed by the account's ticket fields (422 for a value its field cannot hold), in
+    place; returns those fields, by id."""
+    if not fields.get("custom_fields"):
+        return {}
+    defined = account_fields(store, account_id, fields["custom_fields"])
+    fields["custom_fields"] = typed_custom_fields(defined, fields["custom_fields"])
+    return defined
+
+
+def _values(custom_fields: list[dict[str, Any]]) -> dict[int, Any]:
+    return {f["id"]: f.get("value") for f in custom_fields}
+
+
+def _apply_changes(ticket: dict[str, Any], fields: dict[str, Any], payload: dict[str, Any], audit: Audit,
+                   defined: dict[int, Field]) -> None:
     if "subject" in fields and "raw_subject" not in fields:
         ticket["raw_subject"] = fields["subject"]  # follows the subject silently: Zendesk audits `subject` only
     if "status" in fields:
         fields["custom_status_id"] = CUSTOM_STATUS_IDS[fields["status"]]
+    tags = fields.get("tags", ticket["tags"])
     if "custom_fields" in fields:
         merged = {f["id"]: f for f in ticket["custom_fields"]} | {f["id"]: f for f in fields["custom_fields"]}
+        tags = retag(tags, defined, _values(ticket["custom_fields"]), _values(fields["custom_fields"]))
         fields["custom_fields"] = list(merged.values())
-    tags = fields.get("tags", ticket["tags"])
     for key, op in (("additional_tags", "add"), ("remove_tags", "remove")):
         if key in payload:
             try:

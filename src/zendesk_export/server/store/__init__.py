@@ -15,12 +15,16 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
 
+import orjson
+
 from zendesk_export.clock import ClockState
 
 __all__ = [
     "Account",
     "User",
     "ExportRow",
+    "REFERENCE_COLUMNS",
+    "references_from_row",
     "DuplicateRecord",
     "StoreUnavailable",
     "Store",
@@ -67,6 +71,24 @@ class ExportRow(NamedTuple):
     id: int
     generated_timestamp: int
     body: bytes
+    extra: tuple[Any, ...] = ()  # the extra columns a feed asked for with each row (``Store.changes``)
+
+
+# The tickets columns that name what a ticket refers to: sideloads read them instead of parsing each ticket's
+# stored JSON (the id lists are stored as JSON text).
+REFERENCE_COLUMNS = ("id", "status", "requester_id", "submitter_id", "assignee_id", "organization_id", "group_id",
+                     "collaborator_ids", "follower_ids", "email_cc_ids", "brand_id", "ticket_form_id",
+                     "custom_status_id")
+_REFERENCE_LISTS = ("collaborator_ids", "follower_ids", "email_cc_ids")
+
+
+def references_from_row(row: Sequence[Any]) -> dict[str, Any]:
+    """``REFERENCE_COLUMNS`` values → a dict of them, the id lists parsed."""
+    references = dict(zip(REFERENCE_COLUMNS, row, strict=True))
+    for name in _REFERENCE_LISTS:  # most lists are empty: "[]" needs no parsing
+        value = references[name]
+        references[name] = orjson.loads(value) if value and value != "[]" else []
+    return references
 
 
 class DuplicateRecord(Exception):
@@ -162,6 +184,22 @@ class Store(Protocol):
         """Each bucket's stored ``(window_start, count)``, read without counting (for watching, not limiting)."""
         ...
 
+    def append_journal(self, account_id: int, entry: str, keep: int) -> int:
+        """Append one request journal entry (JSON) of the account, keeping about its ``keep`` newest; the
+        entry's number, increasing in arrival order across every process sharing the database."""
+        ...
+
+    def journal(self, account_id: int, limit: int) -> list[tuple[int, str]]:
+        """The account's ``limit`` newest journal entries, oldest first, each with its number."""
+        ...
+
+    def clear_journal(self, account_id: int) -> None: ...
+
+    def change_shared_state(self, account_id: int, name: str, change: Callable[[str | None], str]) -> str:
+        """Replace the account's state ``name`` (None: never set) by ``change`` of it, atomically across threads
+        and processes; the new value. ``change`` runs inside the lock: it must be short and touch nothing else."""
+        ...
+
     def user_by_email(self, account_id: int, email: str) -> User | None: ...
 
     def user(self, account_id: int, user_id: int) -> User | None: ...
@@ -208,9 +246,11 @@ class Store(Protocol):
 
     # -- the export family (issue 3) ----------------------------------------------------------------
     def changes(self, account_id: int, kind: str, after: tuple[int, int], cutoff: int, limit: int,
-                exclude_deleted: bool = False) -> list[ExportRow]:
+                exclude_deleted: bool = False, extra: Sequence[str] = ()) -> list[ExportRow]:
         """A feed (tickets, audits, users, organizations) after position (key, id), key <= cutoff, in
-        (key, id) order, at most ``limit`` (-1: all). Bodies: stored ticket JSON, audit JSON, or the record as JSON."""
+        (key, id) order, at most ``limit`` (-1: all). Bodies: stored ticket JSON, audit JSON, or the record as JSON.
+        ``extra``: tickets columns read with each row (into ``ExportRow.extra``), so that the page's
+        sideloads need not read the rows again."""
         ...
 
     def records_by_id(self, account_id: int, table: str, ids: Iterable[int]) -> list[dict[str, Any]]: ...
@@ -221,6 +261,11 @@ class Store(Protocol):
     def insert_records(self, account_id: int, table: str, records: Iterable[dict[str, Any]]) -> int: ...
 
     def tickets_by_id(self, account_id: int, ids: Sequence[int]) -> list[ExportRow]: ...
+
+    def ticket_references(self, account_id: int, ids: Sequence[int]) -> list[dict[str, Any]]:
+        """The tickets among ``ids`` as their id, status and the ids they refer to (people, groups,
+        organizations, brand, form, custom status: ``sql.REFERENCE_COLUMNS``), read from their columns."""
+        ...
 
     # -- declared resources (issue 9): ``table`` "records" holds every ``kind``; users, groups and
     # organizations are paged from their own tables (``kind`` None) -------------------------------------

@@ -20,7 +20,7 @@ its place (they are only queried), and a ticket is read back from its stored ``b
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -41,6 +41,7 @@ from zendesk_export.server.store import DEMO, DuplicateRecord, ExportRow, StoreU
 from zendesk_export.server.store.sql import (
     AUDIT_COLUMNS,
     CREDENTIAL_COLUMNS,
+    JOURNAL_TRIM_EVERY,
     POSTGRES,
     RECORD_COLUMNS,
     BaseWriter,
@@ -52,6 +53,7 @@ from zendesk_export.server.store.sql import (
     export_rows_sql,
     hit_rate_counters_sql,
     insert_sql,
+    journal_sql,
     migrations,
     number_batch,
     prepare_token_key,
@@ -74,6 +76,7 @@ _MAX_IDLE = 60.0  # seconds an idle connection above the minimum is kept
 
 # The SQLite migrations in PostgreSQL types (one numbering: a later change lands in both as the same version).
 MIGRATIONS: tuple[str, ...] = migrations(POSTGRES)
+_JOURNAL = journal_sql(POSTGRES)
 
 
 def split_url(url: str) -> tuple[str, str]:
@@ -333,6 +336,39 @@ class PostgresStore(Queries):
     def clear_rate_counters(self, account_id: int) -> None:
         with self._transaction() as conn:
             conn.execute("DELETE FROM rate_counters WHERE account_id = %s", (account_id,))
+
+    # -- serve --workers: the journal and shared state, one short transaction each -------------------------
+    def append_journal(self, account_id: int, entry: str, keep: int) -> int:
+        """Committed without waiting for the WAL flush (visible to every session at once all the same): one
+        flush per request would cost more than the request, and a journal entry lost in a database crash costs
+        nothing."""
+        with self._transaction() as conn:
+            conn.execute("SET LOCAL synchronous_commit TO OFF")
+            row = conn.execute(_JOURNAL["append"], (account_id, entry)).fetchone()
+            seq = int(row[0]) if row else 0
+            if seq % JOURNAL_TRIM_EVERY == 0:
+                conn.execute(_JOURNAL["trim"], (account_id, account_id, keep))
+        return seq
+
+    def journal(self, account_id: int, limit: int) -> list[tuple[int, str]]:
+        rows = self._rows(_JOURNAL["newest"], (account_id, limit))
+        return [(int(seq), entry) for seq, entry in reversed(rows)]
+
+    def clear_journal(self, account_id: int) -> None:
+        with self._transaction() as conn:
+            conn.execute(_JOURNAL["clear"], (account_id,))
+
+    def change_shared_state(self, account_id: int, name: str, change: Callable[[str | None], str]) -> str:
+        """The row is locked (``FOR UPDATE``) from its read to the commit: other processes changing it wait."""
+        with self._transaction() as conn:
+            conn.execute("INSERT INTO shared_state (account_id, name, value) VALUES (%s, %s, '') "
+                         "ON CONFLICT DO NOTHING", (account_id, name))
+            row = conn.execute("SELECT value FROM shared_state WHERE account_id = %s AND name = %s FOR UPDATE",
+                               (account_id, name)).fetchone()
+            value = change(row[0] if row and row[0] else None)
+            conn.execute("UPDATE shared_state SET value = %s WHERE account_id = %s AND name = %s",
+                         (value, account_id, name))
+        return value
 
     def rate_counters(self, account_id: int) -> dict[str, tuple[int, int]]:
         rows = self._rows("SELECT bucket, window_start, count FROM rate_counters WHERE account_id = %s", (account_id,))

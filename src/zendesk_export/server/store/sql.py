@@ -22,12 +22,14 @@ import orjson
 from zendesk_export.clock import ClockState
 from zendesk_export.server.store import (
     DEMO,
+    REFERENCE_COLUMNS,
     Account,
     DuplicateRecord,
     ExportRow,
     User,
     hash_secret,
     keyed_token_hash,
+    references_from_row,
     rehash_legacy_token,
     verify_password,
 )
@@ -37,6 +39,9 @@ if TYPE_CHECKING:
     from _typeshed import SupportsKeysAndGetItem
 
 __all__ = [
+    "JOURNAL_TRIM_EVERY",
+    "shared_tables",
+    "journal_sql",
     "AUDIT_COLUMNS",
     "Condition",
     "Order",
@@ -243,7 +248,42 @@ def migrations(d: Dialect) -> tuple[str, ...]:
     CREATE INDEX users_created ON users (account_id, created_at DESC, id);
     CREATE INDEX organizations_created ON organizations (account_id, created_at DESC, id)
     """,
+        # serve --workers N: what the admin API controls and every server process must see alike, the request
+        # journal and the fault rules' counters (SQLite keeps them in the counters' side file instead).
+        shared_tables(d),
+        # Scoped lists: an organization's tickets, the tickets a user requested, each a page along an index.
+        """
+    CREATE INDEX tickets_organization ON tickets (account_id, organization_id, id);
+    CREATE INDEX tickets_requester ON tickets (account_id, requester_id, id)
+    """,
     )
+
+
+def shared_tables(d: Dialect, *, if_missing: bool = False) -> str:
+    """The tables of ``serve --workers``' shared state: the request journal and named per-account values."""
+    exists = "IF NOT EXISTS " if if_missing else ""
+    return f"""
+    CREATE TABLE {exists}shared_journal (seq {d.accounts_id}, account_id {d.integer} NOT NULL, entry TEXT NOT NULL);
+    CREATE INDEX {exists}shared_journal_account ON shared_journal (account_id, seq);
+    CREATE TABLE {exists}shared_state (
+        account_id {d.integer} NOT NULL, name TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (account_id, name))
+    """
+
+
+def journal_sql(d: Dialect) -> dict[str, str]:
+    """The request journal's statements: append (returning the entry's number), the newest entries, trimming
+    to the newest ``keep``, clearing."""
+    m = d.mark
+    return {
+        "append": f"INSERT INTO shared_journal (account_id, entry) VALUES ({m}, {m}) RETURNING seq",
+        "newest": f"SELECT seq, entry FROM shared_journal WHERE account_id = {m} ORDER BY seq DESC LIMIT {m}",
+        "trim": f"DELETE FROM shared_journal WHERE account_id = {m} AND seq <= (SELECT seq FROM shared_journal "
+                f"WHERE account_id = {m} ORDER BY seq DESC LIMIT 1 OFFSET {m})",
+        "clear": f"DELETE FROM shared_journal WHERE account_id = {m}",
+    }
+
+
+JOURNAL_TRIM_EVERY = 64  # appends between two trims: the journal holds at most ``keep`` + this many rows
 
 
 # -- SQL text -------------------------------------------------------------------------------------------
@@ -334,7 +374,11 @@ def _resource_from_row(table: str, row: SupportsKeysAndGetItem[str, Any]) -> dic
 
 def body_row(row: Sequence[Any]) -> ExportRow:
     """A feed row of (id, key, stored body as bytes or text) → an ExportRow."""
-    return ExportRow(row[0], row[1], row[2] if isinstance(row[2], bytes) else row[2].encode())
+    return ExportRow(row[0], row[1], _bytes(row[2]))
+
+
+def _bytes(body: bytes | str) -> bytes:
+    return body if isinstance(body, bytes) else body.encode()
 
 
 def audit_values(account_id: int, audit: dict[str, Any]) -> tuple[Any, ...]:
@@ -612,13 +656,15 @@ class Queries:
 
     # -- feeds ----------------------------------------------------------------------------------------
     def changes(self, account_id: int, kind: str, after: tuple[int, int], cutoff: int, limit: int,
-                exclude_deleted: bool = False) -> list[ExportRow]:
+                exclude_deleted: bool = False, extra: Sequence[str] = ()) -> list[ExportRow]:
         """Items of a feed with (key, id) > ``after`` and key <= ``cutoff``, in (key, id) order: one range scan
         of the (account_id, key, id) index."""
         d = self.dialect
         table, key, body = FEEDS[kind]
+        if extra and (kind != "tickets" or not _TABLE_COLUMNS["tickets"].issuperset(extra)):
+            raise ValueError(f"no extra columns {extra} on the {kind} feed")
         deleted = " AND status != 'deleted'" if exclude_deleted and kind == "tickets" else ""
-        selected = "*" if body == "*" else f"id, {key}, {body}"
+        selected = "*" if body == "*" else ", ".join(("id", key, body, *extra))
         if d.row_compare:
             position, at = f"({key}, id) > ({d.mark}, {d.mark})", [after[0], after[1]]
         else:
@@ -626,6 +672,8 @@ class Queries:
         query = (f"SELECT {selected} FROM {table} WHERE account_id = {d.mark} AND {position} "
                  f"AND {key} <= {d.mark}{deleted} ORDER BY {key}, id LIMIT {d.mark}")
         args = [account_id, *at, cutoff, d.limit(limit)]
+        if extra:
+            return [ExportRow(r[0], r[1], _bytes(r[2]), tuple(r[3:])) for r in self._rows(query, args)]
         if body != "*":
             return [body_row(r) for r in self._rows(query, args)]
         return [ExportRow(r["id"], r[key], orjson.dumps(record_from_row(r))) for r in self._dicts(query, args)]
@@ -733,6 +781,16 @@ class Queries:
             f"AND status != 'deleted' AND id IN ({marks(self.dialect, len(wanted))}) ORDER BY id",
             (account_id, *wanted))
         return [body_row(r) for r in rows]
+
+    def ticket_references(self, account_id: int, ids: Sequence[int]) -> list[dict[str, Any]]:
+        """The reference columns of the tickets among ``ids`` (deleted ones included), by id: one probe of the
+        primary key per ticket, no JSON body read."""
+        wanted = sorted(set(ids))
+        if not wanted:
+            return []
+        rows = self._rows(f"SELECT {', '.join(REFERENCE_COLUMNS)} FROM tickets WHERE account_id = {self.dialect.mark} "
+                          f"AND id IN ({marks(self.dialect, len(wanted))}) ORDER BY id", (account_id, *wanted))
+        return [references_from_row(row) for row in rows]
 
     def comment_counts(self, account_id: int, ticket_ids: Sequence[int]) -> dict[int, int]:
         """Comments per ticket, counted over its audits in one query (audits hold at most one comment)."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
@@ -25,6 +25,7 @@ from zendesk_export.server.store import DEMO, DuplicateRecord, ExportRow, StoreU
 from zendesk_export.server.store.sql import (
     AUDIT_COLUMNS,
     CREDENTIAL_COLUMNS,
+    JOURNAL_TRIM_EVERY,
     RECORD_COLUMNS,
     SQLITE,
     BaseWriter,
@@ -36,12 +37,14 @@ from zendesk_export.server.store.sql import (
     export_rows_sql,
     hit_rate_counters_sql,
     insert_sql,
+    journal_sql,
     migrations,
     number_batch,
     prepare_token_key,
     record_from_row,
     row_values,
     seed_batches,
+    shared_tables,
     split_record,
     ticket_columns,
     upsert_sql,
@@ -51,7 +54,11 @@ from zendesk_export.tickets import TICKET_FIELDS
 __all__ = ["SQLiteStore", "MIGRATIONS", "row_to_ticket", "counters_path"]
 
 MIGRATIONS: tuple[str, ...] = migrations(SQLITE)
+_JOURNAL = journal_sql(SQLITE)
 _CHUNK = 2000  # seeded tickets per transaction: bounded memory, and the longest an API write waits
+_MMAP_SIZE = 0x7FFF0000
+_BULK_CACHE = -262_144  # KiB (256 MiB) of page cache while seeding
+_DEFAULT_CACHE = -2000  # SQLite's default
 _COUNTERS = """CREATE TABLE IF NOT EXISTS rate_counters (
     account_id INTEGER NOT NULL, bucket TEXT NOT NULL, window_start INTEGER NOT NULL, count INTEGER NOT NULL,
     PRIMARY KEY (account_id, bucket))"""
@@ -68,6 +75,9 @@ def _connect(path: str) -> sqlite3.Connection:
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute("PRAGMA busy_timeout=30000")
+    # Read the file through a memory map (up to SQLite's 2 GB cap): a page of 1000 tickets touches about as many
+    # database pages, and mapped pages cost no read() call each; the OS page cache is shared by every connection.
+    conn.execute(f"PRAGMA mmap_size={_MMAP_SIZE}")
     return conn
 
 
@@ -171,6 +181,7 @@ class SQLiteStore(Queries):
         if conn is None:
             conn = self._local.counters = _connect(counters_path(self.path))
             conn.execute(_COUNTERS)
+            conn.executescript(shared_tables(SQLITE, if_missing=True))
         return conn
 
     @contextmanager
@@ -262,9 +273,42 @@ class SQLiteStore(Queries):
         self._counters().execute("DELETE FROM rate_counters WHERE account_id = ?", (account_id,))
 
     def delete_account(self, account_id: int) -> None:
-        """The account's rows, and its counters in the side file (a later account could be given its id)."""
+        """The account's rows, and its counters, journal and shared state in the side file (a later account
+        could be given its id)."""
         super().delete_account(account_id)
         self.clear_rate_counters(account_id)
+        self.clear_journal(account_id)
+        self._counters().execute("DELETE FROM shared_state WHERE account_id = ?", (account_id,))
+
+    # -- serve --workers: the journal and shared state, in the side file (one short write each) ------------
+    def append_journal(self, account_id: int, entry: str, keep: int) -> int:
+        conn = self._counters()
+        seq = int(conn.execute(_JOURNAL["append"], (account_id, entry)).fetchone()[0])
+        if seq % JOURNAL_TRIM_EVERY == 0:
+            conn.execute(_JOURNAL["trim"], (account_id, account_id, keep))
+        return seq
+
+    def journal(self, account_id: int, limit: int) -> list[tuple[int, str]]:
+        rows = self._counters().execute(_JOURNAL["newest"], (account_id, limit)).fetchall()
+        return [(int(seq), entry) for seq, entry in reversed(rows)]
+
+    def clear_journal(self, account_id: int) -> None:
+        self._counters().execute(_JOURNAL["clear"], (account_id,))
+
+    def change_shared_state(self, account_id: int, name: str, change: Callable[[str | None], str]) -> str:
+        conn = self._counters()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            row = conn.execute("SELECT value FROM shared_state WHERE account_id = ? AND name = ?",
+                               (account_id, name)).fetchone()
+            value = change(row[0] if row else None)
+            conn.execute("INSERT OR REPLACE INTO shared_state (account_id, name, value) VALUES (?, ?, ?)",
+                         (account_id, name, value))
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        return value
 
     def rate_counters(self, account_id: int) -> dict[str, tuple[int, int]]:
         rows = self._counters().execute(
@@ -305,15 +349,33 @@ class SQLiteStore(Queries):
     def insert_tickets(self, account_id: int, tickets: Iterable[dict[str, Any]]) -> int:
         """Seeding in batches of ``_CHUNK``, each one short transaction: other writers get their turn in between."""
         count, placed = 0, dict[int, int]()
-        for batch in seed_batches(tickets, _CHUNK):
-            with self._transaction() as conn:
-                numbers = Sequences(conn, account_id, SQLITE)
-                audits = number_batch(account_id, batch, numbers, placed, count)
-                conn.executemany(_INSERT_TICKET, [row_values(account_id, t) for t in batch])
-                conn.executemany(_INSERT_AUDIT, audits)
-                numbers.save()
-            count += len(batch)
+        with self._bulk_load():
+            for batch in seed_batches(tickets, _CHUNK):
+                with self._transaction() as conn:
+                    numbers = Sequences(conn, account_id, SQLITE)
+                    audits = number_batch(account_id, batch, numbers, placed, count)
+                    conn.executemany(_INSERT_TICKET, [row_values(account_id, t) for t in batch])
+                    conn.executemany(_INSERT_AUDIT, audits)
+                    numbers.save()
+                count += len(batch)
         return count
+
+    @contextmanager
+    def _bulk_load(self) -> Iterator[None]:
+        """Seeding: this connection keeps a large page cache (the tickets' and audits' indexes take rows in
+        random order: a small cache would read their pages again and again). A database that holds no ticket
+        yet is also written without syncing (``synchronous=OFF``): a crash of the machine mid-seed may leave an
+        unusable file, which held nothing but the seed being made; a database with data keeps its syncs."""
+        conn = self._conn()
+        fresh = conn.execute("SELECT 1 FROM tickets LIMIT 1").fetchone() is None
+        conn.execute(f"PRAGMA cache_size={_BULK_CACHE}")
+        if fresh:
+            conn.execute("PRAGMA synchronous=OFF")
+        try:
+            yield
+        finally:
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute(f"PRAGMA cache_size={_DEFAULT_CACHE}")
 
     def insert_records(self, account_id: int, table: str, records: Iterable[dict[str, Any]]) -> int:
         """Bulk insert (seeding); records whose id or unique name exists are kept as they are."""
