@@ -59,6 +59,11 @@ def bind_custom_fields(sink: Any, table: Table, fields: Iterable[Mapping[str, An
     return replace(table, enrich=Enricher(obj, binding.bindings))
 
 
+#: One binding at a time in a process: the streams of a run bind on their own threads and connections, and
+#: PostgreSQL's ``CREATE TABLE IF NOT EXISTS`` fails when another transaction creates the same table meanwhile.
+_ONE_BINDING = threading.Lock()
+
+
 class BindingSink:
     """A SQL sink writing stream ``name`` with its analyst tables: the first write (``write`` for the ticket
     export, ``write_stream`` for the others) binds the custom fields from ``fetch_fields()`` first; every write
@@ -75,7 +80,9 @@ class BindingSink:
     def _bind(self) -> Table:
         with self.lock:
             if not self.bound:
-                self.table = bind_custom_fields(self.sink, self.table, self.fetch_fields())
+                fields = self.fetch_fields()
+                with _ONE_BINDING:
+                    self.table = bind_custom_fields(self.sink, self.table, fields)
                 if self.name == "tickets":
                     self.sink.use_table(self.table)
                 self.bound = True
