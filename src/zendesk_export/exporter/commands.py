@@ -17,9 +17,8 @@ import orjson
 
 from zendesk_export.redaction import redact_secrets
 
-from .engine import RunSummary, default_streams, run_streams
+from .engine import RunSummary, default_streams, export_tickets, run_streams
 from .errors import EXIT_INTERRUPTED, ExportError
-from .export import run_export
 from .outputs import check_output, sideloads_held
 from .reporting import Reporter, progress_display
 from .settings import EXPORT_SETTINGS, REPORT_SETTINGS, ExportConfig, add_arguments, resolve
@@ -106,7 +105,7 @@ def _export(args: argparse.Namespace, reporter: Reporter) -> int:
     names = config.streams or default_streams(check_output(config.out).kind)
     if names == ("tickets",):  # the ticket export alone, exactly as before streams existed
         with reporter.progress() as report:
-            summary = run_export(config, on_progress=report)
+            summary = export_tickets(config, on_progress=report)
         reporter.summary(summary, config.out)
         return 0
     return _export_streams(config, names, reporter)

@@ -20,21 +20,23 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from typing import Any
 
 import httpx
 
 from .client import ZendeskClient
 from .errors import CheckpointMismatch, ConfigError, ExportError, MalformedPage, OutputError, TooRecentStartTime
-from .export import ExportSummary, Progress, _output_errors, _Stalls, _too_recent, run_export
+from .export import ExportSummary, Progress, _output_errors, _owned_sink, _Stalls, _too_recent, run_export
 from .outputs import check_output, discard_new_entries, existing_entries
 from .pacer import Pacer
 from .settings import ExportConfig
 from .sinks._tables import TABLES
 from .sinks.base import StreamState, WriteResult
 from .streams import FILE_STREAMS, Stream, parse_streams, stream
+from .warehouse import FIELD_STREAMS, BindingSink
 
-__all__ = ["LIST_PAGE_SIZE", "RunSummary", "StreamResult", "default_streams", "run_streams"]
+__all__ = ["LIST_PAGE_SIZE", "RunSummary", "StreamResult", "default_streams", "export_tickets", "run_streams"]
 
 LIST_PAGE_SIZE = 100  # Zendesk's largest cursor page for the reference lists
 
@@ -121,6 +123,25 @@ def run_streams(config: ExportConfig, out: str | None = None, streams: str | Seq
     return summary
 
 
+def export_tickets(config: ExportConfig, *, on_progress: Callable[[Progress], None] | None = None) -> ExportSummary:
+    """The ticket export alone (``--streams tickets``), as :func:`.export.run_export` runs it; into a SQL output
+    with the tickets' derived tables and custom-field columns, named from the ticket fields fetched before the
+    first write (one request on the plan budget; the ``ticket_fields`` stream itself is not written)."""
+    def fields() -> list[dict[str, Any]]:
+        with ZendeskClient(config, pacer=Pacer()) as client:
+            return _field_definitions(client, "tickets")
+
+    with _owned_sink(config.out, config.include) as sink:
+        target = BindingSink(sink, "tickets", fields) if hasattr(sink, "use_table") else sink
+        return run_export(config, target, on_progress=on_progress)
+
+
+def _field_definitions(client: ZendeskClient, obj: str) -> list[dict[str, Any]]:
+    """Every field definition of ``obj`` (tickets, users, organizations), all pages."""
+    definitions = stream(FIELD_STREAMS[obj])
+    return [field for objects, _after, _last in _list_pages(client, definitions, "") for field in objects]
+
+
 def default_streams(kind: str) -> tuple[str, ...]:
     """What an export writes when ``--streams`` is not given: every stream, or tickets for the file outputs."""
     return FILE_STREAMS if kind in ("jsonl", "parquet") else parse_streams("all")
@@ -146,6 +167,9 @@ class _StreamsRun:
         try:
             for name in self.names:
                 sinks[name] = self._open(name)
+            for name in self.names:
+                if sinks[name] is not None and hasattr(sinks[name], "use_table"):  # SQL: with analyst tables
+                    sinks[name] = BindingSink(sinks[name], name, partial(self._fields, name))
             threads = {name: threading.Thread(target=self._guarded, args=(stream(name), sinks[name]),
                                               name=f"stream-{name}", daemon=True)
                        for name in self.names if sinks[name] is not None}
@@ -187,6 +211,11 @@ class _StreamsRun:
         """A client of the stream's own (its counts are its own), on the pacer of its budget."""
         return ZendeskClient(self.config, sleep=self.sleep, transport=self.transport,
                              pacer=self.pacers[item.incremental])
+
+    def _fields(self, name: str) -> list[dict[str, Any]]:
+        """The field definitions of ``name``'s custom fields, on the reference lists' budget."""
+        with self._client(stream(FIELD_STREAMS[name])) as client:
+            return _field_definitions(client, name)
 
     def _guarded(self, item: Stream, sink: Any) -> None:
         result = self.summary.streams[item.name]

@@ -58,6 +58,7 @@ class StreamTables:
     def __init__(self, dialect: Dialect) -> None:
         self.d = dialect
         self.columns: dict[str, tuple[Column, ...]] = {}
+        self.added: dict[str, tuple[Column, ...]] = {}  # the columns given to add_columns, by table
 
     # -- schema -------------------------------------------------------------------------------------------
     def ensure_checkpoints(self, cur: Any) -> None:
@@ -91,15 +92,20 @@ class StreamTables:
     def forget(self, table: Table) -> None:
         """Drop what was learnt of ``table`` (after a rolled-back transaction that may have created it)."""
         self.columns.pop(table.name, None)
+        self.added.pop(table.name, None)
 
     def add_columns(self, cur: Any, table: Table, columns: Sequence[Column]) -> list[Column]:
-        """Add the ``columns`` that ``table`` does not have yet; return those added."""
+        """Add the ``columns`` that ``table`` does not have yet; return those added. The kinds given here are
+        the truth for columns found in the database (SQLite cannot tell a JSON column from a TEXT one), and
+        these are the columns :meth:`write_added` fills."""
         self.ensure(cur, table)
+        given = {c.name: c for c in columns}
         have = {c.name for c in self.columns[table.name]}
         added = [c for c in columns if c.name not in have]
         for column in added:
             self._add_column(cur, table.name, column)
-        self.columns[table.name] = (*self.columns[table.name], *added)
+        self.columns[table.name] = (*(given.get(c.name, c) for c in self.columns[table.name]), *added)
+        self.added[table.name] = tuple(columns)
         return added
 
     def _create_sql(self, table: Table) -> str:
@@ -111,9 +117,12 @@ class StreamTables:
         return f"CREATE TABLE IF NOT EXISTS {self.d.qualify(table.name)} ({', '.join(defs)})"
 
     def _create_child_sql(self, child: Child) -> str:
-        defs = [f"{quote(c.name)} {self.d.types[c.kind]}" for c in child.columns]
-        key = ", ".join(quote(name) for name in child.key)
-        return f"CREATE TABLE IF NOT EXISTS {self.d.qualify(child.name)} ({', '.join(defs)}, PRIMARY KEY ({key}))"
+        return self._create_keyed_sql(child.name, child.columns, child.key)
+
+    def _create_keyed_sql(self, name: str, columns: Sequence[Column], key: Sequence[str]) -> str:
+        defs = [f"{quote(c.name)} {self.d.types[c.kind]}" for c in columns]
+        keys = ", ".join(quote(column) for column in key)
+        return f"CREATE TABLE IF NOT EXISTS {self.d.qualify(name)} ({', '.join(defs)}, PRIMARY KEY ({keys}))"
 
     def _add_column(self, cur: Any, name: str, column: Column) -> None:
         cur.execute(f"ALTER TABLE {self.d.qualify(name)} ADD COLUMN {quote(column.name)} "
@@ -169,6 +178,20 @@ class StreamTables:
                f"ON CONFLICT (id) DO UPDATE SET {updates} WHERE {table.guard.format(table=target)}")
         cur.executemany(sql, self.d.rows(columns, winners))
 
+    def write_added(self, cur: Any, table: Table, winners: list[tuple[dict[str, Any], bytes]]) -> None:
+        """Fill the added columns (custom fields) of rows written by a sink's own SQL without them (the ticket
+        export's path): one UPDATE per written row, read from the enriched object. Nothing to do for a table
+        without added columns, so an account without custom fields pays nothing."""
+        added, enrich = self.added.get(table.name), table.enrich
+        if not added or enrich is None or not winners:
+            return
+        rows = self.d.rows(added, [(enrich(obj), raw) for obj, raw in winners])
+        for row, (obj, _raw) in zip(rows, winners, strict=True):
+            row[-1] = obj.get("id")  # the raw JSON the dialect appends is not written here: the id is the key
+        sets = ", ".join(f"{quote(c.name)} = {self.d.param(c.kind)}" for c in added)
+        cur.executemany(f"UPDATE {self.d.qualify(table.name)} SET {sets} WHERE id = {self.d.param(Kind.INTEGER)}",
+                        rows)
+
     def write_children(self, cur: Any, table: Table, winners: list[tuple[dict[str, Any], bytes]]) -> None:
         """Refresh every child table of ``table`` for the written versions ``winners``."""
         for child in table.children:
@@ -203,6 +226,28 @@ class StreamTables:
                     f"WHERE ({quote(REFRESH)} IS NULL OR {quote(REFRESH)} <> {mark}) AND {quote(DELETED)} = {flag}",
                     [True, refresh, False])
         return int(cur.rowcount or 0)
+
+    # -- state tables (keyed rows the export keeps for itself, e.g. the custom-field binding) ---------------
+    def load_rows(self, cur: Any, name: str, columns: Sequence[Column]) -> list[dict[str, Any]]:
+        """Every row of state table ``name`` as dicts ([] when the table does not exist yet)."""
+        if not self.d.columns_of(cur, name):
+            return []
+        cur.execute(f"SELECT {', '.join(quote(c.name) for c in columns)} FROM {self.d.qualify(name)}")
+        return [dict(zip((c.name for c in columns), row, strict=True)) for row in cur.fetchall()]
+
+    def save_rows(self, cur: Any, name: str, columns: Sequence[Column], key: Sequence[str],
+                  rows: Sequence[Mapping[str, Any]]) -> None:
+        """Upsert ``rows`` (dicts by column name) into state table ``name``, created if missing."""
+        cur.execute(self._create_keyed_sql(name, columns, key))
+        if not rows:
+            return
+        names = ", ".join(quote(c.name) for c in columns)
+        marks = ", ".join(self.d.param(c.kind) for c in columns)
+        keys = ", ".join(quote(column) for column in key)
+        updates = ", ".join(f"{quote(c.name)} = excluded.{quote(c.name)}" for c in columns if c.name not in key)
+        cur.executemany(f"INSERT INTO {self.d.qualify(name)} ({names}) VALUES ({marks}) "
+                        f"ON CONFLICT ({keys}) DO UPDATE SET {updates}",
+                        [[row.get(c.name) for c in columns] for row in rows])
 
     # -- checkpoints --------------------------------------------------------------------------------------
     def save_state(self, cur: Any, state: StreamState) -> None:

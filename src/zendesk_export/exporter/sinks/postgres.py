@@ -18,7 +18,7 @@ removed or replaced by U+FFFD, while ``raw_json`` (type JSON) keeps the ``\\u000
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -134,7 +134,6 @@ def _dialect(schema: str) -> Dialect:
 #: information_schema's names of our column types, back to the names we create them with.
 _SQL_TYPE_NAMES = {"bigint": "BIGINT", "text": "TEXT", "boolean": "BOOLEAN", "jsonb": "JSONB",
                    "timestamp with time zone": "TIMESTAMPTZ"}
-_TICKETS = TABLES["tickets"]
 
 
 class PostgresSink(ClosingSink):
@@ -146,6 +145,7 @@ class PostgresSink(ClosingSink):
             sideload_columns(name)
         self.schema = schema
         self._tables = StreamTables(_dialect(schema))
+        self._tickets = TABLES["tickets"]  # what ticket writes derive (children, custom columns): use_table
         try:
             self._conn = psycopg.connect(dsn, autocommit=True)
         except psycopg.OperationalError as exc:
@@ -239,8 +239,7 @@ class PostgresSink(ClosingSink):
         with self._transaction() as cur:
             plan = plan_writes(page.tickets, self._stored(cur, page.tickets), digests=False)
             self._merge_tickets(cur, plan.writes.values())
-            if _TICKETS.children:  # derived tables, kept in step with each written version (see _tables)
-                self._tables.write_children(cur, _TICKETS, list(plan.writes.values()))
+            self._write_derived(cur, list(plan.writes.values()))
             for name, objects in page.sideloads.items():
                 self._ensure_sideload(cur, name)
                 items = [(obj, orjson.dumps(obj)) for obj in objects]
@@ -288,6 +287,13 @@ class PostgresSink(ClosingSink):
             [checkpoint.mode, checkpoint.position, checkpoint.source],
         )
 
+    def _write_derived(self, cur: Any, winners: list[tuple[dict[str, Any], bytes]]) -> None:
+        """What each written ticket version brings beside its row: its custom-field columns and its child
+        tables (see ``_tables``), in the page's transaction."""
+        self._tables.write_added(cur, self._tickets, winners)
+        if self._tickets.children:
+            self._tables.write_children(cur, self._tickets, winners)
+
     # -- the whole-account streams (see ``_tables`` and ``_stream_sql``) ---------------------------------------
     def load_stream_state(self, stream: str) -> StreamState | None:
         """The checkpoint of ``stream`` committed with its last page, or None."""
@@ -322,6 +328,22 @@ class PostgresSink(ClosingSink):
         except BaseException:
             self._tables.forget(table)
             raise
+
+    def use_table(self, table: Table) -> None:
+        """The ``tickets`` table (children, enrichment) the ticket writes follow from now on; its added
+        columns are those given to :meth:`add_columns` on this sink."""
+        self._tickets = table
+
+    def load_rows(self, name: str, columns: Sequence[Column]) -> list[dict[str, Any]]:
+        """Every row of the export's state table ``name`` ([] when it does not exist yet)."""
+        with self._transaction() as cur:
+            return self._tables.load_rows(cur, name, columns)
+
+    def save_rows(self, name: str, columns: Sequence[Column], key: Sequence[str],
+                  rows: Sequence[Mapping[str, Any]]) -> None:
+        """Upsert rows of the export's state table ``name`` (created if missing), in one transaction."""
+        with self._transaction() as cur:
+            self._tables.save_rows(cur, name, columns, key, rows)
 
     def stream_status(self, tables: Iterable[Table]) -> list[StreamStatus]:
         """Every stream's checkpoint and row counts."""

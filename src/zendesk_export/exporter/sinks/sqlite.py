@@ -21,7 +21,7 @@ written as they are.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -82,7 +82,6 @@ def _columns_of(cur: Any, table: str) -> list[tuple[str, str]]:
 
 DIALECT = Dialect(_placeholder, SQLITE_TYPES, "TEXT", quote, _rows, _columns_of,
                   "strftime('%Y-%m-%dT%H:%M:%SZ', 'now')", "TEXT")
-_TICKETS = TABLES["tickets"]
 
 
 def _refuse_foreign_file(path: Path) -> None:
@@ -105,6 +104,7 @@ class SQLiteSink(ClosingSink):
         # file is opened by Python while another connection holds SQLite's locks), then one thread uses each
         self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self._tables = StreamTables(DIALECT)
+        self._tickets = TABLES["tickets"]  # what ticket writes derive (children, custom columns): use_table
         try:
             self._open(include)
         except BaseException:
@@ -183,8 +183,7 @@ class SQLiteSink(ClosingSink):
             plan = plan_writes(page.tickets, self._stored(page.tickets), digests=False)
             rows = [[*extract(TICKET_COLUMNS, t), raw.decode()] for t, raw in plan.writes.values()]
             self._upsert("tickets", TICKET_COLUMNS, TICKET_GUARD, rows)
-            if _TICKETS.children:  # derived tables, kept in step with each written version (see _tables)
-                self._tables.write_children(self._conn.cursor(), _TICKETS, list(plan.writes.values()))
+            self._write_derived(self._conn.cursor(), list(plan.writes.values()))
             for name, objects in page.sideloads.items():
                 self._write_sideload(name, objects)
             cp = page.checkpoint
@@ -223,6 +222,13 @@ class SQLiteSink(ClosingSink):
         if rows:
             self._conn.executemany(upsert_sql(quote(table), columns, _placeholder, guard), rows)
 
+    def _write_derived(self, cur: Any, winners: list[tuple[dict[str, Any], bytes]]) -> None:
+        """What each written ticket version brings beside its row: its custom-field columns and its child
+        tables (see ``_tables``), in the page's transaction."""
+        self._tables.write_added(cur, self._tickets, winners)
+        if self._tickets.children:
+            self._tables.write_children(cur, self._tickets, winners)
+
     # -- the whole-account streams (see ``_tables`` and ``_stream_sql``) ---------------------------------------
     def load_stream_state(self, stream: str) -> StreamState | None:
         """The checkpoint of ``stream`` committed with its last page, or None."""
@@ -260,6 +266,21 @@ class SQLiteSink(ClosingSink):
         except BaseException:
             self._tables.forget(table)
             raise
+
+    def use_table(self, table: Table) -> None:
+        """The ``tickets`` table (children, enrichment) the ticket writes follow from now on; its added
+        columns are those given to :meth:`add_columns` on this sink."""
+        self._tickets = table
+
+    def load_rows(self, name: str, columns: Sequence[Column]) -> list[dict[str, Any]]:
+        """Every row of the export's state table ``name`` ([] when it does not exist yet)."""
+        return self._tables.load_rows(self._conn.cursor(), name, columns)
+
+    def save_rows(self, name: str, columns: Sequence[Column], key: Sequence[str],
+                  rows: Sequence[Mapping[str, Any]]) -> None:
+        """Upsert rows of the export's state table ``name`` (created if missing), in one transaction."""
+        with self._transaction():
+            self._tables.save_rows(self._conn.cursor(), name, columns, key, rows)
 
     def stream_status(self, tables: Iterable[Table]) -> list[StreamStatus]:
         """Every stream's checkpoint and row counts."""
