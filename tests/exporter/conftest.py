@@ -20,6 +20,15 @@ from zendesk_export.exporter.sinks.base import Checkpoint, Page, Sink, WriteResu
 from zendesk_export.testing import ZendeskServer
 
 
+@pytest.fixture(autouse=True)
+def _tickets_stream_only(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The export command's tests (their processes inherit the environment) export the tickets stream alone, as
+    the command did before whole-account runs: what they check is the ticket export, and fifteen streams would
+    multiply their cost. Tests marked ``whole_account`` run the command's default, every stream."""
+    if request.node.get_closest_marker("whole_account") is None:
+        monkeypatch.setenv("ZENDESK_EXPORT_STREAMS", "tickets")
+
+
 @dataclass
 class Output:
     """A real output of one kind (SQLite, JSONL, Parquet, PostgreSQL) and an independent reader of it."""

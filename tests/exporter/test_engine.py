@@ -23,6 +23,7 @@ from zendesk_export.exporter.status import read_status
 from zendesk_export.exporter.streams import STREAM_NAMES, stream
 from zendesk_export.testing import ZendeskServer
 
+pytestmark = pytest.mark.whole_account
 SQL_SINKS = ("sqlite", "postgres")
 
 

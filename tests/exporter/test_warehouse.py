@@ -21,6 +21,8 @@ from zendesk_export.exporter.analyst import comment_rows, custom_field_value_row
 from zendesk_export.exporter.engine import export_tickets, run_streams
 from zendesk_export.testing import ZendeskServer
 
+pytestmark = pytest.mark.whole_account
+
 QUERIES = Path(__file__).resolve().parents[2] / "docs" / "queries"
 ANALYST_TABLES = ("ticket_tags", "ticket_custom_field_values", "ticket_field_history", "ticket_comments",
                   "custom_field_columns")
