@@ -250,6 +250,16 @@ class StreamTables:
                         [[row.get(c.name) for c in columns] for row in rows])
 
     # -- checkpoints --------------------------------------------------------------------------------------
+    def write_page(self, cur: Any, table: Table, objects: list[dict[str, Any]], state: StreamState, *,
+                   finish: bool) -> WriteResult:
+        """A page of ``table`` and the stream's ``state``, in the caller's transaction; ``finish`` (a snapshot
+        table's last page) also marks the rows this refresh did not see as deleted."""
+        result = self.write(cur, table, objects, state.refresh)
+        if finish and table.snapshot:
+            result.deleted += self.mark_deleted(cur, table, state.refresh)
+        self.save_state(cur, state)
+        return result
+
     def save_state(self, cur: Any, state: StreamState) -> None:
         marks = ", ".join([self.d.param(Kind.TEXT)] * 4 + [self.d.param(Kind.INTEGER), self.d.param(Kind.BOOLEAN)])
         updates = ", ".join(f"{name} = excluded.{name}" for name in (*_STATE_COLUMNS[1:], "written_at"))

@@ -306,10 +306,7 @@ class PostgresSink(ClosingSink):
         last page) also marks the rows this refresh did not see as deleted."""
         try:
             with self._transaction() as cur:
-                result = self._tables.write(cur, table, objects, state.refresh)
-                if finish and table.snapshot:
-                    result.deleted += self._tables.mark_deleted(cur, table, state.refresh)
-                self._tables.save_state(cur, state)
+                result = self._tables.write_page(cur, table, objects, state, finish=finish)
         except BaseException:
             self._tables.forget(table)
             raise

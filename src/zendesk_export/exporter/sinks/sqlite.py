@@ -242,10 +242,7 @@ class SQLiteSink(ClosingSink):
             with self._transaction():
                 cur = self._conn.cursor()
                 self._tables.ensure_checkpoints(cur)
-                result = self._tables.write(cur, table, objects, state.refresh)
-                if finish and table.snapshot:
-                    result.deleted += self._tables.mark_deleted(cur, table, state.refresh)
-                self._tables.save_state(cur, state)
+                result = self._tables.write_page(cur, table, objects, state, finish=finish)
         except BaseException:
             self._tables.forget(table)
             raise
