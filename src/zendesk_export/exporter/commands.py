@@ -102,7 +102,8 @@ def _guarded(args: argparse.Namespace, command: Callable[[Reporter], int]) -> in
 def _export(args: argparse.Namespace, reporter: Reporter) -> int:
     config = ExportConfig(**resolve(EXPORT_SETTINGS, vars(args)))
     _warn_about_new_sideloads(config, reporter)
-    names = config.streams or default_streams(check_output(config.out).kind)
+    check_output(config.out)
+    names = config.streams or default_streams()
     if names == ("tickets",):  # the ticket export alone, exactly as before streams existed
         with reporter.progress() as report:
             summary = export_tickets(config, on_progress=report)

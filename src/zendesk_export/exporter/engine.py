@@ -1,9 +1,10 @@
 """The whole-account run: every chosen stream of :mod:`.streams`, side by side, into one output.
 
-Each stream runs on its own thread with its own connection to the output, so its pages and its checkpoint
-commit on their own: a stream that fails loses nothing another stream wrote, and the next run resumes each
-stream from its own checkpoint. Tickets go through :func:`.export.run_export` unchanged (windows, cursor mode,
-sideloads, the ``checkpoint`` table); its status row in ``stream_checkpoints`` is written when it ends.
+Each stream runs on its own thread with its own connection to the output (a file output: one sink shared by
+the streams, whose lock keeps each page whole), so its pages and its checkpoint commit on their own: a stream
+that fails loses nothing another stream wrote, and the next run resumes each stream from its own checkpoint.
+Tickets go through :func:`.export.run_export` unchanged (windows, cursor mode, sideloads, the ticket
+checkpoint); its stream checkpoint (status row) is written when it ends.
 
 Budgets: the incremental streams (tickets included) share one pacer -- Zendesk's
 incremental-export limit: every request of a window's credit is spent while any of them has work left, then
@@ -26,14 +27,14 @@ from typing import Any
 import httpx
 
 from .client import ZendeskClient
-from .errors import CheckpointMismatch, ConfigError, ExportError, MalformedPage, OutputError, TooRecentStartTime
+from .errors import CheckpointMismatch, ExportError, MalformedPage, OutputError, TooRecentStartTime
 from .export import ExportSummary, Progress, _output_errors, _owned_sink, _Stalls, _too_recent, run_export
-from .outputs import check_output, discard_new_entries, existing_entries
+from .outputs import check_output, discard_new_entries, existing_entries, parse_output
 from .pacer import Pacer
 from .settings import ExportConfig
 from .sinks._tables import TABLES
 from .sinks.base import StreamState, WriteResult
-from .streams import FILE_STREAMS, Stream, parse_streams, stream
+from .streams import Stream, parse_streams, stream
 from .warehouse import FIELD_STREAMS, BindingSink
 
 __all__ = ["LIST_PAGE_SIZE", "RunSummary", "StreamResult", "default_streams", "export_tickets", "run_streams"]
@@ -110,11 +111,7 @@ def run_streams(config: ExportConfig, out: str | None = None, streams: str | Seq
     target = out or config.out
     output = check_output(target)
     chosen = config.streams if streams is None else streams
-    names = parse_streams(chosen) if chosen else default_streams(output.kind)
-    if output.kind in ("jsonl", "parquet") and set(names) - set(FILE_STREAMS):
-        others = ", ".join(name for name in names if name not in FILE_STREAMS)
-        raise ConfigError(f"the {output.kind} output holds tickets only; export {others} into SQLite or "
-                          "PostgreSQL (--out warehouse.db), or pass --streams tickets")
+    names = parse_streams(chosen) if chosen else default_streams()
     before = existing_entries(output)
     run = _StreamsRun(config, target, names, sleep, transport, on_progress)
     summary = run.run()
@@ -142,9 +139,9 @@ def _field_definitions(client: ZendeskClient, obj: str) -> list[dict[str, Any]]:
     return [field for objects, _after, _last in _list_pages(client, definitions, "") for field in objects]
 
 
-def default_streams(kind: str) -> tuple[str, ...]:
-    """What an export writes when ``--streams`` is not given: every stream, or tickets for the file outputs."""
-    return FILE_STREAMS if kind in ("jsonl", "parquet") else parse_streams("all")
+def default_streams() -> tuple[str, ...]:
+    """What an export writes when ``--streams`` is not given: every stream, into every output."""
+    return parse_streams("all")
 
 
 class _StreamsRun:
@@ -155,6 +152,8 @@ class _StreamsRun:
         self.pacers = {True: Pacer(), False: Pacer()}  # one budget for the incremental exports, one for the rest
         self.summary = RunSummary({name: StreamResult(name) for name in names})
         self.stop = threading.Event()
+        self.kind = parse_output(out).kind
+        self.shared: Any = None  # a file output, opened once for every stream
         self.wrote = False
         self.interrupted: BaseException | None = None
 
@@ -168,7 +167,7 @@ class _StreamsRun:
             for name in self.names:
                 sinks[name] = self._open(name)
             for name in self.names:
-                if sinks[name] is not None and hasattr(sinks[name], "use_table"):  # SQL: with analyst tables
+                if sinks[name] is not None:  # with the analyst tables
                     sinks[name] = BindingSink(sinks[name], name, partial(self._fields, name))
             threads = {name: threading.Thread(target=self._guarded, args=(stream(name), sinks[name]),
                                               name=f"stream-{name}", daemon=True)
@@ -180,17 +179,25 @@ class _StreamsRun:
                 # fail mid-statement; the process ends and its uncommitted page is rolled back
                 if sink is not None and not (name in threads and threads[name].is_alive()):
                     sink.close()
+            if self.shared is not None and not any(thread.is_alive() for thread in threads.values()):
+                self.shared.close()
             self.summary.duration_seconds = time.monotonic() - started
         if self.interrupted is not None:
             raise self.interrupted
         return self.summary
 
     def _open(self, name: str) -> Any:
-        """The output opened for stream ``name``; None (and the stream failed) when it cannot be opened."""
+        """The output opened for stream ``name``; None (and the stream failed) when it cannot be opened. A SQL
+        output gets a connection per stream; a file output is opened once (it is locked to one writer) and
+        each stream borrows it: its lock keeps each stream's page whole."""
         from .sinks import open_sink  # imported late: sinks may pull optional dependencies
 
         try:
-            return open_sink(self.out)
+            if self.kind not in ("jsonl", "parquet"):
+                return open_sink(self.out)
+            if self.shared is None:
+                self.shared = open_sink(self.out)
+            return _Borrowed(self.shared)
         except _output_errors() as error:
             result = self.summary.streams[name]
             result.error, result.exit_code = f"cannot open output {self.out!r}: {error}", OutputError.exit_code
@@ -291,6 +298,19 @@ class _StreamsRun:
             raise CheckpointMismatch(f"the output holds an export of {state.source}, not {self.config.source}; "
                                      "use another --out (or the same --url/--subdomain as before)")
         return state
+
+
+class _Borrowed:
+    """A stream's handle on a file output shared by every stream: closing it leaves the output open."""
+
+    def __init__(self, sink: Any) -> None:
+        self.sink = sink
+
+    def close(self) -> None:
+        """The run closes the shared output once its streams are done."""
+
+    def __getattr__(self, attribute: str) -> Any:
+        return getattr(self.sink, attribute)
 
 
 def _write(sink: Any, table: Any, objects: list[dict[str, Any]], state: StreamState, *,

@@ -27,7 +27,7 @@ __all__ = ["ACCEPTED_FORMS", "Output", "check_output", "discard_new_entries", "e
            "parse_output", "sideloads_held"]
 
 ACCEPTED_FORMS = ("tickets.db (SQLite; also .sqlite, .sqlite3, sqlite:///PATH or a name without extension), "
-                  "tickets.jsonl (JSON Lines), DIR.parquet (Parquet) or postgresql://USER@HOST/DB (PostgreSQL)")
+                  "DIR.jsonl (JSON Lines), DIR.parquet (Parquet) or postgresql://USER@HOST/DB (PostgreSQL)")
 SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
 _POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 _SQLITE_PREFIX = "sqlite:///"
@@ -134,14 +134,7 @@ def _sqlite_held(path: Path) -> set[str] | None:
     return tables & set(SIDELOAD_NAMES)
 
 
-def _jsonl_held(path: Path) -> set[str] | None:
-    state = orjson.loads(path.with_name(path.name + ".state.json").read_bytes())
-    if state.get("checkpoint") is None:
-        return None
-    return set(state["lengths"]) & set(SIDELOAD_NAMES)
-
-
-def _parquet_held(path: Path) -> set[str] | None:
+def _files_held(path: Path) -> set[str] | None:
     state = orjson.loads((path / "_state.json").read_bytes())
     if state.get("checkpoint") is None:
         return None
@@ -149,4 +142,4 @@ def _parquet_held(path: Path) -> set[str] | None:
 
 
 _HELD: dict[str, Callable[[Path], set[str] | None]] = {
-    "sqlite": _sqlite_held, "jsonl": _jsonl_held, "parquet": _parquet_held}
+    "sqlite": _sqlite_held, "jsonl": _files_held, "parquet": _files_held}

@@ -2,13 +2,12 @@
 
 For every stream: its checkpoint (where the next run resumes), its rows (and how many are marked deleted),
 when it was last written, and whether its last run reached the end. The SQL outputs keep all of it in
-``stream_checkpoints``; an output written before streams existed (or a file output, tickets only) is
+``stream_checkpoints``, the file outputs in their state file; an output written before streams existed is
 described from its ticket checkpoint, with "complete" unknown.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from .errors import OutputError
@@ -33,17 +32,15 @@ def read_status(out: str) -> list[StreamStatus]:
     try:
         sink = open_sink(out)
         try:
-            return _status(sink, output.kind)
+            return _status(sink)
         finally:
             sink.close()
     except _output_errors() as error:
         raise OutputError(f"cannot read output {out!r}: {error}") from None
 
 
-def _status(sink: Any, kind: str) -> list[StreamStatus]:
+def _status(sink: Any) -> list[StreamStatus]:
     checkpoint: Checkpoint | None = sink.load_checkpoint()
-    if kind in ("jsonl", "parquet"):
-        return [StreamStatus("tickets", _ticket_state(checkpoint), _file_rows(sink, kind))]
     report: list[StreamStatus] = sink.stream_status([TABLES[name] for name in STREAM_NAMES])
     tickets = report[0]
     if tickets.state is None and checkpoint is not None:  # an export made before streams existed
@@ -55,13 +52,6 @@ def _ticket_state(checkpoint: Checkpoint | None) -> StreamState | None:
     if checkpoint is None:
         return None
     return StreamState("tickets", checkpoint.mode, checkpoint.position, checkpoint.source, complete=False)
-
-
-def _file_rows(sink: Any, kind: str) -> int:
-    from .sinks import read_jsonl_latest, read_parquet_latest
-
-    path = Path(sink.path)
-    return len(read_jsonl_latest(path) if kind == "jsonl" else read_parquet_latest(path))
 
 
 def _where(state: StreamState) -> str:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from .errors import ConfigError
 
-__all__ = ["FILE_STREAMS", "STREAMS", "STREAM_NAMES", "Stream", "parse_streams", "stream"]
+__all__ = ["STREAMS", "STREAM_NAMES", "Stream", "parse_streams", "stream"]
 
 
 @dataclass(frozen=True)
@@ -59,8 +59,6 @@ STREAMS: tuple[Stream, ...] = (
         "group_memberships", "organization_memberships", "satisfaction_ratings", "ticket_metrics")),
 )
 STREAM_NAMES: tuple[str, ...] = tuple(stream.name for stream in STREAMS)
-#: What the file outputs (JSONL, Parquet) write: tickets only, for now (see DIFFERENCES.md).
-FILE_STREAMS: tuple[str, ...] = ("tickets",)
 _BY_NAME = {stream.name: stream for stream in STREAMS}
 
 

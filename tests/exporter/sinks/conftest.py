@@ -17,7 +17,7 @@ import orjson
 import pytest
 
 from zendesk_export.exporter.sinks import Sink, open_sink, read_jsonl_latest, read_parquet_latest
-from zendesk_export.exporter.sinks.jsonl import log_path, state_path
+from zendesk_export.exporter.sinks.jsonl import log_path
 
 SINKS = ("sqlite", "jsonl", "parquet", "postgres")
 PG_ENV = "ZENDESK_EXPORT_TEST_POSTGRES"
@@ -51,16 +51,16 @@ class SinkCase:
     def latest(self, table: str = "tickets") -> dict[int, dict[str, Any]]:
         """The current object per id, parsed from the stored raw JSON."""
         if self.kind == "jsonl":
-            return read_jsonl_latest(self.out, sideload=None if table == "tickets" else table)
+            return read_jsonl_latest(self.out, table)
         if self.kind == "parquet":
-            return read_parquet_latest(self.out, sideload=None if table == "tickets" else table)
+            return read_parquet_latest(self.out, table)
         return {obj["id"]: obj for obj in map(orjson.loads, self.query(f'SELECT raw_json FROM "{table}"'))}
 
     def stored_rows(self, table: str = "tickets") -> int:
         """How many rows (SQL), lines (JSONL) or part rows (Parquet) the output holds for ``table``."""
         if self.kind == "jsonl":
-            length = orjson.loads(state_path(self.out).read_bytes())["lengths"].get(table, 0)
-            return log_path(self.out, table).read_bytes()[:length].count(b"\n")
+            info = orjson.loads(Path(self.out, "_state.json").read_bytes())["tables"].get(table)
+            return 0 if info is None else log_path(self.out, table).read_bytes()[: info["position"]].count(b"\n")
         if self.kind == "parquet":
             import pyarrow.parquet as pq
 

@@ -21,7 +21,7 @@ def _open(kind: str, tmp_path: Path) -> Sink:
 
 
 def _index_file(kind: str, tmp_path: Path) -> Path:
-    return tmp_path / "t.jsonl.index.db" if kind == "jsonl" else tmp_path / "t.parquet" / "_index.db"
+    return tmp_path / f"t.{kind}" / "_index.db"
 
 
 def _indexed_ids(path: Path) -> list[int]:

@@ -59,8 +59,9 @@ def test_uncommitted_part_is_deleted_on_reopen(tmp_path: Path) -> None:
     with ParquetSink(out) as sink:
         sink.write(page([make_ticket(1, 1)], 1))
         sink.write(page([make_ticket(2, 1)], 2))
-    state = (out / "_state.json").read_bytes().replace(b'"pages":2', b'"pages":1')
-    (out / "_state.json").write_bytes(state)  # as if the crash came just before the state was replaced
+    state = orjson.loads((out / "_state.json").read_bytes())
+    state["pages"], state["tables"]["tickets"]["position"] = 1, 1
+    (out / "_state.json").write_bytes(orjson.dumps(state))  # as if the crash came just before the state was replaced
     (out / "tickets" / "part-00000001.parquet.tmp").write_bytes(b"PAR1 torn")
     assert set(read_parquet_latest(out)) == {1}, "readers ignore uncommitted parts"
     with ParquetSink(out) as sink:
@@ -73,8 +74,8 @@ def test_sideloads_get_their_own_table_directory(tmp_path: Path) -> None:
     with ParquetSink(out, include=["users"]) as sink:
         sink.write(page([], 1, users=[make_user(1, 10), make_user(2, 10)]))
         sink.write(page([], 2, users=[make_user(1, 20)]))
-    assert read_parquet_latest(out, sideload="users") == {1: make_user(1, 20), 2: make_user(2, 10)}
-    assert read_parquet_latest_table(out, sideload="users").column("email").to_pylist()[0] == "user1@example.com"
+    assert read_parquet_latest(out, table="users") == {1: make_user(1, 20), 2: make_user(2, 10)}
+    assert read_parquet_latest_table(out, table="users").column("email").to_pylist()[0] == "user1@example.com"
 
 
 def test_a_non_empty_foreign_directory_is_refused_untouched(tmp_path: Path) -> None:

@@ -2,15 +2,18 @@
 
 * ``postgresql://…`` or ``postgres://…`` -- PostgreSQL (``?schema=NAME`` selects the schema; needs the
   ``postgres`` extra),
-* a name ending in ``.jsonl`` -- JSON Lines (a log of versions; ``read_jsonl_latest`` gives one row per id),
-* a name ending in ``.parquet`` -- a directory of Parquet parts (needs the ``parquet`` extra),
+* a name ending in ``.jsonl`` -- a directory of JSON Lines logs, one folder per table (logs of versions;
+  ``read_jsonl_latest`` gives one row per id, ``read_jsonl_rows`` the current rows of any table),
+* a name ending in ``.parquet`` -- a directory of Parquet parts, one folder per table (needs the ``parquet``
+  extra; ``read_parquet_latest``, ``read_parquet_rows`` as for JSONL),
 * anything else (``tickets.db``, ``sqlite:///PATH``) -- SQLite, the default.
 
 Every sink implements ``base.Sink``: ``write(page)`` stores a page's tickets, sideloads and checkpoint
-atomically, upserting by ticket id with the newest ``generated_timestamp`` winning. The SQL sinks also write
+atomically, upserting by ticket id with the newest ``generated_timestamp`` winning. Every sink also writes
 the whole-account streams (``write_stream``, ``load_stream_state``, ``add_columns``, ``stream_status``): one
 table per stream, declared in ``_tables.TABLES`` -- whose docstring says where derived child tables and extra
-columns plug in -- and one checkpoint per stream in ``stream_checkpoints``.
+columns plug in -- and one checkpoint per stream (SQL: ``stream_checkpoints``; files: their state file, see
+``_file_output``).
 """
 
 from __future__ import annotations
@@ -29,9 +32,11 @@ from ._tables import TABLES, Child, Table, Versioning
 from .base import Checkpoint, Page, Sink, StreamState, StreamStatus, WriteResult
 from .jsonl import JsonlSink
 from .jsonl import read_latest as read_jsonl_latest
+from .jsonl import read_rows as read_jsonl_rows
 from .parquet import ParquetSink
 from .parquet import read_latest as read_parquet_latest
 from .parquet import read_latest_table as read_parquet_latest_table
+from .parquet import read_rows as read_parquet_rows
 from .postgres import PostgresSink
 from .sqlite import SQLiteSink
 
@@ -62,8 +67,10 @@ __all__ = [
     "WriteResult",
     "open_sink",
     "read_jsonl_latest",
+    "read_jsonl_rows",
     "read_parquet_latest",
     "read_parquet_latest_table",
+    "read_parquet_rows",
     "sqlite_path",
 ]
 

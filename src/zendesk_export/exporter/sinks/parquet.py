@@ -1,30 +1,35 @@
-"""Parquet sink: a directory ``DIR.parquet/`` of immutable part files, one per page, plus a state file.
+"""Parquet output: a directory ``DIR.parquet/`` with one folder per table, each a log of immutable part files
+(one per page that changed the table), plus a state file.
 
 Layout::
 
-    DIR.parquet/_state.json                      checkpoint and the number of committed pages
-    DIR.parquet/_index.db                        the upsert index (SQLite), a cache of what the parts say
-    DIR.parquet/latest.sql                       DuckDB views of the latest version of each row
-    DIR.parquet/tickets/part-00000001.parquet    the versions page 1 wrote (typed columns + raw_json)
-    DIR.parquet/users/part-00000001.parquet      sideloads, same scheme
+    DIR.parquet/_state.json                          every stream's checkpoint, every table's last committed part
+    DIR.parquet/_index.db                            the upsert index (SQLite), a cache of what the parts say
+    DIR.parquet/latest.sql                           DuckDB views of the current rows of every table
+    DIR.parquet/tickets/part-00000001.parquet        the versions page 1 wrote (typed columns + raw_json)
+    DIR.parquet/users/part-00000002.parquet          every other stream alike
+    DIR.parquet/ticket_tags/part-00000001.parquet    the analyst tables derived from the streams
 
-Like the JSONL sink this is a *log of versions*: a page's part holds only the versions that are newer than
-the stored ones (see ``_upsert``), and the current state of an id is its row in the highest-numbered part.
-``read_latest`` and ``read_latest_table`` return exactly one row per id, and ``latest.sql`` defines the same
-as DuckDB views (``duckdb -c ".read DIR.parquet/latest.sql" -c "SELECT …FROM tickets"``): the row of each id in
-the highest-numbered part.
+Parts are numbered by the output's page counter (shared by all streams), so within a table a higher number is
+a newer write. The rules are ``_file_output``'s: the current row of a key (``id``; a child table's key columns)
+is its row in the highest-numbered part; a reference row a refresh no longer saw is written again with
+``_deleted`` true (a column of the reference tables, also set in its ``raw_json``); a child table's removed
+rows are written as deletion marks (``_deleted`` true, key columns only). ``read_latest_table`` and
+``read_rows`` return the current rows, and ``latest.sql`` defines the same as DuckDB views
+(``duckdb -c ".read DIR.parquet/latest.sql" -c "SELECT …FROM tickets"``).
 
-Types: ``tags`` is ``list<string>``; ``custom_fields`` and ``fields`` are ``list<struct<id: int64, value:
-string>>`` (a value that is not a string -- a number, a boolean, a multi-select list -- as its JSON text, so
-``false`` reads ``'false'``); the id lists (``follower_ids``, …) are ``list<int64>``; other objects are JSON
-text; an array of another shape is NULL there, and ``raw_json`` keeps it. Format 1 (every JSON column as text,
-plus the ``WRITE_ONLY_FIELDS`` columns) is migrated on open: each part is rewritten from its ``raw_json``.
+Types: a stream table has its typed columns (``_tables.TABLES``), the custom-field columns bound to it (added
+as fields appear: older parts lack them, and the views read them as NULL there) and ``raw_json``; ``tags`` is
+``list<string>``; ``custom_fields`` and ``fields`` are ``list<struct<id: int64, value: string>>`` (a value that
+is not a string -- a number, a boolean, a multi-select list -- as its JSON text, so ``false`` reads
+``'false'``); the ticket id lists (``follower_ids``, …) are ``list<int64>``; other objects are JSON text; an
+array of another shape is NULL there, and ``raw_json`` keeps it. Format 1 (every JSON column as text, plus the
+``WRITE_ONLY_FIELDS`` columns) is migrated on open: each part is rewritten from its ``raw_json``; format 2 (the
+ticket export alone: one page counter, no stream checkpoints) is read as it is.
 
-Crash safety: a part is written to a temporary name, fsynced and renamed, then ``_state.json`` (page count
-and checkpoint) is replaced atomically. On open, parts numbered above the committed count and temporary files
-are deleted -- a page that never committed leaves no trace. The upsert index lives in ``_index.db`` (see
-``_index``): flat memory whatever the account's size, O(page) per write; the parts it does not cover yet
-(none, or the last page after a crash, or all of them for an output without the file) are read on open.
+Crash safety: a part is written to a temporary name, fsynced and renamed, then ``_state.json`` is replaced
+atomically. On open, parts numbered above their table's committed part and temporary files are deleted -- a
+page that never committed leaves no trace.
 
 pyarrow is an optional dependency (``pip install 'zendesk-export[parquet]'``); it is imported only when this
 sink is used, with a clear error if it is missing.
@@ -32,10 +37,8 @@ sink is used, with a clear error if it is missing.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import itertools
-import os
 import re
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -43,34 +46,23 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from ._columns import TICKET_COLUMNS, Column, Kind, extract, parse_timestamp, sideload_columns
+from ._columns import Column, Kind, extract, parse_timestamp
 from ._errors import ForeignOutputError, MissingDependencyError
-from ._files import (
-    atomic_write,
-    atomic_write_with,
-    checkpoint_from_json,
-    checkpoint_to_json,
-    fsync_dir,
-    lock_exclusively,
-    read_state,
-)
-from ._index import VersionIndex, replay
+from ._file_output import STATE, FileOutput, TableWrite, key_text
+from ._files import atomic_write, atomic_write_with, fsync_dir, read_state
 from ._sql import RAW_JSON
-from ._upsert import Plan, Stored, content_digest, key_function, plan_writes
-from .base import Checkpoint, ClosingSink, Page, WriteResult
+from ._tables import DELETED, TABLES
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-__all__ = ["ParquetSink", "arrow_schema", "read_latest", "read_latest_table"]
+__all__ = ["ParquetSink", "arrow_schema", "read_latest", "read_latest_table", "read_rows"]
 
 _FORMAT = "zendesk-export/parquet"
-_VERSION = 2
-_READABLE = (1, 2)
-_STATE = "_state.json"
-_INDEX = "_index.db"
+_VERSION = 3
 _VIEWS = "latest.sql"
 _PART = re.compile(r"^part-(\d{8})\.parquet$")
+_MARK = Column(DELETED, Kind.BOOLEAN, (DELETED,))
 
 
 def _pyarrow() -> tuple[Any, Any]:
@@ -83,10 +75,6 @@ def _pyarrow() -> tuple[Any, Any]:
             "the Parquet output needs pyarrow: pip install 'zendesk-export[parquet]'"
         ) from None
     return pyarrow, pyarrow.parquet
-
-
-def _columns(name: str) -> tuple[Column, ...]:
-    return TICKET_COLUMNS if name == "tickets" else sideload_columns(name)
 
 
 #: Columns stored as Arrow lists rather than JSON text, by shape.
@@ -112,14 +100,6 @@ def _arrow_type(column: Column, name: str) -> Any:
         Kind.NUMBER: pa.float64(),
     }
     return types[column.kind]
-
-
-@functools.cache
-def arrow_schema(name: str = "tickets") -> pa.Schema:
-    """The explicit Arrow schema of table ``name``: derived from the column table, never inferred."""
-    pa, _ = _pyarrow()
-    fields = [pa.field(c.name, _arrow_type(c, name), nullable=c.name != "id") for c in _columns(name)]
-    return pa.schema([*fields, pa.field(RAW_JSON, pa.string(), nullable=False)])
 
 
 def _strings(value: Any) -> list[str] | None:
@@ -195,18 +175,32 @@ _LIST_VALUES: dict[str, Callable[[list[Any]], Any]] = {
 
 
 @functools.cache
-def _layout(name: str) -> tuple[tuple[Column, ...], tuple[tuple[str, Callable[[list[Any]], Any]], ...]]:
+def _schema(name: str, columns: tuple[Column, ...], raw: bool) -> pa.Schema:
+    """The explicit Arrow schema of ``columns`` of table ``name`` (+ ``raw_json``): never inferred."""
+    pa, _ = _pyarrow()
+    fields = [pa.field(c.name, _arrow_type(c, name), nullable=c.name != "id") for c in columns]
+    return pa.schema([*fields, *([pa.field(RAW_JSON, pa.string(), nullable=False)] if raw else [])])
+
+
+def arrow_schema(name: str = "tickets") -> pa.Schema:
+    """The Arrow schema of stream table ``name`` as declared (bound custom-field columns come after)."""
+    table = TABLES[name]
+    return _schema(name, (*table.columns, *((_MARK,) if table.snapshot else ())), True)
+
+
+@functools.cache
+def _layout(name: str, columns: tuple[Column, ...]) -> tuple[tuple[Column, ...], tuple[tuple[str, Any], ...]]:
     """Table ``name``'s columns taken through ``extract`` (lists excluded: they are taken from the object,
     never serialised), and its list columns with their converters."""
-    columns = _columns(name)
     lists = name == "tickets"
     scalars = tuple(c for c in columns if not (lists and c.name in _LIST_VALUES))
     return scalars, tuple((c.name, _LIST_VALUES[c.name]) for c in columns if lists and c.name in _LIST_VALUES)
 
 
-def _to_table(name: str, items: Sequence[tuple[dict[str, Any], bytes]]) -> pa.Table:
+def _to_table(name: str, columns: tuple[Column, ...], items: Sequence[tuple[dict[str, Any], bytes]],
+              raw: bool = True) -> pa.Table:
     pa, _ = _pyarrow()
-    scalars, lists = _layout(name)
+    scalars, lists = _layout(name, columns)
     rows = [extract(scalars, obj) for obj, _ in items]
     data: dict[str, list[Any]] = {}
     for position, column in enumerate(scalars):
@@ -214,25 +208,33 @@ def _to_table(name: str, items: Sequence[tuple[dict[str, Any], bytes]]) -> pa.Ta
         data[column.name] = [parse_timestamp(v) for v in values] if column.kind is Kind.TIMESTAMP else values
     for column_name, convert in lists:
         data[column_name] = convert([obj.get(column_name) for obj, _ in items])
-    data[RAW_JSON] = [raw.decode() for _, raw in items]
-    return pa.Table.from_pydict(data, schema=arrow_schema(name))
+    if raw:
+        data[RAW_JSON] = [text.decode() for _, text in items]
+    return pa.Table.from_pydict(data, schema=_schema(name, columns, raw))
 
 
-def _views_sql(path: Path, names: Sequence[str]) -> str:
-    """``latest.sql``: one DuckDB view per table, the row of each id in the highest-numbered part."""
+def _view(path: Path, name: str, info: dict[str, Any]) -> str:
+    """The DuckDB view of table ``name``: the row of each key in the highest-numbered part; a child table
+    without its deletion marks."""
+    glob = str(path / name / "part-*.parquet").replace("'", "''")
+    key = ", ".join(f'"{column}"' for column in info.get("key", ["id"]))
+    latest = (f"SELECT * EXCLUDE (filename) FROM read_parquet('{glob}', filename = true, union_by_name = true) "
+              f"QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY filename DESC) = 1")
+    if "key" in info:
+        latest = f'SELECT * EXCLUDE ("{DELETED}") FROM ({latest}) WHERE "{DELETED}" IS NOT TRUE'
+    return f'CREATE OR REPLACE VIEW "{name}" AS {latest};'
+
+
+def _views_sql(path: Path, tables: dict[str, Any]) -> str:
+    """``latest.sql``: one DuckDB view per table that holds rows."""
     lines = [
-        f"-- The latest version of each row of the zendesk-export Parquet output {path}.",
+        f"-- The current rows of every table of the zendesk-export Parquet output {path}.",
         f"-- duckdb -c \".read {path / _VIEWS}\" -c \"SELECT count(*) FROM tickets\"",
-        "-- A row's latest version is in the highest-numbered part (part names sort as numbers). Parts above the",
-        "-- committed count (a page interrupted by a crash) are deleted when the next export opens the output.",
+        "-- A key's current row is in the highest-numbered part (part names sort as numbers); a child table's",
+        "-- rows whose last part marks them _deleted are gone. Parts above the committed ones (a page interrupted",
+        "-- by a crash) are deleted when the next export opens the output.",
     ]
-    for name in names:
-        glob = str(path / name / "part-*.parquet").replace("'", "''")
-        lines.append(
-            f'CREATE OR REPLACE VIEW "{name}" AS SELECT * EXCLUDE (filename) '
-            f"FROM read_parquet('{glob}', filename = true, union_by_name = true) "
-            "QUALIFY row_number() OVER (PARTITION BY id ORDER BY filename DESC) = 1;"
-        )
+    lines += [_view(path, name, info) for name, info in sorted(tables.items()) if info["position"]]
     return "\n".join(lines) + "\n"
 
 
@@ -248,178 +250,154 @@ def _part_name(seq: int) -> str:
     return f"part-{seq:08d}.parquet"
 
 
-def _committed_parts(directory: Path, committed: int) -> list[Path]:
-    """The committed part files of one table directory, in page order."""
+def _parts(directory: Path, committed: int, after: int = 0) -> list[tuple[int, Path]]:
+    """(number, path) of one table's committed parts numbered above ``after``, in order."""
     if not directory.is_dir():
         return []
     parts = [(int(m.group(1)), p) for p in directory.iterdir() if (m := _PART.match(p.name))]
-    return [p for seq, p in sorted(parts) if seq <= committed]
+    return [(seq, p) for seq, p in sorted(parts) if after < seq <= committed]
 
 
-class ParquetSink(ClosingSink):
-    """Tickets (and sideloads) as Parquet part files with an atomically replaced state file (module doc)."""
+def _objects(part: Path) -> Iterator[tuple[dict[str, Any], bytes]]:
+    """(object, bytes) of a stream table part's rows, from ``raw_json``."""
+    _, pq = _pyarrow()
+    for raw in pq.read_table(part, columns=[RAW_JSON]).column(RAW_JSON).to_pylist():
+        data = raw.encode()
+        yield orjson.loads(data), data
+
+
+class ParquetSink(FileOutput):
+    """Every stream and analyst table as Parquet parts under one state file (module doc)."""
+
+    FORMAT = _FORMAT
+    VERSION = _VERSION
 
     def __init__(self, path: str | Path, *, include: Sequence[str] = ()) -> None:
         _pyarrow()
-        self.path = Path(path)
-        for name in include:
-            sideload_columns(name)
-        self._index: VersionIndex | None = None
-        self._dir_fd = self._open_directory()
+        super().__init__(Path(str(path).rstrip("/")), include=include)
         try:
-            lock_exclusively(self._dir_fd, self.path)
-            state = self._load_or_create_state()
-            self._checkpoint = checkpoint_from_json(state["checkpoint"])
-            self._seq: int = state["pages"]
-            self._discard_uncommitted()
-            if state["version"] != _VERSION:
-                self._migrate(state)
-            self._index = VersionIndex(self.path / _INDEX)
-            self._tables: set[str] = set()
-            for name in ("tickets", *include):
-                self._open_table(name)
-            self._write_views()
+            self._committed()
         except BaseException:
             self.close()
             raise
 
-    def _open_directory(self) -> int:
-        if self.path.exists() and not self.path.is_dir():
-            raise ForeignOutputError(f"{self.path} exists and is not a directory; refusing to touch it")
-        self.path.mkdir(parents=True, exist_ok=True)
-        return os.open(self.path, os.O_RDONLY | os.O_DIRECTORY)
-
-    def _load_or_create_state(self) -> dict[str, Any]:
-        """The state document; a new output gets one before any part, so parts without one are not ours."""
-        state = read_state(self.path / _STATE, _FORMAT)
-        if state is not None:
-            if state.get("version") not in _READABLE:
-                raise ForeignOutputError(f"{self.path} has format version {state.get('version')}; unknown")
+    def _upgrade(self, state: dict[str, Any]) -> dict[str, Any]:
+        """Formats 1 and 2 held the ticket export alone, with one page counter: every table folder is
+        committed up to it (format 1's parts are rewritten first)."""
+        version = state.get("version")
+        if version == _VERSION:
             return state
-        if any(p.name != _STATE + ".tmp" for p in self.path.iterdir()):
-            raise ForeignOutputError(f"{self.path} is a non-empty directory without zendesk-export state")
-        state = {"format": _FORMAT, "version": _VERSION, "checkpoint": None, "pages": 0}
-        atomic_write(self.path / _STATE, orjson.dumps(state))
+        if version not in (1, 2):
+            raise ForeignOutputError(f"{self.path} has format version {version}; unknown")
+        tables = {folder.name: {"position": state["pages"]} for folder in self._table_folders()}
+        if version == 1:
+            self._migrate(state["pages"])
+        state = {**state, "version": _VERSION, "tables": tables, "streams": {}, "rows": {}}
+        atomic_write(self.path / STATE, orjson.dumps(state))
         return state
 
+    def _migrate(self, pages: int) -> None:
+        """Rewrite every committed part of format 1 from its ``raw_json``. Each part is replaced atomically and
+        the rewrite reads only ``raw_json``, so an interrupted migration simply runs again on the next open."""
+        for folder in sorted(self._table_folders()):
+            for _seq, part in _parts(folder, pages):
+                table = TABLES[folder.name]
+                _write_table(part, _to_table(folder.name, table.columns, list(_objects(part))))
+
     def _discard_uncommitted(self) -> None:
-        """Delete what a page that never committed left behind: later-numbered parts and temporary files."""
-        for directory in (p for p in self.path.iterdir() if p.is_dir()):
-            for part in directory.iterdir():
+        """Delete what a page that never committed left: later-numbered parts and temporary files."""
+        super()._discard_uncommitted()
+        for folder in self._table_folders():
+            committed = self._state["tables"][folder.name]["position"]
+            for part in folder.iterdir():
                 match = _PART.match(part.name)
-                if part.name.endswith(".tmp") or (match and int(match.group(1)) > self._seq):
+                if part.name.endswith(".tmp") or (match and int(match.group(1)) > committed):
                     part.unlink()
 
-    def _migrate(self, state: dict[str, Any]) -> None:
-        """Rewrite every committed part of an older format from its ``raw_json``, then record the new format.
+    def _committed(self) -> None:
+        atomic_write(self.path / _VIEWS, _views_sql(self.path.resolve(), self._state["tables"]).encode())
 
-        Each part is replaced atomically and the rewrite reads only ``raw_json``, so an interrupted migration
-        simply runs again on the next open."""
-        _, pq = _pyarrow()
-        for directory in sorted(p for p in self.path.iterdir() if p.is_dir()):
-            for part in _committed_parts(directory, self._seq):
-                raws = pq.read_table(part, columns=[RAW_JSON]).column(RAW_JSON).to_pylist()
-                items = [(orjson.loads(raw), raw.encode()) for raw in raws]
-                _write_table(part, _to_table(directory.name, items))
-        atomic_write(self.path / _STATE, orjson.dumps({**state, "version": _VERSION}))
-
-    def _open_table(self, name: str) -> None:
-        """Bring table ``name`` of the index up to the committed parts (reading only the parts it lacks)."""
-        assert self._index is not None
-        start = self._index.open_table(name, self._seq)
-        if start < self._seq:
-            replay(self._index, name, self._scan(name, start), self._seq)
-        self._tables.add(name)
-
-    def _scan(self, name: str, after: int) -> Iterator[tuple[int, Stored]]:
-        """The version of every row of table ``name`` in the committed parts numbered above ``after``."""
-        _, pq = _pyarrow()
-        key = key_function(name)
-        for part in _committed_parts(self.path / name, self._seq):
-            if int(_PART.match(part.name).group(1)) <= after:  # type: ignore[union-attr]
-                continue
-            for raw in pq.read_table(part, columns=[RAW_JSON]).column(RAW_JSON).to_pylist():
-                obj_id, version, deleted = key(orjson.loads(raw))
-                yield obj_id, Stored(version, deleted, content_digest(raw.encode()))
-
-    def _write_views(self) -> None:
-        names = sorted(p.name for p in self.path.iterdir() if p.is_dir())
-        atomic_write(self.path / _VIEWS, _views_sql(self.path.resolve(), names or ["tickets"]).encode())
-
-    def load_checkpoint(self) -> Checkpoint | None:
-        """The checkpoint of the last committed page, or None for a new output."""
-        return self._checkpoint
-
-    def write(self, page: Page) -> WriteResult:
-        """Write the page's newer versions as durable parts, then replace the state (the commit point)."""
-        assert self._index is not None
-        for name in page.sideloads:
-            if name not in self._tables:
-                sideload_columns(name)
-                self._open_table(name)
-        tables = {"tickets": page.tickets, **page.sideloads}
-        plans = {name: self._plan(name, objects) for name, objects in tables.items()}
-        seq = self._seq + 1
-        for name, plan in plans.items():
-            if plan.writes:
-                self._write_part(name, seq, plan)
-        state = {"format": _FORMAT, "version": _VERSION, "checkpoint": checkpoint_to_json(page.checkpoint)}
-        atomic_write(self.path / _STATE, orjson.dumps({**state, "pages": seq}))
-        self._seq, self._checkpoint = seq, page.checkpoint
-        for name, plan in plans.items():
-            self._index.update(name, plan.stored, seq)
-        return plans["tickets"].result
-
-    def _plan(self, name: str, objects: list[dict[str, Any]]) -> Plan:
-        assert self._index is not None
-        stored = self._index.stored(name, (obj.get("id") for obj in objects))
-        return plan_writes(objects, stored, key_function(name))
-
-    def _write_part(self, name: str, seq: int, plan: Plan) -> None:
-        directory = self.path / name
-        created = not directory.is_dir()
-        if created:
-            directory.mkdir()
+    def _append(self, write: TableWrite, columns: tuple[Column, ...], seq: int) -> tuple[int, list[int]]:
+        folder = self.path / write.name
+        if not folder.is_dir():
+            folder.mkdir()
             fsync_dir(self.path)
-        _write_table(directory / _part_name(seq), _to_table(name, list(plan.writes.values())))
-        if created:
-            self._write_views()
+        child = write.child is not None
+        marked = child or (write.table is not None and write.table.snapshot)
+        arrow = _to_table(write.name, (*columns, *((_MARK,) if marked else ())), write.items, raw=not child)
+        _write_table(folder / _part_name(seq), arrow)
+        return seq, [seq] * len(write.items)
 
-    def close(self) -> None:
-        """Release the directory lock; nothing is pending (a write is committed when it returns)."""
-        if self._index is not None:
-            self._index.close()
-            self._index = None
-        with contextlib.suppress(OSError):
-            os.close(self._dir_fd)
-        self._dir_fd = -1
+    def _scan(self, name: str, start: int) -> Iterator[tuple[int, dict[str, Any], bytes]]:
+        info = self._state["tables"][name]
+        for seq, part in _parts(self.path / name, info["position"], start):
+            if "key" in info:
+                yield from ((seq, row, b"") for row in _child_rows(part))
+            else:
+                yield from ((seq, obj, raw) for obj, raw in _objects(part))
+
+    def _read_at(self, name: str, places: Sequence[tuple[int, int]]) -> dict[int, dict[str, Any]]:
+        wanted: dict[int, set[int]] = {}
+        for obj_id, seq in places:
+            wanted.setdefault(seq, set()).add(obj_id)
+        found = {}
+        for seq, ids in wanted.items():
+            for obj, _raw in _objects(self.path / name / _part_name(seq)):
+                if obj["id"] in ids:
+                    found[obj["id"]] = obj
+        return found
 
 
-def _committed(path: Path, name: str) -> list[Path]:
-    state = read_state(path / _STATE, _FORMAT)
+def _child_rows(part: Path) -> list[dict[str, Any]]:
+    _, pq = _pyarrow()
+    rows: list[dict[str, Any]] = pq.read_table(part).to_pylist()
+    return rows
+
+
+def _state(path: Path) -> dict[str, Any]:
+    state = read_state(path / STATE, _FORMAT)
     if state is None:
         raise ForeignOutputError(f"{path} has no zendesk-export state file")
-    return _committed_parts(path / name, state["pages"])
+    return state
 
 
-def read_latest_table(path: str | Path, *, sideload: str | None = None) -> pa.Table:
-    """The current version of every ticket (or ``sideload`` object) as one typed Arrow table, one row per id.
+def _committed_parts(path: Path, table: str) -> tuple[dict[str, Any], list[Path]]:
+    """The table's state entry (its position as of format 2 when older) and its committed parts."""
+    state = _state(path)
+    info = state["tables"].get(table) if "tables" in state else {"position": state["pages"]}
+    if info is None:
+        return {"position": 0}, []
+    return info, [part for _seq, part in _parts(path / table, info["position"])]
 
-    Reads only committed parts, so it is safe while an export is writing.
-    """
+
+def read_latest_table(path: str | Path, table: str = "tickets") -> pa.Table:
+    """The current row of every id of stream table ``table`` as one typed Arrow table, sorted by id (bound
+    custom-field columns included). Reads only committed parts, so it is safe while an export is writing."""
     pa, pq = _pyarrow()
-    name = sideload or "tickets"
-    schema = arrow_schema(name)
-    parts = _committed(Path(path), name)
+    _info, parts = _committed_parts(Path(path), table)
     if not parts:
-        return schema.empty_table()
-    table = pa.concat_tables([pq.read_table(part, schema=schema) for part in parts])
-    table = table.append_column("_order", pa.array(range(table.num_rows), type=pa.int64()))
-    last = table.group_by("id").aggregate([("_order", "max")]).column("_order_max")
-    return table.take(last).drop_columns(["_order"]).sort_by("id")
+        return arrow_schema(table).empty_table()
+    data = pa.concat_tables([pq.read_table(part) for part in parts], promote_options="default")
+    data = data.append_column("_order", pa.array(range(data.num_rows), type=pa.int64()))
+    last = data.group_by("id").aggregate([("_order", "max")]).column("_order_max")
+    return data.take(last).drop_columns(["_order"]).sort_by("id")
 
 
-def read_latest(path: str | Path, *, sideload: str | None = None) -> dict[int, dict[str, Any]]:
-    """The current version of every ticket (or ``sideload`` object) as received, by id."""
-    table = read_latest_table(path, sideload=sideload)
-    return {obj["id"]: obj for obj in map(orjson.loads, table.column(RAW_JSON).to_pylist())}
+def read_latest(path: str | Path, table: str = "tickets") -> dict[int, dict[str, Any]]:
+    """The current version of every object of stream table ``table`` by id, as stored (a reference row that
+    a refresh no longer saw carries ``"_deleted": true``)."""
+    latest = read_latest_table(path, table)
+    return {obj["id"]: obj for obj in map(orjson.loads, latest.column(RAW_JSON).to_pylist())}
+
+
+def read_rows(path: str | Path, table: str) -> list[dict[str, Any]]:
+    """The current rows of any table as dicts of its columns: one per key, a child table's deletion marks and
+    the rows they remove left out."""
+    info, parts = _committed_parts(Path(path), table)
+    if "key" not in info:
+        return read_latest_table(path, table).to_pylist()  # type: ignore[no-any-return]
+    latest: dict[str, dict[str, Any]] = {}
+    for part in parts:
+        for row in _child_rows(part):
+            latest[key_text(info["key"], row)] = row
+    return [{k: v for k, v in row.items() if k != DELETED} for row in latest.values() if row.get(DELETED) is not True]

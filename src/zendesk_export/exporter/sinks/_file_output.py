@@ -1,0 +1,392 @@
+"""What the file outputs (JSONL, Parquet) share: a directory with one folder per table, logs of versions, one
+state file that commits every stream's pages, and the upsert index.
+
+Layout (``DIR`` is ``DIR.jsonl`` or ``DIR.parquet``)::
+
+    DIR/_state.json      every stream's checkpoint, every table's committed length, the custom-field binding
+    DIR/_index.db        the upsert index (``_index``): a cache of what the logs say
+    DIR/<table>/…        one folder per table: the stream tables (tickets, users, groups, …) and the analyst
+                         tables derived from them (ticket_tags, ticket_field_history, …)
+
+The tables are those of ``_tables.TABLES`` with the children a caller plugs in (``Table.children``, e.g. the
+analyst tables of ``warehouse.stream_table``): the file and SQL outputs follow the same declarations.
+
+Every table is a **log of versions**: a write appends only what changed, and a reader takes the *last* row of
+each key (``id``; a child table's key columns). The rules:
+
+* upserts keep the newest version (``_upsert``: a page's version is appended only when newer than the stored
+  one), so re-delivered pages add nothing;
+* a reference list's rows that a complete refresh did not see are appended once more with ``"_deleted": true``
+  (kept, never dropped); seen again later, they are appended without it;
+* a child table follows its parent's newest version: a new parent version appends its child rows that are new
+  or changed, and for each child row it no longer has a *deletion mark* (its key columns, its parent's id and
+  ``"_deleted": true``). Readers drop the keys whose last row is a deletion mark.
+
+Crash safety, the same ordering as always: a write appends its rows to every table it touches and fsyncs them,
+*then* replaces ``_state.json`` atomically (the commit point: the page's rows, the stream's checkpoint and the
+tables' new lengths at once). Rows past a table's committed length are a write that never finished and are
+removed on open, as are table folders the state does not name. Streams write from their own threads through one
+sink per output: its lock makes each write whole, so the streams' pages interleave, never mix.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from ._columns import Column, Kind, sideload_columns
+from ._errors import ForeignOutputError
+from ._files import atomic_write, checkpoint_from_json, checkpoint_to_json, lock_exclusively, read_state
+from ._index import ChildChanges, IndexedRow, VersionIndex
+from ._tables import DELETED, TABLES, Child, Table
+from ._upsert import Stored, content_digest, plan_writes
+from .base import Checkpoint, ClosingSink, Page, StreamState, StreamStatus, WriteResult
+
+__all__ = ["STATE", "FileOutput", "TableWrite", "child_info", "key_text"]
+
+STATE = "_state.json"
+_INDEX = "_index.db"
+_REPLAY_BATCH = 10_000
+
+
+def key_text(key: Sequence[str], row: Mapping[str, Any]) -> str:
+    """A child row's key as the index keeps it: the JSON list of its key columns' values."""
+    return orjson.dumps([row.get(column) for column in key]).decode()
+
+
+def child_info(child: Child) -> dict[str, Any]:
+    """How the state file describes a child table: its parent column and key (enough to replay its log)."""
+    return {"position": 0, "parent": child.parent_column, "key": list(child.key)}
+
+
+@dataclass
+class TableWrite:
+    """One table's part of a commit: the rows to append (object for the typed columns, bytes as stored) and
+    what the index learns once they are committed."""
+
+    name: str
+    items: list[tuple[dict[str, Any], bytes]] = field(default_factory=list)
+    rows: dict[int, Stored] = field(default_factory=dict)  # a stream table: the versions written, by id
+    children: ChildChanges | None = None  # a child table: the live keys changed
+    table: Table | None = None
+    child: Child | None = None
+
+
+class FileOutput(ClosingSink):
+    """The shared half of the file sinks (module doc); a subclass stores the rows (``_append``, ``_scan``,
+    ``_read_at``, ``_discard_uncommitted``)."""
+
+    FORMAT = ""
+    VERSION = 0
+
+    def __init__(self, path: str | Path, *, include: Sequence[str] = ()) -> None:
+        for name in include:
+            sideload_columns(name)
+        self.path = Path(path)
+        self._lock = threading.RLock()
+        self._index: VersionIndex | None = None
+        self._indexed: set[str] = set()  # the tables the index has opened
+        self._dir_fd = -1
+        self._tickets = TABLES["tickets"]  # what ticket pages derive (children, custom columns): use_table
+        self._refuse_other_layouts()
+        self._dir_fd = self._open_directory()
+        try:
+            lock_exclusively(self._dir_fd, self.path)
+            self._state = self._load_or_create_state()
+            self._discard_uncommitted()
+            self._index = VersionIndex(self.path / _INDEX)
+            for name in self._state["tables"]:
+                self._open_table(name)
+        except BaseException:
+            self.close()
+            raise
+
+    # -- opening ------------------------------------------------------------------------------------------
+    def _refuse_other_layouts(self) -> None:
+        """Raise for an output of another layout at ``self.path`` (nothing by default)."""
+
+    def _open_directory(self) -> int:
+        if self.path.exists() and not self.path.is_dir():
+            raise ForeignOutputError(f"{self.path} exists and is not a directory; refusing to touch it")
+        self.path.mkdir(exist_ok=True)
+        return os.open(self.path, os.O_RDONLY | os.O_DIRECTORY)
+
+    def _load_or_create_state(self) -> dict[str, Any]:
+        """The state document; a new output gets one before any table, so tables without one are not ours."""
+        state = read_state(self.path / STATE, self.FORMAT)
+        if state is not None:
+            return self._upgrade(state)
+        if any(p.name != STATE + ".tmp" for p in self.path.iterdir()):
+            raise ForeignOutputError(f"{self.path} is a non-empty directory without zendesk-export state")
+        state = {"format": self.FORMAT, "version": self.VERSION, "checkpoint": None, "pages": 0, "tables": {},
+                 "streams": {}, "rows": {}}
+        atomic_write(self.path / STATE, orjson.dumps(state))
+        return state
+
+    def _upgrade(self, state: dict[str, Any]) -> dict[str, Any]:
+        """The state of an output this version reads (refusing others)."""
+        if state.get("version") != self.VERSION:
+            raise ForeignOutputError(f"{self.path} has format version {state.get('version')}; this version "
+                                     f"reads {self.VERSION}")
+        return state
+
+    def _table_folders(self) -> Iterator[Path]:
+        return (p for p in self.path.iterdir() if p.is_dir())
+
+    def _discard_uncommitted(self) -> None:
+        """Remove the folders of tables whose first write never committed (a subclass cuts the rest)."""
+        for folder in self._table_folders():
+            if folder.name not in self._state["tables"]:
+                shutil.rmtree(folder)
+
+    def _open_table(self, name: str) -> None:
+        """Bring table ``name`` of the index up to its committed length (replaying what it lacks)."""
+        assert self._index is not None
+        info = self._state["tables"][name]
+        start = self._index.open_table(name, info["position"], "key" in info)
+        if start < info["position"]:
+            self._replay(name, info, start)
+        self._indexed.add(name)
+
+    def _index_table(self, name: str, child: bool) -> VersionIndex:
+        """The index, with table ``name`` opened (a table never written: empty, covered from 0)."""
+        assert self._index is not None
+        if name not in self._indexed:
+            self._index.open_table(name, 0, child)
+            self._indexed.add(name)
+        return self._index
+
+    def _replay(self, name: str, info: Mapping[str, Any], start: int) -> None:
+        """Apply the committed rows from ``start`` to the index in batches (flat memory); the table stays
+        covered at ``start`` until the end, so an interrupted replay starts again from there."""
+        assert self._index is not None
+        rows: dict[int, IndexedRow] = {}
+        changes = ChildChanges()
+        for at, obj, raw in self._scan(name, start):
+            if "key" in info:
+                parent, key = int(obj[info["parent"]]), key_text(info["key"], obj)
+                if obj.get(DELETED) is True:
+                    changes.remove(parent, key)
+                else:
+                    changes.write(parent, key, content_digest(raw))
+            else:
+                obj_id, version, deleted = TABLES[name].key(obj)
+                rows[obj_id] = IndexedRow(Stored(version, deleted or obj.get(DELETED) is True,
+                                                 content_digest(raw)), at)
+            if len(rows) + len(changes.written) + len(changes.removed) >= _REPLAY_BATCH:
+                self._apply(name, rows, changes, start)
+                rows, changes = {}, ChildChanges()
+        self._apply(name, rows, changes, info["position"])
+
+    def _apply(self, name: str, rows: Mapping[int, IndexedRow], changes: ChildChanges, position: int) -> None:
+        assert self._index is not None
+        if "key" in self._state["tables"][name]:
+            self._index.update_children(name, changes, position)
+        else:
+            self._index.update(name, rows, position)
+
+    # -- what a subclass stores ---------------------------------------------------------------------------
+    def _append(self, write: TableWrite, columns: tuple[Column, ...], seq: int) -> tuple[int, list[int]]:
+        """Store ``write.items`` durably after table ``write.name``'s committed rows (not committed yet); the
+        table's new length and where each item sits."""
+        raise NotImplementedError
+
+    def _scan(self, name: str, start: int) -> Iterator[tuple[int, dict[str, Any], bytes]]:
+        """(where, object, bytes as stored) of table ``name``'s committed rows after ``start``, in order."""
+        raise NotImplementedError
+
+    def _read_at(self, name: str, places: Sequence[tuple[int, int]]) -> dict[int, dict[str, Any]]:
+        """The stored objects of ``(id, where)`` pairs of table ``name``."""
+        raise NotImplementedError
+
+    def _committed(self) -> None:
+        """Called after a commit that wrote a table's first rows (Parquet rewrites its views)."""
+
+    # -- writing ------------------------------------------------------------------------------------------
+    def load_checkpoint(self) -> Checkpoint | None:
+        """The ticket export's checkpoint committed with its last page, or None."""
+        return checkpoint_from_json(self._state["checkpoint"])
+
+    def write(self, page: Page) -> WriteResult:
+        """A page of the ticket export: its tickets (with their child tables), its sideloads (into the
+        ``users``, ``groups``, ``organizations`` tables) and its checkpoint, in one commit."""
+        with self._lock:
+            for name in page.sideloads:
+                sideload_columns(name)
+            writes, result = self._plan(self._tickets, page.tickets)
+            for name, objects in page.sideloads.items():
+                writes += self._plan(TABLES[name], objects)[0]
+            self._commit(writes, checkpoint=page.checkpoint)
+            return result
+
+    def write_stream(self, table: Table, objects: list[dict[str, Any]], state: StreamState, *,
+                     finish: bool = False) -> WriteResult:
+        """A page of ``table``'s stream and the stream's ``state``, in one commit; ``finish`` (a reference
+        list's last page) also marks the rows this refresh did not see as deleted."""
+        with self._lock:
+            writes, result = self._plan(table, objects)
+            if table.snapshot:
+                assert self._index is not None
+                self._index.see(table.name, (table.key(obj)[0] for obj in objects), state.refresh)
+                if finish:
+                    result.deleted += self._mark_unseen(writes[0], state.refresh)
+            self._commit(writes, stream=state)
+            return result
+
+    def _plan(self, table: Table, objects: list[dict[str, Any]]) -> tuple[list[TableWrite], WriteResult]:
+        """What a page of ``table`` appends: its newer versions, then its child tables' changes."""
+        stored = self._index_table(table.name, False).stored(table.name, (obj.get("id") for obj in objects))
+        plan = plan_writes(objects, stored, table.key)
+        winners = list(plan.writes.values())
+        enrich = table.enrich
+        main = TableWrite(table.name, [(enrich(obj) if enrich else obj, raw) for obj, raw in winners],
+                          dict(plan.stored), table=table)
+        return [main, *(self._child_write(child, winners) for child in table.children)], plan.result
+
+    def _child_write(self, child: Child, winners: list[tuple[dict[str, Any], bytes]]) -> TableWrite:
+        """The rows of ``child`` that the parents' new versions add or change, and deletion marks for those
+        they no longer have."""
+        current = self._index_table(child.name, True).children(child.name, (obj["id"] for obj, _raw in winners))
+        write = TableWrite(child.name, children=ChildChanges(), child=child)
+        assert write.children is not None
+        for parent, _raw in winners:
+            rows = {key_text(child.key, row): row for row in child.derive(parent)}
+            before = current.get(parent["id"], {})
+            for key, row in rows.items():
+                raw = orjson.dumps(row)
+                if before.get(key) != (digest := content_digest(raw)):
+                    write.items.append((row, raw))
+                    write.children.write(parent["id"], key, digest)
+            for key in before.keys() - rows.keys():
+                mark = {child.parent_column: parent["id"], **dict(zip(child.key, orjson.loads(key), strict=True)),
+                        DELETED: True}
+                write.items.append((mark, orjson.dumps(mark)))
+                write.children.remove(parent["id"], key)
+        return write
+
+    def _mark_unseen(self, write: TableWrite, refresh: int) -> int:
+        """Add to ``write`` the rows its refresh did not see, marked deleted; how many."""
+        assert self._index is not None and write.table is not None
+        places = self._index.unseen(write.name, refresh)
+        if not places:
+            return 0
+        for obj_id, obj in self._read_at(write.name, places).items():
+            marked = {**obj, DELETED: True}
+            raw = orjson.dumps(marked)
+            write.items.append((marked, raw))
+            write.rows[obj_id] = Stored(write.table.key(obj)[1], True, content_digest(raw))
+        return len(places)
+
+    def _commit(self, writes: list[TableWrite], *, checkpoint: Checkpoint | None = None,
+                stream: StreamState | None = None) -> None:
+        """Append every write's rows durably, replace the state file (the commit), then update the index."""
+        state = orjson.loads(orjson.dumps(self._state))
+        state["pages"] += 1
+        tables, places = state["tables"], {}
+        for write in (w for w in writes if w.items):
+            info = tables.setdefault(write.name, child_info(write.child) if write.child else {"position": 0})
+            info["position"], places[write.name] = self._append(write, self._columns(write, info), state["pages"])
+        if checkpoint is not None:
+            state["checkpoint"] = checkpoint_to_json(checkpoint)
+        if stream is not None:
+            state["streams"][stream.stream] = _state_json(stream)
+        atomic_write(self.path / STATE, orjson.dumps(state))
+        before = self._state["tables"]
+        self._state = state
+        self._index_writes(writes, places)
+        if any(info["position"] and not before.get(name, {}).get("position") for name, info in tables.items()):
+            self._committed()
+
+    def _index_writes(self, writes: list[TableWrite], places: Mapping[str, list[int]]) -> None:
+        assert self._index is not None
+        for write in writes:
+            if write.name not in self._state["tables"]:
+                continue  # a table's first write that appended nothing: nothing to index yet
+            position = self._state["tables"][write.name]["position"]
+            if write.children is not None:
+                self._index.update_children(write.name, write.children, position)
+            else:
+                at = dict(zip((obj["id"] for obj, _raw in write.items), places.get(write.name, ()), strict=True))
+                self._index.update(write.name, {i: IndexedRow(s, at[i]) for i, s in write.rows.items()}, position)
+
+    def _columns(self, write: TableWrite, info: Mapping[str, Any]) -> tuple[Column, ...]:
+        """The typed columns of a write's table: a child's, or a stream table's declared and added ones."""
+        if write.child is not None:
+            return write.child.columns
+        assert write.table is not None
+        added = tuple(Column(name, Kind(kind), (name,)) for name, kind in info.get("columns", ()))
+        return (*TABLES[write.name].columns, *added)
+
+    # -- the whole-account streams' bookkeeping -----------------------------------------------------------
+    def load_stream_state(self, stream: str) -> StreamState | None:
+        """The checkpoint of ``stream`` committed with its last page, or None."""
+        found = self._state["streams"].get(stream)
+        return None if found is None else StreamState(stream, **found)
+
+    def save_stream_state(self, state: StreamState) -> None:
+        """Save a stream's state alone (the tickets stream's status row; its resume point is the checkpoint)."""
+        with self._lock:
+            self._save({**self._state, "streams": {**self._state["streams"], state.stream: _state_json(state)}})
+
+    def _save(self, state: dict[str, Any]) -> None:
+        atomic_write(self.path / STATE, orjson.dumps(state))
+        self._state = state
+
+    def stream_status(self, tables: Iterable[Table]) -> list[StreamStatus]:
+        """Every stream's checkpoint and row counts (rows: distinct ids; deleted: marked or status deleted)."""
+        assert self._index is not None
+        report = []
+        for table in tables:
+            rows, deleted = self._index.count(table.name) if table.name in self._state["tables"] else (0, 0)
+            report.append(StreamStatus(table.name, self.load_stream_state(table.name), rows, deleted))
+        return report
+
+    def add_columns(self, table: Table, columns: Sequence[Column]) -> list[Column]:
+        """Add the columns ``table`` lacks (recorded in the state; rows written from now on fill them)."""
+        with self._lock:
+            info = self._state["tables"].get(table.name, {"position": 0})
+            have = {c.name for c in table.columns} | {name for name, _kind in info.get("columns", ())}
+            added = [c for c in columns if c.name not in have]
+            if added:
+                info = {**info, "columns": [*info.get("columns", ()), *([c.name, c.kind.value] for c in added)]}
+                self._save({**self._state, "tables": {**self._state["tables"], table.name: info}})
+                self._open_table(table.name)
+            return added
+
+    def use_table(self, table: Table) -> None:
+        """The ``tickets`` table (children, enrichment) the ticket pages follow from now on."""
+        self._tickets = table
+
+    def load_rows(self, name: str, columns: Sequence[Column]) -> list[dict[str, Any]]:
+        """Every row of the export's state table ``name`` (kept in the state file)."""
+        return [{c.name: row.get(c.name) for c in columns} for row in self._state["rows"].get(name, ())]
+
+    def save_rows(self, name: str, columns: Sequence[Column], key: Sequence[str],
+                  rows: Sequence[Mapping[str, Any]]) -> None:
+        """Upsert rows of the export's state table ``name`` by ``key``, committed at once."""
+        with self._lock:
+            kept = {tuple(row.get(k) for k in key): row for row in self._state["rows"].get(name, ())}
+            kept.update((tuple(row.get(k) for k in key), {c.name: row.get(c.name) for c in columns}) for row in rows)
+            self._save({**self._state, "rows": {**self._state["rows"], name: list(kept.values())}})
+
+    def close(self) -> None:
+        """Release the index and the directory lock; nothing is pending (a write is committed when it returns)."""
+        if self._index is not None:
+            self._index.close()
+            self._index = None
+        if self._dir_fd >= 0:
+            os.close(self._dir_fd)
+            self._dir_fd = -1
+
+
+def _state_json(state: StreamState) -> dict[str, Any]:
+    return {"mode": state.mode, "position": state.position, "source": state.source, "refresh": state.refresh,
+            "complete": state.complete, "written_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
