@@ -2,7 +2,8 @@
 
 Starts ``zendesk-export serve`` in its own process (SQLite by default, or ``--db postgresql://…``), seeds it, then
 for ``--duration`` seconds runs writer threads (create, update, delete tickets through the API) beside exporter
-processes (``zendesk-export export`` into JSONL, time-based and cursor-based, each run again as soon as it ends).
+processes (``zendesk-export export --streams tickets`` into JSONL, time-based and cursor-based, each run again as
+soon as it ends).
 When the time is up the writers stop, the server's clock moves past the one-minute visibility delay, every
 exporter runs once more, and each output must hold exactly the store's tickets: every id, each at its latest
 ``generated_timestamp``, no version written twice. Exits 1 on any difference or failed request.
@@ -29,6 +30,7 @@ from pathlib import Path
 import httpx
 import orjson
 
+from zendesk_export.exporter.sinks.jsonl import log_path
 from zendesk_export.server.store import open_store
 from zendesk_export.testing import AdminClient
 
@@ -101,7 +103,7 @@ def write(url: str, seed: int, stop: threading.Event, tally: Tally) -> None:
 
 def export_command(url: str, out: Path, mode: str) -> list[str]:
     return [*CLI, "export", "--url", url, "--email", AUTH[0].removesuffix("/token"), "--token", AUTH[1],
-            "--out", str(out), "--mode", mode, "--quiet", "--no-backoff"]
+            "--out", str(out), "--mode", mode, "--quiet", "--no-backoff", "--streams", "tickets"]
 
 
 def export_until(url: str, out: Path, mode: str, stop: threading.Event, tally: Tally) -> None:
@@ -115,10 +117,11 @@ def export_until(url: str, out: Path, mode: str, stop: threading.Event, tally: T
 
 
 def exported_versions(out: Path) -> tuple[dict[int, int], int]:
-    """id → newest generated_timestamp in a JSONL output, and how many (id, timestamp) pairs it holds twice."""
+    """id → newest generated_timestamp in a JSONL output's ticket log, and how many (id, timestamp) pairs it
+    holds twice."""
     latest: dict[int, int] = {}
     seen: Counter[tuple[int, int]] = Counter()
-    for line in out.read_bytes().splitlines():
+    for line in log_path(out).read_bytes().splitlines():
         ticket = orjson.loads(line)
         pair = (ticket["id"], ticket["generated_timestamp"])
         seen[pair] += 1
