@@ -121,16 +121,15 @@ def run_streams(config: ExportConfig, out: str | None = None, streams: str | Seq
 
 
 def export_tickets(config: ExportConfig, *, on_progress: Callable[[Progress], None] | None = None) -> ExportSummary:
-    """The ticket export alone (``--streams tickets``), as :func:`.export.run_export` runs it; into a SQL output
-    with the tickets' derived tables and custom-field columns, named from the ticket fields fetched before the
+    """The ticket export alone (``--streams tickets``), as :func:`.export.run_export` runs it, with the tickets'
+    derived tables and custom-field columns, named from the ticket fields fetched before the
     first write (one request on the plan budget; the ``ticket_fields`` stream itself is not written)."""
     def fields() -> list[dict[str, Any]]:
         with ZendeskClient(config, pacer=Pacer()) as client:
             return _field_definitions(client, "tickets")
 
     with _owned_sink(config.out, config.include) as sink:
-        target = BindingSink(sink, "tickets", fields) if hasattr(sink, "use_table") else sink
-        return run_export(config, target, on_progress=on_progress)
+        return run_export(config, BindingSink(sink, "tickets", fields), on_progress=on_progress)
 
 
 def _field_definitions(client: ZendeskClient, obj: str) -> list[dict[str, Any]]:

@@ -1,4 +1,4 @@
-"""The analyst tables plugged into the whole-account tables of the SQL outputs (SQLite, PostgreSQL).
+"""The analyst tables plugged into the whole-account tables of every output (SQLite, PostgreSQL, JSONL, Parquet).
 
 ``sinks._tables`` declares what every stream writes; ``analyst`` derives the analyst's tables by pure
 functions. This module joins them, so that neither imports the other:
@@ -34,7 +34,7 @@ _CHILDREN: Mapping[str, tuple[Child, ...]] = {
 
 
 def stream_table(name: str) -> Table:
-    """The table stream ``name`` writes into a SQL output, with its derived child tables."""
+    """The table stream ``name`` writes, with its derived child tables."""
     base = TABLES[name]
     return replace(base, children=(*base.children, *_CHILDREN[name])) if _CHILDREN[name] else base
 
@@ -65,7 +65,7 @@ _ONE_BINDING = threading.Lock()
 
 
 class BindingSink:
-    """A SQL sink writing stream ``name`` with its analyst tables: the first write (``write`` for the ticket
+    """A sink writing stream ``name`` with its analyst tables: the first write (``write`` for the ticket
     export, ``write_stream`` for the others) binds the custom fields from ``fetch_fields()`` first; every write
     uses the bound table. Anything else is the wrapped sink's."""
 
