@@ -178,9 +178,8 @@ class FileOutput(ClosingSink):
                 else:
                     changes.write(parent, key, content_digest(raw))
             else:
-                obj_id, version, deleted = TABLES[name].key(obj)
-                rows[obj_id] = IndexedRow(Stored(version, deleted or obj.get(DELETED) is True,
-                                                 content_digest(raw)), at)
+                obj_id, version, _deleted = TABLES[name].key(obj)
+                rows[obj_id] = IndexedRow(Stored(version, _is_deleted(TABLES[name], obj), content_digest(raw)), at)
             if len(rows) + len(changes.written) + len(changes.removed) >= _REPLAY_BATCH:
                 self._apply(name, rows, changes, start)
                 rows, changes = {}, ChildChanges()
@@ -247,8 +246,10 @@ class FileOutput(ClosingSink):
         plan = plan_writes(objects, stored, table.key)
         winners = list(plan.writes.values())
         enrich = table.enrich
-        main = TableWrite(table.name, [(enrich(obj) if enrich else obj, raw) for obj, raw in winners],
-                          dict(plan.stored), table=table)
+        written = {obj_id: found._replace(deleted=_is_deleted(table, plan.writes[obj_id][0]))
+                   for obj_id, found in plan.stored.items()}
+        main = TableWrite(table.name, [(enrich(obj) if enrich else obj, raw) for obj, raw in winners], written,
+                          table=table)
         return [main, *(self._child_write(child, winners) for child in table.children)], plan.result
 
     def _child_write(self, child: Child, winners: list[tuple[dict[str, Any], bytes]]) -> TableWrite:
@@ -319,8 +320,8 @@ class FileOutput(ClosingSink):
 
     def _columns(self, write: TableWrite, info: Mapping[str, Any]) -> tuple[Column, ...]:
         """The typed columns of a write's table: a child's, or a stream table's declared and added ones."""
-        if write.child is not None:
-            return write.child.columns
+        if write.child is not None:  # a child row is a dict by column name
+            return tuple(Column(c.name, c.kind, (c.name,)) for c in write.child.columns)
         assert write.table is not None
         added = tuple(Column(name, Kind(kind), (name,)) for name, kind in info.get("columns", ()))
         return (*TABLES[write.name].columns, *added)
@@ -385,6 +386,11 @@ class FileOutput(ClosingSink):
         if self._dir_fd >= 0:
             os.close(self._dir_fd)
             self._dir_fd = -1
+
+
+def _is_deleted(table: Table, obj: Mapping[str, Any]) -> bool:
+    """Whether a stored version counts as deleted: marked by a refresh, or marked by Zendesk itself."""
+    return obj.get(DELETED) is True or (table.deleted_when is not None and table.deleted_when(obj))
 
 
 def _state_json(state: StreamState) -> dict[str, Any]:

@@ -286,7 +286,8 @@ class StreamTables:
             if found:
                 cur.execute(f"SELECT count(*) FROM {self.d.qualify(table.name)}")
                 rows = int(cur.fetchone()[0])
-                deleted_when = quote(DELETED) if DELETED in found else table.deleted_when
+                deleted_when = quote(DELETED) if DELETED in found else (
+                    table.deleted_when.sql if table.deleted_when is not None else None)
                 if deleted_when is not None:
                     cur.execute(f"SELECT count(*) FROM {self.d.qualify(table.name)} WHERE {deleted_when}")
                     deleted = int(cur.fetchone()[0])

@@ -29,6 +29,8 @@ from ._upsert import Key, sideload_key, ticket_key
 
 __all__ = [
     "DELETED",
+    "NOT_NULL",
+    "DeletedWhen",
     "REFRESH",
     "TABLES",
     "Child",
@@ -63,6 +65,35 @@ class Child:
     derive: Callable[[Mapping[str, Any]], list[dict[str, Any]]]
 
 
+#: ``DeletedWhen.value`` of a row whose column holds anything (is not null).
+NOT_NULL = "not null"
+
+
+@dataclass(frozen=True)
+class DeletedWhen:
+    """A row Zendesk itself marks deleted: its top-level ``column`` holds ``value`` (a text or a boolean), or
+    anything when ``value`` is ``NOT_NULL``. One declaration, read as SQL by the SQL sinks and on the object by
+    the file sinks, so both count the same rows."""
+
+    column: str
+    value: str | bool
+
+    @property
+    def sql(self) -> str:
+        """The SQL condition (the column is quoted; booleans compare as TRUE/FALSE)."""
+        name = '"' + self.column + '"'
+        if self.value == NOT_NULL:
+            return f"{name} IS NOT NULL"
+        literal = str(self.value).upper() if isinstance(self.value, bool) else f"'{self.value}'"
+        return f"{name} = {literal}"
+
+    def __call__(self, obj: Mapping[str, Any]) -> bool:
+        found = obj.get(self.column)
+        if self.value == NOT_NULL:
+            return found is not None
+        return type(found) is type(self.value) and found == self.value
+
+
 @dataclass(frozen=True)
 class Table:
     """One stream's table (see the module docstring)."""
@@ -73,7 +104,7 @@ class Table:
     snapshot: bool = False
     children: tuple[Child, ...] = ()
     enrich: Callable[[dict[str, Any]], dict[str, Any]] | None = None
-    deleted_when: str | None = None  # SQL condition of a row Zendesk itself marks deleted (snapshots: _deleted)
+    deleted_when: DeletedWhen | None = None  # a row Zendesk itself marks deleted (snapshots: ``_deleted``)
 
     def key(self, obj: Mapping[str, Any]) -> Key:
         """(id, version, deleted) of ``obj`` for the upsert rule of ``_upsert``."""
@@ -110,7 +141,7 @@ def _reference(name: str, *columns: Column) -> Table:
 
 
 TABLES: Mapping[str, Table] = {table.name: table for table in (
-    Table("tickets", TICKET_COLUMNS, Versioning.GENERATED, deleted_when="\"status\" = 'deleted'"),
+    Table("tickets", TICKET_COLUMNS, Versioning.GENERATED, deleted_when=DeletedWhen("status", "deleted")),
     Table("ticket_events", (
         _col("id", _I), _col("ticket_id", _I), _col("updater_id", _I), _col("event_type", _T),
         _col("timestamp", _I), _col("created_at", _TS), _col("via", _J), _col("child_events", _J),
@@ -118,10 +149,10 @@ TABLES: Mapping[str, Table] = {table.name: table for table in (
     Table("ticket_metric_events", (
         _col("id", _I), _col("ticket_id", _I), _col("metric", _T), _col("instance_id", _I), _col("type", _T),
         _col("time", _TS), _col("deleted", _B),
-    ), Versioning.IMMUTABLE, deleted_when='"deleted"'),
-    Table("users", SIDELOAD_COLUMNS["users"], Versioning.UPDATED, deleted_when='NOT "active"'),
+    ), Versioning.IMMUTABLE, deleted_when=DeletedWhen("deleted", True)),
+    Table("users", SIDELOAD_COLUMNS["users"], Versioning.UPDATED, deleted_when=DeletedWhen("active", False)),
     Table("organizations", SIDELOAD_COLUMNS["organizations"], Versioning.UPDATED,
-          deleted_when='"deleted_at" IS NOT NULL'),
+          deleted_when=DeletedWhen("deleted_at", NOT_NULL)),
     Table("groups", SIDELOAD_COLUMNS["groups"], Versioning.UPDATED, snapshot=True),
     _reference("brands", _col("name", _T), _col("subdomain", _T), _col("active", _B), _col("default", _B)),
     _reference("ticket_fields", _col("type", _T), _col("title", _T), _col("key", _T), _col("active", _B),
