@@ -102,9 +102,8 @@ _LOOP_SETTINGS = (
     Setting("mode", "time",
             "time: the time-based export (/incremental/tickets); cursor: the cursor-based one",
             env="ZENDESK_EXPORT_MODE", parse=_parse_mode, metavar="{time,cursor}"),
-    Setting("streams", (), "what to export: a list of " + ",".join(STREAM_NAMES) + " (default: all of them; "
-            "the JSONL and Parquet outputs hold tickets only)", env="ZENDESK_EXPORT_STREAMS", parse=parse_streams,
-            metavar="LIST"),
+    Setting("streams", (), "what to export: a list of " + ",".join(STREAM_NAMES) + " (default: all of them)",
+            env="ZENDESK_EXPORT_STREAMS", parse=parse_streams, metavar="LIST"),
     Setting("include", (), "sideloads to store beside the tickets: any of users,groups,organizations",
             env="ZENDESK_EXPORT_INCLUDE", parse=parse_include, metavar="LIST"),
     Setting("exclude_deleted", False, "leave deleted tickets out of the export",
@@ -126,7 +125,8 @@ _LOOP_SETTINGS = (
 EXPORT_SETTINGS: tuple[Setting, ...] = (
     *_CONNECTION_SETTINGS,
     Setting("out", "tickets.db", "where to write: tickets.db (SQLite; also .sqlite, .sqlite3, sqlite:///PATH), "
-            "tickets.jsonl, DIR.parquet (needs the parquet extra), postgresql://USER@HOST/DB[?schema=NAME] "
+            "DIR.jsonl, DIR.parquet (needs the parquet extra; both a directory, one folder per table), "
+            "postgresql://USER@HOST/DB[?schema=NAME] "
             "(needs the postgres extra); the directory of a file output must exist",
             env="ZENDESK_EXPORT_OUT", metavar="OUT"),
     Setting("start_time", 0, "first run only: export changes since EPOCH seconds or an ISO-8601 date/time; "

@@ -394,6 +394,8 @@ def read_rows(path: str | Path, table: str) -> list[dict[str, Any]]:
     """The current rows of any table as dicts of its columns: one per key, a child table's deletion marks and
     the rows they remove left out."""
     info, parts = _committed_parts(Path(path), table)
+    if not parts:
+        return []
     if "key" not in info:
         return read_latest_table(path, table).to_pylist()  # type: ignore[no-any-return]
     latest: dict[str, dict[str, Any]] = {}
