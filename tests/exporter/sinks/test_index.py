@@ -1,5 +1,6 @@
-"""The file sinks' upsert index lives in a SQLite file beside the output, not in memory, and is only a cache:
-missing or behind the committed data, it is rebuilt from the data on open and the counts stay exact."""
+"""The file sinks' upsert index lives in a SQLite file in the output, not in memory, and is only a cache:
+missing or behind the committed data, it is rebuilt from the data on open and the counts (and the child rows a
+new version removes) stay exact."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from zendesk_export.exporter.sinks import JsonlSink, ParquetSink, Sink
+from zendesk_export.exporter.sinks import JsonlSink, ParquetSink, Sink, read_jsonl_rows, read_parquet_rows
+from zendesk_export.exporter.warehouse import stream_table
 
 from ._pages import make_ticket, page
 
@@ -70,3 +72,17 @@ def test_a_damaged_index_is_rebuilt(kind: str, tmp_path: Path) -> None:
     _index_file(kind, tmp_path).write_bytes(b"not a database at all, but long enough to look like one" * 20)
     with _open(kind, tmp_path) as sink:
         assert sink.write(page([make_ticket(1, 10), make_ticket(2, 10)], 2)).new == 1
+
+
+@pytest.mark.parametrize("kind", FILE_SINKS)
+def test_a_rebuilt_index_knows_the_child_rows_so_a_removed_tag_is_marked(kind: str, tmp_path: Path) -> None:
+    def write(version: int, tags: list[str]) -> None:
+        with _open(kind, tmp_path) as sink:
+            sink.use_table(stream_table("tickets"))  # type: ignore[attr-defined]
+            sink.write(page([make_ticket(1, version, tags=tags)], version))
+
+    write(1, ["vip", "refund"])
+    _index_file(kind, tmp_path).unlink()
+    write(2, ["refund"])
+    read = read_jsonl_rows if kind == "jsonl" else read_parquet_rows
+    assert [row["tag"] for row in read(tmp_path / f"t.{kind}", "ticket_tags")] == ["refund"]

@@ -201,10 +201,8 @@ class VersionIndex:
             f'SELECT id, at FROM "v_{name}" WHERE deleted = 0 AND id NOT IN '
             f'(SELECT id FROM "s_{name}" WHERE refresh = ?) ORDER BY id', [refresh]))
 
-    def count(self, name: str, child: bool = False) -> tuple[int, int]:
-        """(rows, rows deleted) of table ``name``."""
-        if child:
-            return int(self._conn.execute(f'SELECT count(*) FROM "c_{name}"').fetchone()[0]), 0
+    def count(self, name: str) -> tuple[int, int]:
+        """(rows, rows deleted) of stream table ``name``."""
         rows, deleted = self._conn.execute(f'SELECT count(*), coalesce(sum(deleted), 0) FROM "v_{name}"').fetchone()
         return int(rows), int(deleted)
 
