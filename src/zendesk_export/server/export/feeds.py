@@ -48,7 +48,7 @@ class ExportQuery:
 
 @dataclass(frozen=True)
 class Rendered:
-    items: list[bytes]  # each item's complete JSON
+    items: list[bytes]  # the items' complete JSON, to be joined by commas (a piece may hold several)
     sideloads: list[tuple[str, bytes]]  # top-level arrays (name, JSON array)
 
 
