@@ -22,14 +22,12 @@ import orjson
 from zendesk_export.clock import ClockState
 from zendesk_export.server.store import (
     DEMO,
-    REFERENCE_COLUMNS,
     Account,
     DuplicateRecord,
     ExportRow,
     User,
     hash_secret,
     keyed_token_hash,
-    references_from_row,
     rehash_legacy_token,
     verify_password,
 )
@@ -687,6 +685,20 @@ class Queries:
                            f"AND id IN ({marks(self.dialect, len(wanted))}) ORDER BY id", (account_id, *wanted))
         return [record_from_row(r) for r in rows]
 
+    def record_rows(self, account_id: int, table: str, ids: Iterable[int]
+                    ) -> tuple[tuple[str, ...], list[tuple[Any, ...]]]:
+        """The names of a record table's columns (``id`` first, ``data`` last) and the rows of the records among
+        ``ids``, by id, as stored: equal rows hold equal records (``record_from_values`` makes one), so a caller
+        may keep what it made of a row for as long as the row stays the same."""
+        columns = (*RECORD_COLUMNS[table], "data")
+        wanted = sorted(set(ids))
+        if not wanted:
+            return columns, []
+        m = self.dialect.mark
+        rows = self._rows(f"SELECT {', '.join(columns)} FROM {table} WHERE account_id = {m} "
+                          f"AND id IN ({marks(self.dialect, len(wanted))}) ORDER BY id", (account_id, *wanted))
+        return columns, [tuple(r) for r in rows]
+
     def list_records(self, account_id: int, table: str, offset: int, limit: int
                      ) -> tuple[list[dict[str, Any]], int]:
         """One offset page of a record table by id, and the table's total count."""
@@ -781,16 +793,6 @@ class Queries:
             f"AND status != 'deleted' AND id IN ({marks(self.dialect, len(wanted))}) ORDER BY id",
             (account_id, *wanted))
         return [body_row(r) for r in rows]
-
-    def ticket_references(self, account_id: int, ids: Sequence[int]) -> list[dict[str, Any]]:
-        """The reference columns of the tickets among ``ids`` (deleted ones included), by id: one probe of the
-        primary key per ticket, no JSON body read."""
-        wanted = sorted(set(ids))
-        if not wanted:
-            return []
-        rows = self._rows(f"SELECT {', '.join(REFERENCE_COLUMNS)} FROM tickets WHERE account_id = {self.dialect.mark} "
-                          f"AND id IN ({marks(self.dialect, len(wanted))}) ORDER BY id", (account_id, *wanted))
-        return [references_from_row(row) for row in rows]
 
     def comment_counts(self, account_id: int, ticket_ids: Sequence[int]) -> dict[int, int]:
         """Comments per ticket, counted over its audits in one query (audits hold at most one comment)."""
