@@ -34,12 +34,13 @@ _WHOLE_TICKETS = frozenset(("metric_sets", "metric_set", "dates"))  # the sidelo
 # The tickets columns each sideload reads its ids from (the others need none, or whole tickets)
 _COLUMNS = {"users": _USER_REFS + _USER_LISTS, "groups": ("group_id",), "organizations": ("organization_id",),
             "brands": ("brand_id",), "ticket_forms": ("ticket_form_id",), "custom_statuses": ("custom_status_id",)}
+_ALL_COLUMNS = tuple(dict.fromkeys(column for columns in _COLUMNS.values() for column in columns))
 
 
 @dataclass(frozen=True)
 class _PageTickets:
     """A page's tickets as its sideloads read them: their ids, each column that names what they refer to (its
-    value on every ticket, id lists parsed), and the whole tickets when a sideload replays them."""
+    value on every ticket; id lists as their JSON text), and the whole tickets when a sideload replays them."""
 
     ids: list[int]
     columns: Mapping[str, Sequence[Any]]
@@ -50,9 +51,9 @@ class _PageTickets:
         found: set[int | None] = set()
         for name in names:
             values = self.columns.get(name, ())
-            if name in _USER_LISTS:
-                for ids in values:
-                    found.update(ids)
+            if name in _USER_LISTS:  # most lists are empty, and many tickets hold the same one: parse each once
+                for text in set(values).difference(("[]", "", None)):
+                    found.update(orjson.loads(text))
             else:
                 found.update(values)
         found.discard(None)  # an unset reference column
@@ -113,14 +114,15 @@ def _page_tickets(rows: Sequence[ExportRow], columns: Sequence[str], *, whole: b
     ids = [r.id for r in rows]
     if whole:
         tickets = [orjson.loads(b"{" + r.body + b"}") for r in rows]
-        names = {column for columns in _COLUMNS.values() for column in columns}
-        return _PageTickets(ids, {name: [t.get(name) for t in tickets] for name in names}, tickets)
+        return _PageTickets(ids, {name: [_column_value(t.get(name)) for t in tickets] for name in _ALL_COLUMNS},
+                            tickets)
     by_column = zip(*(r.extra for r in rows), strict=True)  # rows → columns
-    values: dict[str, Sequence[Any]] = dict(zip(columns, by_column, strict=True)) if rows else {}
-    for name in _USER_LISTS:
-        if name in values:  # most lists are empty: "[]" needs no parsing
-            values[name] = [orjson.loads(v) if v and v != "[]" else () for v in values[name]]
-    return _PageTickets(ids, values, [])
+    return _PageTickets(ids, dict(zip(columns, by_column, strict=True)) if rows else {}, [])
+
+
+def _column_value(value: Any) -> Any:
+    """A ticket's value as its column holds it: an id list as its JSON text."""
+    return orjson.dumps(value).decode() if isinstance(value, list) else value
 
 
 # -- arrays ----------------------------------------------------------------------------------------
