@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any
 
 import orjson
@@ -34,6 +35,7 @@ _WHOLE_TICKETS = frozenset(("metric_sets", "metric_set", "dates"))  # the sidelo
 # The tickets columns each sideload reads its ids from (the others need none, or whole tickets)
 _COLUMNS = {"users": _USER_REFS + _USER_LISTS, "groups": ("group_id",), "organizations": ("organization_id",),
             "brands": ("brand_id",), "ticket_forms": ("ticket_form_id",), "custom_statuses": ("custom_status_id",)}
+_EXTRA = attrgetter("extra")
 _ALL_COLUMNS = tuple(dict.fromkeys(column for columns in _COLUMNS.values() for column in columns))
 
 
@@ -116,7 +118,7 @@ def _page_tickets(rows: Sequence[ExportRow], columns: Sequence[str], *, whole: b
         tickets = [orjson.loads(b"{" + r.body + b"}") for r in rows]
         return _PageTickets(ids, {name: [_column_value(t.get(name)) for t in tickets] for name in _ALL_COLUMNS},
                             tickets)
-    by_column = zip(*(r.extra for r in rows), strict=True)  # rows → columns
+    by_column = zip(*map(_EXTRA, rows), strict=True)  # rows → columns
     return _PageTickets(ids, dict(zip(columns, by_column, strict=True)) if rows else {}, [])
 
 
@@ -153,14 +155,15 @@ class _RenderedRecords:
         if self.size + len(rows) > self.limit:
             self.scopes, self.size = {}, 0
         entries = self.scopes.setdefault(scope, {})
-        out = []
-        for row in rows:
-            entry = entries.get(row[0])
-            if entry is None or entry[0] != row:
-                self.size += entry is None
-                entry = entries[row[0]] = (row, orjson.dumps(render(scope[2], record_from_values(columns, row))))
-            out.append(entry[1])
-        return out
+
+        def fresh(row: tuple[Any, ...]) -> bytes:
+            self.size += row[0] not in entries
+            rendered = orjson.dumps(render(scope[2], record_from_values(columns, row)))
+            entries[row[0]] = (row, rendered)
+            return rendered
+
+        get = entries.get
+        return [entry[1] if (entry := get(row[0])) is not None and entry[0] == row else fresh(row) for row in rows]
 
 
 _RENDERED = _RenderedRecords(50_000)
