@@ -245,7 +245,7 @@ def changes(store: Store) -> Any:
 
 @scenario
 def records(store: Store) -> Any:
-    """records_by_id, list_records, insert_records."""
+    """records_by_id, record_rows, list_records, insert_records."""
     account_id = seeded(store, 50)
     inserted = [store.insert_records(account_id, "groups", [{"id": 9, "name": "Nine", "created_at": 1,
                                                               "updated_at": 1, "is_public": False}]),
@@ -258,7 +258,9 @@ def records(store: Store) -> Any:
     return [inserted, store.records_by_id(account_id, "organizations", [51, 1, 1, 999]),
             store.records_by_id(account_id, "groups", [9]), store.records_by_id(account_id, "users", []),
             store.list_records(account_id, "users", 3, 4), store.list_records(account_id, "groups", 0, 100),
-            store.list_records(account_id, "organizations", 100, 10)]
+            store.list_records(account_id, "organizations", 100, 10),
+            store.record_rows(account_id, "organizations", [51, 1, 1, 999]), store.record_rows(account_id, "users", []),
+            store.record_rows(account_id, "users", [1, 2, 3])]
 
 
 @scenario
