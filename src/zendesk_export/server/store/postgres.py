@@ -116,6 +116,7 @@ def _split(table: str, record: dict[str, Any]) -> tuple[list[Any], str]:
     return [_text(value) for value in values], data
 
 
+_LOCK_ACCOUNT = "SELECT id FROM accounts WHERE id = %s FOR UPDATE"
 _TICKET_COLUMNS = ticket_columns()
 _UPSERT_TICKET = upsert_sql("tickets", _TICKET_COLUMNS, POSTGRES)
 _INSERT_AUDIT = insert_sql("audits", AUDIT_COLUMNS, POSTGRES)
@@ -265,7 +266,7 @@ class PostgresStore(Queries):
         """A transaction holding the account's row lock: writers of one account go one at a time, in every
         process (the lock is released at commit or rollback)."""
         with self._transaction() as conn:
-            conn.execute("SELECT id FROM accounts WHERE id = %s FOR UPDATE", (account_id,))
+            conn.execute(_LOCK_ACCOUNT, (account_id,))
             yield conn
 
     def _rows(self, query: str, args: Sequence[Any]) -> list[Any]:
@@ -279,8 +280,13 @@ class PostgresStore(Queries):
 
     @contextmanager
     def write(self, account_id: int) -> Iterator[_PostgresWriter]:
-        with self._locked(account_id) as conn:
+        """The account's write transaction in pipeline mode: a statement whose result the writer does not read
+        (the lock, an upsert, an insert, the commit) goes out with the next one that it does read, so the lock
+        is held for a few round trips, not one per statement (each one, on a busy machine, waits for a core)."""
+        with self._transaction() as conn, conn.pipeline():
+            conn.execute(_LOCK_ACCOUNT, (account_id,))
             yield _PostgresWriter(conn, account_id)
+            conn.commit()
 
     def close(self) -> None:
         """Close the pool and every connection in it (a stopped server leaves none behind)."""
