@@ -10,8 +10,8 @@ the winning tickets not stored yet straight into ``tickets``, ``COPY`` the other
 (``ON COMMIT DELETE ROWS``) and merge it into ``tickets`` with one ``INSERT … SELECT … ON CONFLICT … WHERE``
 that also refuses to move a row backwards, upsert the sideloads and the checkpoint, commit. No per-row round
 trips, no per-row statement: COPY is several times cheaper than an ``executemany`` of 50-parameter upserts, and
-a first export, where nearly every ticket is new, writes each row once instead of twice (staging, then merge;
-the server's share of the work per ticket fell by about a fifth). A new id that another writer into the same
+a first export, where nearly every ticket is new, writes each row once instead of twice (staging, then
+merge). A new id that another writer into the same
 tables inserts meanwhile (the lock of the first query cannot cover a row that does not exist yet) fails that
 ``COPY`` on the primary key: it is undone to a savepoint and those tickets take the merge path. Tables of
 schema 1 (the ``WRITE_ONLY_FIELDS`` columns, always NULL) are read and written as they are.

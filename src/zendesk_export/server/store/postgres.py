@@ -10,8 +10,9 @@ before the method returns (an idle open transaction would hold locks). The bound
 threads come and go: connections belong to the pool, not to threads, so none is left behind by a retired thread,
 and a burst of requests waits for a connection instead of exhausting the database's ``max_connections``.
 ``write(account_id)`` starts by locking the account's row (``SELECT … FOR UPDATE``), which serialises writers of
-one account across processes as SQLite's ``BEGIN IMMEDIATE`` does. ``?schema=NAME`` in the URL keeps several
-servers apart in one database.
+one account across processes as SQLite's ``BEGIN IMMEDIATE`` does; it runs in pipeline mode, so that the lock is
+held for the few round trips whose results the write reads, not for one per statement. ``?schema=NAME`` in the
+URL keeps several servers apart in one database.
 
 PostgreSQL text cannot hold NUL, which a ticket's subject or comment may contain: text columns store U+FFFD in
 its place (they are only queried), and a ticket is read back from its stored ``body``, which keeps ``\\u0000``.
