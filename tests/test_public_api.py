@@ -68,7 +68,8 @@ def test_the_store_protocol_has_these_operations() -> None:
         # serve --workers N: the journal and the fault rules' counters, shared by every process
         "append_journal", "journal", "clear_journal", "change_shared_state",
     }
-    assert _public(Writer) == {"add_audit", "get_record", "get_ticket", "next_id", "put_record", "put_ticket"}
+    assert _public(Writer) == {"add_audit", "get_record", "get_ticket", "next_id", "next_ids", "put_record",
+                               "put_ticket"}
 
 
 WIRE_ERRORS = {  # class → (HTTP status, the `error` code a client reads)

@@ -191,6 +191,23 @@ def write_rolls_back(store: Store) -> Any:
 
 
 @scenario
+def next_ids_reserve_blocks(store: Store) -> Any:
+    """Several sequences in one statement: each gets its block after the ids already taken; a count of 0 takes
+    none; a rolled-back write gives its block back."""
+    with store.write(1) as writer:
+        first = [writer.next_id("events"), writer.next_ids({"events": 3, "audits": 1, "tickets": 0})]
+        second = writer.next_ids({"events": 2, "audits": 2})
+    with pytest.raises(RuntimeError), store.write(1) as writer:
+        writer.next_ids({"events": 50})
+        raise RuntimeError("half-way")
+    with store.write(1) as writer:
+        after = [writer.next_id("events"), writer.next_id("tickets")]
+    assert first == [1, {"events": 2, "audits": 1, "tickets": 0}] and second == {"events": 5, "audits": 2}
+    assert after == [7, 1]
+    return [first, second, after]
+
+
+@scenario
 def get_ticket_keeps_nul(store: Store) -> Any:
     with store.write(1) as writer:
         writer.put_ticket(make_ticket(1, NOW, subject="a\x00b", description="c\x00d", tags=["t\x00"]))

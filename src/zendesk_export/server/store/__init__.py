@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
@@ -114,6 +114,10 @@ class Writer(Protocol):
     """Operations inside one write transaction of one account."""
 
     def next_id(self, sequence: str) -> int: ...
+
+    def next_ids(self, counts: Mapping[str, int]) -> dict[str, int]:
+        """Reserve ``counts[name]`` consecutive ids of each sequence, in one statement; the first of each."""
+        ...
 
     def get_ticket(self, ticket_id: int) -> dict[str, Any] | None: ...
 
