@@ -181,6 +181,7 @@ class ZendeskClient:
     def _attempt(self, url: str, params: Mapping[str, str | int], slot: Slot) -> ApiResponse | _Retryable:
         self._count(requests=1)
         sent = self._clock()
+        self.pacer.sending(slot.seq)
         try:
             response = self._http.get(url, params=dict(params))
         except httpx.TimeoutException:

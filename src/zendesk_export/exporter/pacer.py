@@ -8,11 +8,13 @@ one, ``x-rate-limit``/``ratelimit-remaining``/``ratelimit-reset`` (and the 2023 
 account. The pacer keeps two rules:
 
 * **The window's credit.** An answer to request *k* says how many requests the server will still take until its
-  window resets. Requests sent after *k* may not be counted in that answer yet, so they are taken off it; at zero
-  credit the next slot is the window's reset. A window's end is reckoned from the moment request *k* was sent
-  plus ``resets`` (whole seconds, rounded up by the server) plus a margin, so it is never early; an answer about
-  a window that has already ended is ignored. This alone is the sequential behaviour: spend what is left, wait
-  for the reset when nothing is.
+  window resets. Requests that went out with or after *k*, or have not gone out yet, may not be counted in that
+  answer, so they are taken off it; answers arrive out of order, so for one window the least credit any of them
+  leaves is the one that holds. At zero credit the next slot is the window's reset. A window's end is reckoned
+  from the moment request *k* actually went out (``sending``: on a busy machine a thread wakes late, and the
+  slot's planned time would make the end early) plus ``resets`` (whole seconds, rounded up by the server) plus a
+  margin, so it is never early; an answer about a window that has already ended is ignored. This alone is the
+  sequential behaviour: spend what is left, wait for the reset when nothing is.
 * **Even spreading** (on when several requests may be in flight): slots are ``60 / limit`` seconds apart plus
   :data:`SPREAD_MARGIN`, so that any 60 seconds hold at most ``limit`` requests whatever their alignment with
   the server's minutes, and the requests in flight never arrive as a burst the headers could not warn about.
@@ -39,6 +41,8 @@ __all__ = ["DEFAULT_EXPORT_LIMIT", "PACING_MARGIN", "SPREAD_MARGIN", "BucketStat
 DEFAULT_EXPORT_LIMIT = 10  # Zendesk's incremental-export requests per minute without the High Volume add-on
 PACING_MARGIN = 0.5  # seconds added to a bucket reset so that we never arrive a moment early
 SPREAD_MARGIN = 0.02  # slots 2 % further apart than the limit allows: tolerates a second of send jitter a minute
+# Two estimates of one window's end lie within seconds of each other; windows are calendar minutes apart
+_SAME_WINDOW = 30.0
 EXPORT_BUCKET = "zendesk-ratelimit-incremental-exports"
 ACCOUNT_BUCKET = "account"
 _UNLIMITED = 1 << 30
@@ -69,7 +73,6 @@ class Slot:
 class _Window:
     ends: float  # local monotonic time by which the server's window has surely ended
     left: int  # requests we may still send before ``ends``
-    seq: int  # the request whose answer this is
 
 
 class Pacer:
@@ -81,7 +84,8 @@ class Pacer:
         self.spread = spread
         self.limit: int | None = None  # export requests per minute, once known
         self._windows: dict[str, _Window] = {}
-        self._sent: dict[int, float] = {}  # seq → planned send time, for requests whose answer is awaited
+        self._planned: dict[int, float] = {}  # seq → planned send time, for requests not gone out yet
+        self._out: dict[int, float] = {}  # seq → the moment it went out, for requests awaiting their answer
         self._seq = 0
         self._next_slot = 0.0
         self._blocked_until = 0.0
@@ -108,36 +112,55 @@ class Pacer:
                 if at < window.ends:
                     window.left -= 1
             self._seq += 1
-            self._sent[self._seq] = at
+            self._planned[self._seq] = at
             if self.interval:
                 self._next_slot = at + self.interval
             return Slot(self._seq, at - now, budget)
 
+    def sending(self, seq: int) -> None:
+        """Request ``seq`` goes out now: its answer's windows are reckoned from this moment."""
+        with self._lock:
+            if self._planned.pop(seq, None) is not None:
+                self._out[seq] = self._clock()
+
     def observe(self, seq: int, buckets: Iterable[BucketState]) -> None:
         """Learn from the answer to request ``seq``: the limit and each bucket's window."""
         with self._lock:
-            sent = self._sent.pop(seq, self._clock())
+            sent = self._out.pop(seq, None) or self._planned.pop(seq, self._clock())
             now = self._clock()
             for state in buckets:
                 self._learn_limit(state)
                 if state.resets is None:
                     continue
                 ends = sent + state.resets + PACING_MARGIN
+                if ends <= now:
+                    continue  # about a window that is over
+                window = _Window(ends, state.remaining - self._not_counted_by(seq, sent, ends))
                 known = self._windows.get(state.name)
-                if ends <= now or (known is not None and known.seq > seq and known.ends > now):
-                    continue  # about a window that is over, or older than what we know
-                later = sum(1 for other, at in self._sent.items() if other > seq and at < ends)
-                self._windows[state.name] = _Window(ends, state.remaining - later, seq)
+                if known is not None and known.ends > now:
+                    if ends < known.ends - _SAME_WINDOW:
+                        continue  # about an earlier window than the one we know
+                    if ends <= known.ends + _SAME_WINDOW:  # answers arrive out of order: the least credit holds
+                        window = _Window(max(ends, known.ends), min(window.left, known.left))
+                self._windows[state.name] = window
 
     def forget(self, seq: int) -> None:
         """Request ``seq`` got no answer with headers (a network failure): stop counting it as in flight."""
         with self._lock:
-            self._sent.pop(seq, None)
+            self._planned.pop(seq, None)
+            self._out.pop(seq, None)
 
     def block(self, seconds: float) -> None:
         """Hold every slot back for ``seconds`` (a 429's ``Retry-After``)."""
         with self._lock:
             self._blocked_until = max(self._blocked_until, self._clock() + seconds)
+
+    def _not_counted_by(self, seq: int, sent: float, ends: float) -> int:
+        """The requests the answer to ``seq`` (sent at ``sent``) may not count yet that fall in its window: every
+        one not gone out yet (a slot handed out earlier can leave later), and those that went out with it or
+        after it."""
+        planned = sum(1 for at in self._planned.values() if at < ends)
+        return planned + sum(1 for other, at in self._out.items() if other != seq and at >= sent)
 
     def _exhausted_until(self, at: float) -> float:
         """When the windows with no credit left at ``at`` have all ended (``at`` itself if none)."""
