@@ -17,16 +17,17 @@ from __future__ import annotations
 
 import gc
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from zendesk_export.server.model.audits import comment_event, field_event
 from zendesk_export.server.model.custom_fields import retag, seed_maker
-from zendesk_export.server.model.ratings import rating_record
 from zendesk_export.server.model.reference import CUSTOM_FIELDS, People, seed_reference
 from zendesk_export.server.model.scrub import SCRUB_AFTER, SCRUBBED
+from zendesk_export.server.model.seed_worker import rendered_batches
 from zendesk_export.server.model.tickets import (
     CREATE_EVENT_FIELDS,
     CUSTOM_STATUS_IDS,
@@ -51,8 +52,10 @@ _SUBJECTS = ("Cannot log in", "Refund for order", "Invoice question", "App crash
 _CHANNELS = ("web", "email", "api", "mobile")
 
 
-def seed_account(store: Store, account_id: int, tickets: int, random_seed: int, now: float) -> dict[str, int]:
-    """Add ``tickets`` synthetic tickets (and the users they need) to an account. Returns counts."""
+def seed_account(store: Store, account_id: int, tickets: int, random_seed: int, now: float,
+                 progress: Callable[[int], object] = lambda done: None) -> dict[str, int]:
+    """Add ``tickets`` synthetic tickets (and the users they need) to an account; ``progress`` hears the count
+    written after every batch. Returns counts."""
     rng = random.Random(random_seed)
     first_user = rng.randrange(10_000, 90_000) * 1000
     # People joined over the year before the tickets' six months, each on a day of their own.
@@ -78,13 +81,16 @@ def seed_account(store: Store, account_id: int, tickets: int, random_seed: int, 
                    random_seed, int(now))
     draw = _Draw(rng, int(now), [(u["id"], u["organization_id"]) for u in users], [a["id"] for a in agents],
                  next_rating=rng.randrange(10**6, 10**7) * 1000)
-    generator = _tickets(draw, tickets)
-    rated: list[dict[str, Any]] = []
-    with _no_cycle_collection():
-        count = store.insert_tickets(account_id, _keep_rated(generator, rated))
-    ratings = store.insert_records(account_id, "satisfaction_ratings",
-                                   [r for r in map(rating_record, rated) if r is not None])
-    return {"tickets": count, "users": len(users) + len(agents), "satisfaction_ratings": ratings}
+    count, rated = 0, list[dict[str, Any]]()
+    with _no_cycle_collection(), store.ticket_loader(account_id) as loader:
+        for rows, audits, ratings in rendered_batches(partial(_tickets, draw, tickets), tickets, account_id,
+                                                      loader.reserve):
+            loader.insert(rows, audits)
+            count += len(rows)
+            rated += ratings
+            progress(count)
+    added = store.insert_records(account_id, "satisfaction_ratings", rated)
+    return {"tickets": count, "users": len(users) + len(agents), "satisfaction_ratings": added}
 
 
 @contextmanager
@@ -98,15 +104,6 @@ def _no_cycle_collection() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
-
-
-def _keep_rated(tickets: Iterator[dict[str, Any]], rated: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-    """Pass the tickets through, keeping the rated ones: the store numbers them, then their ratings are written
-    with the ids the tickets got."""
-    for ticket in tickets:
-        if isinstance((ticket.get("satisfaction_rating") or {}).get("id"), int):
-            rated.append(ticket)
-        yield ticket
 
 
 @dataclass

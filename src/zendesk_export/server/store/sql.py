@@ -331,15 +331,19 @@ def hit_rate_counters_sql(d: Dialect, count: int) -> str:
 
 
 # -- values ---------------------------------------------------------------------------------------------
+_ROW_FIELDS = tuple((f.name, f.default, f.kind) for f in TICKET_FIELDS)  # read once, not per ticket and field
+
+
 def row_values(account_id: int, ticket: dict[str, Any], *, boolean: Callable[[bool], Any] = int) -> tuple[Any, ...]:
     """A ticket dict → the tickets row, in ``ticket_columns()`` order after account_id. ``boolean`` converts
     flags (SQLite stores 0/1, PostgreSQL ``bool``)."""
     values: list[Any] = [account_id]
-    for f in TICKET_FIELDS:
-        value = ticket.get(f.name, f.default)
-        if f.kind == "json":
-            value = orjson.dumps(list(value) if isinstance(value, tuple) else value).decode()
-        elif f.kind == "bool":
+    get = ticket.get
+    for name, default, kind in _ROW_FIELDS:
+        value = get(name, default)
+        if kind == "json":
+            value = orjson.dumps(value).decode()  # a tuple is written as a JSON array
+        elif kind == "bool":
             value = boolean(bool(value))
         values.append(value)
     values += [ticket["generated_timestamp"], ticket.get("deleted_at"), render_body(ticket)]

@@ -1,0 +1,109 @@
+"""Seeded tickets turned into rows in a second process, while this one writes them to the store.
+
+A seed's random draws are one stream (each ticket's draws depend on the ones before), so one process makes
+every ticket in order; what is split is the work: the second process draws the tickets, numbers them with ids
+this process reserves in the store (one short transaction a batch), and renders their rows, while this process
+writes the previous batch. Same functions either way, so the rows are the same bytes as when a small seed
+renders them here.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import socket
+import subprocess
+import sys
+import traceback
+from collections.abc import Callable, Iterator
+from multiprocessing.connection import Connection
+from typing import Any
+
+from zendesk_export.server.model.ratings import rating_record
+from zendesk_export.server.store.sql import Reserved, render_batch, seed_batches, seed_counts
+
+__all__ = ["Batch", "WORKER_FROM", "rendered_batches", "work"]
+
+BATCH = 2000  # tickets a batch: bounded memory, and one short transaction each
+WORKER_FROM = 20_000  # smaller seeds render here: starting a process costs more than it saves
+# A batch's tickets rows, audits rows and the records of the ratings its tickets were given.
+Batch = tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[dict[str, Any]]]
+Reserve = Callable[[dict[str, int]], dict[str, int]]
+
+
+def rendered_batches(tickets: Callable[[], Iterator[dict[str, Any]]], count: int, account_id: int,
+                     reserve: Reserve) -> Iterator[Batch]:
+    """The rows of the ``count`` tickets that ``tickets()`` makes, numbered with ids from ``reserve``, batch by
+    batch. ``tickets`` is called in the worker process (from ``WORKER_FROM`` tickets on), so it must pickle:
+    a module-level function with its arguments (``functools.partial``)."""
+    if count < WORKER_FROM:
+        yield from _render(tickets(), account_id, reserve)
+    else:
+        yield from _from_worker(tickets, account_id, reserve)
+
+
+def _render(tickets: Iterator[dict[str, Any]], account_id: int, reserve: Reserve) -> Iterator[Batch]:
+    placed: dict[int, int] = {}  # seeding position of a problem with incidents → its id
+    position = 0
+    for batch in seed_batches(tickets, BATCH):
+        rows, audits = render_batch(account_id, batch, Reserved(reserve(seed_counts(batch))), placed, position)
+        yield rows, audits, [r for r in map(rating_record, batch) if r is not None]
+        position += len(batch)
+
+
+def _from_worker(tickets: Callable[[], Iterator[dict[str, Any]]], account_id: int, reserve: Reserve
+                 ) -> Iterator[Batch]:
+    """Messages from the worker: a dict of counts (answered with the ids reserved), a batch, an error, or None
+    at the end. While this process writes a batch, the worker draws the next one."""
+    here, there = socket.socketpair()
+    # A fresh interpreter, not a fork (a server runs threads: a fork could copy a lock some thread holds), and
+    # not multiprocessing's spawn, which runs the caller's main script again.
+    worker = subprocess.Popen(
+        [sys.executable, "-c", f"from {__name__} import work; work({there.fileno()})"], pass_fds=[there.fileno()],
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, sys.path))})
+    there.close()
+    connection = Connection(here.detach())
+    try:
+        connection.send((tickets, account_id))
+        while (message := _receive(connection, worker)) is not None:
+            if isinstance(message, dict):
+                connection.send(reserve(message))
+            else:
+                yield message
+    finally:
+        connection.close()
+        worker.kill()
+        worker.wait()
+
+
+def _receive(connection: Connection, worker: subprocess.Popen[bytes]) -> Any:
+    try:
+        message = connection.recv()
+    except (EOFError, ConnectionResetError):
+        raise RuntimeError(f"the seeding process stopped (exit code {worker.wait()})") from None
+    if isinstance(message, str):
+        raise RuntimeError(f"the seeding process failed:\n{message}")
+    return message
+
+
+def work(fd: int) -> None:
+    """The worker process, on its end of a socket: take what to make, render every batch and send it; a
+    failure is sent back as its traceback. The batches make no reference cycles, so the cycle collector stays
+    off."""
+    gc.disable()
+    connection = Connection(fd)
+    tickets, account_id = connection.recv()
+
+    def reserve(counts: dict[str, int]) -> dict[str, int]:
+        connection.send(counts)
+        starts: dict[str, int] = connection.recv()
+        return starts
+
+    try:
+        for batch in _render(tickets(), account_id, reserve):
+            connection.send(batch)
+        connection.send(None)
+    except (EOFError, BrokenPipeError, ConnectionResetError):
+        pass  # the writing process stopped: nothing is waiting for these rows
+    except Exception:
+        connection.send(traceback.format_exc())
