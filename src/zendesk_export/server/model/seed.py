@@ -195,16 +195,16 @@ def _audits(ticket: dict[str, Any]) -> list[dict[str, Any]]:
     """The ticket's history as the Tickets API would have audited it: a Create audit (comment + fields) at
     creation; when updated later, it was created `new` and a Change audit at `updated_at` set its final status,
     assignee and group, with the assignee's public reply. The store numbers audits and events."""
-    later = ticket["updated_at"] > ticket["created_at"]
-    final = {k: ticket[k] for k in ("status", "custom_status_id", "assignee_id", "group_id")}
-    initial = {"status": "new", "custom_status_id": CUSTOM_STATUS_IDS["new"], "assignee_id": None, "group_id": None}
-    start = initial if later and final["status"] != "new" else final
+    changed = ticket["updated_at"] > ticket["created_at"] and ticket["status"] != "new"
+    created = {name: ticket.get(name) for name in _CREATED}
+    if changed:
+        created.update(_INITIAL)
     events = [comment_event(None, ticket["requester_id"], ticket["description"], True, None)]
-    created = {**{k: ticket.get(k) for k in _CREATED}, **start}
-    events += [field_event(None, name, created[name]) for name in _CREATED if created[name] not in (None, [])]
+    events += [field_event(None, name, value) for name, value in created.items() if value is not None and value != []]
     audits = [_audit(ticket, ticket["created_at"], ticket["requester_id"], events)]
-    if start is not final:
-        changes = [field_event(None, k, v, start[k]) for k, v in final.items() if v != start[k]]
+    if changed:
+        changes = [field_event(None, name, ticket[name], start) for name, start in _INITIAL.items()
+                   if ticket[name] != start]
         if ticket["assignee_id"]:
             reply = f"Thanks for writing about this: {ticket['subject'].lower()}."
             changes.insert(0, comment_event(None, ticket["assignee_id"], reply, True, None))
@@ -214,6 +214,8 @@ def _audits(ticket: dict[str, Any]) -> list[dict[str, Any]]:
 
 # The Create audit lists every set field of the Tickets API's list (a task's due date included).
 _CREATED = CREATE_EVENT_FIELDS + OPTIONAL_CREATE_FIELDS
+# What a ticket updated later was created with; the Change audit moves these to the ticket's final values.
+_INITIAL = {"status": "new", "custom_status_id": CUSTOM_STATUS_IDS["new"], "assignee_id": None, "group_id": None}
 
 
 def _audit(ticket: dict[str, Any], at: int, author: int, events: list[dict[str, Any]]) -> dict[str, Any]:
