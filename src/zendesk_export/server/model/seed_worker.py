@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import traceback
+from collections import deque
 from collections.abc import Callable, Iterator
 from multiprocessing.connection import Connection
 from typing import Any
@@ -40,20 +41,39 @@ def rendered_batches(tickets: Callable[[], Iterator[dict[str, Any]]], count: int
     """The rows of the ``count`` tickets that ``tickets()`` makes, numbered with ids from ``reserve``, batch by
     batch. ``tickets`` is called in the worker process (from ``WORKER_FROM`` tickets on), so it must pickle:
     a module-level function with its arguments (``functools.partial``)."""
-    numbered = _numbered(tickets(), account_id, reserve) if count < WORKER_FROM else _from_worker(
-        tickets, account_id, reserve)
+    if count < WORKER_FROM:
+        reserved: deque[dict[str, int]] = deque()
+        numbered = _numbered(tickets(), account_id, lambda counts: reserved.append(reserve(counts)), reserved.popleft)
+    else:
+        numbered = _from_worker(tickets, account_id, reserve)
     for batch, audits, ratings in numbered:
         yield [row_values(account_id, ticket, boolean=bool) for ticket in batch], audits, ratings
 
 
-def _numbered(tickets: Iterator[dict[str, Any]], account_id: int, reserve: Reserve) -> Iterator[Numbered]:
-    """Batches of tickets numbered with the ids reserved for them, their audits rendered as rows."""
+def _numbered(tickets: Iterator[dict[str, Any]], account_id: int, ask: Callable[[dict[str, int]], object],
+              answer: Callable[[], dict[str, int]]) -> Iterator[Numbered]:
+    """Batches of tickets numbered with the ids reserved for them, their audits rendered as rows. A batch's ids
+    are asked for (``ask``) as soon as it is drawn, one batch ahead of its numbering (``answer``: the ids
+    reserved for the oldest batch asked): the writing process reserves them between two writes, and the
+    worker never waits for the answer."""
     placed: dict[int, int] = {}  # seeding position of a problem with incidents → its id
+    drawn: deque[list[dict[str, Any]]] = deque()
     position = 0
-    for batch in seed_batches(tickets, BATCH):
-        audits = number_batch(account_id, batch, Reserved(reserve(seed_counts(batch))), placed, position)
-        yield batch, audits, [r for r in map(rating_record, batch) if r is not None]
+
+    def number_oldest() -> Numbered:
+        nonlocal position
+        batch = drawn.popleft()
+        audits = number_batch(account_id, batch, Reserved(answer()), placed, position)
         position += len(batch)
+        return batch, audits, [r for r in map(rating_record, batch) if r is not None]
+
+    for batch in seed_batches(tickets, BATCH):
+        ask(seed_counts(batch))
+        drawn.append(batch)
+        if len(drawn) > 1:
+            yield number_oldest()
+    while drawn:
+        yield number_oldest()
 
 
 def _from_worker(tickets: Callable[[], Iterator[dict[str, Any]]], account_id: int, reserve: Reserve
@@ -103,13 +123,12 @@ def work(fd: int) -> None:
     def send(message: Any) -> None:
         connection.send_bytes(marshal.dumps(message))
 
-    def reserve(counts: dict[str, int]) -> dict[str, int]:
-        send(counts)
+    def answer() -> dict[str, int]:
         starts: dict[str, int] = marshal.loads(connection.recv_bytes())
         return starts
 
     try:
-        for batch in _numbered(tickets(), account_id, reserve):
+        for batch in _numbered(tickets(), account_id, send, answer):
             send(batch)
         send(None)
     except (EOFError, BrokenPipeError, ConnectionResetError):
