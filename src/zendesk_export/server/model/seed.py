@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import gc
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
@@ -50,6 +50,8 @@ _SUBJECTS = ("Cannot log in", "Refund for order", "Invoice question", "App crash
              "Change my plan", "Password reset not arriving", "Feature request: export", "Wrong item received",
              "API returns 500")
 _CHANNELS = ("web", "email", "api", "mobile")
+_TYPES = (None, *TYPES)
+_PRIORITIES = (None, *PRIORITIES)
 
 
 def seed_account(store: Store, account_id: int, tickets: int, random_seed: int, now: float,
@@ -149,14 +151,14 @@ def _ticket(draw: _Draw, burst_at: int | None) -> dict[str, Any]:
     via = _via(rng)
     ticket: dict[str, Any] = {
         "external_id": rng.choice((None, f"ext-{rng.randrange(10**6)}")), "via": via,
-        "created_at": created, "updated_at": updated, "type": rng.choice((None, *TYPES)),
+        "created_at": created, "updated_at": updated, "type": rng.choice(_TYPES),
         "subject": subject, "raw_subject": subject, "description": f"{subject}. Details follow.",
-        "priority": rng.choice((None, *PRIORITIES)), "status": status,
+        "priority": rng.choice(_PRIORITIES), "status": status,
         "recipient": via["source"]["to"].get("address"),
         "requester_id": requester, "submitter_id": requester, "assignee_id": assignee,
         "organization_id": organization, "group_id": rng.choice((None, 1, 2, 3, 4, 5)) if assignee else None,
-        "collaborator_ids": rng.sample(agents, rng.choice((0, 0, 0, 1, 2))),
-        "tags": rng.sample(_TAGS, rng.randint(0, 3)), "custom_fields": _custom_fields(rng),
+        "collaborator_ids": _sample(rng, agents, rng.choice((0, 0, 0, 1, 2))),
+        "tags": _sample(rng, _TAGS, rng.randint(0, 3)), "custom_fields": _custom_fields(rng),
         "satisfaction_rating": _rating(draw, status), "custom_status_id": CUSTOM_STATUS_IDS[status],
         "ticket_form_id": DEFAULT_TICKET_FORM_ID, "brand_id": DEFAULT_BRAND_ID, "deleted_at": None,
         # Zendesk stamps generated_timestamp 0-3 s after updated_at even for plain creates (reference §3.1).
@@ -171,6 +173,12 @@ def _ticket(draw: _Draw, burst_at: int | None) -> dict[str, Any]:
         _delete(rng, ticket, now)
     draw.index += 1
     return ticket
+
+
+def _sample(rng: random.Random, population: Sequence[Any], count: int) -> list[Any]:
+    """``rng.sample``, skipped when nothing is drawn: a sample of none takes no random numbers, and most
+    tickets have no collaborators."""
+    return rng.sample(population, count) if count else []
 
 
 def _link_and_schedule(draw: _Draw, ticket: dict[str, Any]) -> None:
