@@ -2,9 +2,9 @@
 
 A seed's random draws are one stream (each ticket's draws depend on the ones before), so one process makes
 every ticket in order; what is split is the work: the second process draws the tickets, numbers them with ids
-this process reserves in the store (one short transaction a batch), and renders their rows, while this process
-writes the previous batch. Same functions either way, so the rows are the same bytes as when a small seed
-renders them here.
+this process reserves in the store (one short transaction a batch) and renders their audits, while this
+process renders the tickets' rows and writes the batch before. Same functions either way, so the rows are the
+same bytes as when a small seed does it all here.
 """
 
 from __future__ import annotations

@@ -551,6 +551,32 @@ def number_batch(account_id: int, batch: list[dict[str, Any]], numbers: Numbers,
     return audits
 
 
+def seed_counts(batch: list[dict[str, Any]]) -> dict[str, int]:
+    """How many ids of each sequence numbering ``batch`` (``number_batch``) takes; sequences it takes none of
+    are left out."""
+    audits = [audit for ticket in batch for audit in ticket.get("audits", ())]
+    counts = {"tickets": len(batch), "audits": len(audits), "events": sum(len(a["events"]) for a in audits)}
+    return {name: count for name, count in counts.items() if count}
+
+
+def render_batch(account_id: int, batch: list[dict[str, Any]], numbers: Numbers, placed: dict[int, int],
+                 first_position: int) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """A batch of seeded tickets numbered (``number_batch``) → its tickets rows and audits rows, as
+    ``TicketLoader.insert`` takes them (flags as ``bool``: SQLite stores them as 0/1)."""
+    audits = number_batch(account_id, batch, numbers, placed, first_position)
+    return [row_values(account_id, ticket, boolean=bool) for ticket in batch], audits
+
+
+def insert_batches(loader: TicketLoader, account_id: int, batches: Iterable[list[dict[str, Any]]]) -> int:
+    """``Store.insert_tickets`` on a store's loader: each batch's ids reserved, then its rows written."""
+    count, placed = 0, dict[int, int]()
+    for batch in batches:
+        numbers = Reserved(loader.reserve(seed_counts(batch)))
+        loader.insert(*render_batch(account_id, batch, numbers, placed, count))
+        count += len(batch)
+    return count
+
+
 # -- the queries both stores run alike --------------------------------------------------------------------
 # An account with its clock, and whether it is the default one (the oldest: MIN over the primary key is one probe).
 _CLOCK = "clock_offset, clock_frozen_at, clock_ahead, clock_release_at, clock_release_ahead"
@@ -969,28 +995,3 @@ def _page_row(table: str, row: dict[str, Any]) -> dict[str, Any]:
     body = row["body"]
     return {**row, "body": body if isinstance(body, bytes) else body.encode()}
 
-
-def seed_counts(batch: list[dict[str, Any]]) -> dict[str, int]:
-    """How many ids of each sequence numbering ``batch`` (``number_batch``) takes; sequences it takes none of
-    are left out."""
-    audits = [audit for ticket in batch for audit in ticket.get("audits", ())]
-    counts = {"tickets": len(batch), "audits": len(audits), "events": sum(len(a["events"]) for a in audits)}
-    return {name: count for name, count in counts.items() if count}
-
-
-def render_batch(account_id: int, batch: list[dict[str, Any]], numbers: Numbers, placed: dict[int, int],
-                 first_position: int) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-    """A batch of seeded tickets numbered (``number_batch``) → its tickets rows and audits rows, as
-    ``TicketLoader.insert`` takes them (flags as ``bool``: SQLite stores them as 0/1)."""
-    audits = number_batch(account_id, batch, numbers, placed, first_position)
-    return [row_values(account_id, ticket, boolean=bool) for ticket in batch], audits
-
-
-def insert_batches(loader: TicketLoader, account_id: int, batches: Iterable[list[dict[str, Any]]]) -> int:
-    """``Store.insert_tickets`` on a store's loader: each batch's ids reserved, then its rows written."""
-    count, placed = 0, dict[int, int]()
-    for batch in batches:
-        numbers = Reserved(loader.reserve(seed_counts(batch)))
-        loader.insert(*render_batch(account_id, batch, numbers, placed, count))
-        count += len(batch)
-    return count
