@@ -63,14 +63,15 @@ def test_the_store_protocol_has_these_operations() -> None:
         "create_resource", "delete_resource", "put_resources", "resource_count", "resource_page", "resources_by_id",
         "tag_counts",
         "audits_of_tickets", "count_where", "select_page",
-        # export pages: the ids a page's sideloads need, read from indexed columns rather than ticket bodies
-        "ticket_references",
+        # export pages: a page's sideloaded records as stored rows, so their rendered JSON can be kept and reused
+        "record_rows",
         # serve --workers N: the journal and the fault rules' counters, shared by every process
         "append_journal", "journal", "clear_journal", "change_shared_state",
         # seeding: ids reserved and rows written apart, so that another process can render the rows
         "ticket_loader",
     }
-    assert _public(Writer) == {"add_audit", "get_record", "get_ticket", "next_id", "put_record", "put_ticket"}
+    assert _public(Writer) == {"add_audit", "get_record", "get_ticket", "next_id", "next_ids", "put_record",
+                               "put_ticket"}
 
 
 WIRE_ERRORS = {  # class → (HTTP status, the `error` code a client reads)

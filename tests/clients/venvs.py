@@ -6,6 +6,7 @@ network) is skipped with the reason."""
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import site
@@ -40,11 +41,20 @@ def add_client_to_path(requirement: str) -> str | None:
 
 
 def _installed_venv(requirement: str) -> Path | str:
-    """The virtualenv holding ``requirement``, or the tail of pip's error when it cannot be installed."""
+    """The virtualenv holding ``requirement``, or the tail of pip's error when it cannot be installed. Parallel
+    test workers wait for each other on a lock file, so one installs and the others find it done."""
     venv = ROOT / re.sub(r"[^A-Za-z0-9.]+", "-", requirement)
     done = venv / ".installed"
     if done.exists():
         return venv
+    ROOT.mkdir(parents=True, exist_ok=True)
+    with open(venv.parent / f"{venv.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return venv if done.exists() else _install(venv, requirement)
+
+
+def _install(venv: Path, requirement: str) -> Path | str:
+    done = venv / ".installed"
     subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
     installed = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", requirement],
                                capture_output=True, text=True, timeout=900)

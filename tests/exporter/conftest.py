@@ -15,6 +15,7 @@ import pytest
 
 from tests.exporter.sinks.conftest import SINKS, SinkCase, make_case
 from tests.reference import cassette
+from tests.truth import store_truth
 from zendesk_export.exporter import ExportConfig
 from zendesk_export.exporter.sinks.base import Checkpoint, Page, Sink, WriteResult
 from zendesk_export.testing import ZendeskServer
@@ -232,11 +233,7 @@ def server_config(server: ZendeskServer, **options: Any) -> ExportConfig:
 
 def server_truth(server: ZendeskServer, exclude_deleted: bool = False) -> dict[int, int]:
     """id → generated_timestamp of every ticket of the default account, read from the server's store."""
-    store = server.running.store
-    account = store.account(None)
-    assert account is not None
-    rows = store.export_rows(account.id, 0, 2**62, -1, exclude_deleted)
-    return {row.id: row.generated_timestamp for row in rows}
+    return store_truth(server.running.store, exclude_deleted)
 
 
 def create_tickets(server: ZendeskServer, count: int) -> list[int]:

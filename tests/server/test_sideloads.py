@@ -7,6 +7,7 @@ from typing import Any
 import orjson
 import pytest
 
+from zendesk_export.server.export.sideloads import wanted_columns
 from zendesk_export.testing import ZendeskServer
 
 PATHS = ["/api/v2/incremental/tickets.json", "/api/v2/incremental/tickets/cursor.json"]
@@ -88,13 +89,13 @@ def test_one_query_per_sideload_whatever_the_page_size(seeded: ZendeskServer, mo
     """40 tickets referencing dozens of users and groups: still one records query per sideload."""
     store = seeded.running.store
     calls: list[str] = []
-    original = store.records_by_id
+    original = store.record_rows
 
     def counting(account_id: int, table: str, ids: Any) -> Any:
         calls.append(table)
         return original(account_id, table, ids)
 
-    monkeypatch.setattr(store, "records_by_id", counting)
+    monkeypatch.setattr(store, "record_rows", counting)
     body = export(seeded, PATHS[0], include="users,groups,organizations").json()
     assert len(body["tickets"]) == 40 and len(body["users"]) > 3
     assert sorted(calls) == ["groups", "organizations", "users"]
@@ -118,14 +119,16 @@ def test_a_changed_user_is_sideloaded_as_stored_now(seeded: ZendeskServer, path:
 
 
 def test_reference_columns_agree_with_the_stored_tickets(seeded: ZendeskServer) -> None:
-    """Sideloads read a ticket's references from its columns: they hold what its JSON says."""
+    """Sideloads read the ids a ticket refers to from its columns: they hold what its JSON says."""
     store, account = seeded.running.store, seeded.running.store.account(None)
     assert account is not None
-    rows = store.changes(account.id, "tickets", (0, 0), 2**40, -1)
-    references = {r["id"]: r for r in store.ticket_references(account.id, [r.id for r in rows])}
-    for row in rows:
+    columns = wanted_columns({"include": "users,groups,organizations,brands,ticket_forms,custom_statuses"})
+    assert "requester_id" in columns and "email_cc_ids" in columns
+    for row in store.changes(account.id, "tickets", (0, 0), 2**40, -1, extra=columns):
         ticket = orjson.loads(b"{" + row.body + b"}")
-        assert references[row.id] == {name: ticket[name] for name in references[row.id]}
+        stored = {name: orjson.loads(value) if name.endswith("_ids") else value
+                  for name, value in zip(columns, row.extra, strict=True)}
+        assert stored == {name: ticket[name] for name in columns}
 
 
 def test_extra_columns_only_on_the_tickets_feed(seeded: ZendeskServer) -> None:

@@ -191,6 +191,23 @@ def write_rolls_back(store: Store) -> Any:
 
 
 @scenario
+def next_ids_reserve_blocks(store: Store) -> Any:
+    """Several sequences in one statement: each gets its block after the ids already taken; a count of 0 takes
+    none; a rolled-back write gives its block back."""
+    with store.write(1) as writer:
+        first = [writer.next_id("events"), writer.next_ids({"events": 3, "audits": 1, "tickets": 0})]
+        second = writer.next_ids({"events": 2, "audits": 2})
+    with pytest.raises(RuntimeError), store.write(1) as writer:
+        writer.next_ids({"events": 50})
+        raise RuntimeError("half-way")
+    with store.write(1) as writer:
+        after = [writer.next_id("events"), writer.next_id("tickets")]
+    assert first == [1, {"events": 2, "audits": 1, "tickets": 0}] and second == {"events": 5, "audits": 2}
+    assert after == [7, 1]
+    return [first, second, after]
+
+
+@scenario
 def get_ticket_keeps_nul(store: Store) -> Any:
     with store.write(1) as writer:
         writer.put_ticket(make_ticket(1, NOW, subject="a\x00b", description="c\x00d", tags=["t\x00"]))
@@ -245,7 +262,7 @@ def changes(store: Store) -> Any:
 
 @scenario
 def records(store: Store) -> Any:
-    """records_by_id, list_records, insert_records."""
+    """records_by_id, record_rows, list_records, insert_records."""
     account_id = seeded(store, 50)
     inserted = [store.insert_records(account_id, "groups", [{"id": 9, "name": "Nine", "created_at": 1,
                                                               "updated_at": 1, "is_public": False}]),
@@ -258,7 +275,9 @@ def records(store: Store) -> Any:
     return [inserted, store.records_by_id(account_id, "organizations", [51, 1, 1, 999]),
             store.records_by_id(account_id, "groups", [9]), store.records_by_id(account_id, "users", []),
             store.list_records(account_id, "users", 3, 4), store.list_records(account_id, "groups", 0, 100),
-            store.list_records(account_id, "organizations", 100, 10)]
+            store.list_records(account_id, "organizations", 100, 10),
+            store.record_rows(account_id, "organizations", [51, 1, 1, 999]), store.record_rows(account_id, "users", []),
+            store.record_rows(account_id, "users", [1, 2, 3])]
 
 
 @scenario

@@ -122,3 +122,24 @@ def test_tables_of_schema_1_resume_and_keep_their_columns(pg: SinkCase) -> None:
         "1 200 true",
         "2 200 true",
     ]
+
+
+@pytest.mark.parametrize(("ours", "theirs", "kept"), [(100, 200, 200), (300, 200, 300)])
+def test_a_new_ticket_another_writer_inserts_meanwhile_keeps_the_newest(
+    pg: SinkCase, monkeypatch: pytest.MonkeyPatch, ours: int, theirs: int, kept: int
+) -> None:
+    """Two exports into one schema: a ticket this page found absent, written by the other one before this page
+    is, is merged by the newest-wins rule (the new-rows COPY would have failed on the key), never doubled."""
+    with pg.open() as ours_sink, pg.open() as theirs_sink:
+        assert isinstance(ours_sink, PostgresSink)
+        read_stored = ours_sink._stored
+
+        def stored_then_other_writer(cur: object, tickets: list[dict[str, object]]) -> object:
+            found = read_stored(cur, tickets)
+            theirs_sink.write(page([make_ticket(1, theirs)], "theirs"))
+            return found
+
+        monkeypatch.setattr(ours_sink, "_stored", stored_then_other_writer)
+        ours_sink.write(page([make_ticket(1, ours), make_ticket(2, ours)], "ours"))
+    assert pg.query("SELECT id || ' ' || generated_timestamp FROM tickets ORDER BY id") == [f"1 {kept}", f"2 {ours}"]
+    assert pg.query('SELECT "position" FROM checkpoint') == ["ours"]

@@ -5,12 +5,16 @@ BOOLEAN, TIMESTAMPTZ and JSONB columns from ``_columns.TICKET_COLUMNS``, plus ``
 keeps the received text byte for byte), ``users``/``groups``/``organizations`` when used, ``checkpoint`` (one
 row) and ``zendesk_export_meta`` (the schema version: how we recognise tables that are ours).
 
-A page is one transaction: read the stored versions of the page's ids (one query, rows locked), ``COPY`` the
-winning tickets into a session-local staging table (``ON COMMIT DELETE ROWS``), merge it into ``tickets`` with
-one ``INSERT … SELECT … ON CONFLICT … WHERE`` that also refuses to move a row backwards, upsert the sideloads
-and the checkpoint, commit. No per-row round trips, no per-row statement: COPY is several times cheaper than an
-``executemany`` of 50-parameter upserts. Tables of schema 1 (the ``WRITE_ONLY_FIELDS`` columns, always NULL)
-are read and written as they are.
+A page is one transaction: read the stored versions of the page's ids (one query, rows locked), ``COPY`` (binary)
+the winning tickets not stored yet straight into ``tickets``, ``COPY`` the others into a session-local staging table
+(``ON COMMIT DELETE ROWS``) and merge it into ``tickets`` with one ``INSERT … SELECT … ON CONFLICT … WHERE``
+that also refuses to move a row backwards, upsert the sideloads and the checkpoint, commit. No per-row round
+trips, no per-row statement: COPY is several times cheaper than an ``executemany`` of 50-parameter upserts, and
+a first export, where nearly every ticket is new, writes each row once instead of twice (staging, then
+merge). A new id that another writer into the same
+tables inserts meanwhile (the lock of the first query cannot cover a row that does not exist yet) fails that
+``COPY`` on the primary key: it is undone to a savepoint and those tickets take the merge path. Tables of
+schema 1 (the ``WRITE_ONLY_FIELDS`` columns, always NULL) are read and written as they are.
 
 PostgreSQL rejects NUL characters in TEXT and JSONB, which e-mail bodies do contain; typed columns get them
 removed or replaced by U+FFFD, while ``raw_json`` (type JSON) keeps the ``\\u0000`` escapes intact.
@@ -57,6 +61,11 @@ POSTGRES_TYPES = {
 _META = "zendesk_export_meta"
 _Item = tuple[dict[str, Any], bytes]  # an object and its serialised bytes
 _OURS = ("tickets", "checkpoint", *SIDELOAD_COLUMNS)
+_TICKET_NAMES = tuple(quote(c.name) for c in (*TICKET_COLUMNS, Column(RAW_JSON, Kind.JSON, ())))
+#: The type of each ticket column in a binary COPY (raw_json last), by the names psycopg knows them.
+_COPY_TYPE_NAMES = {Kind.INTEGER: "int8", Kind.TEXT: "text", Kind.BOOLEAN: "bool", Kind.TIMESTAMP: "timestamptz",
+                    Kind.JSON: "jsonb", Kind.NUMBER: "float8"}
+_TICKET_COPY_TYPES = [*(_COPY_TYPE_NAMES[c.kind] for c in TICKET_COLUMNS), "json"]
 
 
 def _psycopg() -> Any:
@@ -67,6 +76,30 @@ def _psycopg() -> Any:
             "the PostgreSQL output needs psycopg: pip install 'zendesk-export[postgres]'"
         ) from None
     return psycopg
+
+
+def _copy_json_as_text(conn: Any) -> None:
+    """Binary COPY dumpers for the JSON and JSONB columns, whose values are JSON text already (``extract``
+    serialised them; raw_json is the received text): psycopg's own would serialise the string again."""
+    from psycopg.adapt import Dumper
+    from psycopg.pq import Format
+
+    class JsonText(Dumper):
+        format = Format.BINARY
+        oid = conn.adapters.types["json"].oid
+
+        def dump(self, obj: str) -> bytes:
+            return obj.encode()
+
+    class JsonbText(Dumper):
+        format = Format.BINARY
+        oid = conn.adapters.types["jsonb"].oid
+
+        def dump(self, obj: str) -> bytes:
+            return b"\x01" + obj.encode()  # jsonb's binary format: a version byte, then the text
+
+    conn.adapters.register_dumper(None, JsonText)
+    conn.adapters.register_dumper(None, JsonbText)
 
 
 def split_schema(url: str) -> tuple[str, str]:
@@ -150,6 +183,7 @@ class PostgresSink(ClosingSink):
             self._conn = psycopg.connect(dsn, autocommit=True)
         except psycopg.OperationalError as exc:
             raise SinkError(f"cannot connect to PostgreSQL: {str(exc).strip()}") from None
+        _copy_json_as_text(self._conn)
         try:
             with self._transaction() as cur:
                 self._prepare(cur, include)
@@ -237,8 +271,9 @@ class PostgresSink(ClosingSink):
     def write(self, page: Page) -> WriteResult:
         """Upsert the page's tickets and sideloads and save its checkpoint, in one transaction."""
         with self._transaction() as cur:
-            plan = plan_writes(page.tickets, self._stored(cur, page.tickets), digests=False)
-            self._merge_tickets(cur, plan.writes.values())
+            stored = self._stored(cur, page.tickets)
+            plan = plan_writes(page.tickets, stored, digests=False)
+            self._write_tickets(cur, plan.writes, stored)
             self._write_derived(cur, list(plan.writes.values()))
             for name, objects in page.sideloads.items():
                 self._ensure_sideload(cur, name)
@@ -263,21 +298,45 @@ class PostgresSink(ClosingSink):
         if rows:
             cur.executemany(upsert_sql(self._table(table), columns, _placeholder, guard), rows)
 
-    def _merge_tickets(self, cur: Any, items: Iterable[_Item]) -> None:
-        """COPY the versions to write into the staging table, then merge them with one guarded upsert."""
-        rows = _rows(TICKET_COLUMNS, items)
-        if not rows:
-            return
-        names = ", ".join(quote(c.name) for c in (*TICKET_COLUMNS, Column(RAW_JSON, Kind.JSON, ())))
-        with cur.copy(f"COPY {_STAGE} ({names}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
-        updates = ", ".join(f"{name} = excluded.{name}" for name in names.split(", ") if name != quote("id"))
-        table = self._table("tickets")
+    def _write_tickets(self, cur: Any, winners: Mapping[int, _Item], stored: Mapping[int, Stored]) -> None:
+        """The winning versions: those of ids not stored yet COPYed straight into ``tickets``, the others
+        merged (module doc)."""
+        fresh = [item for ticket_id, item in winners.items() if ticket_id not in stored]
+        known = [item for ticket_id, item in winners.items() if ticket_id in stored]
+        if fresh and not self._copy_new(cur, _rows(TICKET_COLUMNS, fresh)):
+            known += fresh
+        if known:
+            self._merge_tickets(cur, _rows(TICKET_COLUMNS, known))
+
+    def _copy_new(self, cur: Any, rows: list[list[Any]]) -> bool:
+        """COPY rows of new ids into ``tickets``; False (and nothing written) when one of the ids was inserted
+        by another writer since the page's stored versions were read."""
+        unique_violation = _psycopg().errors.UniqueViolation
+        try:
+            with self._conn.transaction():
+                self._copy(cur, self._table("tickets"), rows)
+        except unique_violation:
+            return False
+        return True
+
+    def _merge_tickets(self, cur: Any, rows: list[list[Any]]) -> None:
+        """COPY rows into the staging table, then merge them with one guarded upsert."""
+        self._copy(cur, _STAGE, rows)
+        updates = ", ".join(f"{name} = excluded.{name}" for name in _TICKET_NAMES if name != quote("id"))
+        table, names = self._table("tickets"), ", ".join(_TICKET_NAMES)
         cur.execute(
             f"INSERT INTO {table} ({names}) SELECT {names} FROM {_STAGE} "
             f"ON CONFLICT ({quote('id')}) DO UPDATE SET {updates} WHERE {TICKET_GUARD.format(table=table)}"
         )
+
+    @staticmethod
+    def _copy(cur: Any, table: str, rows: list[list[Any]]) -> None:
+        """Binary COPY: the server reads integers, booleans and timestamps as they are instead of parsing
+        their text (a fifth less of its work per ticket), and psycopg formats less."""
+        with cur.copy(f"COPY {table} ({', '.join(_TICKET_NAMES)}) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(_TICKET_COPY_TYPES)
+            for row in rows:
+                copy.write_row(row)
 
     def _save_checkpoint(self, cur: Any, checkpoint: Checkpoint) -> None:
         cur.execute(

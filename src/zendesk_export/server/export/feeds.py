@@ -48,7 +48,7 @@ class ExportQuery:
 
 @dataclass(frozen=True)
 class Rendered:
-    items: list[bytes]  # each item's complete JSON
+    items: list[bytes]  # the items' complete JSON, to be joined by commas (a piece may hold several)
     sideloads: list[tuple[str, bytes]]  # top-level arrays (name, JSON array)
 
 
@@ -77,8 +77,9 @@ def time_export(query: ExportQuery, feed: Feed, *, sample: bool = False) -> byte
     store, account_id, cutoff = query.store, query.account.id, query.cutoff
     extra = feed.columns(query.params) if feed.columns else ()
     rows = store.changes(account_id, feed.kind, (start, 0), cutoff, per_page, exclude, extra)
+    # A full page of one timestamp holds the start of its group: only the rest of the group is read.
     group = (lambda ts: rows) if sample else (
-        lambda ts: store.changes(account_id, feed.kind, (ts, 0), ts, -1, exclude, extra))
+        lambda ts: [*rows, *store.changes(account_id, feed.kind, (ts, rows[-1].id), ts, -1, exclude, extra)])
     page = time_page(rows, per_page, group)
     rendered = feed.render(query, page.rows)
     next_page = b"null"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
@@ -23,8 +23,7 @@ __all__ = [
     "Account",
     "User",
     "ExportRow",
-    "REFERENCE_COLUMNS",
-    "references_from_row",
+    "record_from_values",
     "DuplicateRecord",
     "StoreUnavailable",
     "Store",
@@ -75,21 +74,11 @@ class ExportRow(NamedTuple):
     extra: tuple[Any, ...] = ()  # the extra columns a feed asked for with each row (``Store.changes``)
 
 
-# The tickets columns that name what a ticket refers to: sideloads read them instead of parsing each ticket's
-# stored JSON (the id lists are stored as JSON text).
-REFERENCE_COLUMNS = ("id", "status", "requester_id", "submitter_id", "assignee_id", "organization_id", "group_id",
-                     "collaborator_ids", "follower_ids", "email_cc_ids", "brand_id", "ticket_form_id",
-                     "custom_status_id")
-_REFERENCE_LISTS = ("collaborator_ids", "follower_ids", "email_cc_ids")
-
-
-def references_from_row(row: Sequence[Any]) -> dict[str, Any]:
-    """``REFERENCE_COLUMNS`` values → a dict of them, the id lists parsed."""
-    references = dict(zip(REFERENCE_COLUMNS, row, strict=True))
-    for name in _REFERENCE_LISTS:  # most lists are empty: "[]" needs no parsing
-        value = references[name]
-        references[name] = orjson.loads(value) if value and value != "[]" else []
-    return references
+def record_from_values(columns: Sequence[str], values: Sequence[Any]) -> dict[str, Any]:
+    """A stored record row (``Store.record_rows``) → the record: its `data` attributes overlaid with its columns."""
+    record = dict(zip(columns, values, strict=True))
+    data = orjson.loads(record.pop("data") or "{}")
+    return {**data, **record}
 
 
 class DuplicateRecord(Exception):
@@ -126,6 +115,10 @@ class Writer(Protocol):
     """Operations inside one write transaction of one account."""
 
     def next_id(self, sequence: str) -> int: ...
+
+    def next_ids(self, counts: Mapping[str, int]) -> dict[str, int]:
+        """Reserve ``counts[name]`` consecutive ids of each sequence, in one statement; the first of each."""
+        ...
 
     def get_ticket(self, ticket_id: int) -> dict[str, Any] | None: ...
 
@@ -275,17 +268,18 @@ class Store(Protocol):
 
     def records_by_id(self, account_id: int, table: str, ids: Iterable[int]) -> list[dict[str, Any]]: ...
 
+    def record_rows(self, account_id: int, table: str, ids: Iterable[int]
+                    ) -> tuple[tuple[str, ...], list[tuple[Any, ...]]]:
+        """The column names and the stored rows of the records among ``ids``, by id: equal rows, equal records
+        (``record_from_values``)."""
+        ...
+
     def list_records(self, account_id: int, table: str, offset: int, limit: int
                      ) -> tuple[list[dict[str, Any]], int]: ...
 
     def insert_records(self, account_id: int, table: str, records: Iterable[dict[str, Any]]) -> int: ...
 
     def tickets_by_id(self, account_id: int, ids: Sequence[int]) -> list[ExportRow]: ...
-
-    def ticket_references(self, account_id: int, ids: Sequence[int]) -> list[dict[str, Any]]:
-        """The tickets among ``ids`` as their id, status and the ids they refer to (people, groups,
-        organizations, brand, form, custom status: ``sql.REFERENCE_COLUMNS``), read from their columns."""
-        ...
 
     # -- declared resources (issue 9): ``table`` "records" holds every ``kind``; users, groups and
     # organizations are paged from their own tables (``kind`` None) -------------------------------------
