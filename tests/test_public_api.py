@@ -67,6 +67,8 @@ def test_the_store_protocol_has_these_operations() -> None:
         "record_rows",
         # serve --workers N: the journal and the fault rules' counters, shared by every process
         "append_journal", "journal", "clear_journal", "change_shared_state",
+        # seeding: ids reserved and rows written apart, so that another process can render the rows
+        "ticket_loader",
     }
     assert _public(Writer) == {"add_audit", "get_record", "get_ticket", "next_id", "next_ids", "put_record",
                                "put_ticket"}

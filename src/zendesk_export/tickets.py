@@ -15,6 +15,7 @@ from __future__ import annotations
 import calendar
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -91,13 +92,31 @@ TICKET_FIELDS: tuple[Field, ...] = (
 )
 
 _RENDER_AFTER = "custom_status_id"  # `fields` is rendered right after this key, as Zendesk does
+# (name, default, whether it is a time) of the fields rendered before `fields`, and after it: rendering runs for
+# every ticket written, and reading a Field's attributes for each field of each was a third of its cost.
+_SPLIT = next(i for i, f in enumerate(TICKET_FIELDS) if f.name == _RENDER_AFTER) + 1
+_BEFORE_FIELDS = tuple((f.name, f.default, f.kind == "time") for f in TICKET_FIELDS[:_SPLIT])
+_AFTER_FIELDS = tuple((f.name, f.default, f.kind == "time") for f in TICKET_FIELDS[_SPLIT:])
 
 
 def format_time(epoch: int | None) -> str | None:
     """Epoch seconds → Zendesk's ISO-8601 form (`2023-09-18T15:57:42Z`)."""
     if epoch is None:
         return None
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
+    if type(epoch) is not int:  # a float (or an int subclass) takes the general path
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
+    # Every rendered ticket and audit formats a few times: an hour's prefix cached plus a table lookup of
+    # minutes and seconds costs a sixth of strftime.
+    hour, rest = divmod(epoch, 3600)
+    return _hour_prefix(hour) + _MINUTES_SECONDS[rest]
+
+
+@lru_cache(maxsize=8192)
+def _hour_prefix(hour: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:", time.gmtime(hour * 3600))
+
+
+_MINUTES_SECONDS = tuple(f"{m:02d}:{s:02d}Z" for m in range(60) for s in range(60))
 
 
 def parse_time(text: str) -> int:
@@ -112,17 +131,17 @@ def parse_time(text: str) -> int:
 
 
 def render_body(ticket: dict[str, Any]) -> bytes:
-    """The ticket's JSON members from `id` to `from_messaging_channel`, without braces: the stored part."""
+    """The ticket's JSON members from `id` to `from_messaging_channel`, without braces: the stored part (tuples
+    are written as JSON arrays)."""
+    get = ticket.get
     ordered: dict[str, Any] = {}
-    for f in TICKET_FIELDS:
-        value = ticket.get(f.name, f.default)
-        if f.kind == "time":
-            value = format_time(value)
-        elif isinstance(value, tuple):
-            value = list(value)
-        ordered[f.name] = value
-        if f.name == _RENDER_AFTER:
-            ordered["fields"] = ordered["custom_fields"]
+    for name, default, is_time in _BEFORE_FIELDS:
+        value = get(name, default)
+        ordered[name] = format_time(value) if is_time else value
+    ordered["fields"] = ordered["custom_fields"]
+    for name, default, is_time in _AFTER_FIELDS:
+        value = get(name, default)
+        ordered[name] = format_time(value) if is_time else value
     return orjson.dumps(ordered)[1:-1]
 
 

@@ -10,7 +10,7 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -107,31 +107,16 @@ def _seed_if_empty(store: Store, clock: Clock, tickets: int, random_seed: int, r
         return
     started = time.monotonic()
 
+    reported = 0
+
     def progress(done: int) -> None:
-        report(f"seeding account {account.subdomain}: {done}/{tickets} tickets ({time.monotonic() - started:.0f}s)")
+        nonlocal reported
+        if done // SEED_PROGRESS > reported // SEED_PROGRESS:
+            report(f"seeding account {account.subdomain}: {done // SEED_PROGRESS * SEED_PROGRESS}/{tickets} "
+                   f"tickets ({time.monotonic() - started:.0f}s)")
+        reported = done
 
-    seed_account(_Counting(store, progress), account.id, tickets, random_seed, clock.now())
-
-
-class _Counting:
-    """A store whose ``insert_tickets`` reports every ``SEED_PROGRESS`` tickets it has taken (seeding 100k
-    tickets takes long enough to want to see it move); everything else goes straight to the store."""
-
-    def __init__(self, store: Store, progress: Callable[[int], None]) -> None:
-        self._store, self._progress, self._done = store, progress, 0
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._store, name)
-
-    def insert_tickets(self, account_id: int, tickets: Iterable[dict[str, Any]]) -> int:
-        return self._store.insert_tickets(account_id, self._counted(tickets))
-
-    def _counted(self, tickets: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-        for ticket in tickets:
-            yield ticket
-            self._done += 1
-            if self._done % SEED_PROGRESS == 0:
-                self._progress(self._done)
+    seed_account(store, account.id, tickets, random_seed, clock.now(), progress)
 
 
 def _admin_token(given: str | None) -> str:

@@ -21,7 +21,7 @@ from zendesk_export.server.errors import RecordInvalid
 from zendesk_export.server.model.ids import is_id
 from zendesk_export.server.store import Store
 
-__all__ = ["FIELD_CLASSES", "typed_value", "typed_custom_fields", "account_fields", "field_tags", "retag", "seed_value"]
+__all__ = ["FIELD_CLASSES", "typed_value", "typed_custom_fields", "account_fields", "field_tags", "retag", "seed_maker"]
 
 Field = Mapping[str, Any]
 
@@ -199,20 +199,29 @@ def account_fields(store: Store, account_id: int, values: Iterable[dict[str, Any
     return {f["id"]: f for f in found if f.get("type") in FIELD_CLASSES}
 
 
-def seed_value(field: Field, rng: random.Random) -> Any:
-    """A value a seeded ticket holds in ``field``: null about half the time, else one of the field's type."""
+def seed_maker(field: Field) -> Callable[[random.Random], Any]:
+    """What draws the value a seeded ticket holds in ``field``: null about half the time, else one of the field's
+    type (a checkbox is checked three times in ten). Made once per field, drawn once per ticket."""
     kind = field.get("type")
     if kind == "checkbox":
-        return rng.random() < 0.3
-    if rng.random() < 0.5:
-        return None
-    options = _options(field)
-    makers: dict[str, Callable[[], Any]] = {
-        "text": lambda: f"order-{rng.randrange(10**6)}", "textarea": lambda: "Open the app, then tap Sync.",
-        "date": lambda: datetime.date.fromordinal(739_000 + rng.randrange(700)).isoformat(),
-        "integer": lambda: str(rng.randrange(1, 500)), "decimal": lambda: f"{rng.randrange(100, 99_999) / 100:.2f}",
-        "regexp": lambda: f"ABC-{rng.randrange(10**6):06d}", "partialcreditcard": lambda: "XXXXXXXXXXXX" + str(
-            rng.randrange(1000, 10_000)), "tagger": lambda: rng.choice(options),
-        "multiselect": lambda: rng.sample(options, rng.randint(1, len(options))), "lookup": lambda: 1}
-    make = makers.get(str(kind))
-    return make() if make is not None else None
+        return lambda rng: rng.random() < 0.3
+    make = _seed_makers(_options(field)).get(str(kind), _no_value)
+    return lambda rng: None if rng.random() < 0.5 else make(rng)
+
+
+def _no_value(rng: random.Random) -> None:
+    """A field type the seed has no values for stays null."""
+
+
+_SEED_DATES = tuple(datetime.date.fromordinal(739_000 + day).isoformat() for day in range(700))
+
+
+def _seed_makers(options: list[str]) -> dict[str, Callable[[random.Random], Any]]:
+    return {
+        "text": lambda rng: f"order-{rng.randrange(10**6)}", "textarea": lambda rng: "Open the app, then tap Sync.",
+        "date": lambda rng: _SEED_DATES[rng.randrange(700)], "integer": lambda rng: str(rng.randrange(1, 500)),
+        "decimal": lambda rng: f"{rng.randrange(100, 99_999) / 100:.2f}",
+        "regexp": lambda rng: f"ABC-{rng.randrange(10**6):06d}",
+        "partialcreditcard": lambda rng: "XXXXXXXXXXXX" + str(rng.randrange(1000, 10_000)),
+        "tagger": lambda rng: rng.choice(options),
+        "multiselect": lambda rng: rng.sample(options, rng.randint(1, len(options))), "lookup": lambda rng: 1}

@@ -27,6 +27,7 @@ __all__ = [
     "DuplicateRecord",
     "StoreUnavailable",
     "Store",
+    "TicketLoader",
     "Writer",
     "DEMO",
     "demo_users",
@@ -136,6 +137,20 @@ class Writer(Protocol):
         ...
 
 
+class TicketLoader(Protocol):
+    """Writes seeded tickets in batches, each call one short transaction (other writers get their turn in
+    between): ``reserve`` takes a batch's ids, ``insert`` writes the rows numbered with them."""
+
+    def reserve(self, counts: dict[str, int]) -> dict[str, int]:
+        """Take ``counts[name]`` consecutive ids of each sequence (tickets, audits, events); returns the first
+        id of each. Ids reserved are never handed out again, even if their rows are never written."""
+        ...
+
+    def insert(self, tickets: Sequence[Sequence[Any]], audits: Sequence[Sequence[Any]]) -> None:
+        """Write tickets rows (``sql.row_values``) and audits rows (``sql.audit_row``) of reserved ids."""
+        ...
+
+
 class Store(Protocol):
     def account(self, subdomain: str | None) -> Account | None:
         """The account of that subdomain; None → the default account."""
@@ -233,6 +248,11 @@ class Store(Protocol):
         events, no ids): they are stored with the ticket, numbered like API-written audits; and ``problem_ref``,
         the position in this insert of an earlier problem ticket with incidents, which becomes its
         ``problem_id``. Returns the count."""
+        ...
+
+    def ticket_loader(self, account_id: int) -> AbstractContextManager[TicketLoader]:
+        """Seeding's bulk insert of tickets numbered and rendered elsewhere (``model.seed`` does it in another
+        process); ``insert_tickets`` runs on it too. Leaving it finishes the load (indexes, statistics)."""
         ...
 
     def add_users(self, account_id: int, users: Iterable[dict[str, Any]]) -> list[User]: ...

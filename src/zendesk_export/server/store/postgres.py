@@ -53,10 +53,10 @@ from zendesk_export.server.store.sql import (
     credential_rows,
     export_rows_sql,
     hit_rate_counters_sql,
+    insert_batches,
     insert_sql,
     journal_sql,
     migrations,
-    number_batch,
     prepare_token_key,
     record_from_row,
     row_values,
@@ -124,6 +124,26 @@ _INSERT_AUDIT = insert_sql("audits", AUDIT_COLUMNS, POSTGRES)
 _INSERT_CREDENTIAL = insert_sql("credentials", CREDENTIAL_COLUMNS, POSTGRES)
 # DO NOTHING: seeding again with the same random seed reuses the same customers.
 _INSERT_USER = insert_sql("users", RECORD_COLUMNS["users"], POSTGRES) + " ON CONFLICT DO NOTHING RETURNING id"
+
+
+# -- seeding --------------------------------------------------------------------------------------------
+class _PostgresLoader:
+    """``TicketLoader``: each call one transaction holding the account's write lock; rows go in with COPY."""
+
+    def __init__(self, store: PostgresStore, account_id: int) -> None:
+        self.store, self.account_id = store, account_id
+
+    def reserve(self, counts: dict[str, int]) -> dict[str, int]:
+        with self.store._locked(self.account_id) as conn, conn.cursor() as cur:
+            numbers = Sequences(cur, self.account_id, POSTGRES)
+            starts = {name: numbers.take(name, count) for name, count in counts.items()}
+            numbers.save()
+        return starts
+
+    def insert(self, tickets: Sequence[Sequence[Any]], audits: Sequence[Sequence[Any]]) -> None:
+        with self.store._locked(self.account_id) as conn, conn.cursor() as cur:
+            _copy(cur, "tickets", _TICKET_COLUMNS, (tuple(map(_text, row)) for row in tickets))
+            _copy(cur, "audits", AUDIT_COLUMNS, audits)
 
 
 # -- the writer -----------------------------------------------------------------------------------------
@@ -421,17 +441,16 @@ class PostgresStore(Queries):
         planner takes a filled table for a nearly empty one and answers a page by reading every ticket after
         ``start_time`` and sorting them, where the (account, generated_timestamp, id) index reads one page's rows
         in order (tests/server/test_page_cost.py)."""
-        count, placed = 0, dict[int, int]()
-        for batch in seed_batches(tickets, _CHUNK):
-            with self._locked(account_id) as conn, conn.cursor() as cur:
-                numbers = Sequences(cur, account_id, POSTGRES)
-                audits = number_batch(account_id, batch, numbers, placed, count)
-                _copy(cur, "tickets", _TICKET_COLUMNS, (_row_values(account_id, t) for t in batch))
-                _copy(cur, "audits", AUDIT_COLUMNS, audits)
-                numbers.save()
-            count += len(batch)
-        self._analyze("tickets", "audits")
-        return count
+        with self.ticket_loader(account_id) as loader:
+            return insert_batches(loader, account_id, seed_batches(tickets, _CHUNK))
+
+    @contextmanager
+    def ticket_loader(self, account_id: int) -> Iterator[_PostgresLoader]:
+        """Seeding's loader (``insert_tickets``); ANALYZE once the load is done."""
+        try:
+            yield _PostgresLoader(self, account_id)
+        finally:
+            self._analyze("tickets", "audits")
 
     def _analyze(self, *tables: str) -> None:
         """Fresh planner statistics after a bulk insert (seeding): see ``insert_tickets``."""

@@ -25,6 +25,7 @@ from zendesk_export.server.store import (
     Account,
     DuplicateRecord,
     ExportRow,
+    TicketLoader,
     User,
     hash_secret,
     keyed_token_hash,
@@ -67,6 +68,11 @@ __all__ = [
     "marks",
     "migrations",
     "number_batch",
+    "Numbers",
+    "Reserved",
+    "insert_batches",
+    "render_batch",
+    "seed_counts",
     "prepare_token_key",
     "record_from_row",
     "resource_values",
@@ -323,15 +329,19 @@ def hit_rate_counters_sql(d: Dialect, count: int) -> str:
 
 
 # -- values ---------------------------------------------------------------------------------------------
+_ROW_FIELDS = tuple((f.name, f.default, f.kind) for f in TICKET_FIELDS)  # read once, not per ticket and field
+
+
 def row_values(account_id: int, ticket: dict[str, Any], *, boolean: Callable[[bool], Any] = int) -> tuple[Any, ...]:
     """A ticket dict → the tickets row, in ``ticket_columns()`` order after account_id. ``boolean`` converts
     flags (SQLite stores 0/1, PostgreSQL ``bool``)."""
     values: list[Any] = [account_id]
-    for f in TICKET_FIELDS:
-        value = ticket.get(f.name, f.default)
-        if f.kind == "json":
-            value = orjson.dumps(list(value) if isinstance(value, tuple) else value).decode()
-        elif f.kind == "bool":
+    get = ticket.get
+    for name, default, kind in _ROW_FIELDS:
+        value = get(name, default)
+        if kind == "json":
+            value = orjson.dumps(value).decode()  # a tuple is written as a JSON array
+        elif kind == "bool":
             value = boolean(bool(value))
         values.append(value)
     values += [ticket["generated_timestamp"], ticket.get("deleted_at"), render_body(ticket)]
@@ -501,7 +511,25 @@ class Sequences:
         )
 
 
-def audit_row(account_id: int, ticket_id: int, audit: dict[str, Any], numbers: Sequences) -> tuple[Any, ...]:
+class Numbers(Protocol):
+    """Where bulk numbering takes ids: ``Sequences`` (read from the database) or ``Reserved`` (taken before)."""
+
+    def take(self, name: str, count: int = 1) -> int: ...
+
+
+class Reserved:
+    """Ids reserved beforehand (``TicketLoader.reserve``: the first of each sequence), handed out in order."""
+
+    def __init__(self, starts: dict[str, int]) -> None:
+        self.next = dict(starts)
+
+    def take(self, name: str, count: int = 1) -> int:
+        first = self.next[name]
+        self.next[name] = first + count
+        return first
+
+
+def audit_row(account_id: int, ticket_id: int, audit: dict[str, Any], numbers: Numbers) -> tuple[Any, ...]:
     """Number a seeded audit and its events as the Tickets API would, → an audits row."""
     audit.update(id=numbers.take("audits"), ticket_id=ticket_id)
     first = numbers.take("events", len(audit["events"]))
@@ -520,7 +548,7 @@ def seed_batches(tickets: Iterable[dict[str, Any]], size: int) -> Iterator[list[
         yield batch
 
 
-def number_batch(account_id: int, batch: list[dict[str, Any]], numbers: Sequences, placed: dict[int, int],
+def number_batch(account_id: int, batch: list[dict[str, Any]], numbers: Numbers, placed: dict[int, int],
                  first_position: int) -> list[tuple[Any, ...]]:
     """Number one batch of seeded tickets (``first_position``: the seeding position of its first ticket) as the
     Tickets API would; return the audits rows of their seeded audits. A ticket's ``problem_ref`` is the seeding
@@ -534,6 +562,32 @@ def number_batch(account_id: int, batch: list[dict[str, Any]], numbers: Sequence
             ticket["problem_id"] = placed.get(ticket.pop("problem_ref"))
         audits += [audit_row(account_id, ticket["id"], a, numbers) for a in ticket.pop("audits", ())]
     return audits
+
+
+def seed_counts(batch: list[dict[str, Any]]) -> dict[str, int]:
+    """How many ids of each sequence numbering ``batch`` (``number_batch``) takes; sequences it takes none of
+    are left out."""
+    audits = [audit for ticket in batch for audit in ticket.get("audits", ())]
+    counts = {"tickets": len(batch), "audits": len(audits), "events": sum(len(a["events"]) for a in audits)}
+    return {name: count for name, count in counts.items() if count}
+
+
+def render_batch(account_id: int, batch: list[dict[str, Any]], numbers: Numbers, placed: dict[int, int],
+                 first_position: int) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """A batch of seeded tickets numbered (``number_batch``) → its tickets rows and audits rows, as
+    ``TicketLoader.insert`` takes them (flags as ``bool``: SQLite stores them as 0/1)."""
+    audits = number_batch(account_id, batch, numbers, placed, first_position)
+    return [row_values(account_id, ticket, boolean=bool) for ticket in batch], audits
+
+
+def insert_batches(loader: TicketLoader, account_id: int, batches: Iterable[list[dict[str, Any]]]) -> int:
+    """``Store.insert_tickets`` on a store's loader: each batch's ids reserved, then its rows written."""
+    count, placed = 0, dict[int, int]()
+    for batch in batches:
+        numbers = Reserved(loader.reserve(seed_counts(batch)))
+        loader.insert(*render_batch(account_id, batch, numbers, placed, count))
+        count += len(batch)
+    return count
 
 
 # -- the queries both stores run alike --------------------------------------------------------------------
@@ -955,3 +1009,4 @@ def _page_row(table: str, row: dict[str, Any]) -> dict[str, Any]:
         return record_from_row(row)
     body = row["body"]
     return {**row, "body": body if isinstance(body, bytes) else body.encode()}
+

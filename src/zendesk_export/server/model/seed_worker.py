@@ -1,0 +1,137 @@
+"""Seeded tickets turned into rows in a second process, while this one writes them to the store.
+
+A seed's random draws are one stream (each ticket's draws depend on the ones before), so one process makes
+every ticket in order; what is split is the work: the second process draws the tickets, numbers them with ids
+this process reserves in the store (one short transaction a batch) and renders their audits, while this
+process renders the tickets' rows and writes the batch before. Same functions either way, so the rows are the
+same bytes as when a small seed does it all here.
+"""
+
+from __future__ import annotations
+
+import gc
+import marshal
+import os
+import socket
+import subprocess
+import sys
+import traceback
+from collections import deque
+from collections.abc import Callable, Iterator
+from multiprocessing.connection import Connection
+from typing import Any
+
+from zendesk_export.server.model.ratings import rating_record
+from zendesk_export.server.store.sql import Reserved, number_batch, row_values, seed_batches, seed_counts
+
+__all__ = ["Batch", "WORKER_FROM", "rendered_batches", "work"]
+
+BATCH = 2000  # tickets a batch: bounded memory, and one short transaction each
+WORKER_FROM = 20_000  # smaller seeds render here: starting a process costs more than it saves
+# A batch's tickets rows, audits rows and the records of the ratings its tickets were given.
+Batch = tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[dict[str, Any]]]
+# A batch's tickets numbered, its audits rows, its ratings: what the worker sends (the tickets rows are
+# rendered by the writing process, which would otherwise wait for the worker half of the time).
+Numbered = tuple[list[dict[str, Any]], list[tuple[Any, ...]], list[dict[str, Any]]]
+Reserve = Callable[[dict[str, int]], dict[str, int]]
+
+
+def rendered_batches(tickets: Callable[[], Iterator[dict[str, Any]]], count: int, account_id: int,
+                     reserve: Reserve) -> Iterator[Batch]:
+    """The rows of the ``count`` tickets that ``tickets()`` makes, numbered with ids from ``reserve``, batch by
+    batch. ``tickets`` is called in the worker process (from ``WORKER_FROM`` tickets on), so it must pickle:
+    a module-level function with its arguments (``functools.partial``)."""
+    if count < WORKER_FROM:
+        reserved: deque[dict[str, int]] = deque()
+        numbered = _numbered(tickets(), account_id, lambda counts: reserved.append(reserve(counts)), reserved.popleft)
+    else:
+        numbered = _from_worker(tickets, account_id, reserve)
+    for batch, audits, ratings in numbered:
+        yield [row_values(account_id, ticket, boolean=bool) for ticket in batch], audits, ratings
+
+
+def _numbered(tickets: Iterator[dict[str, Any]], account_id: int, ask: Callable[[dict[str, int]], object],
+              answer: Callable[[], dict[str, int]]) -> Iterator[Numbered]:
+    """Batches of tickets numbered with the ids reserved for them, their audits rendered as rows. A batch's ids
+    are asked for (``ask``) as soon as it is drawn, one batch ahead of its numbering (``answer``: the ids
+    reserved for the oldest batch asked): the writing process reserves them between two writes, and the
+    worker never waits for the answer."""
+    placed: dict[int, int] = {}  # seeding position of a problem with incidents → its id
+    drawn: deque[list[dict[str, Any]]] = deque()
+    position = 0
+
+    def number_oldest() -> Numbered:
+        nonlocal position
+        batch = drawn.popleft()
+        audits = number_batch(account_id, batch, Reserved(answer()), placed, position)
+        position += len(batch)
+        return batch, audits, [r for r in map(rating_record, batch) if r is not None]
+
+    for batch in seed_batches(tickets, BATCH):
+        ask(seed_counts(batch))
+        drawn.append(batch)
+        if len(drawn) > 1:
+            yield number_oldest()
+    while drawn:
+        yield number_oldest()
+
+
+def _from_worker(tickets: Callable[[], Iterator[dict[str, Any]]], account_id: int, reserve: Reserve
+                 ) -> Iterator[Numbered]:
+    """Messages from the worker: a dict of counts (answered with the ids reserved), a batch, an error, or None
+    at the end. While this process writes a batch, the worker draws the next one."""
+    here, there = socket.socketpair()
+    # A fresh interpreter, not a fork (a server runs threads: a fork could copy a lock some thread holds), and
+    # not multiprocessing's spawn, which runs the caller's main script again.
+    worker = subprocess.Popen(
+        [sys.executable, "-c", f"from {__name__} import work; work({there.fileno()})"], pass_fds=[there.fileno()],
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, sys.path))})
+    there.close()
+    connection = Connection(here.detach())
+    try:
+        connection.send((tickets, account_id))
+        while (message := _receive(connection, worker)) is not None:
+            if isinstance(message, dict):
+                connection.send_bytes(marshal.dumps(reserve(message)))
+            else:
+                yield message
+    finally:
+        connection.close()
+        worker.kill()
+        worker.wait()
+
+
+def _receive(connection: Connection, worker: subprocess.Popen[bytes]) -> Any:
+    try:
+        message = marshal.loads(connection.recv_bytes())
+    except (EOFError, ConnectionResetError):
+        raise RuntimeError(f"the seeding process stopped (exit code {worker.wait()})") from None
+    if isinstance(message, str):
+        raise RuntimeError(f"the seeding process failed:\n{message}")
+    return message
+
+
+def work(fd: int) -> None:
+    """The worker process, on its end of a socket: take what to make, render every batch and send it; a
+    failure is sent back as its traceback. The batches make no reference cycles, so the cycle collector stays
+    off. Messages are plain dicts, lists, tuples, strings and numbers, which ``marshal`` writes and reads in
+    half the time ``pickle`` takes (both ends run the same interpreter)."""
+    gc.disable()
+    connection = Connection(fd)
+    tickets, account_id = connection.recv()
+
+    def send(message: Any) -> None:
+        connection.send_bytes(marshal.dumps(message))
+
+    def answer() -> dict[str, int]:
+        starts: dict[str, int] = marshal.loads(connection.recv_bytes())
+        return starts
+
+    try:
+        for batch in _numbered(tickets(), account_id, send, answer):
+            send(batch)
+        send(None)
+    except (EOFError, BrokenPipeError, ConnectionResetError):
+        pass  # the writing process stopped: nothing is waiting for these rows
+    except Exception:
+        send(traceback.format_exc())

@@ -1,0 +1,76 @@
+"""A large seed renders its rows in a second process: the database it leaves is the one a seed rendered in one
+process leaves, row for row, indexes included; a worker that fails says why."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import closing
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from zendesk_export.server.model import seed_worker
+from zendesk_export.server.model.seed import seed_account
+from zendesk_export.server.store.sqlite import SQLiteStore
+
+NOW = 1_800_000_000
+TABLES = ("tickets", "audits", "users", "organizations", "groups", "records", "satisfaction_ratings", "sequences")
+
+
+def seeded_tables(path: Path, tickets: int) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table a seed writes, in a fixed order, and the database's indexes."""
+    store = SQLiteStore(str(path))
+    account = store.account(None)
+    assert account is not None
+    seed_account(store, account.id, tickets, 5, NOW)
+    store.close()
+    with closing(sqlite3.connect(path)) as db:
+        rows = {table: db.execute(f"SELECT * FROM {table} ORDER BY 1, 2, 3").fetchall() for table in TABLES}
+        rows["indexes"] = db.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' ORDER BY 1").fetchall()
+    return rows
+
+
+def test_a_seed_rendered_in_a_second_process_writes_the_same_rows(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    here = seeded_tables(tmp_path / "here.db", 5000)
+    monkeypatch.setattr(seed_worker, "WORKER_FROM", 1000)
+    there = seeded_tables(tmp_path / "there.db", 5000)
+    assert len(there["tickets"]) == 5000
+    assert there == here
+
+
+def indexes(path: Path) -> list[str]:
+    with closing(sqlite3.connect(path)) as db:
+        return [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'index' ORDER BY 1")]
+
+
+def test_a_load_into_a_new_database_that_stops_still_leaves_every_index(tmp_path: Path) -> None:
+    path = tmp_path / "cut.db"
+    store = SQLiteStore(str(path))
+    account = store.account(None)
+    assert account is not None
+    before = indexes(path)
+    with pytest.raises(KeyboardInterrupt), store.ticket_loader(account.id) as loader:
+        loader.reserve({"tickets": 1})
+        assert "tickets_export" not in indexes(path)  # built at the end of the load
+        raise KeyboardInterrupt
+    store.close()
+    assert indexes(path) == before
+    with closing(sqlite3.connect(path)) as db:  # as a process killed mid-load leaves it
+        db.execute("DROP INDEX tickets_export")
+    SQLiteStore(str(path)).close()
+    assert indexes(path) == before
+
+
+def failing_tickets() -> Iterator[dict[str, Any]]:
+    raise ValueError("no tickets today")
+    yield {}
+
+
+def test_a_worker_that_fails_sends_its_error_back() -> None:
+    starts = {"tickets": 1, "audits": 1, "events": 1}
+    with pytest.raises(RuntimeError, match="no tickets today"):
+        list(seed_worker.rendered_batches(partial(failing_tickets), seed_worker.WORKER_FROM, 1, lambda c: starts))
