@@ -221,7 +221,7 @@ def test_a_whole_account_run_killed_at_random_instants_ends_with_exactly_the_ser
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("kind", ["sqlite", *FILE_SINKS])
+@pytest.mark.parametrize("kind", SQL_SINKS + FILE_SINKS)
 def test_a_whole_account_run_at_zendesks_limits_spends_the_export_budget_without_a_429(zendesk_server,
                                                                                          new_output, kind):
     """About 15 export requests against Zendesk's 10 a minute, started 8 s before a minute of the server's

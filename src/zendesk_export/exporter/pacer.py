@@ -9,12 +9,13 @@ account. The pacer keeps two rules:
 
 * **The window's credit.** An answer to request *k* says how many requests the server will still take until its
   window resets. Requests that went out with or after *k*, or have not gone out yet, may not be counted in that
-  answer, so they are taken off it; answers arrive out of order, so for one window the least credit any of them
-  leaves is the one that holds. At zero credit the next slot is the window's reset. A window's end is reckoned
-  from the moment request *k* actually went out (``sending``: on a busy machine a thread wakes late, and the
-  slot's planned time would make the end early) plus ``resets`` (whole seconds, rounded up by the server) plus a
-  margin, so it is never early; an answer about a window that has already ended is ignored. This alone is the
-  sequential behaviour: spend what is left, wait for the reset when nothing is.
+  answer, so they are taken off it. An answer to a request sent after the last answer came supersedes it;
+  answers to requests in flight together arrive in any order, so for one window the least credit they leave
+  holds. At zero credit the next slot is the window's reset. A window's end is reckoned from the moment request
+  *k* actually went out (``sending``: on a busy machine a thread wakes late, and the slot's planned time would
+  make the end early) plus ``resets`` (whole seconds, rounded up by the server) plus a margin, so it is never
+  early; an answer about a window that has already ended is ignored. This alone is the sequential behaviour:
+  spend what is left, wait for the reset when nothing is.
 * **Even spreading** (on when several requests may be in flight): slots are ``60 / limit`` seconds apart plus
   :data:`SPREAD_MARGIN`, so that any 60 seconds hold at most ``limit`` requests whatever their alignment with
   the server's minutes, and the requests in flight never arrive as a burst the headers could not warn about.
@@ -73,6 +74,7 @@ class Slot:
 class _Window:
     ends: float  # local monotonic time by which the server's window has surely ended
     left: int  # requests we may still send before ``ends``
+    answered: float  # when the answer it was learnt from came (a request sent later was counted after it)
 
 
 class Pacer:
@@ -126,8 +128,10 @@ class Pacer:
     def observe(self, seq: int, buckets: Iterable[BucketState]) -> None:
         """Learn from the answer to request ``seq``: the limit and each bucket's window."""
         with self._lock:
-            sent = self._out.pop(seq, None) or self._planned.pop(seq, self._clock())
             now = self._clock()
+            sent = self._out.pop(seq, None)
+            if sent is None:
+                sent = self._planned.pop(seq, now)
             for state in buckets:
                 self._learn_limit(state)
                 if state.resets is None:
@@ -135,13 +139,14 @@ class Pacer:
                 ends = sent + state.resets + PACING_MARGIN
                 if ends <= now:
                     continue  # about a window that is over
-                window = _Window(ends, state.remaining - self._not_counted_by(seq, sent, ends))
+                window = _Window(ends, state.remaining - self._not_counted_by(seq, sent, ends), now)
                 known = self._windows.get(state.name)
-                if known is not None and known.ends > now:
+                if known is not None and known.ends > now and sent <= known.answered:
+                    # in flight while the known answer came: either may have been counted first
                     if ends < known.ends - _SAME_WINDOW:
                         continue  # about an earlier window than the one we know
-                    if ends <= known.ends + _SAME_WINDOW:  # answers arrive out of order: the least credit holds
-                        window = _Window(max(ends, known.ends), min(window.left, known.left))
+                    if ends <= known.ends + _SAME_WINDOW:  # the same window: the least credit holds
+                        window = _Window(max(ends, known.ends), min(window.left, known.left), now)
                 self._windows[state.name] = window
 
     def forget(self, seq: int) -> None:
