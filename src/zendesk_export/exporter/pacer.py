@@ -139,7 +139,7 @@ class Pacer:
                 ends = sent + state.resets + PACING_MARGIN
                 if ends <= now:
                     continue  # about a window that is over
-                window = _Window(ends, state.remaining - self._not_counted_by(seq, sent, ends), now)
+                window = _Window(ends, state.remaining - self._not_counted_by(sent, ends), now)
                 known = self._windows.get(state.name)
                 if known is not None and known.ends > now and sent <= known.answered:
                     # in flight while the known answer came: either may have been counted first
@@ -160,12 +160,12 @@ class Pacer:
         with self._lock:
             self._blocked_until = max(self._blocked_until, self._clock() + seconds)
 
-    def _not_counted_by(self, seq: int, sent: float, ends: float) -> int:
-        """The requests the answer to ``seq`` (sent at ``sent``) may not count yet that fall in its window: every
+    def _not_counted_by(self, sent: float, ends: float) -> int:
+        """The requests an answer to a request sent at ``sent`` may not count yet that fall in its window: every
         one not gone out yet (a slot handed out earlier can leave later), and those that went out with it or
         after it."""
         planned = sum(1 for at in self._planned.values() if at < ends)
-        return planned + sum(1 for other, at in self._out.items() if other != seq and at >= sent)
+        return planned + sum(1 for at in self._out.values() if at >= sent)
 
     def _exhausted_until(self, at: float) -> float:
         """When the windows with no credit left at ``at`` have all ended (``at`` itself if none)."""
