@@ -96,14 +96,18 @@ BEE = {"name": "Bee Admin", "email": "admin@example.com", "role": "admin", "api_
        "password": "bee-password", "oauth_token": "bee-oauth-token"}
 
 
-def _bee_account(server: ZendeskServer) -> None:
-    """A second account, `bee`, whose admin has the demo admin's email (ids restart at 1 in every account)."""
-    store = server.running.store
-    with store._transaction() as db:  # type: ignore[attr-defined]  # no admin route creates accounts yet
+@pytest.fixture
+def bee_account(zendesk_server: ZendeskServer) -> Iterator[None]:
+    """A second account, `bee`, whose admin has the demo admin's email (ids restart at 1 in every account);
+    deleted afterwards, as the server outlives the test."""
+    store = zendesk_server.running.store
+    with store._transaction() as db:  # type: ignore[attr-defined]  # the admin's credentials as BEE gives them
         db.execute("INSERT INTO accounts (subdomain) VALUES ('bee') ON CONFLICT DO NOTHING", ())
     account = store.account("bee")
     assert account is not None
-    store.add_users(account.id, [BEE])  # kept as it is when it exists already
+    store.add_users(account.id, [BEE])
+    yield
+    zendesk_server.admin.delete_account("bee")
 
 
 def _export(server: ZendeskServer, host: str, **options: Any) -> httpx.Response:
@@ -116,21 +120,20 @@ def _export(server: ZendeskServer, host: str, **options: Any) -> httpx.Response:
     ("bee.localhost", ("admin@example.com/token", "demo-token")),
     ("bee.localhost", ("admin@example.com", "demo-password")),
 ])
-def test_credentials_of_another_account_never_authenticate(zendesk_server: ZendeskServer, host: str,
-                                                           auth: tuple[str, str]) -> None:
-    _bee_account(zendesk_server)
+def test_credentials_of_another_account_never_authenticate(zendesk_server: ZendeskServer, bee_account: None,
+                                                           host: str, auth: tuple[str, str]) -> None:
     assert _export(zendesk_server, host, auth=auth).status_code == 401
 
 
 @pytest.mark.parametrize("auth", [("admin@example.com/token", BEE["api_token"]), ("admin@example.com", "bee-password")])
-def test_an_accounts_own_credentials_authenticate_in_it(zendesk_server: ZendeskServer, auth: tuple[str, str]) -> None:
-    _bee_account(zendesk_server)
+def test_an_accounts_own_credentials_authenticate_in_it(zendesk_server: ZendeskServer, bee_account: None,
+                                                      auth: tuple[str, str]) -> None:
     assert _export(zendesk_server, "bee.localhost", auth=auth).status_code == 200
 
 
-def test_reset_keeps_only_the_users_with_credentials_in_that_account(zendesk_server: ZendeskServer) -> None:
+def test_reset_keeps_only_the_users_with_credentials_in_that_account(zendesk_server: ZendeskServer,
+                                                                      bee_account: None) -> None:
     """A user of `bee` without credentials goes on reset, though the demo account has credentials for its id."""
-    _bee_account(zendesk_server)
     account = zendesk_server.running.store.account("bee")
     assert account is not None
     zendesk_server.running.store.add_users(account.id, [
@@ -168,10 +171,9 @@ def test_a_wrong_password_costs_one_hash_whether_or_not_the_email_exists(
     assert (response.status_code, len(checked)) == (401, 1)
 
 
-def test_a_client_that_keeps_failing_is_throttled_without_hashing(zendesk_server: ZendeskServer,
+def test_a_client_that_keeps_failing_is_throttled_without_hashing(zendesk_server: ZendeskServer, bee_account: None,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     """Until the window ends (or the account is reset), right credentials included; other accounts go on."""
-    _bee_account(zendesk_server)
     for attempt in range(FAILED_LOGINS):
         assert _export(zendesk_server, "127.0.0.1", auth=("admin@example.com/token", f"guess-{attempt}")
                        ).status_code == 401
