@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.server.test_auth import BEE, _bee_account
+from tests.server.test_auth import BEE, bee_account  # noqa: F401 (a fixture, used by name)
 from zendesk_export.testing import ZendeskServer
 
 NOT_FOUND = {"error": "RecordNotFound", "description": "Not found"}
@@ -115,8 +115,8 @@ def test_an_agent_reads_settings_but_only_an_admin_changes_them(seeded: ZendeskS
     assert call(seeded, "GET", "/api/v2/macros/1.json").status_code == 200
 
 
+@pytest.mark.usefixtures("bee_account")
 def test_an_accounts_objects_are_its_own(seeded: ZendeskServer) -> None:
-    _bee_account(seeded)
     bee = {"headers": {"Host": "bee.localhost"}, "auth": ("admin@example.com/token", BEE["api_token"])}
     with httpx.Client(base_url=seeded.url, **bee) as client:  # type: ignore[arg-type]
         assert client.get("/api/v2/brands.json").json()["count"] == 0
