@@ -7,6 +7,8 @@ One seeded server in its own process (rate limits off), exported in the same run
   can beat it: it is the network, the server and the JSON decoding alone.
 - ``sqlite``, ``jsonl``, ``parquet``, ``postgres``: ``run_export`` in cursor mode into a new output of each
   kind (``postgres`` only with ``--postgres DSN`` or ``ZENDESK_EXPORT_TEST_POSTGRES``; its schema is dropped).
+  With ``--analyst`` they write the ticket export's analyst tables too (``export_tickets``: the custom-field
+  columns, ``ticket_tags``, ``ticket_custom_field_values``), as ``zendesk-export export --streams tickets`` does.
 - ``zenpy``: zenpy's cursor iterator ``tickets.incremental(start_time=0)``, each ticket written as a JSON line. zenpy
   is installed by this script into a virtualenv of its own (``--zenpy-venv``), never into the project's.
 
@@ -72,28 +74,30 @@ def floor(url: str, out: Path) -> int:
             response = client.get(CURSOR_PATH, params={"cursor": page["after_cursor"], "per_page": 1000})
 
 
-def ours(url: str, out: str) -> int:
+def ours(url: str, out: str, analyst: bool) -> int:
     from zendesk_export.exporter import ExportConfig, run_export
+    from zendesk_export.exporter.engine import export_tickets
 
-    summary = run_export(ExportConfig(url=url, email=EMAIL, token=TOKEN, mode="cursor"), out)
+    config = ExportConfig(url=url, email=EMAIL, token=TOKEN, mode="cursor", out=out)
+    summary = export_tickets(config) if analyst else run_export(config, out)
     return summary.new + summary.updated + summary.deleted
 
 
-def child(kind: str, url: str, out: str) -> None:
+def child(kind: str, url: str, out: str, analyst: bool = False) -> None:
     """One contender in this (fresh) process: prints ``{"tickets", "seconds", "rss_mb"}`` as JSON."""
     began = time.perf_counter()
-    count = floor(url, Path(out)) if kind == "floor" else ours(url, out)
+    count = floor(url, Path(out)) if kind == "floor" else ours(url, out, analyst)
     seconds = time.perf_counter() - began
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"tickets": count, "seconds": seconds, "rss_mb": rss_mb}))
 
 
-def run_contender(kind: str, url: str, out: str, zenpy_python: Path | None) -> dict[str, Any]:
+def run_contender(kind: str, url: str, out: str, zenpy_python: Path | None, analyst: bool = False) -> dict[str, Any]:
     if kind == "zenpy":
         assert zenpy_python is not None
         command = [str(zenpy_python), "-c", ZENPY_SCRIPT, url, out]
     else:
-        command = [sys.executable, __file__, "--child", kind, url, out]
+        command = [sys.executable, __file__, "--child", kind, url, out, *(["--analyst"] if analyst else [])]
     process = subprocess.run(command, capture_output=True, text=True, check=False)
     if process.returncode != 0:
         raise SystemExit(f"{kind} failed:\n{process.stderr[-3000:]}")
@@ -153,10 +157,13 @@ def main() -> None:
     parser.add_argument("--no-zenpy", action="store_true", help="skip zenpy (no virtualenv made)")
     parser.add_argument("--zenpy-venv", type=Path, default=DEFAULT_ZENPY_VENV)
     parser.add_argument("--postgres", default=os.environ.get("ZENDESK_EXPORT_TEST_POSTGRES"))
+    parser.add_argument("--analyst", action="store_true",
+                        help="our sinks also write the analyst tables (custom-field columns, ticket_tags, "
+                             "ticket_custom_field_values), as `zendesk-export export --streams tickets` does")
     parser.add_argument("--child", nargs=3, metavar=("KIND", "URL", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(*args.child)
+        child(*args.child, analyst=args.analyst)
         return
     sinks = [s for s in args.sinks.split(",") if s and (s != "postgres" or args.postgres)]
     kinds = ["floor", *sinks, *([] if args.no_zenpy else ["zenpy"])]
@@ -170,7 +177,7 @@ def main() -> None:
             for round_number in range(args.rounds):
                 for kind in kinds:
                     run = run_contender(kind, url, output(kind, Path(tmp), round_number, args.postgres, schema),
-                                        python)
+                                        python, args.analyst)
                     print(f"round {round_number + 1} {kind}: {run['seconds']:.2f} s", file=sys.stderr)
                     if kind not in best or run["seconds"] < best[kind]["seconds"]:
                         best[kind] = run

@@ -86,3 +86,27 @@ def test_a_rebuilt_index_knows_the_child_rows_so_a_removed_tag_is_marked(kind: s
     write(2, ["refund"])
     read = read_jsonl_rows if kind == "jsonl" else read_parquet_rows
     assert [row["tag"] for row in read(tmp_path / f"t.{kind}", "ticket_tags")] == ["refund"]
+
+
+@pytest.mark.parametrize("kind", FILE_SINKS)
+def test_a_child_table_takes_one_index_row_per_parent_not_per_child_row(kind: str, tmp_path: Path) -> None:
+    with _open(kind, tmp_path) as sink:
+        sink.use_table(stream_table("tickets"))  # type: ignore[attr-defined]
+        sink.write(page([make_ticket(i, 10, tags=["vip", "refund", f"t{i}"]) for i in range(1, 51)], 1))
+    with sqlite3.connect(_index_file(kind, tmp_path)) as conn:
+        assert conn.execute("SELECT count(*) FROM c_ticket_tags").fetchone()[0] == 50
+
+
+@pytest.mark.parametrize("kind", FILE_SINKS)
+def test_an_index_of_the_earlier_layout_is_rebuilt_with_the_child_rows(kind: str, tmp_path: Path) -> None:
+    """The earlier index kept one row per child row; opening it rebuilds the index from the logs."""
+    with _open(kind, tmp_path) as sink:
+        sink.use_table(stream_table("tickets"))  # type: ignore[attr-defined]
+        sink.write(page([make_ticket(1, 1, tags=["vip", "refund"])], 1))
+    with sqlite3.connect(_index_file(kind, tmp_path)) as conn:
+        conn.execute("PRAGMA application_id = 1514428466")  # "ZDX2", the earlier layout
+    with _open(kind, tmp_path) as sink:
+        sink.use_table(stream_table("tickets"))  # type: ignore[attr-defined]
+        assert sink.write(page([make_ticket(1, 2, tags=["refund"])], 2)).updated == 1
+    read = read_jsonl_rows if kind == "jsonl" else read_parquet_rows
+    assert [row["tag"] for row in read(tmp_path / f"t.{kind}", "ticket_tags")] == ["refund"]

@@ -45,7 +45,7 @@ import orjson
 from ._columns import Column, Kind, sideload_columns
 from ._errors import ForeignOutputError
 from ._files import atomic_write, checkpoint_from_json, checkpoint_to_json, lock_exclusively, read_state
-from ._index import ChildChanges, IndexedRow, VersionIndex
+from ._index import ChildRows, IndexedRow, VersionIndex
 from ._tables import DELETED, TABLES, Child, Table
 from ._upsert import Stored, content_digest, plan_writes
 from .base import Checkpoint, ClosingSink, Page, StreamState, StreamStatus, WriteResult
@@ -75,7 +75,7 @@ class TableWrite:
     name: str
     items: list[tuple[dict[str, Any], bytes]] = field(default_factory=list)
     rows: dict[int, Stored] = field(default_factory=dict)  # a stream table: the versions written, by id
-    children: ChildChanges | None = None  # a child table: the live keys changed
+    children: dict[int, ChildRows] | None = None  # a child table: each written parent's live rows
     table: Table | None = None
     child: Child | None = None
 
@@ -185,28 +185,37 @@ class FileOutput(ClosingSink):
         covered at ``start`` until the end, so an interrupted replay starts again from there."""
         assert self._index is not None
         rows: dict[int, IndexedRow] = {}
-        changes = ChildChanges()
+        changes: dict[int, list[dict[str, Any]]] = {}  # a child table: each parent's rows and marks, in order
+        count = 0
         for at, obj, raw in self._scan(name, start):
             if "key" in info:
-                parent, key = int(obj[info["parent"]]), key_text(info["key"], obj)
-                if obj.get(DELETED) is True:
-                    changes.remove(parent, key)
-                else:
-                    changes.write(parent, key, content_digest(raw))
+                changes.setdefault(int(obj[info["parent"]]), []).append(obj)
             else:
                 obj_id, version, _deleted = TABLES[name].key(obj)
                 rows[obj_id] = IndexedRow(Stored(version, _is_deleted(TABLES[name], obj), content_digest(raw)), at)
-            if len(rows) + len(changes.written) + len(changes.removed) >= _REPLAY_BATCH:
-                self._apply(name, rows, changes, start)
-                rows, changes = {}, ChildChanges()
-        self._apply(name, rows, changes, info["position"])
+            count += 1
+            if count >= _REPLAY_BATCH:
+                self._apply(name, info, rows, changes, start)
+                rows, changes, count = {}, {}, 0
+        self._apply(name, info, rows, changes, info["position"])
 
-    def _apply(self, name: str, rows: Mapping[int, IndexedRow], changes: ChildChanges, position: int) -> None:
+    def _apply(self, name: str, info: Mapping[str, Any], rows: Mapping[int, IndexedRow],
+               changes: Mapping[int, list[dict[str, Any]]], position: int) -> None:
         assert self._index is not None
-        if "key" in self._state["tables"][name]:
-            self._index.update_children(name, changes, position)
-        else:
+        if "key" not in info:
             self._index.update(name, rows, position)
+            return
+        key = info["key"]
+        live = {parent: {_key(key, row): row for row in found}
+                for parent, found in self._index.children(name, changes).items()}
+        for parent, logged in changes.items():
+            mine = live.setdefault(parent, {})
+            for row in logged:
+                if row.get(DELETED) is True:
+                    mine.pop(_key(key, row), None)
+                else:
+                    mine[_key(key, row)] = {k: v for k, v in row.items() if k != DELETED}
+        self._index.update_children(name, {parent: list(mine.values()) for parent, mine in live.items()}, position)
 
     # -- what a subclass stores ---------------------------------------------------------------------------
     def _append(self, write: TableWrite, columns: tuple[Column, ...], seq: int) -> tuple[int, list[int]]:
@@ -270,23 +279,21 @@ class FileOutput(ClosingSink):
 
     def _child_write(self, child: Child, winners: list[tuple[dict[str, Any], bytes]]) -> TableWrite:
         """The rows of ``child`` that the parents' new versions add or change, and deletion marks for those
-        they no longer have."""
+        they no longer have. Rows are compared as objects by column name (what the index keeps); a parent
+        never written before (every parent of a first export) just appends its rows."""
         current = self._index_table(child.name, True).children(child.name, (obj["id"] for obj, _raw in winners))
-        write = TableWrite(child.name, children=ChildChanges(), child=child)
+        write = TableWrite(child.name, children={}, child=child)
         assert write.children is not None
+        names = [column.name for column in child.columns]
         for parent, _raw in winners:
-            rows = {key_text(child.key, row): row for row in child.derive(parent)}
-            before = current.get(parent["id"], {})
-            for key, row in rows.items():
-                raw = orjson.dumps(row)
-                if before.get(key) != (digest := content_digest(raw)):
-                    write.items.append((row, raw))
-                    write.children.write(parent["id"], key, digest)
+            rows = {_key(child.key, row): row for row in ({n: r.get(n) for n in names} for r in child.derive(parent))}
+            before = {_key(child.key, row): row for row in current.get(parent["id"], ())}
+            write.items += [(row, orjson.dumps(row)) for key, row in rows.items() if before.get(key) != row]
             for key in before.keys() - rows.keys():
-                mark = {child.parent_column: parent["id"], **dict(zip(child.key, orjson.loads(key), strict=True)),
-                        DELETED: True}
+                gone = before[key]
+                mark = {child.parent_column: parent["id"], **{c: gone.get(c) for c in child.key}, DELETED: True}
                 write.items.append((mark, orjson.dumps(mark)))
-                write.children.remove(parent["id"], key)
+            write.children[parent["id"]] = list(rows.values())
         return write
 
     def _mark_unseen(self, write: TableWrite, refresh: int) -> int:
@@ -412,3 +419,13 @@ def _is_deleted(table: Table, obj: Mapping[str, Any]) -> bool:
 def _state_json(state: StreamState) -> dict[str, Any]:
     return {"mode": state.mode, "position": state.position, "source": state.source, "refresh": state.refresh,
             "complete": state.complete, "written_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
+
+
+def _key(columns: Sequence[str], row: Mapping[str, Any]) -> tuple[Any, ...]:
+    """A child row's key in memory: the values of its key columns (their JSON text if one cannot be hashed)."""
+    key = tuple([row.get(column) for column in columns])
+    try:
+        hash(key)
+    except TypeError:
+        return (key_text(columns, row),)
+    return key

@@ -8,9 +8,10 @@ account's size, and each page reads and writes only its own ids (O(page)). Per t
 * a stream's table (``v_<table>``): each id's stored version, deleted flag, content digest and where its
   latest version sits in the log (``at``: a JSONL byte offset, a Parquet page number), so a row a refresh no
   longer sees can be read back and written again marked deleted;
-* a child table (``c_<table>``): each live child row's key (JSON text of its key columns) under its parent's
-  id, with a digest of its content, so a new parent version writes only the child rows that changed and a
-  deletion mark for those that are gone;
+* a child table (``c_<table>``): one row per parent id holding its live child rows (a JSON list of
+  objects by column name), so a new parent version writes only the child rows that changed and a deletion
+  mark for those that are gone. One index row per parent, not one per child row: a ticket has a dozen child
+  rows (tags, custom values), and inserting them one by one into the index cost more than the download;
 * a reference list's sightings (``s_<table>``): the refresh that last saw each id. Not rebuilt from the logs
   (they only hold what changed): a refresh interrupted by a crash walks its list again from the start, so
   whatever the next walk does not see is gone from the account.
@@ -27,15 +28,17 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from ._upsert import Stored
 
-__all__ = ["ChildChanges", "IndexedRow", "VersionIndex"]
+__all__ = ["ChildRows", "IndexedRow", "VersionIndex"]
 
-_APPLICATION_ID = 0x5A445832  # "ZDX2": the index of the per-table layout
+_APPLICATION_ID = 0x5A445833  # "ZDX3": child rows by parent (an older index is rebuilt from the logs)
 _CHUNK = 500  # ids per "IN (…)"
 _SIGN = 1 << 63
 
@@ -57,20 +60,8 @@ class IndexedRow:
     at: int
 
 
-@dataclass
-class ChildChanges:
-    """What a write did to a child table's live rows: keys (re)written with their digest, keys removed."""
-
-    written: dict[tuple[int, str], int] = field(default_factory=dict)
-    removed: set[tuple[int, str]] = field(default_factory=set)
-
-    def write(self, parent: int, key: str, digest: int) -> None:
-        self.removed.discard((parent, key))
-        self.written[parent, key] = digest
-
-    def remove(self, parent: int, key: str) -> None:
-        self.written.pop((parent, key), None)
-        self.removed.add((parent, key))
+#: A child table's live rows under one parent: each row an object by column name.
+ChildRows = list[dict[str, Any]]
 
 
 class VersionIndex:
@@ -128,8 +119,8 @@ class VersionIndex:
                 self._conn.execute("DELETE FROM covered WHERE name = ?", [name])
                 covered = 0
             if child:
-                self._conn.execute(f'CREATE TABLE IF NOT EXISTS "{table}" (parent INTEGER NOT NULL, '
-                                   "key TEXT NOT NULL, digest INTEGER NOT NULL, PRIMARY KEY (parent, key))")
+                self._conn.execute(f'CREATE TABLE IF NOT EXISTS "{table}" (parent INTEGER PRIMARY KEY, '
+                                   "rows BLOB NOT NULL)")
             else:
                 self._conn.execute(f'CREATE TABLE IF NOT EXISTS "{table}" (id INTEGER PRIMARY KEY, '
                                    "version INTEGER NOT NULL, deleted INTEGER NOT NULL, digest INTEGER NOT NULL, "
@@ -173,20 +164,19 @@ class VersionIndex:
     def _cover(self, name: str, position: int) -> None:
         self._conn.execute("INSERT OR REPLACE INTO covered VALUES (?, ?)", [name, position])
 
-    def children(self, name: str, parents: Iterable[int]) -> dict[int, dict[str, int]]:
-        """parent id → {child key: digest} of the live rows of child table ``name``."""
-        found: dict[int, dict[str, int]] = {}
-        sql = f'SELECT parent, key, digest FROM "c_{name}" WHERE parent IN ({{marks}})'
-        for parent, key, digest in self._select(sql, parents):
-            found.setdefault(parent, {})[key] = _unsigned(digest)
-        return found
+    def children(self, name: str, parents: Iterable[int]) -> dict[int, ChildRows]:
+        """parent id → the live rows of child table ``name`` (parents without rows are absent)."""
+        sql = f'SELECT parent, rows FROM "c_{name}" WHERE parent IN ({{marks}})'
+        return {parent: orjson.loads(rows) for parent, rows in self._select(sql, parents)}
 
-    def update_children(self, name: str, changes: ChildChanges, position: int) -> None:
-        """Apply a write's ``changes`` to child table ``name``, now covered up to ``position``."""
+    def update_children(self, name: str, rows: Mapping[int, ChildRows], position: int) -> None:
+        """Record each parent's live ``rows`` in child table ``name`` (none: the parent's entry goes), now
+        covered up to ``position``."""
         with self._transaction():
-            self._conn.executemany(f'DELETE FROM "c_{name}" WHERE parent = ? AND key = ?', list(changes.removed))
-            self._conn.executemany(f'INSERT OR REPLACE INTO "c_{name}" VALUES (?, ?, ?)',
-                                   [(p, k, _signed(d)) for (p, k), d in changes.written.items()])
+            self._conn.executemany(f'DELETE FROM "c_{name}" WHERE parent = ?',
+                                   [(parent,) for parent, live in rows.items() if not live])
+            self._conn.executemany(f'INSERT OR REPLACE INTO "c_{name}" VALUES (?, ?)',
+                                   [(parent, orjson.dumps(live)) for parent, live in rows.items() if live])
             self._cover(name, position)
 
     def see(self, name: str, ids: Iterable[int], refresh: int) -> None:

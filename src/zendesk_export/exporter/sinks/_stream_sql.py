@@ -12,7 +12,7 @@ stale writer can never move a row backwards.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -192,19 +192,25 @@ class StreamTables:
         cur.executemany(f"UPDATE {self.d.qualify(table.name)} SET {sets} WHERE id = {self.d.param(Kind.INTEGER)}",
                         rows)
 
-    def write_children(self, cur: Any, table: Table, winners: list[tuple[dict[str, Any], bytes]]) -> None:
-        """Refresh every child table of ``table`` for the written versions ``winners``."""
+    def write_children(self, cur: Any, table: Table, winners: list[tuple[dict[str, Any], bytes]],
+                       stored: Collection[Any] | None = None) -> None:
+        """Refresh every child table of ``table`` for the written versions ``winners``. ``stored``: the ids
+        of ``table`` stored before this write, when the caller knows them (a parent not stored has no child
+        rows to delete: a first export then only inserts)."""
         for child in table.children:
             cur.execute(self._create_child_sql(child))
-            self._write_child(cur, child, winners)
+            self._write_child(cur, child, winners, stored)
 
-    def _write_child(self, cur: Any, child: Child, winners: list[tuple[dict[str, Any], bytes]]) -> None:
+    def _write_child(self, cur: Any, child: Child, winners: list[tuple[dict[str, Any], bytes]],
+                     stored: Collection[Any] | None) -> None:
         """Replace the child rows of every written parent with those derived from its new version."""
         target = self.d.qualify(child.name)
-        parent_ids = [[obj.get("id")] for obj, _raw in winners]
-        cur.executemany(f"DELETE FROM {target} WHERE {quote(child.parent_column)} = "
-                        f"{self.d.param(Kind.INTEGER)}", parent_ids)
-        rows = [[row.get(c.name) for c in child.columns] for obj, _raw in winners for row in child.derive(obj)]
+        parent_ids = [[obj.get("id")] for obj, _raw in winners if stored is None or obj.get("id") in stored]
+        if parent_ids:
+            cur.executemany(f"DELETE FROM {target} WHERE {quote(child.parent_column)} = "
+                            f"{self.d.param(Kind.INTEGER)}", parent_ids)
+        columns = [c.name for c in child.columns]
+        rows = [list(map(row.get, columns)) for obj, _raw in winners for row in child.derive(obj)]
         if rows:
             names = ", ".join(quote(c.name) for c in child.columns)
             marks = ", ".join(self.d.param(c.kind) for c in child.columns)

@@ -118,6 +118,10 @@ def _field_value(value: Any) -> str | None:
     return value if type(value) is str or value is None else orjson.dumps(value).decode()
 
 
+_TEXT_TYPES = frozenset({str, type(None)})
+_LIST_TYPES = frozenset({list, type(None)})
+
+
 def _is_fields(value: Any) -> bool:
     return type(value) is list and all(type(item) is dict and type(item.get("id")) is int for item in value)
 
@@ -126,11 +130,13 @@ def _field_array(values: list[Any]) -> pa.Array:
     """``list<struct<id, value>>`` built from flat buffers (several times faster than converting dicts); the
     whole page at once, or row by row when some value has another shape."""
     pa, _ = _pyarrow()
-    try:
+    try:  # the type checks map ``type`` over whole lists: no Python call per item
         flat = [item for value in values if value is not None for item in value]
         ids = [item["id"] for item in flat]
-        texts = [_field_value(item.get("value")) for item in flat]
-        wellformed = all(type(v) is list for v in values if v is not None) and all(type(i) is int for i in ids)
+        texts = [item.get("value") for item in flat]
+        if not set(map(type, texts)) <= _TEXT_TYPES:
+            texts = [_field_value(text) for text in texts]
+        wellformed = set(map(type, values)) <= _LIST_TYPES and set(map(type, ids)) <= {int}
     except (TypeError, KeyError, AttributeError):
         wellformed = False
     if wellformed:
@@ -206,8 +212,13 @@ def _to_table(name: str, columns: tuple[Column, ...], items: Sequence[tuple[dict
     for position, column in enumerate(scalars):
         values = [row[position] for row in rows]
         data[column.name] = [parse_timestamp(v) for v in values] if column.kind is Kind.TIMESTAMP else values
+    built: list[tuple[Any, list[Any], Any]] = []
     for column_name, convert in lists:
-        data[column_name] = convert([obj.get(column_name) for obj, _ in items])
+        values = [obj.get(column_name) for obj, _ in items]
+        # ``fields`` repeats ``custom_fields`` in every ticket Zendesk sends: one array serves both
+        same = next((array for c, v, array in built if c is convert and v == values), None)
+        data[column_name] = same if same is not None else convert(values)
+        built.append((convert, values, data[column_name]))
     if raw:
         data[RAW_JSON] = [text.decode() for _, text in items]
     return pa.Table.from_pydict(data, schema=_schema(name, columns, raw))

@@ -180,10 +180,12 @@ class SQLiteSink(ClosingSink):
     def write(self, page: Page) -> WriteResult:
         """Upsert the page's tickets and sideloads and save its checkpoint, in one transaction."""
         with self._transaction():
-            plan = plan_writes(page.tickets, self._stored(page.tickets), digests=False)
-            rows = [[*extract(TICKET_COLUMNS, t), raw.decode()] for t, raw in plan.writes.values()]
-            self._upsert("tickets", TICKET_COLUMNS, TICKET_GUARD, rows)
-            self._write_derived(self._conn.cursor(), list(plan.writes.values()))
+            stored = self._stored(page.tickets)
+            plan = plan_writes(page.tickets, stored, digests=False)
+            winners = list(plan.writes.values())
+            self._upsert("tickets", *self._ticket_rows(winners), TICKET_GUARD)
+            if self._tickets.children:
+                self._tables.write_children(self._conn.cursor(), self._tickets, winners, stored=stored.keys())
             for name, objects in page.sideloads.items():
                 self._write_sideload(name, objects)
             cp = page.checkpoint
@@ -216,18 +218,20 @@ class SQLiteSink(ClosingSink):
         self._ensure_sideload(name)
         columns = sideload_columns(name)
         rows = [[*extract(columns, obj), orjson.dumps(obj).decode()] for obj in objects]
-        self._upsert(name, columns, SIDELOAD_GUARD, rows)
+        self._upsert(name, columns, rows, SIDELOAD_GUARD)
 
-    def _upsert(self, table: str, columns: tuple[Column, ...], guard: str, rows: list[list[Any]]) -> None:
+    def _upsert(self, table: str, columns: tuple[Column, ...], rows: list[list[Any]], guard: str) -> None:
         if rows:
             self._conn.executemany(upsert_sql(quote(table), columns, _placeholder, guard), rows)
 
-    def _write_derived(self, cur: Any, winners: list[tuple[dict[str, Any], bytes]]) -> None:
-        """What each written ticket version brings beside its row: its custom-field columns and its child
-        tables (see ``_tables``), in the page's transaction."""
-        self._tables.write_added(cur, self._tickets, winners)
-        if self._tickets.children:
-            self._tables.write_children(cur, self._tickets, winners)
+    def _ticket_rows(self, winners: list[tuple[dict[str, Any], bytes]]) -> tuple[tuple[Column, ...], list[list[Any]]]:
+        """The columns and rows of the written ticket versions, the custom-field columns bound to ``tickets``
+        included: one INSERT writes each row whole (an UPDATE afterwards would write every row twice)."""
+        added, enrich = self._tables.added.get("tickets", ()), self._tickets.enrich
+        if not added or enrich is None:
+            return TICKET_COLUMNS, [[*extract(TICKET_COLUMNS, t), raw.decode()] for t, raw in winners]
+        rows = [[*extract(TICKET_COLUMNS, t), *extract(added, enrich(t)), raw.decode()] for t, raw in winners]
+        return (*TICKET_COLUMNS, *added), rows
 
     # -- the whole-account streams (see ``_tables`` and ``_stream_sql``) ---------------------------------------
     def load_stream_state(self, stream: str) -> StreamState | None:
