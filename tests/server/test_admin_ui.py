@@ -22,7 +22,7 @@ from zendesk_export.testing import ZendeskServer
 
 UI = "/__admin/ui"
 # Seconds a condition may take to appear (the page polls every second). Never a timing assertion: a ceiling for a
-# browser that shares two cores with CI's other test workers, where a login once took more than 20 s.
+# browser that shares two cores with CI's other test workers.
 WAIT = 60
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
