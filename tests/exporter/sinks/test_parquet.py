@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
-import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -199,11 +198,3 @@ def test_the_readme_duckdb_example_runs_on_a_written_output(tmp_path: Path) -> N
         sink.write(page([make_ticket(1, 20, status="solved")], 2))
     rows = _duckdb(out, words[4])
     assert sorted(rows) == [(1, "solved", "inquiry", 26363655924371), (2, "open", "inquiry", 26363655924371)]
-
-
-def test_a_write_leaves_arrows_default_memory_pool_as_it_was(tmp_path: Path) -> None:
-    """Parts are built with the system allocator (it hands freed pages back); the process's pool is restored."""
-    before = pa.default_memory_pool().backend_name
-    with ParquetSink(tmp_path / "t.parquet") as sink:
-        sink.write(page([make_ticket(i, 10) for i in range(1, 51)], 1))
-    assert pa.default_memory_pool().backend_name == before

@@ -37,11 +37,9 @@ sink is used, with a clear error if it is missing.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import itertools
 import re
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -251,27 +249,6 @@ def _views_sql(path: Path, tables: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-#: One swap of Arrow's default pool at a time in the process (two sinks writing at once restore it in order).
-_POOL_LOCK = threading.Lock()
-
-
-@contextlib.contextmanager
-def _system_allocator() -> Iterator[None]:
-    """Build and write a part with the system allocator. Arrow's default pool (mimalloc) keeps the pages a
-    part freed for later parts: with it a 50,000-ticket export peaked at ~145 MB, with the system allocator at
-    ~115 MB. The writer takes no pool of its own, so the process's default pool is swapped for the span of a
-    write and restored; a buffer always frees through the pool it came from, so anything else allocating
-    with Arrow meanwhile only gets the system allocator for that span."""
-    pa, _ = _pyarrow()
-    with _POOL_LOCK:
-        previous = pa.default_memory_pool()
-        pa.set_memory_pool(pa.system_memory_pool())
-        try:
-            yield
-        finally:
-            pa.set_memory_pool(previous)
-
-
 def _write_table(path: Path, table: pa.Table) -> None:
     """Write a part atomically (temporary name, fsync, rename), then hand Arrow's freed buffers back to the
     system: its allocator otherwise keeps tens of megabytes of pages across writes."""
@@ -337,8 +314,7 @@ class ParquetSink(FileOutput):
         for folder in sorted(f for f in self._table_folders() if f.name in TABLES):
             for _seq, part in _parts(folder, pages):
                 table = TABLES[folder.name]
-                with _system_allocator():
-                    _write_table(part, _to_table(folder.name, table.columns, list(_objects(part))))
+                _write_table(part, _to_table(folder.name, table.columns, list(_objects(part))))
 
     def _discard_uncommitted(self) -> None:
         """Delete what a page that never committed left: later-numbered parts and temporary files."""
@@ -366,10 +342,8 @@ class ParquetSink(FileOutput):
             fsync_dir(self.path)
         child = write.child is not None
         marked = child or (write.table is not None and write.table.snapshot)
-        with _system_allocator():
-            arrow = _to_table(write.name, (*columns, *((_MARK,) if marked else ())), write.items, raw=not child)
-            _write_table(folder / _part_name(seq), arrow)
-            del arrow  # freed while the system allocator is still the default
+        arrow = _to_table(write.name, (*columns, *((_MARK,) if marked else ())), write.items, raw=not child)
+        _write_table(folder / _part_name(seq), arrow)
         return seq, [seq] * len(write.items)
 
     def _scan(self, name: str, start: int) -> Iterator[tuple[int, dict[str, Any], bytes]]:
