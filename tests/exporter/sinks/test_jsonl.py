@@ -84,15 +84,6 @@ def test_a_log_shorter_than_its_checkpoint_is_reported_not_repaired(tmp_path: Pa
         JsonlSink(out)
 
 
-def test_a_non_empty_directory_without_state_is_refused_untouched(tmp_path: Path) -> None:
-    out = tmp_path / "export.jsonl"
-    out.mkdir()
-    (out / "mine.jsonl").write_bytes(b'{"id": 1}\n')
-    with pytest.raises(ForeignOutputError, match="without zendesk-export state"):
-        JsonlSink(out)
-    assert [p.name for p in out.iterdir()] == ["mine.jsonl"]
-
-
 def test_an_output_of_the_earlier_one_file_layout_is_refused_naming_the_new_one(tmp_path: Path) -> None:
     out = tmp_path / "tickets.jsonl"
     out.write_bytes(orjson.dumps(make_ticket(1, 1)) + b"\n")

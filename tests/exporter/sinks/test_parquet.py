@@ -78,15 +78,6 @@ def test_sideloads_get_their_own_table_directory(tmp_path: Path) -> None:
     assert read_parquet_latest_table(out, table="users").column("email").to_pylist()[0] == "user1@example.com"
 
 
-def test_a_non_empty_foreign_directory_is_refused_untouched(tmp_path: Path) -> None:
-    out = tmp_path / "t.parquet"
-    out.mkdir()
-    (out / "data.parquet").write_bytes(b"theirs")
-    with pytest.raises(ForeignOutputError, match="without zendesk-export state"):
-        ParquetSink(out)
-    assert [p.name for p in out.iterdir()] == ["data.parquet"]
-
-
 def test_a_file_at_the_output_path_is_refused(tmp_path: Path) -> None:
     (tmp_path / "t.parquet").write_bytes(b"PAR1...")
     with pytest.raises(ForeignOutputError, match="not a directory"):

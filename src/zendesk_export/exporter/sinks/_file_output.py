@@ -25,14 +25,14 @@ each key (``id``; a child table's key columns). The rules:
 Crash safety, the same ordering as always: a write appends its rows to every table it touches and fsyncs them,
 *then* replaces ``_state.json`` atomically (the commit point: the page's rows, the stream's checkpoint and the
 tables' new lengths at once). Rows past a table's committed length are a write that never finished and are
-removed on open, as are table folders the state does not name. Streams write from their own threads through one
+removed on open, as are the files of table folders the state does not name (a folder that is not ours stays;
+a symbolic link in the output is refused). Streams write from their own threads through one
 sink per output: its lock makes each write whole, so the streams' pages interleave, never mix.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -139,13 +139,29 @@ class FileOutput(ClosingSink):
         return state
 
     def _table_folders(self) -> Iterator[Path]:
-        return (p for p in self.path.iterdir() if p.is_dir())
+        """The folders in the output. A symbolic link is refused: a table written through it would land
+        outside the output, and discarding an uncommitted one would delete files there."""
+        for entry in self.path.iterdir():
+            if entry.is_symlink():
+                raise ForeignOutputError(f"{entry} is a symbolic link; an output holds only its own folders "
+                                         f"and files: move what it points to into {self.path} or remove it")
+            if entry.is_dir():
+                yield entry
+
+    def _owns(self, folder: Path, entry: Path) -> bool:
+        """Whether ``entry`` in a table's ``folder`` is a file this output writes (its subclass says)."""
+        raise NotImplementedError
 
     def _discard_uncommitted(self) -> None:
-        """Remove the folders of tables whose first write never committed (a subclass cuts the rest)."""
-        for folder in self._table_folders():
+        """Remove what the first write of a table that never committed left (a subclass cuts the rest). Only
+        our own files go: a folder someone else keeps in the output, and whatever is in it, stays."""
+        for folder in list(self._table_folders()):
             if folder.name not in self._state["tables"]:
-                shutil.rmtree(folder)
+                for entry in folder.iterdir():
+                    if entry.is_file() and not entry.is_symlink() and self._owns(folder, entry):
+                        entry.unlink()
+                if not any(folder.iterdir()):
+                    folder.rmdir()
 
     def _open_table(self, name: str) -> None:
         """Bring table ``name`` of the index up to its committed length (replaying what it lacks)."""

@@ -78,6 +78,9 @@ class JsonlSink(FileOutput):
                 f"{old_state.name}); outputs are now directories with one folder per table "
                 f"(DIR.jsonl/tickets/tickets.jsonl, DIR.jsonl/users/users.jsonl, …): export into a new --out")
 
+    def _owns(self, folder: Path, entry: Path) -> bool:
+        return entry.name in (f"{folder.name}.jsonl", f"{folder.name}.jsonl.tmp")
+
     def _discard_uncommitted(self) -> None:
         """Cut every log back to its committed length; refuse a log that lost committed bytes."""
         super()._discard_uncommitted()

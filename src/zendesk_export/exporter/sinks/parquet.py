@@ -289,7 +289,8 @@ class ParquetSink(FileOutput):
             return state
         if version not in (1, 2):
             raise ForeignOutputError(f"{self.path} has format version {version}; unknown")
-        tables = {folder.name: {"position": state["pages"]} for folder in self._table_folders()}
+        tables = {folder.name: {"position": state["pages"]} for folder in self._table_folders()
+                  if folder.name in TABLES}
         if version == 1:
             self._migrate(state["pages"])
         state = {**state, "version": _VERSION, "tables": tables, "streams": {}, "rows": {}}
@@ -299,7 +300,7 @@ class ParquetSink(FileOutput):
     def _migrate(self, pages: int) -> None:
         """Rewrite every committed part of format 1 from its ``raw_json``. Each part is replaced atomically and
         the rewrite reads only ``raw_json``, so an interrupted migration simply runs again on the next open."""
-        for folder in sorted(self._table_folders()):
+        for folder in sorted(f for f in self._table_folders() if f.name in TABLES):
             for _seq, part in _parts(folder, pages):
                 table = TABLES[folder.name]
                 _write_table(part, _to_table(folder.name, table.columns, list(_objects(part))))
@@ -307,12 +308,18 @@ class ParquetSink(FileOutput):
     def _discard_uncommitted(self) -> None:
         """Delete what a page that never committed left: later-numbered parts and temporary files."""
         super()._discard_uncommitted()
-        for folder in self._table_folders():
-            committed = self._state["tables"][folder.name]["position"]
+        for name, info in self._state["tables"].items():
+            folder = self.path / name
+            if not folder.is_dir():
+                continue
+            committed = info["position"]
             for part in folder.iterdir():
                 match = _PART.match(part.name)
                 if part.name.endswith(".tmp") or (match and int(match.group(1)) > committed):
                     part.unlink()
+
+    def _owns(self, folder: Path, entry: Path) -> bool:
+        return bool(_PART.match(entry.name)) or (entry.name.startswith("part-") and entry.name.endswith(".tmp"))
 
     def _committed(self) -> None:
         atomic_write(self.path / _VIEWS, _views_sql(self.path.resolve(), self._state["tables"]).encode())
