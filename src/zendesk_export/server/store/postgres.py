@@ -337,13 +337,35 @@ class PostgresStore(Queries):
             conn.execute(_LOCK_ACCOUNT, (account_id,))
             yield conn
 
+    @contextmanager
+    def _statement(self) -> Iterator[_Conn]:
+        """A connection for one statement: inside a transaction of this thread (a read inside a ``write``), that
+        transaction's; otherwise a pooled connection in autocommit mode, where the statement is a transaction of
+        its own. One round trip: psycopg sends BEGIN, the statement and COMMIT one after the other, three round
+        trips, each of which waits for the request's thread to get a core back on a busy machine."""
+        joined: _Conn | None = getattr(self._local, "conn", None)
+        if joined is not None:
+            yield joined
+            return
+        pool = self._current_pool()
+        conn = pool.getconn()
+        try:
+            conn.autocommit = True
+            yield conn
+        finally:
+            try:
+                if not conn.broken:
+                    conn.autocommit = False  # the pool's connections are transactional (``_transaction``)
+            finally:
+                pool.putconn(conn)
+
     def _rows(self, query: str, args: Sequence[Any]) -> list[Any]:
-        """One read in its own short transaction (autocommit is off: never leave one open)."""
-        with self._transaction() as conn:
+        """One statement on its own (``_statement``): a read, or a single atomic upsert."""
+        with self._statement() as conn:
             return conn.execute(query, args).fetchall()
 
     def _dicts(self, query: str, args: Sequence[Any]) -> list[dict[str, Any]]:
-        with self._transaction() as conn, conn.cursor(row_factory=dict_row) as cur:
+        with self._statement() as conn, conn.cursor(row_factory=dict_row) as cur:
             return cur.execute(query, args).fetchall()
 
     @contextmanager
@@ -474,7 +496,7 @@ class PostgresStore(Queries):
 
     # -- tickets --------------------------------------------------------------------------------------
     def get_ticket(self, account_id: int, ticket_id: int) -> dict[str, Any] | None:
-        with self._transaction() as conn:
+        with self._statement() as conn:
             return _PostgresWriter(conn, account_id).get_ticket(ticket_id)
 
     def export_rows(
