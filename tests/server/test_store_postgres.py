@@ -402,6 +402,20 @@ def test_writers_of_one_account_take_turns_across_connections(pg_url: str) -> No
     assert ticket is not None and len(ticket["tags"]) == 50
 
 
+def test_a_connection_that_served_reads_keeps_writes_atomic(pg_url: str) -> None:
+    """Reads run on a pooled connection in autocommit mode (one round trip each); the connection goes back to the
+    pool transactional, so a write that fails half-way on the same connection still leaves nothing behind."""
+    store = PostgresStore(pg_url, pool_size=1)  # every call takes the one connection
+    try:
+        assert store.account(None) is not None and store.get_ticket(1, 1) is None
+        with pytest.raises(RuntimeError), store.write(1) as writer:
+            writer.put_ticket(make_ticket(writer.next_id("tickets"), NOW))
+            raise RuntimeError("half-way")
+        assert store.get_ticket(1, 1) is None and store.ticket_count(1) == 0
+    finally:
+        store.close()
+
+
 def test_writers_in_two_processes_take_every_id_once(pg_url: str) -> None:
     """A write numbers its ids from the sequences read with the account's lock, not with a statement each:
     tickets created and updated through two stores (two processes), two threads each, all at once, take every
