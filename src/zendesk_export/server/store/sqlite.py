@@ -85,8 +85,10 @@ def _connect(path: str) -> sqlite3.Connection:
 def _write_in_place(conn: sqlite3.Connection) -> bool:
     """Leave WAL mode for a bulk load that no other connection shares: every page is written once, into the
     file, where WAL mode writes it to the log and copies it again at each checkpoint. The rollback journal is
-    kept in memory, so a failed batch still rolls back. Another connection that holds the file open (a server
-    on it) keeps it in WAL mode: then False, and the load goes through the WAL as usual."""
+    kept in memory, so a failed batch still rolls back; a process killed in the middle of a commit can leave
+    the file unusable (as a machine crash already could, with ``synchronous=OFF``), and it held nothing but the
+    seed being made. Another connection that holds the file open (a server on it) keeps it in WAL mode: then
+    False, and the load goes through the WAL as usual."""
     try:
         mode = conn.execute("PRAGMA journal_mode=MEMORY").fetchone()[0]
     except sqlite3.OperationalError:  # the file is busy: another connection holds it
