@@ -519,8 +519,9 @@ class PostgresStore(Queries):
             return insert_batches(loader, account_id, seed_batches(tickets, _CHUNK))
 
     @contextmanager
-    def ticket_loader(self, account_id: int) -> Iterator[_PostgresLoader]:
-        """Seeding's loader (``insert_tickets``); ANALYZE once the load is done."""
+    def ticket_loader(self, account_id: int, *, alone: bool = False) -> Iterator[_PostgresLoader]:
+        """Seeding's loader (``insert_tickets``); ANALYZE once the load is done. ``alone`` changes nothing: COPY
+        already writes each row once."""
         try:
             yield _PostgresLoader(self, account_id)
         finally:
