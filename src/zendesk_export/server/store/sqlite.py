@@ -25,6 +25,7 @@ from zendesk_export.server.store import DEMO, DuplicateRecord, ExportRow, StoreU
 from zendesk_export.server.store.sql import (
     AUDIT_COLUMNS,
     CREDENTIAL_COLUMNS,
+    EXPORT_COVERED,
     JOURNAL_TRIM_EVERY,
     RECORD_COLUMNS,
     SQLITE,
@@ -33,6 +34,7 @@ from zendesk_export.server.store.sql import (
     Sequences,
     audit_values,
     changed_settings,
+    covering_export_index,
     credential_rows,
     export_rows_sql,
     hit_rate_counters_sql,
@@ -59,6 +61,10 @@ _CHUNK = 2000  # seeded tickets per transaction: bounded memory, and the longest
 _MMAP_SIZE = 0x7FFF0000
 _BULK_CACHE = -262_144  # KiB (256 MiB) of page cache while seeding
 _DEFAULT_CACHE = -2000  # SQLite's default
+# A new database's page size: a ticket row (~2.4 KB) and its export index entry (~1.9 KB, ``EXPORT_COVERED``)
+# fit several to a 16 KB page where a 4 KB page held one row and ~1.6 KB of nothing, and an index entry stays
+# whole in its page (at 4 KB all but ~500 bytes of it would go to an overflow page of its own).
+_PAGE_SIZE = 16384
 _COUNTERS = """CREATE TABLE IF NOT EXISTS rate_counters (
     account_id INTEGER NOT NULL, bucket TEXT NOT NULL, window_start INTEGER NOT NULL, count INTEGER NOT NULL,
     PRIMARY KEY (account_id, bucket))"""
@@ -69,9 +75,12 @@ def counters_path(path: str) -> str:
     return f"{path}-ratelimits"
 
 
-def _connect(path: str) -> sqlite3.Connection:
+def _connect(path: str, *, page_size: int | None = None) -> sqlite3.Connection:
+    """A connection in WAL mode; ``page_size`` is the page size of the database if this creates it."""
     conn = sqlite3.connect(path, isolation_level=None, timeout=30, check_same_thread=False)
     conn.row_factory = sqlite3.Row
+    if page_size:  # before WAL mode, which writes the file's first page (ignored for an existing database)
+        conn.execute(f"PRAGMA page_size={page_size}")
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute("PRAGMA busy_timeout=30000")
@@ -102,13 +111,21 @@ _INSERT_CREDENTIAL = insert_sql("credentials", CREDENTIAL_COLUMNS, SQLITE)
 _INSERT_USER = insert_sql("users", RECORD_COLUMNS["users"], SQLITE, verb="INSERT OR IGNORE")
 
 
-# The secondary indexes of tickets and audits as the migrations define them (a bulk load into a new database
-# builds them at its end), each as a statement that creates it if it is missing.
-_DEFERRED_INDEXES = {
-    statement.split()[2]: statement.replace("CREATE INDEX ", "CREATE INDEX IF NOT EXISTS ", 1)
-    for statement in (" ".join(text.split()) for script in MIGRATIONS for text in script.split(";"))
-    if statement.startswith("CREATE INDEX ") and statement.split()[4] in ("tickets", "audits")
-}
+def _deferred_indexes(scripts: Sequence[str]) -> dict[str, str]:
+    """The secondary indexes of tickets and audits as ``scripts`` define them (a bulk load into a new database
+    builds them at its end), each as a statement that creates it if it is missing."""
+    return {
+        statement.split()[2]: statement.replace("CREATE INDEX ", "CREATE INDEX IF NOT EXISTS ", 1)
+        for statement in (" ".join(text.split()) for script in scripts for text in script.split(";"))
+        if statement.startswith("CREATE INDEX ") and statement.split()[4] in ("tickets", "audits")
+    }
+
+
+_COVERING = covering_export_index(SQLITE)
+_DEFERRED_INDEXES = _deferred_indexes(MIGRATIONS)
+# A database made with smaller pages (before 16 KB pages) keeps the narrow export index: there every covering
+# entry would put most of a ticket's JSON in an overflow page of its own, +4 KB a ticket for no faster page.
+_NARROW_INDEXES = _deferred_indexes([script for script in MIGRATIONS if script != _COVERING])
 
 
 class _SQLiteLoader:
@@ -182,6 +199,7 @@ class SQLiteStore(Queries):
     """SQLite implementation of ``Store``. Safe to share between threads and between processes."""
 
     dialect = SQLITE
+    _deferred: dict[str, str]  # the indexes a bulk load builds at its end, by name
 
     def __init__(self, path: str) -> None:
         self.path = path
@@ -200,7 +218,7 @@ class SQLiteStore(Queries):
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = self._local.conn = _connect(self.path)
+            conn = self._local.conn = _connect(self.path, page_size=_PAGE_SIZE)
         return conn
 
     def _counters(self) -> sqlite3.Connection:
@@ -252,15 +270,26 @@ class SQLiteStore(Queries):
     def _migrate(self) -> None:
         with self._transaction() as conn:
             version = conn.execute("PRAGMA user_version").fetchone()[0]
+            small = conn.execute("PRAGMA page_size").fetchone()[0] < _PAGE_SIZE
+            self._deferred = _NARROW_INDEXES if small else _DEFERRED_INDEXES
             for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-                for statement in filter(str.strip, script.split(";")):
+                for statement in filter(str.strip, () if small and script == _COVERING else script.split(";")):
                     conn.execute(statement)
                 conn.execute(f"PRAGMA user_version = {number}")
-            for definition in _DEFERRED_INDEXES.values():  # a bulk load cut short left them dropped
+            for definition in self._deferred.values():  # a bulk load cut short left them dropped
                 conn.execute(definition)
+            self._fit_export_index(conn, small)
             self.token_key = prepare_token_key(conn, SQLITE)
             if conn.execute("SELECT COUNT(*) FROM accounts").fetchone()[0] == 0:
                 self._create_demo(conn)
+
+    def _fit_export_index(self, conn: sqlite3.Connection, small: bool) -> None:
+        """The export index the page size calls for: a database of small pages vacuumed into 16 KB pages
+        (``PRAGMA page_size=16384; VACUUM`` out of WAL mode) gets the covering one when it is next opened."""
+        wanted = 3 + (0 if small else len(EXPORT_COVERED))
+        if len(conn.execute("PRAGMA index_info(tickets_export)").fetchall()) != wanted:
+            conn.execute("DROP INDEX IF EXISTS tickets_export")
+            conn.execute(self._deferred["tickets_export"])
 
     def _create_demo(self, conn: sqlite3.Connection) -> None:
         cur = conn.execute("INSERT INTO accounts (subdomain) VALUES (?)", (DEMO["subdomain"],))
@@ -399,7 +428,7 @@ class SQLiteStore(Queries):
         if fresh:
             conn.execute("PRAGMA synchronous=OFF")
             with self._transaction():
-                for name in _DEFERRED_INDEXES:
+                for name in self._deferred:
                     conn.execute(f"DROP INDEX IF EXISTS {name}")
         try:
             yield _SQLiteLoader(self, account_id)
@@ -410,7 +439,7 @@ class SQLiteStore(Queries):
 
     def _build_deferred_indexes(self) -> None:
         """Each a transaction of its own: a writer waiting meanwhile waits for one index, not for all."""
-        for definition in _DEFERRED_INDEXES.values():
+        for definition in self._deferred.values():
             with self._transaction() as conn:
                 conn.execute(definition)
 
