@@ -42,7 +42,9 @@ __all__ = ["DEFAULT_EXPORT_LIMIT", "PACING_MARGIN", "SPREAD_MARGIN", "BucketStat
 DEFAULT_EXPORT_LIMIT = 10  # Zendesk's incremental-export requests per minute without the High Volume add-on
 PACING_MARGIN = 0.5  # seconds added to a bucket reset so that we never arrive a moment early
 SPREAD_MARGIN = 0.02  # slots 2 % further apart than the limit allows: tolerates a second of send jitter a minute
-# Two estimates of one window's end lie within seconds of each other; windows are calendar minutes apart
+# Two estimates of one window's end lie within seconds of each other (latency); Zendesk's windows are calendar
+# minutes apart. The headers never say a window's length: a bucket with shorter windows would have two of them
+# taken for one, whose least credit holds. That only ever sends less, never a request too many.
 _SAME_WINDOW = 30.0
 EXPORT_BUCKET = "zendesk-ratelimit-incremental-exports"
 ACCOUNT_BUCKET = "account"
