@@ -7,11 +7,12 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import pytest
 from selenium import webdriver
-from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException, TimeoutException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -21,7 +22,7 @@ from zendesk_export.testing import ZendeskServer
 
 UI = "/__admin/ui"
 # Seconds a condition may take to appear (the page polls every second). Never a timing assertion: a ceiling for a
-# browser that shares two cores with CI's other test workers, where a login once took more than 20 s.
+# browser that shares two cores with CI's other test workers.
 WAIT = 60
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
@@ -102,6 +103,10 @@ def chrome() -> Iterator[WebDriver]:
     for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
                      "--window-size=1400,1000", "--no-first-run", "--disable-extensions"):
         options.add_argument(argument)
+    # The login form's token is a password field: a password manager would fill in the token it saved for the
+    # session's other server (same host, another port) in front of the one typed.
+    options.add_experimental_option("prefs", {"credentials_enable_service": False,
+                                              "profile.password_manager_enabled": False})
     driver = webdriver.Chrome(options=options, service=Service(executable_path=str(CHROMEDRIVER)))
     try:
         yield driver
@@ -109,14 +114,25 @@ def chrome() -> Iterator[WebDriver]:
         driver.quit()
 
 
+def leave_the_page(chrome: WebDriver) -> None:
+    """A blank tab with no cookies. The previous test's page goes first: still polling, it would meet the
+    missing cookie with its 401 and send the browser to its own login form, in the middle of the next test's
+    navigation. Then every cookie of every port goes (the servers share the host, so their cookies are one
+    jar)."""
+    chrome.get("about:blank")
+    chrome.execute_cdp_cmd("Network.clearBrowserCookies", {})
+
+
 @pytest.fixture
 def page(chrome: WebDriver, zendesk_server: ZendeskServer) -> WebDriver:
-    """The browser, logged in through the login form, on the page."""
-    chrome.delete_all_cookies()
-    chrome.get(zendesk_server.url + UI)
-    chrome.find_element(By.NAME, "token").send_keys(zendesk_server.running.admin_token)
-    chrome.find_element(By.CSS_SELECTOR, "#login button").click()
-    wait_for(chrome, lambda d: d.find_element(By.ID, "journal"))
+    """The browser, logged in with the token in the address, on the page (the form: its own test)."""
+    leave_the_page(chrome)
+    chrome.get(zendesk_server.url + UI + "?" + urlencode({"token": zendesk_server.running.admin_token}))
+    try:
+        wait_for(chrome, lambda d: d.find_element(By.ID, "journal"))
+    except TimeoutException:
+        raise AssertionError(f"no journal after logging in: at {chrome.current_url}, cookies {chrome.get_cookies()}, "
+                             f"the page says {chrome.find_element(By.TAG_NAME, 'body').text[:300]!r}") from None
     return chrome
 
 
@@ -211,8 +227,23 @@ def test_the_page_shows_the_buckets_remaining_counts(page: WebDriver, zendesk_se
 
 
 @needs_chromium
+def test_the_login_form_lets_the_token_in_and_takes_it_out_of_the_page(chrome: WebDriver,
+                                                                       zendesk_server: ZendeskServer) -> None:
+    leave_the_page(chrome)
+    chrome.get(zendesk_server.url + UI)
+    field = chrome.find_element(By.NAME, "token")
+    field.clear()
+    field.send_keys(zendesk_server.running.admin_token)
+    assert field.get_attribute("value") == zendesk_server.running.admin_token, "the browser typed something else"
+    chrome.find_element(By.CSS_SELECTOR, "#login button").click()
+    wait_for(chrome, lambda d: d.find_element(By.ID, "journal"))
+    assert chrome.current_url == zendesk_server.url + UI
+    assert zendesk_server.running.admin_token not in chrome.page_source
+
+
+@needs_chromium
 def test_a_wrong_token_gets_the_login_page_not_the_data(chrome: WebDriver, zendesk_server: ZendeskServer) -> None:
-    chrome.delete_all_cookies()
+    leave_the_page(chrome)
     chrome.get(zendesk_server.url + UI + "?token=not-the-admin-token")
     assert chrome.find_element(By.ID, "login-message").text == "That is not this server's admin token."
     assert chrome.find_elements(By.ID, "journal") == []
