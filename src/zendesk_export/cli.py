@@ -51,7 +51,9 @@ def _seed(args: argparse.Namespace) -> int:
     account = store.account(None)
     assert account is not None  # every database has its default account
     # the account's own clock, as stored: an advanced clock must not get tickets older than what was exported
-    result = seed_account(store, account.id, options["tickets"], options["random_seed"], account.clock.now(time.time()))
+    # alone: this command is the database's only user while it seeds (a server seeds through its admin API)
+    result = seed_account(store, account.id, options["tickets"], options["random_seed"], account.clock.now(time.time()),
+                          alone=True)
     store.close()
     print(f"added {result['tickets']} tickets and {result['users']} users to account {account.subdomain} "
           f"in {redact_secrets(options['db'])}")

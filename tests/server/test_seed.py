@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import random
 from collections import Counter
 from pathlib import Path
 
-from zendesk_export.server.model.seed import seed_account
+import pytest
+
+from zendesk_export.server.model.seed import SeedRandom, seed_account
 from zendesk_export.server.store.sqlite import SQLiteStore
 
 NOW = 1_800_000_000
@@ -49,3 +52,38 @@ def test_seeding_twice_adds_more_tickets(tmp_path: Path) -> None:
     seed_account(store, account.id, 50, 1, NOW)
     assert len(store.export_rows(account.id, 0, NOW, 1000, False)) == 100
     store.close()
+
+
+@pytest.mark.parametrize("random_seed", [0, 1, 7, 20_240_601])
+def test_seed_random_draws_exactly_what_random_draws(random_seed: int) -> None:
+    """The seed's faster ``choice``/``randrange``/``randint`` leave every seeded account as it was: fed the same
+    seed, they return the numbers ``random.Random`` returns, call after call, with every other kind of draw
+    interleaved (sizes of 1, of powers of two and around them, where ``_randbelow`` rejects the most)."""
+    ours, theirs = SeedRandom(random_seed), random.Random(random_seed)
+    sizes = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 20, 63, 64, 65, 700, 86_400 * 180, 10**6, 2**31 - 1, 2**31]
+    for n in sizes * 50:
+        seq = tuple(range(n)) if n <= 700 else range(n)
+        assert ours.choice(seq) == theirs.choice(seq)
+        assert ours.randrange(n) == theirs.randrange(n)
+        assert ours.randrange(100, 100 + n) == theirs.randrange(100, 100 + n)
+        assert ours.randint(1, n) == theirs.randint(1, n)
+        assert ours.randint(0, n - 1) == theirs.randint(0, n - 1)
+        assert ours.sample(range(max(n, 3)), 3) == theirs.sample(range(max(n, 3)), 3)
+        pool = list(range(n % 23))
+        for k in range(min(len(pool), 6) + 1):
+            assert ours.sample(pool, k) == theirs.sample(pool, k)
+            assert ours.sample(tuple(pool), k) == theirs.sample(tuple(pool), k)
+        assert ours.random() == theirs.random()
+        assert ours.expovariate(1 / 3600) == theirs.expovariate(1 / 3600)
+    assert ours.getstate() == theirs.getstate()
+
+
+def test_seed_random_refuses_what_random_refuses() -> None:
+    """Arguments seeding never passes still behave as ``random.Random``'s: errors included."""
+    for call in (lambda r: r.choice(()), lambda r: r.randrange(0), lambda r: r.randrange(5, 5),
+                 lambda r: r.randint(3, 1), lambda r: r.sample([1, 2], 3), lambda r: r.sample((), 1)):
+        with pytest.raises((IndexError, ValueError)):
+            call(SeedRandom(1))
+        with pytest.raises((IndexError, ValueError)):
+            call(random.Random(1))
+    assert SeedRandom(3).randrange(0, 10, 3) == random.Random(3).randrange(0, 10, 3)

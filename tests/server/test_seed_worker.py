@@ -20,12 +20,12 @@ NOW = 1_800_000_000
 TABLES = ("tickets", "audits", "users", "organizations", "groups", "records", "satisfaction_ratings", "sequences")
 
 
-def seeded_tables(path: Path, tickets: int) -> dict[str, list[tuple[Any, ...]]]:
+def seeded_tables(path: Path, tickets: int, *, alone: bool = False) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of every table a seed writes, in a fixed order, and the database's indexes."""
     store = SQLiteStore(str(path))
     account = store.account(None)
     assert account is not None
-    seed_account(store, account.id, tickets, 5, NOW)
+    seed_account(store, account.id, tickets, 5, NOW, alone=alone)
     store.close()
     with closing(sqlite3.connect(path)) as db:
         rows = {table: db.execute(f"SELECT * FROM {table} ORDER BY 1, 2, 3").fetchall() for table in TABLES}
@@ -74,3 +74,52 @@ def test_a_worker_that_fails_sends_its_error_back() -> None:
     starts = {"tickets": 1, "audits": 1, "events": 1}
     with pytest.raises(RuntimeError, match="no tickets today"):
         list(seed_worker.rendered_batches(partial(failing_tickets), seed_worker.WORKER_FROM, 1, lambda c: starts))
+
+
+def journal_mode(path: Path) -> str:
+    with closing(sqlite3.connect(path)) as db:
+        return str(db.execute("PRAGMA journal_mode").fetchone()[0])
+
+
+def test_a_seed_alone_in_a_new_database_writes_the_same_rows_and_leaves_it_in_wal_mode(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``zendesk-export seed`` writes a new database without the WAL (``alone``): same rows, same indexes, and
+    the file is in WAL mode again afterwards, as servers expect it."""
+    monkeypatch.setattr(seed_worker, "WORKER_FROM", 1000)
+    shared = seeded_tables(tmp_path / "shared.db", 3000)
+    alone = seeded_tables(tmp_path / "alone.db", 3000, alone=True)
+    assert len(alone["tickets"]) == 3000
+    assert alone == shared
+    assert journal_mode(tmp_path / "alone.db") == "wal"
+
+
+def test_a_seed_alone_next_to_a_reader_keeps_the_wal_and_the_reader_reads(tmp_path: Path) -> None:
+    """Another connection holding the file open (a server on it) keeps it in WAL mode during the seed: the seed
+    goes through the WAL as a shared one does, and the other connection reads the new tickets."""
+    path = tmp_path / "busy.db"
+    SQLiteStore(str(path)).close()
+    with closing(sqlite3.connect(path)) as other:
+        assert other.execute("SELECT COUNT(*) FROM tickets").fetchone() == (0,)
+        rows = seeded_tables(path, 500, alone=True)
+        assert other.execute("SELECT COUNT(*) FROM tickets").fetchone() == (500,)
+        assert other.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    assert len(rows["tickets"]) == 500
+
+
+def test_a_load_alone_that_stops_rolls_back_and_leaves_every_index_in_wal_mode(tmp_path: Path) -> None:
+    path = tmp_path / "cut-alone.db"
+    store = SQLiteStore(str(path))
+    account = store.account(None)
+    assert account is not None
+    before = indexes(path)
+    with pytest.raises(KeyboardInterrupt), store.ticket_loader(account.id, alone=True) as loader:
+        loader.reserve({"tickets": 1})
+        with pytest.raises(sqlite3.IntegrityError):  # a failed batch rolls back: no row of it is left
+            loader.insert([], [(account.id, 1, 1, 0, None, "{}"), (account.id, 1, 1, 0, None, "{}")])
+        raise KeyboardInterrupt
+    store.close()
+    assert indexes(path) == before
+    assert journal_mode(path) == "wal"
+    with closing(sqlite3.connect(path)) as db:
+        assert db.execute("SELECT COUNT(*) FROM audits").fetchone() == (0,)
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)

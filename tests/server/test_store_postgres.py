@@ -17,12 +17,15 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 import psycopg
 import pytest
 from psycopg import sql
 
 from tests.server.test_two_processes import ADMIN_TOKEN, EXPORT, serve_process
+from zendesk_export.server.model.audits import Origin
 from zendesk_export.server.model.seed import seed_account
+from zendesk_export.server.model.tickets import create_one, update_one
 from zendesk_export.server.store import DuplicateRecord, Store, verify_password
 from zendesk_export.server.store.postgres import MIGRATIONS, PostgresStore, split_url
 from zendesk_export.server.store.sqlite import SQLiteStore
@@ -397,6 +400,53 @@ def test_writers_of_one_account_take_turns_across_connections(pg_url: str) -> No
     first.close()
     second.close()
     assert ticket is not None and len(ticket["tags"]) == 50
+
+
+def test_a_connection_that_served_reads_keeps_writes_atomic(pg_url: str) -> None:
+    """Reads run on a pooled connection in autocommit mode (one round trip each); the connection goes back to the
+    pool transactional, so a write that fails half-way on the same connection still leaves nothing behind."""
+    store = PostgresStore(pg_url, pool_size=1)  # every call takes the one connection
+    try:
+        assert store.account(None) is not None and store.get_ticket(1, 1) is None
+        with pytest.raises(RuntimeError), store.write(1) as writer:
+            writer.put_ticket(make_ticket(writer.next_id("tickets"), NOW))
+            raise RuntimeError("half-way")
+        assert store.get_ticket(1, 1) is None and store.ticket_count(1) == 0
+    finally:
+        store.close()
+
+
+def test_writers_in_two_processes_take_every_id_once(pg_url: str) -> None:
+    """A write numbers its ids from the sequences read with the account's lock, not with a statement each:
+    tickets created and updated through two stores (two processes), two threads each, all at once, take every
+    ticket, audit and event id exactly once, without a gap, and answer with the ids they stored."""
+    stores = [PostgresStore(pg_url), PostgresStore(pg_url)]
+    answered: list[dict[str, Any]] = []
+
+    def create_and_update(store: PostgresStore, name: str) -> None:
+        for i in range(15):
+            ticket, created = create_one(store, 1, NOW, 1, Origin(), {"subject": f"{name}{i}", "comment": "c",
+                                                                       "tags": ["x"], "priority": "high"})
+            _, updated = update_one(store, 1, NOW, 1, Origin(), ticket["id"], {"status": "open", "comment": "d"})
+            answered.extend((created, updated))
+
+    threads = [threading.Thread(target=create_and_update, args=(store, f"{n}-{store_n}"))
+               for store_n, store in enumerate(stores) for n in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    stored = [orjson.loads(row.body) for row in stores[0].changes(1, "audits", (0, 0), FAR, -1)]
+    tickets = sorted(row.id for row in stores[0].export_rows(1, 0, FAR, -1, False))
+    for store in stores:
+        store.close()
+    events = sorted(event["id"] for audit in stored for event in audit["events"])
+    assert tickets == list(range(1, 61))
+    assert sorted(audit["id"] for audit in stored) == list(range(1, 121))
+    assert events == list(range(1, len(events) + 1)) and len(events) > 120
+    assert sorted(stored, key=lambda audit: audit["id"]) == sorted(answered, key=lambda audit: audit["id"])
+    assert all(event["audit_id"] == audit["id"] for audit in stored for event in audit["events"]
+               if event["type"] == "Comment")
 
 
 # -- a real server on PostgreSQL ------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from zendesk_export.server.store import Writer
@@ -42,10 +43,14 @@ def comment_event(event_id: int | None, author_id: int, body: str, public: bool,
                   ) -> dict[str, Any]:
     """A `Comment` audit event, as recorded (ids may be None where the store numbers them, as for seeding)."""
     return {
-        "id": event_id, "type": "Comment", "author_id": author_id, "body": body,
-        "html_body": f'<div class="zd-comment" dir="auto"><p dir="auto">{html.escape(body, quote=False)}</p></div>',
+        "id": event_id, "type": "Comment", "author_id": author_id, "body": body, "html_body": _comment_html(body),
         "plain_body": body, "public": public, "attachments": [], "audit_id": audit_id,
     }
+
+
+@lru_cache(maxsize=256)  # a seed writes millions of comments with a few dozen distinct bodies
+def _comment_html(body: str) -> str:
+    return f'<div class="zd-comment" dir="auto"><p dir="auto">{html.escape(body, quote=False)}</p></div>'
 
 
 def field_event(event_id: int | None, name: str, value: Any, *previous: Any) -> dict[str, Any]:

@@ -21,7 +21,8 @@ from zendesk_export.server.errors import RecordInvalid
 from zendesk_export.server.model.ids import is_id
 from zendesk_export.server.store import Store
 
-__all__ = ["FIELD_CLASSES", "typed_value", "typed_custom_fields", "account_fields", "field_tags", "retag", "seed_maker"]
+__all__ = ["FIELD_CLASSES", "typed_value", "typed_custom_fields", "account_fields", "field_tags", "retag",
+           "seed_values"]
 
 Field = Mapping[str, Any]
 
@@ -199,14 +200,19 @@ def account_fields(store: Store, account_id: int, values: Iterable[dict[str, Any
     return {f["id"]: f for f in found if f.get("type") in FIELD_CLASSES}
 
 
-def seed_maker(field: Field) -> Callable[[random.Random], Any]:
-    """What draws the value a seeded ticket holds in ``field``: null about half the time, else one of the field's
-    type (a checkbox is checked three times in ten). Made once per field, drawn once per ticket."""
-    kind = field.get("type")
-    if kind == "checkbox":
-        return lambda rng: rng.random() < 0.3
-    make = _seed_makers(_options(field)).get(str(kind), _no_value)
-    return lambda rng: None if rng.random() < 0.5 else make(rng)
+def seed_values(fields: Iterable[Field]) -> Callable[[random.Random], list[dict[str, Any]]]:
+    """What draws the values a seeded ticket holds in ``fields``, as its ``custom_fields`` list: null about
+    half the time, else one of the field's type (a checkbox is checked three times in ten). Made once, drawn
+    once per ticket, all fields in one comprehension (a seed draws millions)."""
+    plan = tuple((field["id"], field.get("type") == "checkbox",
+                  _seed_makers(_options(field)).get(str(field.get("type")), _no_value)) for field in fields)
+
+    def draw(rng: random.Random) -> list[dict[str, Any]]:
+        chance = rng.random
+        return [{"id": i, "value": chance() < 0.3 if checkbox else None if chance() < 0.5 else make(rng)}
+                for i, checkbox, make in plan]
+
+    return draw
 
 
 def _no_value(rng: random.Random) -> None:

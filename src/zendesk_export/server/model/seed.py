@@ -17,14 +17,14 @@ from __future__ import annotations
 
 import gc
 import random
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from zendesk_export.server.model.audits import comment_event, field_event
-from zendesk_export.server.model.custom_fields import retag, seed_maker
+from zendesk_export.server.model.custom_fields import field_tags, seed_values
 from zendesk_export.server.model.reference import CUSTOM_FIELDS, People, seed_reference
 from zendesk_export.server.model.scrub import SCRUB_AFTER, SCRUBBED
 from zendesk_export.server.model.seed_worker import rendered_batches
@@ -38,7 +38,10 @@ from zendesk_export.server.model.tickets import (
 from zendesk_export.server.store import Store
 from zendesk_export.tickets import PRIORITIES, STATUSES, TYPES, format_time
 
-__all__ = ["seed_account", "CUSTOM_FIELD_IDS"]
+if TYPE_CHECKING:
+    from _typeshed import SupportsLenAndGetItem
+
+__all__ = ["seed_account", "CUSTOM_FIELD_IDS", "SeedRandom"]
 
 DAY = 86_400
 SPAN = 180 * DAY
@@ -52,13 +55,15 @@ _SUBJECTS = ("Cannot log in", "Refund for order", "Invoice question", "App crash
 _CHANNELS = ("web", "email", "api", "mobile")
 _TYPES = (None, *TYPES)
 _PRIORITIES = (None, *PRIORITIES)
+T = TypeVar("T")
 
 
 def seed_account(store: Store, account_id: int, tickets: int, random_seed: int, now: float,
-                 progress: Callable[[int], object] = lambda done: None) -> dict[str, int]:
+                 progress: Callable[[int], object] = lambda done: None, *, alone: bool = False) -> dict[str, int]:
     """Add ``tickets`` synthetic tickets (and the users they need) to an account; ``progress`` hears the count
-    written after every batch. Returns counts."""
-    rng = random.Random(random_seed)
+    written after every batch; ``alone``: nothing else uses the store meanwhile (``Store.ticket_loader``).
+    Returns counts."""
+    rng = SeedRandom(random_seed)
     first_user = rng.randrange(10_000, 90_000) * 1000
     # People joined over the year before the tickets' six months, each on a day of their own.
     users: list[dict[str, Any]] = [
@@ -84,7 +89,7 @@ def seed_account(store: Store, account_id: int, tickets: int, random_seed: int, 
     draw = _Draw(rng, int(now), [(u["id"], u["organization_id"]) for u in users], [a["id"] for a in agents],
                  next_rating=rng.randrange(10**6, 10**7) * 1000)
     count, rated = 0, list[dict[str, Any]]()
-    with _no_cycle_collection(), store.ticket_loader(account_id) as loader:
+    with _no_cycle_collection(), store.ticket_loader(account_id, alone=alone) as loader:
         for rows, audits, ratings in rendered_batches(partial(_tickets, draw, tickets), tickets, account_id,
                                                       loader.reserve):
             loader.insert(rows, audits)
@@ -93,6 +98,56 @@ def seed_account(store: Store, account_id: int, tickets: int, random_seed: int, 
             progress(count)
     added = store.insert_records(account_id, "satisfaction_ratings", rated)
     return {"tickets": count, "users": len(users) + len(agents), "satisfaction_ratings": added}
+
+
+class SeedRandom(random.Random):
+    """``random.Random`` with the same numbers, drawn with fewer Python calls: a seed makes a few dozen draws
+    per ticket, and ``choice``, ``randrange``, ``randint`` and ``sample`` each went through two or more frames
+    (argument checks, ``_randbelow``) around one ``getrandbits``. Each method below is ``Random``'s own
+    algorithm for the arguments seeding passes (sequences, positive ints, a range with step 1), written out
+    in one frame, so every seed draws exactly the numbers it drew before (tests/server/test_seed.py compares
+    them); anything else takes ``Random``'s path."""
+
+    def choice(self, seq: SupportsLenAndGetItem[T]) -> T:
+        n = len(seq)
+        if not n:
+            return super().choice(seq)
+        getrandbits, k = self.getrandbits, n.bit_length()
+        r = getrandbits(k)
+        while r >= n:
+            r = getrandbits(k)
+        return seq[r]
+
+    def randrange(self, start: int, stop: int | None = None, step: int = 1) -> int:
+        if step != 1 or type(start) is not int or (stop is not None and type(stop) is not int):
+            return super().randrange(start, stop, step)
+        low, n = (0, start) if stop is None else (start, stop - start)
+        if n <= 0:
+            return super().randrange(start, stop, step)
+        getrandbits, k = self.getrandbits, n.bit_length()
+        r = getrandbits(k)
+        while r >= n:
+            r = getrandbits(k)
+        return low + r
+
+    def randint(self, a: int, b: int) -> int:
+        return self.randrange(a, b + 1)
+
+    def sample(self, population: Sequence[T], k: int, *, counts: Iterable[int] | None = None) -> list[T]:
+        """``Random.sample``'s pool path (a population of up to 21, at most 5 drawn: tags, collaborators)."""
+        n = len(population)
+        if counts is not None or type(population) not in (list, tuple) or not 0 <= k <= 5 or n > 21 or k > n:
+            return super().sample(population, k, counts=counts)
+        getrandbits, pool, result = self.getrandbits, list(population), []
+        for i in range(k):
+            left = n - i
+            bits = left.bit_length()
+            j = getrandbits(bits)
+            while j >= left:
+                j = getrandbits(bits)
+            result.append(pool[j])
+            pool[j] = pool[left - 1]  # the last of the pool takes the place of the one drawn
+        return result
 
 
 @contextmanager
@@ -165,8 +220,7 @@ def _ticket(draw: _Draw, burst_at: int | None) -> dict[str, Any]:
         "generated_timestamp": updated if burst_at is not None else min(updated + rng.choice((0, 1, 1, 2)), now - 61),
     }
     ticket["follower_ids"] = ticket["collaborator_ids"]
-    ticket["tags"] = retag(ticket["tags"], _FIELDS, {}, {f["id"]: f["value"] for f in ticket["custom_fields"]
-                                                         if f["id"] in _TAGGING})
+    ticket["tags"] = _tagged(ticket["tags"], ticket["custom_fields"])
     _link_and_schedule(draw, ticket)
     ticket["audits"] = _audits(ticket)
     if rng.random() < 0.04:
@@ -197,6 +251,9 @@ def _link_and_schedule(draw: _Draw, ticket: dict[str, Any]) -> None:
 
 # -- audits true to the seeded history (no random draws: the tickets stay what they were) -----------------
 _SYSTEM = {"client": None, "ip_address": None, "location": None, "latitude": None, "longitude": None}
+# One metadata object for every seeded audit: audits are numbered and rendered to JSON, never changed in place.
+_METADATA = {"system": _SYSTEM, "custom": {}}
+_AS_IS = (list, str)  # audit values kept as they are; others (ids) are written as strings, as field_event does
 
 
 def _audits(ticket: dict[str, Any]) -> list[dict[str, Any]]:
@@ -208,7 +265,9 @@ def _audits(ticket: dict[str, Any]) -> list[dict[str, Any]]:
     if changed:
         created.update(_INITIAL)
     events = [comment_event(None, ticket["requester_id"], ticket["description"], True, None)]
-    events += [field_event(None, name, value) for name, value in created.items() if value is not None and value != []]
+    # field_event's Create events, written out: a seed makes a dozen per ticket
+    events += [{"id": None, "type": "Create", "value": value if isinstance(value, _AS_IS) else str(value),
+                "field_name": name} for name, value in created.items() if value is not None and value != []]
     audits = [_audit(ticket, ticket["created_at"], ticket["requester_id"], events)]
     if changed:
         changes = [field_event(None, name, ticket[name], start) for name, start in _INITIAL.items()
@@ -228,7 +287,7 @@ _INITIAL = {"status": "new", "custom_status_id": CUSTOM_STATUS_IDS["new"], "assi
 
 def _audit(ticket: dict[str, Any], at: int, author: int, events: list[dict[str, Any]]) -> dict[str, Any]:
     return {"id": None, "ticket_id": None, "created_at": format_time(at), "author_id": author,
-            "metadata": {"system": dict(_SYSTEM), "custom": {}}, "events": events, "via": ticket["via"],
+            "metadata": _METADATA, "events": events, "via": ticket["via"],
             "created_at_epoch": at}
 
 
@@ -256,14 +315,20 @@ def _via(rng: random.Random) -> dict[str, Any]:
 _FIELDS = {i: {"id": i, "type": kind, "title": title, **extra} for i, kind, title, extra in CUSTOM_FIELDS}
 
 
-_MAKERS = tuple((i, seed_maker(field)) for i, field in _FIELDS.items())
+# Every custom field of the account, as Zendesk lists them on a ticket, each with a value of its type.
+_custom_fields = seed_values(_FIELDS.values())
 # The fields whose values put tags on a ticket; the others' values leave its tags as they are.
 _TAGGING = frozenset(i for i, field in _FIELDS.items() if field["type"] in ("tagger", "multiselect", "checkbox"))
 
 
-def _custom_fields(rng: random.Random) -> list[dict[str, Any]]:
-    """Every custom field of the account, as Zendesk lists them on a ticket, each with a value of its type."""
-    return [{"id": i, "value": make(rng)} for i, make in _MAKERS]
+def _tagged(tags: list[str], values: list[dict[str, Any]]) -> list[str]:
+    """``retag`` of a new ticket (no earlier values, so no tag goes): its drawn tags, then those its drop-down,
+    multi-select and checkbox values put on, each once."""
+    added = [tag for value in values if value["id"] in _TAGGING
+             for tag in field_tags(_FIELDS[value["id"]], value["value"])]
+    return tags + [tag for tag in dict.fromkeys(added) if tag not in tags] if added else list(tags)
+
+
 
 
 def _rating(draw: _Draw, status: str) -> dict[str, Any] | None:

@@ -250,9 +250,11 @@ class Store(Protocol):
         ``problem_id``. Returns the count."""
         ...
 
-    def ticket_loader(self, account_id: int) -> AbstractContextManager[TicketLoader]:
+    def ticket_loader(self, account_id: int, *, alone: bool = False) -> AbstractContextManager[TicketLoader]:
         """Seeding's bulk insert of tickets numbered and rendered elsewhere (``model.seed`` does it in another
-        process); ``insert_tickets`` runs on it too. Leaving it finishes the load (indexes, statistics)."""
+        process); ``insert_tickets`` runs on it too. Leaving it finishes the load (indexes, statistics).
+        ``alone``: nothing else uses the database meanwhile (``zendesk-export seed``, not a server), so a load
+        into a new one may skip what only concurrent readers need."""
         ...
 
     def add_users(self, account_id: int, users: Iterable[dict[str, Any]]) -> list[User]: ...

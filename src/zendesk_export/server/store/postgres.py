@@ -10,8 +10,9 @@ before the method returns (an idle open transaction would hold locks). The bound
 threads come and go: connections belong to the pool, not to threads, so none is left behind by a retired thread,
 and a burst of requests waits for a connection instead of exhausting the database's ``max_connections``.
 ``write(account_id)`` starts by locking the account's row (``SELECT … FOR UPDATE``), which serialises writers of
-one account across processes as SQLite's ``BEGIN IMMEDIATE`` does; it runs in pipeline mode, so that the lock is
-held for the few round trips whose results the write reads, not for one per statement. ``?schema=NAME`` in the
+one account across processes as SQLite's ``BEGIN IMMEDIATE`` does; it runs in pipeline mode and numbers ids from
+the sequences read with the lock, so that the lock is held for two round trips (the first read, the commit), not
+for one per statement. ``?schema=NAME`` in the
 URL keeps several servers apart in one database.
 
 PostgreSQL text cannot hold NUL, which a ticket's subject or comment may contain: text columns store U+FFFD in
@@ -21,7 +22,7 @@ its place (they are only queried), and a ticket is read back from its stored ``b
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -118,6 +119,9 @@ def _split(table: str, record: dict[str, Any]) -> tuple[list[Any], str]:
 
 
 _LOCK_ACCOUNT = "SELECT id FROM accounts WHERE id = %s FOR UPDATE"
+_SEQUENCES = "SELECT name, value FROM sequences WHERE account_id = %s"
+_SAVE_SEQUENCES = "INSERT INTO sequences (account_id, name, value) VALUES "
+_SAVE_SEQUENCES_CONFLICT = " ON CONFLICT (account_id, name) DO UPDATE SET value = excluded.value"
 _TICKET_COLUMNS = ticket_columns()
 _UPSERT_TICKET = upsert_sql("tickets", _TICKET_COLUMNS, POSTGRES)
 _INSERT_AUDIT = insert_sql("audits", AUDIT_COLUMNS, POSTGRES)
@@ -212,6 +216,49 @@ class _PostgresWriter(BaseWriter[_Conn]):
         return inserted
 
 
+class _PipelinedWriter(_PostgresWriter):
+    """The writer of ``write``: ids numbered without a round trip inside the account's lock.
+
+    The account's sequences are read in the round trip that takes the lock (their query goes out with the lock
+    and the write's first read), ids are counted from them in memory, and the sequences are written back with
+    the write's last statements, just before the commit. This is exact because every change to an account's
+    sequences holds the account's lock (writers, the seeding loader, reset, deleting the account): from the lock
+    to the commit, nobody else numbers. The ids are those ``BaseWriter.next_ids`` would give, in the same order,
+    and a write that rolls back gives its ids back as before."""
+
+    def __init__(self, conn: _Conn, account_id: int) -> None:
+        super().__init__(conn, account_id)
+        self._pending = conn.execute(_SEQUENCES, (account_id,))  # read with the first result the write needs
+        self._values: dict[str, int] | None = None
+        self._taken: set[str] = set()
+
+    def next_ids(self, counts: Mapping[str, int]) -> dict[str, int]:
+        values = self._sequences()
+        first: dict[str, int] = {}
+        for name, count in counts.items():
+            if count <= 0:  # a count of 0 reserves none (as ``BaseWriter.next_ids``)
+                first[name] = 0
+                continue
+            first[name] = values.get(name, 0) + 1
+            values[name] = first[name] + count - 1
+            self._taken.add(name)
+        return first
+
+    def _sequences(self) -> dict[str, int]:
+        if self._values is None:
+            self._values = {str(name): int(value) for name, value in self._pending.fetchall()}
+        return self._values
+
+    def save_sequences(self) -> None:
+        """Queue the new values of the sequences this write took ids from (no result read: no round trip)."""
+        if not self._taken:
+            return
+        taken = sorted(self._taken)
+        values = self._sequences()
+        self.conn.execute(_SAVE_SEQUENCES + ", ".join(["(%s, %s, %s)"] * len(taken)) + _SAVE_SEQUENCES_CONFLICT,
+                          [value for name in taken for value in (self.account_id, name, values[name])])
+
+
 # -- the store ------------------------------------------------------------------------------------------
 class PostgresStore(Queries):
     """PostgreSQL implementation of ``Store``. Safe to share between threads and between processes."""
@@ -290,23 +337,50 @@ class PostgresStore(Queries):
             conn.execute(_LOCK_ACCOUNT, (account_id,))
             yield conn
 
+    @contextmanager
+    def _statement(self) -> Iterator[_Conn]:
+        """A connection for one statement: inside a transaction of this thread (a read inside a ``write``), that
+        transaction's; otherwise a pooled connection in autocommit mode, where the statement is a transaction of
+        its own. One round trip: psycopg sends BEGIN, the statement and COMMIT one after the other, three round
+        trips, each of which waits for the request's thread to get a core back on a busy machine."""
+        joined: _Conn | None = getattr(self._local, "conn", None)
+        if joined is not None:
+            yield joined
+            return
+        pool = self._current_pool()
+        conn = pool.getconn()
+        try:
+            conn.autocommit = True
+            yield conn
+        finally:
+            try:
+                if not conn.broken:
+                    conn.autocommit = False  # the pool's connections are transactional (``_transaction``)
+            finally:
+                pool.putconn(conn)
+
     def _rows(self, query: str, args: Sequence[Any]) -> list[Any]:
-        """One read in its own short transaction (autocommit is off: never leave one open)."""
-        with self._transaction() as conn:
+        """One statement on its own (``_statement``): a read, or a single atomic upsert."""
+        with self._statement() as conn:
             return conn.execute(query, args).fetchall()
 
     def _dicts(self, query: str, args: Sequence[Any]) -> list[dict[str, Any]]:
-        with self._transaction() as conn, conn.cursor(row_factory=dict_row) as cur:
+        with self._statement() as conn, conn.cursor(row_factory=dict_row) as cur:
             return cur.execute(query, args).fetchall()
 
     @contextmanager
     def write(self, account_id: int) -> Iterator[_PostgresWriter]:
         """The account's write transaction in pipeline mode: a statement whose result the writer does not read
-        (the lock, an upsert, an insert, the commit) goes out with the next one that it does read, so the lock
-        is held for a few round trips, not one per statement (each one, on a busy machine, waits for a core)."""
+        (the lock, the sequences, an upsert, an insert, the commit) goes out with the next one that it does read,
+        and ids cost no statement (``_PipelinedWriter``). A write thus waits on the database twice: the lock with
+        the sequences and its first read (the ticket an update changes, the requester of a new ticket), then its
+        rows with the commit. Between the two the lock is held while the request's thread gets a core back, once
+        (each round trip inside the lock, on a busy machine, made every other writer of the account wait)."""
         with self._transaction() as conn, conn.pipeline():
             conn.execute(_LOCK_ACCOUNT, (account_id,))
-            yield _PostgresWriter(conn, account_id)
+            writer = _PipelinedWriter(conn, account_id)
+            yield writer
+            writer.save_sequences()
             conn.commit()
 
     def close(self) -> None:
@@ -422,7 +496,7 @@ class PostgresStore(Queries):
 
     # -- tickets --------------------------------------------------------------------------------------
     def get_ticket(self, account_id: int, ticket_id: int) -> dict[str, Any] | None:
-        with self._transaction() as conn:
+        with self._statement() as conn:
             return _PostgresWriter(conn, account_id).get_ticket(ticket_id)
 
     def export_rows(
@@ -445,8 +519,9 @@ class PostgresStore(Queries):
             return insert_batches(loader, account_id, seed_batches(tickets, _CHUNK))
 
     @contextmanager
-    def ticket_loader(self, account_id: int) -> Iterator[_PostgresLoader]:
-        """Seeding's loader (``insert_tickets``); ANALYZE once the load is done."""
+    def ticket_loader(self, account_id: int, *, alone: bool = False) -> Iterator[_PostgresLoader]:
+        """Seeding's loader (``insert_tickets``); ANALYZE once the load is done. ``alone`` changes nothing: COPY
+        already writes each row once."""
         try:
             yield _PostgresLoader(self, account_id)
         finally:

@@ -32,7 +32,7 @@ from zendesk_export.server.store import (
     rehash_legacy_token,
     verify_password,
 )
-from zendesk_export.tickets import TICKET_FIELDS, render_body
+from zendesk_export.tickets import FIELD_DEFAULTS, TICKET_FIELDS, render_values
 
 if TYPE_CHECKING:
     from _typeshed import SupportsKeysAndGetItem
@@ -352,23 +352,25 @@ def hit_rate_counters_sql(d: Dialect, count: int) -> str:
 
 
 # -- values ---------------------------------------------------------------------------------------------
-_ROW_FIELDS = tuple((f.name, f.default, f.kind) for f in TICKET_FIELDS)  # read once, not per ticket and field
+_JSON_AT = tuple(i for i, f in enumerate(TICKET_FIELDS) if f.kind == "json")
+_BOOL_AT = tuple(i for i, f in enumerate(TICKET_FIELDS) if f.kind == "bool")
 
 
 def row_values(account_id: int, ticket: dict[str, Any], *, boolean: Callable[[bool], Any] = int) -> tuple[Any, ...]:
     """A ticket dict → the tickets row, in ``ticket_columns()`` order after account_id. ``boolean`` converts
-    flags (SQLite stores 0/1, PostgreSQL ``bool``)."""
-    values: list[Any] = [account_id]
-    get = ticket.get
-    for name, default, kind in _ROW_FIELDS:
-        value = get(name, default)
-        if kind == "json":
-            value = orjson.dumps(value).decode()  # a tuple is written as a JSON array
-        elif kind == "bool":
-            value = boolean(bool(value))
-        values.append(value)
-    values += [ticket["generated_timestamp"], ticket.get("deleted_at"), render_body(ticket)]
-    return tuple(values)
+    flags (SQLite stores 0/1, PostgreSQL ``bool``). The values are read once; each list and object is rendered
+    once, its JSON text the column's value and, as an ``orjson.Fragment``, part of the body (where the custom
+    fields appear twice): the same bytes as rendering the objects again."""
+    get, dumps, fragment = ticket.get, orjson.dumps, orjson.Fragment
+    values = [get(name, default) for name, default in FIELD_DEFAULTS]
+    shown = values.copy()
+    for at in _JSON_AT:
+        text = dumps(values[at])  # a tuple is written as a JSON array
+        values[at], shown[at] = text.decode(), fragment(text)
+    body = render_values(shown)
+    for at in _BOOL_AT:
+        values[at] = boolean(bool(values[at]))
+    return (account_id, *values, ticket["generated_timestamp"], get("deleted_at"), body)
 
 
 def record_from_row(row: SupportsKeysAndGetItem[str, Any]) -> dict[str, Any]:

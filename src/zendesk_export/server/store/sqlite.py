@@ -13,6 +13,7 @@ API write waits for one chunk at most, never for a whole seed.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -90,6 +91,20 @@ def _connect(path: str, *, page_size: int | None = None) -> sqlite3.Connection:
     return conn
 
 
+def _write_in_place(conn: sqlite3.Connection) -> bool:
+    """Leave WAL mode for a bulk load that no other connection shares: every page is written once, into the
+    file, where WAL mode writes it to the log and copies it again at each checkpoint. The rollback journal is
+    kept in memory, so a failed batch still rolls back; a process killed in the middle of a commit can leave
+    the file unusable (as a machine crash already could, with ``synchronous=OFF``), and it held nothing but the
+    seed being made. Another connection that holds the file open (a server on it) keeps it in WAL mode: then
+    False, and the load goes through the WAL as usual."""
+    try:
+        mode = conn.execute("PRAGMA journal_mode=MEMORY").fetchone()[0]
+    except sqlite3.OperationalError:  # the file is busy: another connection holds it
+        return False
+    return str(mode).lower() == "memory"
+
+
 def row_to_ticket(row: sqlite3.Row) -> dict[str, Any]:
     ticket: dict[str, Any] = {}
     for f in TICKET_FIELDS:
@@ -111,18 +126,25 @@ _INSERT_CREDENTIAL = insert_sql("credentials", CREDENTIAL_COLUMNS, SQLITE)
 _INSERT_USER = insert_sql("users", RECORD_COLUMNS["users"], SQLITE, verb="INSERT OR IGNORE")
 
 
+# The secondary indexes of tickets and audits whose keys a seed writes in random order (times, people): a bulk
+# load into a new database builds them at its end, each sorted once, instead of placing every key in a tree that
+# outgrows the cache. The others stay during the load: their keys come in id order (appended to the last page)
+# or few rows have one (partial indexes), and building any index at the end reads the whole table once more.
+_IN_RANDOM_ORDER = ("tickets_export", "tickets_created", "tickets_organization", "tickets_requester", "audits_time")
+
+
 def _deferred_indexes(scripts: Sequence[str]) -> dict[str, str]:
-    """The secondary indexes of tickets and audits as ``scripts`` define them (a bulk load into a new database
-    builds them at its end), each as a statement that creates it if it is missing."""
+    """Those indexes as ``scripts`` define them, each as a statement that creates it if it is missing."""
     return {
         statement.split()[2]: statement.replace("CREATE INDEX ", "CREATE INDEX IF NOT EXISTS ", 1)
         for statement in (" ".join(text.split()) for script in scripts for text in script.split(";"))
-        if statement.startswith("CREATE INDEX ") and statement.split()[4] in ("tickets", "audits")
+        if statement.startswith("CREATE INDEX ") and statement.split()[2] in _IN_RANDOM_ORDER
     }
 
 
 _COVERING = covering_export_index(SQLITE)
 _DEFERRED_INDEXES = _deferred_indexes(MIGRATIONS)
+assert len(_DEFERRED_INDEXES) == len(_IN_RANDOM_ORDER)
 # A database made with smaller pages (before 16 KB pages) keeps the narrow export index: there every covering
 # entry would put most of a ticket's JSON in an overflow page of its own, +4 KB a ticket for no faster page.
 _NARROW_INDEXES = _deferred_indexes([script for script in MIGRATIONS if script != _COVERING])
@@ -414,17 +436,20 @@ class SQLiteStore(Queries):
             return insert_batches(loader, account_id, seed_batches(tickets, _CHUNK))
 
     @contextmanager
-    def ticket_loader(self, account_id: int) -> Iterator[_SQLiteLoader]:
+    def ticket_loader(self, account_id: int, *, alone: bool = False) -> Iterator[_SQLiteLoader]:
         """Seeding: this connection keeps a large page cache (the tickets' and audits' indexes take rows in
         random order: a small cache would read their pages again and again). A database that holds no ticket
         yet is also written without syncing (``synchronous=OFF``): a crash of the machine mid-seed may leave an
-        unusable file, which held nothing but the seed being made; a database with data keeps its syncs. Its
-        tickets' and audits' secondary indexes are dropped for the load and built at the end: sorting a million
-        keys once costs a fraction of placing each in a tree (a store opened after a crash mid-load builds
-        them)."""
+        unusable file, which held nothing but the seed being made; a database with data keeps its syncs. The
+        tickets' and audits' indexes whose keys come in random order (``_IN_RANDOM_ORDER``) are dropped for the
+        load and built at the end: sorting a million keys once costs a fraction of placing each in a tree (a
+        store opened after a crash mid-load builds them). ``alone``: no other connection uses the file during
+        the load (``zendesk-export seed``), so a new database is written straight into the file, not through
+        the WAL (see ``_write_in_place``)."""
         conn = self._conn()
         fresh = conn.execute("SELECT 1 FROM tickets LIMIT 1").fetchone() is None
         conn.execute(f"PRAGMA cache_size={_BULK_CACHE}")
+        in_place = fresh and alone and _write_in_place(conn)
         if fresh:
             conn.execute("PRAGMA synchronous=OFF")
             with self._transaction():
@@ -434,14 +459,23 @@ class SQLiteStore(Queries):
             yield _SQLiteLoader(self, account_id)
         finally:
             self._build_deferred_indexes()
+            if in_place:
+                conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute(f"PRAGMA cache_size={_DEFAULT_CACHE}")
 
     def _build_deferred_indexes(self) -> None:
-        """Each a transaction of its own: a writer waiting meanwhile waits for one index, not for all."""
-        for definition in self._deferred.values():
-            with self._transaction() as conn:
-                conn.execute(definition)
+        """Each a transaction of its own: a writer waiting meanwhile waits for one index, not for all. SQLite
+        sorts each index's keys on every core (``PRAGMA threads``): a seed's drawing process has finished by
+        then, and the sort is most of the build."""
+        conn = self._conn()
+        conn.execute(f"PRAGMA threads={os.cpu_count() or 1}")
+        try:
+            for definition in self._deferred.values():
+                with self._transaction():
+                    conn.execute(definition)
+        finally:
+            conn.execute("PRAGMA threads=0")
 
     def insert_records(self, account_id: int, table: str, records: Iterable[dict[str, Any]]) -> int:
         """Bulk insert (seeding); records whose id or unique name exists are kept as they are."""
