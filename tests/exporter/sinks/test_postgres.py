@@ -46,6 +46,30 @@ def test_typed_values_and_raw_json_as_received(pg: SinkCase) -> None:
     assert pg.query("SELECT created_at = '2024-02-15 16:24:04+00' FROM tickets") == [True]
     assert pg.query("SELECT satisfaction_rating->>'score' FROM tickets") == ["unoffered"]
     assert pg.query("SELECT jsonb_array_length(tags) FROM tickets") == [3]
+    assert pg.query("SELECT custom_fields FROM tickets") == [ticket["custom_fields"]]
+    assert pg.query("SELECT via FROM tickets") == [ticket["via"]]
+
+
+def test_text_beyond_ascii_reaches_every_column_type(pg: SinkCase) -> None:
+    ticket = make_ticket(1, 1, subject="Größe 🚀", tags=["ünïcode", "日本"], via={"channel": "web", "note": "é"})
+    with pg.open() as sink:
+        sink.write(page([ticket]))
+    assert pg.query("SELECT subject FROM tickets") == ["Größe 🚀"]
+    assert pg.query("SELECT tags->>1 FROM tickets") == ["日本"]
+    assert pg.query("SELECT via->>'note' FROM tickets") == ["é"]
+    assert pg.latest() == {1: ticket}
+
+
+def test_large_rows_are_compressed_with_lz4_where_the_server_has_it(pg: SinkCase) -> None:
+    """A row over PostgreSQL's TOAST threshold gets its widest values compressed; lz4 costs a fraction of pglz."""
+    try:
+        _execute(pg, "SET default_toast_compression = 'lz4'")
+    except psycopg.Error:
+        pytest.skip("this PostgreSQL has no lz4")
+    with pg.open() as sink:
+        sink.write(page([make_ticket(1, 1, description="a long e-mail body " * 200)]))
+    # upper case: SinkCase.query reads "raw_json" as text, which would be a new, uncompressed value
+    assert pg.query("SELECT pg_column_compression(RAW_JSON) FROM tickets") == ["lz4"]
 
 
 def test_nul_characters_do_not_fail_the_page(pg: SinkCase) -> None:
@@ -85,6 +109,27 @@ def test_a_database_error_while_writing_is_a_sink_error(pg: SinkCase) -> None:
         with pytest.raises(SinkError, match="PostgreSQL: relation .* does not exist"):
             sink.write(page([make_ticket(1, 1)]))
     assert pg.query("SELECT count(*) FROM tickets") == [0], "the page's rows were rolled back"
+
+
+def test_an_error_of_ours_mid_page_rolls_the_page_back(pg: SinkCase, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not only database errors: anything raised inside a page's transaction (an interrupt, a bug) undoes it,
+    and the sink writes the next page as usual."""
+    with pg.open() as sink:
+        assert isinstance(sink, PostgresSink)
+        sink.write(page([make_ticket(1, 1)], 1))
+
+        def interrupted(*args: object) -> None:
+            raise KeyboardInterrupt
+
+        with monkeypatch.context() as patch:
+            patch.setattr(sink, "_save_checkpoint", interrupted)
+            with pytest.raises(KeyboardInterrupt):
+                sink.write(page([make_ticket(1, 2), make_ticket(2, 2)], 2))
+        assert pg.query("SELECT id || ' ' || generated_timestamp FROM tickets ORDER BY id") == ["1 1"]
+        assert sink.load_checkpoint().position == "1"  # type: ignore[union-attr]
+        result = sink.write(page([make_ticket(1, 2), make_ticket(2, 2)], 2))
+    assert (result.new, result.updated) == (1, 1)
+    assert pg.query('SELECT "position" FROM checkpoint') == ["2"]
 
 
 def test_schema_comes_from_the_url_and_the_rest_reaches_libpq() -> None:

@@ -26,6 +26,7 @@ __all__ = [
     "Column",
     "Kind",
     "extract",
+    "extractor",
     "parse_timestamp",
     "sideload_columns",
 ]
@@ -222,8 +223,9 @@ class _Extractor:
 
     _MAX_SIGNATURES = 4096
 
-    def __init__(self, columns: tuple[Column, ...]) -> None:
+    def __init__(self, columns: tuple[Column, ...], json_prefix: bytes | None = None) -> None:
         self.columns = columns
+        self.json_prefix = json_prefix
         self.keys = [column.path[0] for column in columns]
         self.nested = [(i, _nested(c.path)) for i, c in enumerate(columns) if len(c.path) > 1]
         self.json = [i for i, c in enumerate(columns) if c.kind is Kind.JSON]
@@ -237,9 +239,11 @@ class _Extractor:
         signature = tuple(map(type, values))
         if signature not in self.canonical:
             self._check_scalars(values, signature)
+        prefix = self.json_prefix
         for position in self.json:
             if values[position] is not None:
-                values[position] = orjson.dumps(values[position]).decode()
+                dumped = orjson.dumps(values[position])
+                values[position] = dumped.decode() if prefix is None else prefix + dumped
         return values
 
     def _check_scalars(self, values: list[Any], signature: tuple[type, ...]) -> None:
@@ -262,6 +266,14 @@ def extract(columns: tuple[Column, ...], obj: Mapping[str, Any]) -> list[Any]:
     if extractor is None or extractor.columns is not columns:
         extractor = _EXTRACTORS[id(columns)] = _Extractor(columns)
     return extractor(obj)
+
+
+def extractor(columns: tuple[Column, ...], *,
+              json_prefix: bytes | None = None) -> Callable[[Mapping[str, Any]], list[Any]]:
+    """``extract`` for ``columns`` as a function of the object. With ``json_prefix``, a JSON value is that
+    prefix and its compact JSON *bytes* instead of text: for a sink that hands bytes on as they are (PostgreSQL's
+    binary ``jsonb`` is a version byte and the text)."""
+    return _Extractor(columns, json_prefix)
 
 
 def parse_timestamp(text: str | None) -> datetime | None:

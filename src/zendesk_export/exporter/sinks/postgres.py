@@ -16,6 +16,15 @@ tables inserts meanwhile (the lock of the first query cannot cover a row that do
 ``COPY`` on the primary key: it is undone to a savepoint and those tickets take the merge path. Tables of
 schema 1 (the ``WRITE_ONLY_FIELDS`` columns, always NULL) are read and written as they are.
 
+What a ticket costs the server: a row of ~3.4 KB (``raw_json`` and the typed columns that repeat parts of it)
+is over PostgreSQL's TOAST threshold (~2 KB), so its widest values are compressed until it fits. With the
+default method, pglz, that was a third of the server's CPU per ticket; the sink's session compresses with lz4
+(``default_toast_compression``, PostgreSQL 14 and later when built with it, as the common packages are), which
+costs a fraction of that and takes about the same space; a server without lz4 keeps pglz. The rest is parsing
+the JSONB values and ``raw_json`` (the columns' price) and the heap, index and WAL writes. Our side hands
+psycopg the JSONB and JSON values already in their binary forms (bytes it copies in C), ``raw_json`` as the
+bytes received.
+
 PostgreSQL rejects NUL characters in TEXT and JSONB, which e-mail bodies do contain; typed columns get them
 removed or replaced by U+FFFD, while ``raw_json`` (type JSON) keeps the ``\\u0000`` escapes intact.
 """
@@ -35,6 +44,7 @@ from ._columns import (
     Column,
     Kind,
     extract,
+    extractor,
     parse_timestamp,
     sideload_columns,
 )
@@ -62,10 +72,18 @@ _META = "zendesk_export_meta"
 _Item = tuple[dict[str, Any], bytes]  # an object and its serialised bytes
 _OURS = ("tickets", "checkpoint", *SIDELOAD_COLUMNS)
 _TICKET_NAMES = tuple(quote(c.name) for c in (*TICKET_COLUMNS, Column(RAW_JSON, Kind.JSON, ())))
-#: The type of each ticket column in a binary COPY (raw_json last), by the names psycopg knows them.
+#: The type of each ticket column in a binary COPY (raw_json last), by the names psycopg knows them. A binary
+#: COPY sends no types, only each field's bytes, which the server reads as its column's type: the JSONB and
+#: ``raw_json`` values are given to psycopg as ``bytea`` (copied as they are, in C) holding those columns' binary
+#: forms, built by ``_ticket_rows``.
 _COPY_TYPE_NAMES = {Kind.INTEGER: "int8", Kind.TEXT: "text", Kind.BOOLEAN: "bool", Kind.TIMESTAMP: "timestamptz",
-                    Kind.JSON: "jsonb", Kind.NUMBER: "float8"}
-_TICKET_COPY_TYPES = [*(_COPY_TYPE_NAMES[c.kind] for c in TICKET_COLUMNS), "json"]
+                    Kind.JSON: "bytea", Kind.NUMBER: "float8"}
+_TICKET_COPY_TYPES = [*(_COPY_TYPE_NAMES[c.kind] for c in TICKET_COLUMNS), "bytea"]
+#: jsonb's binary form: a version byte, then the JSON text.
+_JSONB_VERSION = b"\x01"
+_EXTRACT_TICKET = extractor(TICKET_COLUMNS, json_prefix=_JSONB_VERSION)
+_TIMESTAMPS = tuple(i for i, c in enumerate(TICKET_COLUMNS) if c.kind is Kind.TIMESTAMP)
+_NUL_ESCAPE = b"\\u0000"
 
 
 def _psycopg() -> Any:
@@ -78,28 +96,14 @@ def _psycopg() -> Any:
     return psycopg
 
 
-def _copy_json_as_text(conn: Any) -> None:
-    """Binary COPY dumpers for the JSON and JSONB columns, whose values are JSON text already (``extract``
-    serialised them; raw_json is the received text): psycopg's own would serialise the string again."""
-    from psycopg.adapt import Dumper
-    from psycopg.pq import Format
-
-    class JsonText(Dumper):
-        format = Format.BINARY
-        oid = conn.adapters.types["json"].oid
-
-        def dump(self, obj: str) -> bytes:
-            return obj.encode()
-
-    class JsonbText(Dumper):
-        format = Format.BINARY
-        oid = conn.adapters.types["jsonb"].oid
-
-        def dump(self, obj: str) -> bytes:
-            return b"\x01" + obj.encode()  # jsonb's binary format: a version byte, then the text
-
-    conn.adapters.register_dumper(None, JsonText)
-    conn.adapters.register_dumper(None, JsonbText)
+def _compress_with_lz4(conn: Any) -> None:
+    """Values this session stores compressed (a ticket row is over the TOAST threshold) use lz4, several times
+    cheaper than the default pglz (module doc); a server that cannot (before 14, or built without lz4) keeps
+    its default. Reading needs nothing: each value records its method."""
+    try:
+        conn.execute("SET default_toast_compression = 'lz4'")
+    except _psycopg().Error:
+        pass
 
 
 def split_schema(url: str) -> tuple[str, str]:
@@ -152,6 +156,31 @@ def _rows(columns: tuple[Column, ...], items: Iterable[_Item]) -> list[list[Any]
     return rows
 
 
+def _ticket_rows(items: Iterable[_Item]) -> list[list[Any]]:
+    """COPY rows of tickets, their columns in the order of ``_TICKET_NAMES`` (types ``_TICKET_COPY_TYPES``):
+    JSON values as binary jsonb, raw_json the bytes as received. Only a ticket whose JSON holds a
+    ``\\u0000`` escape can hold a NUL (JSON has no other way to write one), so only those take ``_without_nuls``."""
+    rows = []
+    for obj, raw in items:
+        row = _EXTRACT_TICKET(obj)
+        for position in _TIMESTAMPS:
+            row[position] = parse_timestamp(row[position])
+        if _NUL_ESCAPE in raw:
+            _without_nuls(row)
+        row.append(raw)
+        rows.append(row)
+    return rows
+
+
+def _without_nuls(row: list[Any]) -> None:
+    """NULs out of a ticket row's text (removed) and JSONB values (replaced by U+FFFD), which PostgreSQL rejects."""
+    for position, value in enumerate(row):
+        if isinstance(value, str):
+            row[position] = _text(value)
+        elif isinstance(value, bytes) and _NUL_ESCAPE in value:
+            row[position] = _JSONB_VERSION + orjson.dumps(_without_nul(orjson.loads(value[1:])))
+
+
 def _dialect(schema: str) -> Dialect:
     def qualify(name: str) -> str:
         return f"{quote(schema)}.{quote(name)}"
@@ -183,7 +212,7 @@ class PostgresSink(ClosingSink):
             self._conn = psycopg.connect(dsn, autocommit=True)
         except psycopg.OperationalError as exc:
             raise SinkError(f"cannot connect to PostgreSQL: {str(exc).strip()}") from None
-        _copy_json_as_text(self._conn)
+        _compress_with_lz4(self._conn)
         try:
             with self._transaction() as cur:
                 self._prepare(cur, include)
@@ -270,8 +299,10 @@ class PostgresSink(ClosingSink):
 
     def write(self, page: Page) -> WriteResult:
         """Upsert the page's tickets and sideloads and save its checkpoint, in one transaction."""
-        with self._transaction() as cur:
-            stored = self._stored(cur, page.tickets)
+        with self._page_transaction() as cur:
+            with self._conn.pipeline():  # BEGIN goes out with the first query: one round trip
+                cur.execute("BEGIN")
+                stored = self._stored(cur, page.tickets)
             plan = plan_writes(page.tickets, stored, digests=False)
             self._write_tickets(cur, plan.writes, stored)
             self._write_derived(cur, list(plan.writes.values()))
@@ -279,9 +310,33 @@ class PostgresSink(ClosingSink):
                 self._ensure_sideload(cur, name)
                 items = [(obj, orjson.dumps(obj)) for obj in objects]
                 self._upsert(cur, name, sideload_columns(name), SIDELOAD_GUARD, items)
-            self._save_checkpoint(cur, page.checkpoint)
+            with self._conn.pipeline():  # the checkpoint goes out with the COMMIT: one round trip
+                self._save_checkpoint(cur, page.checkpoint)
+                cur.execute("COMMIT")
         self._sideloads.update(page.sideloads)
         return plan.result
+
+    @contextmanager
+    def _page_transaction(self) -> Iterator[Any]:
+        """A cursor for a transaction the caller begins and commits itself, each together with a statement in
+        pipeline mode (one round trip where ``conn.transaction()`` takes two: a ``COPY`` cannot run in
+        pipeline mode, so no pipeline can enclose both ends of a transaction that holds one). Anything raised
+        rolls it back; a database error becomes a SinkError."""
+        psycopg = _psycopg()
+        try:
+            with self._conn.cursor() as cur:
+                yield cur
+        except BaseException as exc:
+            self._rollback()
+            if isinstance(exc, psycopg.Error):
+                raise SinkError(f"PostgreSQL: {str(exc).strip()}") from exc
+            raise
+
+    def _rollback(self) -> None:
+        try:
+            self._conn.rollback()
+        except _psycopg().Error:
+            pass  # a broken connection has nothing left to undo; its next use reports it
 
     def _stored(self, cur: Any, tickets: list[dict[str, Any]]) -> dict[int, Stored]:
         """The stored versions of the page's ids, one query, rows locked until commit."""
@@ -303,10 +358,10 @@ class PostgresSink(ClosingSink):
         merged (module doc)."""
         fresh = [item for ticket_id, item in winners.items() if ticket_id not in stored]
         known = [item for ticket_id, item in winners.items() if ticket_id in stored]
-        if fresh and not self._copy_new(cur, _rows(TICKET_COLUMNS, fresh)):
+        if fresh and not self._copy_new(cur, _ticket_rows(fresh)):
             known += fresh
         if known:
-            self._merge_tickets(cur, _rows(TICKET_COLUMNS, known))
+            self._merge_tickets(cur, _ticket_rows(known))
 
     def _copy_new(self, cur: Any, rows: list[list[Any]]) -> bool:
         """COPY rows of new ids into ``tickets``; False (and nothing written) when one of the ids was inserted
