@@ -26,6 +26,7 @@ from zendesk_export.server.store import DEMO, DuplicateRecord, ExportRow, StoreU
 from zendesk_export.server.store.sql import (
     AUDIT_COLUMNS,
     CREDENTIAL_COLUMNS,
+    EXPORT_COVERED,
     JOURNAL_TRIM_EVERY,
     RECORD_COLUMNS,
     SQLITE,
@@ -34,6 +35,7 @@ from zendesk_export.server.store.sql import (
     Sequences,
     audit_values,
     changed_settings,
+    covering_export_index,
     credential_rows,
     export_rows_sql,
     hit_rate_counters_sql,
@@ -60,6 +62,10 @@ _CHUNK = 2000  # seeded tickets per transaction: bounded memory, and the longest
 _MMAP_SIZE = 0x7FFF0000
 _BULK_CACHE = -262_144  # KiB (256 MiB) of page cache while seeding
 _DEFAULT_CACHE = -2000  # SQLite's default
+# A new database's page size: a ticket row (~2.4 KB) and its export index entry (~1.9 KB, ``EXPORT_COVERED``)
+# fit several to a 16 KB page where a 4 KB page held one row and ~1.6 KB of nothing, and an index entry stays
+# whole in its page (at 4 KB all but ~500 bytes of it would go to an overflow page of its own).
+_PAGE_SIZE = 16384
 _COUNTERS = """CREATE TABLE IF NOT EXISTS rate_counters (
     account_id INTEGER NOT NULL, bucket TEXT NOT NULL, window_start INTEGER NOT NULL, count INTEGER NOT NULL,
     PRIMARY KEY (account_id, bucket))"""
@@ -70,9 +76,12 @@ def counters_path(path: str) -> str:
     return f"{path}-ratelimits"
 
 
-def _connect(path: str) -> sqlite3.Connection:
+def _connect(path: str, *, page_size: int | None = None) -> sqlite3.Connection:
+    """A connection in WAL mode; ``page_size`` is the page size of the database if this creates it."""
     conn = sqlite3.connect(path, isolation_level=None, timeout=30, check_same_thread=False)
     conn.row_factory = sqlite3.Row
+    if page_size:  # before WAL mode, which writes the file's first page (ignored for an existing database)
+        conn.execute(f"PRAGMA page_size={page_size}")
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute("PRAGMA busy_timeout=30000")
@@ -122,13 +131,23 @@ _INSERT_USER = insert_sql("users", RECORD_COLUMNS["users"], SQLITE, verb="INSERT
 # outgrows the cache. The others stay during the load: their keys come in id order (appended to the last page)
 # or few rows have one (partial indexes), and building any index at the end reads the whole table once more.
 _IN_RANDOM_ORDER = ("tickets_export", "tickets_created", "tickets_organization", "tickets_requester", "audits_time")
-# Each as the migrations define it, as a statement that creates it if it is missing.
-_DEFERRED_INDEXES = {
-    statement.split()[2]: statement.replace("CREATE INDEX ", "CREATE INDEX IF NOT EXISTS ", 1)
-    for statement in (" ".join(text.split()) for script in MIGRATIONS for text in script.split(";"))
-    if statement.startswith("CREATE INDEX ") and statement.split()[2] in _IN_RANDOM_ORDER
-}
+
+
+def _deferred_indexes(scripts: Sequence[str]) -> dict[str, str]:
+    """Those indexes as ``scripts`` define them, each as a statement that creates it if it is missing."""
+    return {
+        statement.split()[2]: statement.replace("CREATE INDEX ", "CREATE INDEX IF NOT EXISTS ", 1)
+        for statement in (" ".join(text.split()) for script in scripts for text in script.split(";"))
+        if statement.startswith("CREATE INDEX ") and statement.split()[2] in _IN_RANDOM_ORDER
+    }
+
+
+_COVERING = covering_export_index(SQLITE)
+_DEFERRED_INDEXES = _deferred_indexes(MIGRATIONS)
 assert len(_DEFERRED_INDEXES) == len(_IN_RANDOM_ORDER)
+# A database made with smaller pages (before 16 KB pages) keeps the narrow export index: there every covering
+# entry would put most of a ticket's JSON in an overflow page of its own, +4 KB a ticket for no faster page.
+_NARROW_INDEXES = _deferred_indexes([script for script in MIGRATIONS if script != _COVERING])
 
 
 class _SQLiteLoader:
@@ -202,6 +221,7 @@ class SQLiteStore(Queries):
     """SQLite implementation of ``Store``. Safe to share between threads and between processes."""
 
     dialect = SQLITE
+    _deferred: dict[str, str]  # the indexes a bulk load builds at its end, by name
 
     def __init__(self, path: str) -> None:
         self.path = path
@@ -220,7 +240,7 @@ class SQLiteStore(Queries):
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = self._local.conn = _connect(self.path)
+            conn = self._local.conn = _connect(self.path, page_size=_PAGE_SIZE)
         return conn
 
     def _counters(self) -> sqlite3.Connection:
@@ -272,15 +292,26 @@ class SQLiteStore(Queries):
     def _migrate(self) -> None:
         with self._transaction() as conn:
             version = conn.execute("PRAGMA user_version").fetchone()[0]
+            small = conn.execute("PRAGMA page_size").fetchone()[0] < _PAGE_SIZE
+            self._deferred = _NARROW_INDEXES if small else _DEFERRED_INDEXES
             for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-                for statement in filter(str.strip, script.split(";")):
+                for statement in filter(str.strip, () if small and script == _COVERING else script.split(";")):
                     conn.execute(statement)
                 conn.execute(f"PRAGMA user_version = {number}")
-            for definition in _DEFERRED_INDEXES.values():  # a bulk load cut short left them dropped
+            for definition in self._deferred.values():  # a bulk load cut short left them dropped
                 conn.execute(definition)
+            self._fit_export_index(conn, small)
             self.token_key = prepare_token_key(conn, SQLITE)
             if conn.execute("SELECT COUNT(*) FROM accounts").fetchone()[0] == 0:
                 self._create_demo(conn)
+
+    def _fit_export_index(self, conn: sqlite3.Connection, small: bool) -> None:
+        """The export index the page size calls for: a database of small pages vacuumed into 16 KB pages
+        (``PRAGMA page_size=16384; VACUUM`` out of WAL mode) gets the covering one when it is next opened."""
+        wanted = 3 + (0 if small else len(EXPORT_COVERED))
+        if len(conn.execute("PRAGMA index_info(tickets_export)").fetchall()) != wanted:
+            conn.execute("DROP INDEX IF EXISTS tickets_export")
+            conn.execute(self._deferred["tickets_export"])
 
     def _create_demo(self, conn: sqlite3.Connection) -> None:
         cur = conn.execute("INSERT INTO accounts (subdomain) VALUES (?)", (DEMO["subdomain"],))
@@ -422,7 +453,7 @@ class SQLiteStore(Queries):
         if fresh:
             conn.execute("PRAGMA synchronous=OFF")
             with self._transaction():
-                for name in _DEFERRED_INDEXES:
+                for name in self._deferred:
                     conn.execute(f"DROP INDEX IF EXISTS {name}")
         try:
             yield _SQLiteLoader(self, account_id)
@@ -440,7 +471,7 @@ class SQLiteStore(Queries):
         conn = self._conn()
         conn.execute(f"PRAGMA threads={os.cpu_count() or 1}")
         try:
-            for definition in _DEFERRED_INDEXES.values():
+            for definition in self._deferred.values():
                 with self._transaction():
                     conn.execute(definition)
         finally:
