@@ -229,6 +229,10 @@ class SQLiteStore(Queries):
         try:
             _refuse_foreign(path)
             self._migrate()
+            # The counters' side file made now, before threads share the store: connections that open a new
+            # file at the same moment race to switch it to WAL mode, and SQLite answers the losers "database is
+            # locked" without waiting. The main file is made by ``_migrate`` above for the same reason.
+            self._counters()
         except sqlite3.DatabaseError as error:  # unopenable path, a file that is not a database, …
             self.close()
             raise StoreUnavailable(f"cannot use {path} as the server's SQLite database: {error}") from None
