@@ -47,13 +47,18 @@ def indexes(path: Path) -> list[str]:
         return [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'index' ORDER BY 1")]
 
 
-def test_a_load_into_a_new_database_that_stops_still_leaves_every_index(tmp_path: Path) -> None:
-    path = tmp_path / "cut.db"
+def new_database(path: Path) -> tuple[SQLiteStore, int, list[str]]:
+    """A new store at ``path``, its default account's id, and the indexes the store starts with."""
     store = SQLiteStore(str(path))
     account = store.account(None)
     assert account is not None
-    before = indexes(path)
-    with pytest.raises(KeyboardInterrupt), store.ticket_loader(account.id) as loader:
+    return store, account.id, indexes(path)
+
+
+def test_a_load_into_a_new_database_that_stops_still_leaves_every_index(tmp_path: Path) -> None:
+    path = tmp_path / "cut.db"
+    store, account_id, before = new_database(path)
+    with pytest.raises(KeyboardInterrupt), store.ticket_loader(account_id) as loader:
         loader.reserve({"tickets": 1})
         assert "tickets_export" not in indexes(path)  # built at the end of the load
         raise KeyboardInterrupt
@@ -108,14 +113,11 @@ def test_a_seed_alone_next_to_a_reader_keeps_the_wal_and_the_reader_reads(tmp_pa
 
 def test_a_load_alone_that_stops_rolls_back_and_leaves_every_index_in_wal_mode(tmp_path: Path) -> None:
     path = tmp_path / "cut-alone.db"
-    store = SQLiteStore(str(path))
-    account = store.account(None)
-    assert account is not None
-    before = indexes(path)
-    with pytest.raises(KeyboardInterrupt), store.ticket_loader(account.id, alone=True) as loader:
+    store, account_id, before = new_database(path)
+    with pytest.raises(KeyboardInterrupt), store.ticket_loader(account_id, alone=True) as loader:
         loader.reserve({"tickets": 1})
         with pytest.raises(sqlite3.IntegrityError):  # a failed batch rolls back: no row of it is left
-            loader.insert([], [(account.id, 1, 1, 0, None, "{}"), (account.id, 1, 1, 0, None, "{}")])
+            loader.insert([], [(account_id, 1, 1, 0, None, "{}"), (account_id, 1, 1, 0, None, "{}")])
         raise KeyboardInterrupt
     store.close()
     assert indexes(path) == before

@@ -305,29 +305,41 @@ class PostgresStore(Queries):
         conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(self.schema)))
         conn.commit()
 
+    def _joined(self) -> _Conn | None:
+        """The connection of this thread's open transaction (a read inside a ``write``), if any."""
+        joined: _Conn | None = getattr(self._local, "conn", None)
+        return joined
+
+    @contextmanager
+    def _pooled(self) -> Iterator[_Conn]:
+        pool = self._current_pool()
+        conn = pool.getconn()
+        try:
+            yield conn
+        finally:
+            pool.putconn(conn)
+
     @contextmanager
     def _transaction(self) -> Iterator[_Conn]:
         """One transaction on a pooled connection, committed on success, rolled back on any error, and the
         connection given back. Nested use (a read inside a ``write``) joins the outer transaction: only the
         outermost commits or rolls back."""
-        joined: _Conn | None = getattr(self._local, "conn", None)
+        joined = self._joined()
         if joined is not None:
             yield joined
             return
-        pool = self._current_pool()
-        conn = pool.getconn()
-        self._local.conn = conn
-        try:
-            yield conn
-        except BaseException:
-            if not conn.broken:
-                conn.rollback()
-            raise
-        else:
-            conn.commit()
-        finally:
-            self._local.conn = None
-            pool.putconn(conn)
+        with self._pooled() as conn:
+            self._local.conn = conn
+            try:
+                yield conn
+            except BaseException:
+                if not conn.broken:
+                    conn.rollback()
+                raise
+            else:
+                conn.commit()
+            finally:
+                self._local.conn = None
 
     @contextmanager
     def _locked(self, account_id: int) -> Iterator[_Conn]:
@@ -343,21 +355,17 @@ class PostgresStore(Queries):
         transaction's; otherwise a pooled connection in autocommit mode, where the statement is a transaction of
         its own. One round trip: psycopg sends BEGIN, the statement and COMMIT one after the other, three round
         trips, each of which waits for the request's thread to get a core back on a busy machine."""
-        joined: _Conn | None = getattr(self._local, "conn", None)
+        joined = self._joined()
         if joined is not None:
             yield joined
             return
-        pool = self._current_pool()
-        conn = pool.getconn()
-        try:
+        with self._pooled() as conn:
             conn.autocommit = True
-            yield conn
-        finally:
             try:
+                yield conn
+            finally:
                 if not conn.broken:
                     conn.autocommit = False  # the pool's connections are transactional (``_transaction``)
-            finally:
-                pool.putconn(conn)
 
     def _rows(self, query: str, args: Sequence[Any]) -> list[Any]:
         """One statement on its own (``_statement``): a read, or a single atomic upsert."""
