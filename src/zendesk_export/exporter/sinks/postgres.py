@@ -181,6 +181,15 @@ def _without_nuls(row: list[Any]) -> None:
             row[position] = _JSONB_VERSION + orjson.dumps(_without_nul(orjson.loads(value[1:])))
 
 
+@contextmanager
+def _database_errors() -> Iterator[None]:
+    """A database error as a SinkError: one line for the CLI, no traceback."""
+    try:
+        yield
+    except _psycopg().Error as exc:
+        raise SinkError(f"PostgreSQL: {str(exc).strip()}") from exc
+
+
 def _dialect(schema: str) -> Dialect:
     def qualify(name: str) -> str:
         return f"{quote(schema)}.{quote(name)}"
@@ -232,13 +241,9 @@ class PostgresSink(ClosingSink):
 
     @contextmanager
     def _transaction(self) -> Iterator[Any]:
-        """One transaction; a database error becomes a SinkError (one line for the CLI, no traceback)."""
-        psycopg = _psycopg()
-        try:
-            with self._conn.transaction(), self._conn.cursor() as cur:
-                yield cur
-        except psycopg.Error as exc:
-            raise SinkError(f"PostgreSQL: {str(exc).strip()}") from exc
+        """One transaction; a database error becomes a SinkError (``_database_errors``)."""
+        with _database_errors(), self._conn.transaction(), self._conn.cursor() as cur:
+            yield cur
 
     def _prepare(self, cur: Any, include: Sequence[str]) -> None:
         """Create or recognise our tables, serialised by an advisory lock so parallel openers do not race."""
@@ -321,16 +326,14 @@ class PostgresSink(ClosingSink):
         """A cursor for a transaction the caller begins and commits itself, each together with a statement in
         pipeline mode (one round trip where ``conn.transaction()`` takes two: a ``COPY`` cannot run in
         pipeline mode, so no pipeline can enclose both ends of a transaction that holds one). Anything raised
-        rolls it back; a database error becomes a SinkError."""
-        psycopg = _psycopg()
-        try:
-            with self._conn.cursor() as cur:
-                yield cur
-        except BaseException as exc:
-            self._rollback()
-            if isinstance(exc, psycopg.Error):
-                raise SinkError(f"PostgreSQL: {str(exc).strip()}") from exc
-            raise
+        rolls it back; a database error becomes a SinkError (``_database_errors``)."""
+        with _database_errors():
+            try:
+                with self._conn.cursor() as cur:
+                    yield cur
+            except BaseException:
+                self._rollback()
+                raise
 
     def _rollback(self) -> None:
         try:
