@@ -3,7 +3,12 @@ process leaves, row for row, indexes included; a worker that fails says why."""
 
 from __future__ import annotations
 
+import os
+import signal
 import sqlite3
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from contextlib import closing
 from functools import partial
@@ -125,3 +130,33 @@ def test_a_load_alone_that_stops_rolls_back_and_leaves_every_index_in_wal_mode(t
     with closing(sqlite3.connect(path)) as db:
         assert db.execute("SELECT COUNT(*) FROM audits").fetchone() == (0,)
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
+def test_a_seed_killed_mid_load_leaves_a_file_the_next_command_uses_or_refuses_in_one_line(tmp_path: Path) -> None:
+    """``zendesk-export seed`` into a new file, SIGKILLed (with its worker) while it writes: the next command on
+    that file either works on a sound database or, if the kill tore a commit (``_write_in_place``), refuses it
+    in one line with exit 2. Never a traceback."""
+    path = tmp_path / "killed.db"
+    seed = [sys.executable, "-m", "zendesk_export.cli", "seed", "--db", str(path), "--random-seed", "1"]
+    process = subprocess.Popen([*seed, "--tickets", "60000"], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not (path.exists() and path.stat().st_size > 8_000_000) and process.poll() is None:
+            assert time.monotonic() < deadline, "the seed wrote nothing in two minutes"
+            time.sleep(0.05)
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    again = subprocess.run([*seed, "--tickets", "10"], capture_output=True, text=True, timeout=300)
+    assert "Traceback" not in again.stderr
+    if again.returncode == 2:
+        assert len(again.stderr.strip().splitlines()) == 1, again.stderr
+        return
+    assert again.returncode == 0, again.stderr
+    with closing(sqlite3.connect(path)) as db:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    fresh, _account_id, expected = new_database(tmp_path / "fresh.db")
+    fresh.close()
+    assert indexes(path) == expected, "the indexes the killed load had dropped are built again"
