@@ -72,6 +72,17 @@ def test_large_rows_are_compressed_with_lz4_where_the_server_has_it(pg: SinkCase
     assert pg.query("SELECT pg_column_compression(RAW_JSON) FROM tickets") == ["lz4"]
 
 
+def test_commits_do_not_wait_for_the_disk_and_other_sessions_keep_their_setting(pg: SinkCase) -> None:
+    """The sink's session alone commits asynchronously: a server crash can lose whole last pages with their
+    checkpoint, never one without the other (module doc); everyone else's commits are as durable as before."""
+    with pg.open() as sink:
+        sink.write(page([make_ticket(1, 1)]))
+        assert sink._conn.execute("SHOW synchronous_commit").fetchone() == ("off",)
+        with psycopg.connect(pg.dsn or "") as other:
+            assert other.execute("SHOW synchronous_commit").fetchone() == ("on",)
+    assert pg.query("SELECT id FROM tickets") == [1]
+
+
 def test_nul_characters_do_not_fail_the_page(pg: SinkCase) -> None:
     """E-mail bodies can contain NUL, which PostgreSQL text and jsonb reject; raw_json keeps it."""
     ticket = make_ticket(1, 1, description="before\x00after", tags=["a\x00b"])
