@@ -14,7 +14,8 @@ One seeded server in its own process (rate limits off), exported in the same run
 
 Every contender runs in a fresh process (so its peak RSS is its own), ``--rounds`` times, alternating; the best
 time counts (after one untimed floor pass that warms the server). Printed: tickets/s, ratio to the floor, ratio
-to zenpy, peak RSS (the child's ``ru_maxrss``).
+to zenpy, peak RSS (the child's ``ru_maxrss``) and the child's CPU seconds (user + system, the import of its
+modules included), which a busy machine disturbs far less than the wall clock.
 
     python bench/bench_sinks.py --tickets 50000
 """
@@ -52,8 +53,9 @@ with open(out, "w") as handle:
     for ticket in client.tickets.incremental(start_time=0):
         handle.write(json.dumps(ticket.to_dict()) + "\\n")
         count += 1
-rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-print(json.dumps({"tickets": count, "seconds": time.perf_counter() - began, "rss_mb": rss_mb}))
+usage = resource.getrusage(resource.RUSAGE_SELF)
+print(json.dumps({"tickets": count, "seconds": time.perf_counter() - began, "rss_mb": usage.ru_maxrss / 1024,
+                  "cpu": usage.ru_utime + usage.ru_stime}))
 """
 
 
@@ -88,8 +90,9 @@ def child(kind: str, url: str, out: str, analyst: bool = False) -> None:
     began = time.perf_counter()
     count = floor(url, Path(out)) if kind == "floor" else ours(url, out, analyst)
     seconds = time.perf_counter() - began
-    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"tickets": count, "seconds": seconds, "rss_mb": rss_mb}))
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = usage.ru_utime + usage.ru_stime
+    print(json.dumps({"tickets": count, "seconds": seconds, "rss_mb": usage.ru_maxrss / 1024, "cpu": cpu}))
 
 
 def run_contender(kind: str, url: str, out: str, zenpy_python: Path | None, analyst: bool = False) -> dict[str, Any]:
@@ -141,12 +144,13 @@ def output(kind: str, tmp: Path, round_number: int, postgres: str | None, schema
 def report(best: dict[str, dict[str, Any]]) -> None:
     base = best["floor"]["tickets"] / best["floor"]["seconds"]
     zenpy = best["zenpy"]["tickets"] / best["zenpy"]["seconds"] if "zenpy" in best else None
-    print(f"{'':>9} {'tickets':>8} {'seconds':>8} {'tickets/s':>10} {'/floor':>7} {'/zenpy':>7} {'peak RSS':>9}")
+    print(f"{'':>9} {'tickets':>8} {'seconds':>8} {'tickets/s':>10} {'/floor':>7} {'/zenpy':>7} {'peak RSS':>9} "
+          f"{'CPU s':>6}")
     for kind, run in best.items():
         rate = run["tickets"] / run["seconds"]
         versus = f"{rate / zenpy:6.1f}x" if zenpy else "    n/a"
         print(f"{kind:>9} {run['tickets']:>8,} {run['seconds']:>8.2f} {rate:>10,.0f} {rate / base:>7.2f} "
-              f"{versus} {run['rss_mb']:>6.0f} MB")
+              f"{versus} {run['rss_mb']:>6.0f} MB {run['cpu']:>6.2f}")
 
 
 def main() -> None:
