@@ -183,7 +183,7 @@ class ZendeskClient:
         sent = self._clock()
         self.pacer.sending(slot.seq)
         try:
-            response = self._http.get(url, params=dict(params))
+            response, content = self._fetch(url, params)
         except httpx.TimeoutException:
             return self._failed(slot, f"no answer within {self.config.timeout:g}s")
         except httpx.ConnectError as error:
@@ -193,13 +193,22 @@ class ZendeskClient:
         self._answered = True
         self.latency = self._clock() - sent
         self._observe(response.headers, slot)
-        return self._interpret(response)
+        return self._interpret(response, content)
+
+    def _fetch(self, url: str, params: Mapping[str, str | int]) -> tuple[httpx.Response, bytes]:
+        """GET ``url``: the closed response and its body. A success's body is read into bytes the response
+        does not keep: a response and its stream refer to each other, so a response holding a page's megabytes
+        would keep them alive until the cycle collector happens to run, several pages later."""
+        with self._http.stream("GET", url, params=dict(params)) as response:
+            if 200 <= response.status_code < 300:
+                return response, b"".join(response.iter_bytes())
+            return response, response.read()  # small, and error_for reads it from the response
 
     def _failed(self, slot: Slot, reason: str, unreachable: bool = False) -> _Retryable:
         self.pacer.forget(slot.seq)
         return _Retryable(reason, unreachable=unreachable)
 
-    def _interpret(self, response: httpx.Response) -> ApiResponse | _Retryable:
+    def _interpret(self, response: httpx.Response, content: bytes) -> ApiResponse | _Retryable:
         status = response.status_code
         if status == 429:
             return _Retryable("rate limited (429)", self._retry_after(response.headers), rate_limited=True)
@@ -208,9 +217,9 @@ class ZendeskClient:
         if not 200 <= status < 300:
             raise error_for(response, self.config)
         try:
-            body = orjson.loads(response.content)
+            body = orjson.loads(content)
         except orjson.JSONDecodeError:
-            return _Retryable(f"malformed JSON in a {len(response.content)}-byte body (truncated?)")
+            return _Retryable(f"malformed JSON in a {len(content)}-byte body (truncated?)")
         if not isinstance(body, dict):
             return _Retryable("the body is JSON but not an object")
         return ApiResponse(body, response.headers, status)

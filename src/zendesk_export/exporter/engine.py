@@ -29,6 +29,7 @@ import httpx
 from .client import ZendeskClient
 from .errors import CheckpointMismatch, ExportError, MalformedPage, OutputError, TooRecentStartTime
 from .export import ExportSummary, Progress, _output_errors, _owned_sink, _Stalls, _too_recent, run_export
+from .gcpolicy import fewer_collections
 from .outputs import check_output, discard_new_entries, existing_entries, parse_output
 from .pacer import Pacer
 from .settings import ExportConfig
@@ -101,6 +102,7 @@ class RunSummary:
                 "duration_seconds": self.duration_seconds}
 
 
+@fewer_collections()
 def run_streams(config: ExportConfig, out: str | None = None, streams: str | Sequence[str] | None = None, *,
                 sleep: Callable[[float], None] | None = None, transport: httpx.BaseTransport | None = None,
                 on_progress: Callable[[Progress], None] | None = None) -> RunSummary:

@@ -42,6 +42,7 @@ import httpx
 
 from .client import Wait, ZendeskClient
 from .errors import CheckpointMismatch, ExportError, ExportStuck, MalformedPage, OutputError, TooRecentStartTime
+from .gcpolicy import fewer_collections
 from .moments import describe_checkpoint
 from .outputs import check_output, discard_new_entries, existing_entries
 from .pacer import auto_concurrency
@@ -206,6 +207,7 @@ def iter_tickets(client_or_config: ZendeskClient | ExportConfig, start_time: int
             client.close()
 
 
+@fewer_collections()
 def run_export(config: ExportConfig, sink: Sink | str | None = None, *, client: ZendeskClient | None = None,
                sleep: Callable[[float], None] | None = None, transport: httpx.BaseTransport | None = None,
                on_progress: Callable[[Progress], None] | None = None) -> ExportSummary:

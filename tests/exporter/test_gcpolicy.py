@@ -1,0 +1,82 @@
+"""During an export the cycle collector runs rarely, and a page's body never waits for it to be freed."""
+
+from __future__ import annotations
+
+import gc
+import tracemalloc
+from collections.abc import Iterator
+
+import pytest
+
+from tests.exporter.conftest import server_config
+from zendesk_export.exporter import Progress, ZendeskClient, run_export
+from zendesk_export.exporter.gcpolicy import RUN_THRESHOLD, fewer_collections
+
+
+@pytest.fixture(autouse=True)
+def _own_thresholds() -> Iterator[None]:
+    """Each test starts from CPython's defaults and leaves the process as it found it."""
+    saved, enabled = gc.get_threshold(), gc.isenabled()
+    gc.set_threshold(700, 10, 10)
+    gc.enable()
+    yield
+    gc.set_threshold(*saved)
+    (gc.enable if enabled else gc.disable)()
+
+
+def test_an_export_raises_the_threshold_while_it_runs_and_restores_it_after(zendesk_server, tmp_path):
+    zendesk_server.admin.seed(tickets=300, random_seed=4)
+    zendesk_server.admin.advance(61)
+    during: list[int] = []
+
+    def note(event: Progress) -> None:
+        during.append(gc.get_threshold()[0])
+
+    summary = run_export(server_config(zendesk_server, per_page=100), str(tmp_path / "t.db"), on_progress=note)
+    assert summary.tickets == 300
+    assert set(during) == {RUN_THRESHOLD}
+    assert gc.get_threshold() == (700, 10, 10)
+
+
+def test_nested_runs_restore_once_the_outer_one_ends():
+    with fewer_collections():
+        with fewer_collections():
+            assert gc.get_threshold()[0] == RUN_THRESHOLD
+        assert gc.get_threshold()[0] == RUN_THRESHOLD
+    assert gc.get_threshold() == (700, 10, 10)
+
+
+def test_a_process_that_chose_its_own_collection_policy_keeps_it():
+    gc.set_threshold(500_000, 20, 20)
+    with fewer_collections():
+        assert gc.get_threshold() == (500_000, 20, 20)
+    gc.set_threshold(700, 10, 10)
+    gc.disable()
+    with fewer_collections():
+        assert gc.get_threshold() == (700, 10, 10)
+    assert not gc.isenabled()
+
+
+def test_a_threshold_changed_during_the_run_stands():
+    with fewer_collections():
+        gc.set_threshold(2_000, 10, 10)
+    assert gc.get_threshold() == (2_000, 10, 10)
+
+
+def test_a_page_body_is_freed_as_soon_as_the_page_is_dropped(zendesk_server):
+    """Without the collector, a response that kept its body would hold the page's bytes until a cycle pass."""
+    zendesk_server.admin.seed(tickets=300, random_seed=4)
+    zendesk_server.admin.advance(61)
+    gc.disable()
+    with ZendeskClient(server_config(zendesk_server)) as client:
+        client.get("/api/v2/incremental/tickets/cursor.json", {"start_time": 0, "per_page": 300})  # warm up
+        tracemalloc.start()
+        try:
+            before = tracemalloc.get_traced_memory()[0]
+            page = client.get("/api/v2/incremental/tickets/cursor.json", {"start_time": 0, "per_page": 300})
+            assert len(page.body["tickets"]) == 300
+            del page
+            left = tracemalloc.get_traced_memory()[0] - before
+        finally:
+            tracemalloc.stop()
+    assert left < 100_000  # a 300-ticket page is about half a megabyte
