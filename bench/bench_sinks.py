@@ -15,7 +15,10 @@ One seeded server in its own process (rate limits off), exported in the same run
 Every contender runs in a fresh process (so its peak RSS is its own), ``--rounds`` times, alternating; the best
 time counts (after one untimed floor pass that warms the server). Printed: tickets/s, ratio to the floor, ratio
 to zenpy, peak RSS (the child's ``ru_maxrss``) and the child's CPU seconds (user + system, the import of its
-modules included), which a busy machine disturbs far less than the wall clock.
+modules included), which a busy machine disturbs far less than the wall clock. Beside them, on Linux, the CPU
+seconds the API server spent during the same run (``API CPU``) and, for ``postgres``, those of every local
+PostgreSQL process (``DB CPU``, the database doing the writes; other users of that database count too): what
+the three together ask of the machine's cores bounds the ratio a sink can reach on it.
 
     python bench/bench_sinks.py --tickets 50000
 """
@@ -95,7 +98,43 @@ def child(kind: str, url: str, out: str, analyst: bool = False) -> None:
     print(json.dumps({"tickets": count, "seconds": seconds, "rss_mb": usage.ru_maxrss / 1024, "cpu": cpu}))
 
 
-def run_contender(kind: str, url: str, out: str, zenpy_python: Path | None, analyst: bool = False) -> dict[str, Any]:
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU of the processes ``pids`` (and of their waited-for children), 0 where unreadable."""
+    ticks = 0
+    for pid in pids:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        ticks += sum(int(value) for value in fields[11:15])  # utime, stime, cutime, cstime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_pids() -> list[int]:
+    """Every local PostgreSQL process (the backend serving the sink changes with each connection)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and (entry / "comm").read_text().startswith("postgres"):
+                pids.append(int(entry.name))
+        except OSError:
+            continue
+    return pids
+
+
+def run_contender(kind: str, url: str, out: str, zenpy_python: Path | None, analyst: bool = False,
+                  server_pid: int = 0) -> dict[str, Any]:
+    database = postgres_pids() if kind == "postgres" else []
+    api_before, db_before = cpu_seconds([server_pid]), cpu_seconds(database)
+    result = _run_child(kind, url, out, zenpy_python, analyst)
+    result["api_cpu"] = cpu_seconds([server_pid]) - api_before
+    if kind == "postgres":
+        result["db_cpu"] = cpu_seconds(postgres_pids()) - db_before
+    return result
+
+
+def _run_child(kind: str, url: str, out: str, zenpy_python: Path | None, analyst: bool) -> dict[str, Any]:
     if kind == "zenpy":
         assert zenpy_python is not None
         command = [str(zenpy_python), "-c", ZENPY_SCRIPT, url, out]
@@ -145,12 +184,13 @@ def report(best: dict[str, dict[str, Any]]) -> None:
     base = best["floor"]["tickets"] / best["floor"]["seconds"]
     zenpy = best["zenpy"]["tickets"] / best["zenpy"]["seconds"] if "zenpy" in best else None
     print(f"{'':>9} {'tickets':>8} {'seconds':>8} {'tickets/s':>10} {'/floor':>7} {'/zenpy':>7} {'peak RSS':>9} "
-          f"{'CPU s':>6}")
+          f"{'CPU s':>6} {'API CPU':>8} {'DB CPU':>7}")
     for kind, run in best.items():
         rate = run["tickets"] / run["seconds"]
         versus = f"{rate / zenpy:6.1f}x" if zenpy else "    n/a"
+        database = f"{run['db_cpu']:>7.2f}" if "db_cpu" in run else f"{'':>7}"
         print(f"{kind:>9} {run['tickets']:>8,} {run['seconds']:>8.2f} {rate:>10,.0f} {rate / base:>7.2f} "
-              f"{versus} {run['rss_mb']:>6.0f} MB {run['cpu']:>6.2f}")
+              f"{versus} {run['rss_mb']:>6.0f} MB {run['cpu']:>6.2f} {run['api_cpu']:>8.2f} {database}")
 
 
 def main() -> None:
@@ -181,7 +221,7 @@ def main() -> None:
             for round_number in range(args.rounds):
                 for kind in kinds:
                     run = run_contender(kind, url, output(kind, Path(tmp), round_number, args.postgres, schema),
-                                        python, args.analyst)
+                                        python, args.analyst, server.pid)
                     print(f"round {round_number + 1} {kind}: {run['seconds']:.2f} s", file=sys.stderr)
                     if kind not in best or run["seconds"] < best[kind]["seconds"]:
                         best[kind] = run
