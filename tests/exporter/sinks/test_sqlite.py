@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
+import threading
+import time
 from pathlib import Path
 
 import orjson
@@ -177,3 +180,28 @@ def test_a_schema_1_output_resumes_and_keeps_its_columns(tmp_path: Path) -> None
     ]
     assert _query(path, "PRAGMA user_version") == [(1,)]
     assert _query(path, "SELECT position FROM checkpoint") == [("8",)]
+
+
+def _rows_in_the_database_file(path: Path, copy: Path) -> int:
+    """Tickets in the database file itself, its write-ahead log left out (a copy of the file alone)."""
+    shutil.copyfile(path, copy)
+    try:
+        return int(_query(copy, 'SELECT count(*) FROM "tickets"')[0][0])
+    except sqlite3.DatabaseError:  # copied in the middle of a checkpoint: look again
+        return -1
+
+
+def test_written_pages_reach_the_database_file_beside_the_writer_and_nothing_is_left_at_close(tmp_path: Path) -> None:
+    """The writer's own checkpoint waits for 4000 log frames; a page of 200 tickets is far from that, so the
+    rows found in the file alone were copied there by the background checkpoints."""
+    path = tmp_path / "t.db"
+    sink = SQLiteSink(path)
+    sink.write(page([make_ticket(i, 1_700_000_000 + i) for i in range(1, 201)]))
+    deadline = time.monotonic() + 60  # a liveness bound, not a speed: a pass takes milliseconds
+    while _rows_in_the_database_file(path, tmp_path / "copy.db") != 200:
+        assert time.monotonic() < deadline, "the log was never checkpointed into the database file"
+        time.sleep(0.05)
+    sink.close()
+    assert not [t for t in threading.enumerate() if t.name == "sqlite-wal-checkpoints"]
+    assert not Path(f"{path}-wal").exists()
+    assert _query(path, 'SELECT count(*) FROM "tickets"') == [(200,)]

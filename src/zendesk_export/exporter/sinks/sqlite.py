@@ -3,9 +3,10 @@
 A page's rows and its checkpoint are committed in one transaction (WAL), so a process killed at any instant
 leaves the file at the previous page or the new one, never between. ``synchronous=NORMAL``: a commit is not
 fsynced, so a *power failure* may undo the last pages -- always together with their checkpoint, so the next run
-fetches them again (nothing lost, nothing doubled); the WAL is fsynced at each checkpoint of the log. The file
-is marked as ours with ``PRAGMA application_id`` and versioned with ``PRAGMA user_version``; any other SQLite
-database, or a file that is not SQLite at all, is refused before anything is written.
+fetches them again (nothing lost, nothing doubled); the WAL is fsynced at each checkpoint of the log, which a
+thread of the sink runs beside the writer (``_wal``). The file is marked as ours with ``PRAGMA application_id``
+and versioned with ``PRAGMA user_version``; any other SQLite database, or a file that is not SQLite at all, is
+refused before anything is written.
 
 Tables: ``tickets`` (one typed column per returned field, see ``_columns.TICKET_COLUMNS``, plus ``raw_json``
 with the object as received), ``users``/``groups``/``organizations`` (created when first included or written),
@@ -34,6 +35,7 @@ from ._sql import SIDELOAD_GUARD, TICKET_GUARD, checkpoint_from_row, create_tabl
 from ._stream_sql import Dialect, StreamTables
 from ._tables import TABLES, Table
 from ._upsert import Stored, content_digest, plan_writes
+from ._wal import WRITER_CHECKPOINT_FRAMES, BackgroundCheckpoints
 from .base import Checkpoint, ClosingSink, Page, StreamState, StreamStatus, WriteResult
 
 __all__ = ["APPLICATION_ID", "SCHEMA_VERSION", "SQLiteSink"]
@@ -105,11 +107,13 @@ class SQLiteSink(ClosingSink):
         self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self._tables = StreamTables(DIALECT)
         self._tickets = TABLES["tickets"]  # what ticket writes derive (children, custom columns): use_table
+        self._checkpoints: BackgroundCheckpoints | None = None  # from once the file is open
         try:
             self._open(include)
         except BaseException:
             self._conn.close()
             raise
+        self._checkpoints = BackgroundCheckpoints(self.path)
 
     def _open(self, include: Sequence[str]) -> None:
         self._conn.execute("PRAGMA busy_timeout = 10000")
@@ -118,6 +122,7 @@ class SQLiteSink(ClosingSink):
             self._conn.execute(f"PRAGMA page_size = {_PAGE_SIZE}")
         self._conn.execute("PRAGMA journal_mode = WAL")
         self._conn.execute("PRAGMA synchronous = NORMAL")
+        self._conn.execute(f"PRAGMA wal_autocheckpoint = {WRITER_CHECKPOINT_FRAMES}")  # see _wal
         with self._transaction():
             if created:
                 self._create_schema()
@@ -171,6 +176,8 @@ class SQLiteSink(ClosingSink):
             self._conn.execute("ROLLBACK")
             raise
         self._conn.execute("COMMIT")
+        if self._checkpoints is not None:
+            self._checkpoints.committed()
 
     def load_checkpoint(self) -> Checkpoint | None:
         """The checkpoint committed with the last page, or None for a new file."""
@@ -288,5 +295,8 @@ class SQLiteSink(ClosingSink):
         return self._tables.status(self._conn.cursor(), tables)
 
     def close(self) -> None:
-        """Close the connection (an uncommitted page, if any, is rolled back by SQLite)."""
+        """Close the connection (an uncommitted page, if any, is rolled back by SQLite), after the background
+        checkpoints (``_wal``); the connection's close makes the last one."""
+        if self._checkpoints is not None:
+            self._checkpoints.close()
         self._conn.close()
