@@ -83,12 +83,18 @@ _FIELD_LISTS = frozenset({"custom_fields", "fields"})
 _ID_LISTS = frozenset({"collaborator_ids", "follower_ids", "email_cc_ids", "followup_ids", "sharing_agreement_ids"})
 
 
+def _field_list_type() -> pa.DataType:
+    """``list<struct<id: int64, value: string>>``: the type of ``custom_fields`` and ``fields``."""
+    pa, _ = _pyarrow()
+    return pa.list_(pa.struct([pa.field("id", pa.int64()), pa.field("value", pa.string())]))
+
+
 def _arrow_type(column: Column, name: str) -> Any:
     pa, _ = _pyarrow()
     if name == "tickets" and column.name in _STRING_LISTS:
         return pa.list_(pa.string())
     if name == "tickets" and column.name in _FIELD_LISTS:
-        return pa.list_(pa.struct([pa.field("id", pa.int64()), pa.field("value", pa.string())]))
+        return _field_list_type()
     if name == "tickets" and column.name in _ID_LISTS:
         return pa.list_(pa.int64())
     types = {
@@ -152,7 +158,18 @@ def _field_array(values: list[Any]) -> pa.Array:
             null.append(not usable)
             offsets.append(len(ids))
     entries = pa.StructArray.from_arrays([pa.array(ids, pa.int64()), pa.array(texts, pa.string())], ["id", "value"])
-    return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), entries, mask=pa.array(null, pa.bool_()))
+    return _list_from_buffers(_field_list_type(), offsets, null, entries)
+
+
+def _list_from_buffers(kind: pa.DataType, offsets: list[int], null: list[bool], entries: pa.Array) -> pa.Array:
+    """A list array from its offsets, null flags and flat entries, assembled from buffers.
+    ``ListArray.from_arrays(mask=…)`` would do the same but loads Arrow's compute function registry on its first
+    call, some 11 MB that the process then keeps (module doc, "Memory")."""
+    pa, _ = _pyarrow()
+    nulls = sum(null)
+    validity = pa.array([not n for n in null], pa.bool_()).buffers()[1] if nulls else None
+    return pa.Array.from_buffers(kind, len(null), [validity, pa.array(offsets, pa.int32()).buffers()[1]],
+                                 null_count=nulls, children=[entries])
 
 
 def _list_array(item_type: str, usable: Callable[[Any], Any]) -> Callable[[list[Any]], pa.Array]:
@@ -249,11 +266,23 @@ def _views_sql(path: Path, tables: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+#: Rows per row group: a group's column buffers are built whole before they are written, so smaller groups keep
+#: the writer's memory small whatever the page size (module doc, "Memory").
+ROW_GROUP_ROWS = 500
+
+#: Columns never dictionary-encoded: their values are (nearly) all distinct and long, so a dictionary would
+#: only cost its hash table and its memory before the writer falls back to plain encoding anyway.
+_PLAIN_COLUMNS = frozenset({RAW_JSON, "description", "subject", "raw_subject", "url"})
+
+
 def _write_table(path: Path, table: pa.Table) -> None:
-    """Write a part atomically (temporary name, fsync, rename), then hand Arrow's freed buffers back to the
-    system: its allocator otherwise keeps tens of megabytes of pages across writes."""
+    """Write a part atomically (temporary name, fsync, rename), in row groups of ``ROW_GROUP_ROWS``, with the
+    writer's buffers in the system allocator (module doc, "Memory")."""
     pa, pq = _pyarrow()
-    atomic_write_with(path, lambda handle: pq.write_table(table, handle))
+    dictionary = [name for name in table.column_names if name not in _PLAIN_COLUMNS]
+    atomic_write_with(path, lambda handle: pq.write_table(table, handle, row_group_size=ROW_GROUP_ROWS,
+                                                          use_dictionary=dictionary,
+                                                          memory_pool=pa.system_memory_pool()))
     pa.default_memory_pool().release_unused()
 
 
