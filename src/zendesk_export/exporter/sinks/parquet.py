@@ -275,14 +275,21 @@ ROW_GROUP_ROWS = 500
 _PLAIN_COLUMNS = frozenset({RAW_JSON, "description", "subject", "raw_subject", "url"})
 
 
-def _write_table(path: Path, table: pa.Table) -> None:
-    """Write a part atomically (temporary name, fsync, rename), in row groups of ``ROW_GROUP_ROWS``, with the
-    writer's buffers in the system allocator (module doc, "Memory")."""
+def _write_part(path: Path, name: str, columns: tuple[Column, ...], items: Sequence[tuple[dict[str, Any], bytes]],
+                raw: bool = True) -> None:
+    """Write ``items`` as a part atomically (temporary name, fsync, rename), one row group of ``ROW_GROUP_ROWS``
+    at a time: each group's Arrow table is built just before it is written and dropped right after, so a page
+    never has more than one group in Arrow at once (module doc, "Memory")."""
     pa, pq = _pyarrow()
-    dictionary = [name for name in table.column_names if name not in _PLAIN_COLUMNS]
-    atomic_write_with(path, lambda handle: pq.write_table(table, handle, row_group_size=ROW_GROUP_ROWS,
-                                                          use_dictionary=dictionary,
-                                                          memory_pool=pa.system_memory_pool()))
+    schema = _schema(name, columns, raw)
+    dictionary = [field.name for field in schema if field.name not in _PLAIN_COLUMNS]
+
+    def write(handle: Any) -> None:
+        with pq.ParquetWriter(handle, schema, use_dictionary=dictionary, memory_pool=pa.system_memory_pool()) as out:
+            for start in range(0, len(items), ROW_GROUP_ROWS):
+                out.write_table(_to_table(name, columns, items[start : start + ROW_GROUP_ROWS], raw))
+
+    atomic_write_with(path, write)
     pa.default_memory_pool().release_unused()
 
 
@@ -342,8 +349,7 @@ class ParquetSink(FileOutput):
         the rewrite reads only ``raw_json``, so an interrupted migration simply runs again on the next open."""
         for folder in sorted(f for f in self._table_folders() if f.name in TABLES):
             for _seq, part in _parts(folder, pages):
-                table = TABLES[folder.name]
-                _write_table(part, _to_table(folder.name, table.columns, list(_objects(part))))
+                _write_part(part, folder.name, TABLES[folder.name].columns, list(_objects(part)))
 
     def _discard_uncommitted(self) -> None:
         """Delete what a page that never committed left: later-numbered parts and temporary files."""
@@ -371,8 +377,8 @@ class ParquetSink(FileOutput):
             fsync_dir(self.path)
         child = write.child is not None
         marked = child or (write.table is not None and write.table.snapshot)
-        arrow = _to_table(write.name, (*columns, *((_MARK,) if marked else ())), write.items, raw=not child)
-        _write_table(folder / _part_name(seq), arrow)
+        _write_part(folder / _part_name(seq), write.name, (*columns, *((_MARK,) if marked else ())), write.items,
+                    raw=not child)
         return seq, [seq] * len(write.items)
 
     def _scan(self, name: str, start: int) -> Iterator[tuple[int, dict[str, Any], bytes]]:
