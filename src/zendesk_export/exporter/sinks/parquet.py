@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import operator
 import re
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -132,16 +133,25 @@ def _is_fields(value: Any) -> bool:
     return type(value) is list and all(type(item) is dict and type(item.get("id")) is int for item in value)
 
 
+def _field_texts(flat: list[dict[str, Any]]) -> list[str | None]:
+    """The ``value`` of each field as text (absent: None; not a string: its JSON text)."""
+    try:
+        texts = list(map(operator.itemgetter("value"), flat))
+    except KeyError:
+        texts = list(map(operator.methodcaller("get", "value"), flat))
+    if set(map(type, texts)) <= _TEXT_TYPES:
+        return texts
+    return [text if type(text) is str or text is None else orjson.dumps(text).decode() for text in texts]
+
+
 def _field_array(values: list[Any]) -> pa.Array:
     """``list<struct<id, value>>`` built from flat buffers (several times faster than converting dicts); the
     whole page at once, or row by row when some value has another shape."""
     pa, _ = _pyarrow()
     try:  # the type checks map ``type`` over whole lists: no Python call per item
         flat = [item for value in values if value is not None for item in value]
-        ids = [item["id"] for item in flat]
-        texts = [item.get("value") for item in flat]
-        if not set(map(type, texts)) <= _TEXT_TYPES:
-            texts = [_field_value(text) for text in texts]
+        ids = list(map(operator.itemgetter("id"), flat))
+        texts = _field_texts(flat)
         wellformed = set(map(type, values)) <= _LIST_TYPES and set(map(type, ids)) <= {int}
     except (TypeError, KeyError, AttributeError):
         wellformed = False
@@ -225,10 +235,9 @@ def _to_table(name: str, columns: tuple[Column, ...], items: Sequence[tuple[dict
     pa, _ = _pyarrow()
     scalars, lists = _layout(name, columns)
     rows = [extract(scalars, obj) for obj, _ in items]
-    data: dict[str, list[Any]] = {}
-    for position, column in enumerate(scalars):
-        values = [row[position] for row in rows]
-        data[column.name] = [parse_timestamp(v) for v in values] if column.kind is Kind.TIMESTAMP else values
+    data: dict[str, Any] = {}
+    for column, values in zip(scalars, zip(*rows, strict=True) if rows else [()] * len(scalars), strict=True):
+        data[column.name] = list(map(parse_timestamp, values)) if column.kind is Kind.TIMESTAMP else values
     built: list[tuple[Any, list[Any], Any]] = []
     for column_name, convert in lists:
         values = [obj.get(column_name) for obj, _ in items]
@@ -237,8 +246,16 @@ def _to_table(name: str, columns: tuple[Column, ...], items: Sequence[tuple[dict
         data[column_name] = same if same is not None else convert(values)
         built.append((convert, values, data[column_name]))
     if raw:
-        data[RAW_JSON] = [text.decode() for _, text in items]
+        data[RAW_JSON] = _utf8_array([text for _, text in items])
     return pa.Table.from_pydict(data, schema=_schema(name, columns, raw))
+
+
+def _utf8_array(texts: list[bytes]) -> pa.Array:
+    """A string array made of UTF-8 bytes as they are (JSON as orjson writes it: valid UTF-8): one joined
+    buffer and its offsets, where converting each as a Python string decoded it and grew Arrow's buffer."""
+    pa, _ = _pyarrow()
+    offsets = pa.array(list(itertools.accumulate(map(len, texts), initial=0)), pa.int32())
+    return pa.Array.from_buffers(pa.string(), len(texts), [None, offsets.buffers()[1], pa.py_buffer(b"".join(texts))])
 
 
 def _view(path: Path, name: str, info: dict[str, Any]) -> str:
