@@ -45,7 +45,7 @@ import orjson
 from ._columns import Column, Kind, sideload_columns
 from ._errors import ForeignOutputError
 from ._files import atomic_write, checkpoint_from_json, checkpoint_to_json, lock_exclusively, read_state
-from ._index import ChildRows, IndexedRow, VersionIndex
+from ._index import ChildRows, IndexedRow, VersionIndex, compact_json
 from ._tables import DELETED, TABLES, Child, Table
 from ._upsert import Stored, content_digest, plan_writes
 from .base import Checkpoint, ClosingSink, Page, StreamState, StreamStatus, WriteResult
@@ -288,11 +288,11 @@ class FileOutput(ClosingSink):
         for parent, _raw in winners:
             rows = {_key(child.key, row): row for row in ({n: r.get(n) for n in names} for r in child.derive(parent))}
             before = {_key(child.key, row): row for row in current.get(parent["id"], ())}
-            write.items += [(row, orjson.dumps(row)) for key, row in rows.items() if before.get(key) != row]
+            write.items += [(row, compact_json(row)) for key, row in rows.items() if before.get(key) != row]
             for key in before.keys() - rows.keys():
                 gone = before[key]
                 mark = {child.parent_column: parent["id"], **{c: gone.get(c) for c in child.key}, DELETED: True}
-                write.items.append((mark, orjson.dumps(mark)))
+                write.items.append((mark, compact_json(mark)))
             write.children[parent["id"]] = list(rows.values())
         return write
 
@@ -304,7 +304,7 @@ class FileOutput(ClosingSink):
             return 0
         for obj_id, obj in self._read_at(write.name, places).items():
             marked = {**obj, DELETED: True}
-            raw = orjson.dumps(marked)
+            raw = compact_json(marked)
             write.items.append((marked, raw))
             write.rows[obj_id] = Stored(write.table.key(obj)[1], True, content_digest(raw))
         return len(places)

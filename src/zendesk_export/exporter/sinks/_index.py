@@ -36,11 +36,18 @@ import orjson
 
 from ._upsert import Stored
 
-__all__ = ["ChildRows", "IndexedRow", "VersionIndex"]
+__all__ = ["ChildRows", "IndexedRow", "VersionIndex", "compact_json"]
 
 _APPLICATION_ID = 0x5A445833  # "ZDX3": child rows by parent (an older index is rebuilt from the logs)
 _CHUNK = 500  # ids per "IN (…)"
 _SIGN = 1 << 63
+
+
+def compact_json(value: Any) -> bytes:
+    """``orjson.dumps(value)`` in bytes of its own length: orjson hands back its whole working buffer, at least
+    4 KB, so the dozen small child rows a ticket derives (and each parent's index entry) would hold 4 KB each
+    until the page is written: ~50 MB a page with the analyst tables."""
+    return bytes(memoryview(orjson.dumps(value)))
 
 
 def _signed(digest: int) -> int:
@@ -176,7 +183,7 @@ class VersionIndex:
             self._conn.executemany(f'DELETE FROM "c_{name}" WHERE parent = ?',
                                    [(parent,) for parent, live in rows.items() if not live])
             self._conn.executemany(f'INSERT OR REPLACE INTO "c_{name}" VALUES (?, ?)',
-                                   [(parent, orjson.dumps(live)) for parent, live in rows.items() if live])
+                                   [(parent, compact_json(live)) for parent, live in rows.items() if live])
             self._cover(name, position)
 
     def see(self, name: str, ids: Iterable[int], refresh: int) -> None:
