@@ -19,7 +19,7 @@ from zendesk_export.exporter.sinks import (
     read_parquet_latest,
     read_parquet_latest_table,
 )
-from zendesk_export.exporter.sinks.parquet import arrow_schema
+from zendesk_export.exporter.sinks.parquet import ROW_GROUP_ROWS, arrow_schema
 
 from ._pages import make_ticket, make_user, page
 
@@ -33,6 +33,21 @@ def test_each_page_is_one_part_with_the_explicit_schema(tmp_path: Path) -> None:
     parts = sorted(p.name for p in (out / "tickets").iterdir())
     assert parts == ["part-00000001.parquet", "part-00000002.parquet"]
     assert pq.read_schema(out / "tickets" / parts[0]).remove_metadata() == arrow_schema()
+
+
+def test_a_big_page_is_one_part_of_several_row_groups_read_back_whole(tmp_path: Path) -> None:
+    """Row groups of ROW_GROUP_ROWS keep the writer's memory small; readers see the page as written."""
+    out = tmp_path / "t.parquet"
+    tickets = [make_ticket(ticket_id, 1, custom_fields=None if ticket_id % 7 == 0 else [{"id": 1, "value": ticket_id}])
+               for ticket_id in range(1, 2 * ROW_GROUP_ROWS + 2)]
+    with ParquetSink(out) as sink:
+        sink.write(page(tickets, 1))
+    part = pq.ParquetFile(out / "tickets" / "part-00000001.parquet")
+    assert part.metadata.num_row_groups == 3
+    assert [part.metadata.row_group(i).num_rows for i in range(3)] == [ROW_GROUP_ROWS, ROW_GROUP_ROWS, 1]
+    assert read_parquet_latest(out) == {ticket["id"]: ticket for ticket in tickets}
+    fields = read_parquet_latest_table(out).column("custom_fields").to_pylist()
+    assert fields[6] is None and fields[7] == [{"id": 1, "value": "8"}]
 
 
 def test_latest_table_has_one_typed_row_per_id(tmp_path: Path) -> None:
@@ -131,6 +146,18 @@ def test_tags_and_custom_fields_are_real_lists_in_duckdb(tmp_path: Path) -> None
         " custom_fields[3].value, fields[1].id, follower_ids[2], list_contains(tags, 'inquiry') FROM tickets",
     )
     assert rows == [("inquiry", 3, 360001, "gold", "false", '["a","b"]', 360001, 12, True)]
+
+
+def test_in_one_page_lists_of_another_shape_are_null_beside_wellformed_ones(tmp_path: Path) -> None:
+    out = tmp_path / "t.parquet"
+    fields = [{"id": 360001, "value": "gold"}]
+    tickets = [make_ticket(1, 10, custom_fields=fields), make_ticket(2, 10, custom_fields=None),
+               make_ticket(3, 10, custom_fields=[{"value": "no id"}]), make_ticket(4, 10, custom_fields=[])]
+    with ParquetSink(out) as sink:
+        sink.write(page(tickets, 1))
+    rows = _duckdb(out, "SELECT id, custom_fields IS NULL, len(custom_fields) FROM tickets ORDER BY id")
+    assert rows == [(1, False, 1), (2, True, None), (3, True, None), (4, False, 0)]
+    assert read_parquet_latest(out) == {ticket["id"]: ticket for ticket in tickets}
 
 
 def test_arrays_of_another_shape_are_null_and_kept_in_raw_json(tmp_path: Path) -> None:

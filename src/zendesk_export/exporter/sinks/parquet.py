@@ -236,8 +236,10 @@ def _to_table(name: str, columns: tuple[Column, ...], items: Sequence[tuple[dict
     scalars, lists = _layout(name, columns)
     rows = [extract(scalars, obj) for obj, _ in items]
     data: dict[str, Any] = {}
-    for column, values in zip(scalars, zip(*rows, strict=True) if rows else [()] * len(scalars), strict=True):
-        data[column.name] = list(map(parse_timestamp, values)) if column.kind is Kind.TIMESTAMP else values
+    transposed = zip(*rows, strict=True) if rows else [()] * len(scalars)  # one C loop, not one per column
+    for column, column_values in zip(scalars, transposed, strict=True):
+        timestamps = column.kind is Kind.TIMESTAMP
+        data[column.name] = list(map(parse_timestamp, column_values)) if timestamps else column_values
     built: list[tuple[Any, list[Any], Any]] = []
     for column_name, convert in lists:
         values = [obj.get(column_name) for obj, _ in items]
@@ -283,9 +285,12 @@ def _views_sql(path: Path, tables: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-#: Rows per row group: a group's column buffers are built whole before they are written, so smaller groups keep
-#: the writer's memory small whatever the page size (module doc, "Memory").
+#: Rows per row group of a stream table (rows of ~2 KB with ``raw_json``): a group's column buffers are built
+#: whole before they are written, so smaller groups keep the writer's memory small (module doc, "Memory").
 ROW_GROUP_ROWS = 500
+#: Rows per row group of a child table: its rows are a few narrow columns (a page's ~12,000 custom-field
+#: values fit in well under a megabyte), and each group costs a writer per column, so a page is one group.
+CHILD_ROW_GROUP_ROWS = 100_000
 
 #: Columns never dictionary-encoded: their values are (nearly) all distinct and long, so a dictionary would
 #: only cost its hash table and its memory before the writer falls back to plain encoding anyway.
@@ -301,10 +306,12 @@ def _write_part(path: Path, name: str, columns: tuple[Column, ...], items: Seque
     schema = _schema(name, columns, raw)
     dictionary = [field.name for field in schema if field.name not in _PLAIN_COLUMNS]
 
+    group = ROW_GROUP_ROWS if raw else CHILD_ROW_GROUP_ROWS
+
     def write(handle: Any) -> None:
         with pq.ParquetWriter(handle, schema, use_dictionary=dictionary, memory_pool=pa.system_memory_pool()) as out:
-            for start in range(0, len(items), ROW_GROUP_ROWS):
-                out.write_table(_to_table(name, columns, items[start : start + ROW_GROUP_ROWS], raw))
+            for start in range(0, len(items), group):
+                out.write_table(_to_table(name, columns, items[start : start + group], raw), row_group_size=group)
 
     atomic_write_with(path, write)
     pa.default_memory_pool().release_unused()
