@@ -27,6 +27,18 @@ array of another shape is NULL there, and ``raw_json`` keeps it. Format 1 (every
 ``WRITE_ONLY_FIELDS`` columns) is migrated on open: each part is rewritten from its ``raw_json``; format 2 (the
 ticket export alone: one page counter, no stream checkpoints) is read as it is.
 
+Memory (peak RSS is a target: under 150 MB whatever the number of tickets). A part is written one row group
+at a time: a stream table's groups hold ``ROW_GROUP_ROWS`` (500) rows, each group's Arrow table built just
+before it is written and dropped after, so a page never has more than one group's columns in Arrow; a child
+table's narrow rows are one group a page (``CHILD_ROW_GROUP_ROWS``). A reader sees the same rows, in more
+groups. ``raw_json``, ``description``, ``subject``, ``raw_subject`` and ``url`` are never dictionary-encoded
+(their values are long and nearly all distinct: the dictionary only cost its hash table before the writer fell
+back to plain encoding). The writer takes its buffers from the system allocator (``system_memory_pool``; the
+default pool, mimalloc, keeps freed pages), and Arrow's default pool hands back what it freed after each part.
+``raw_json`` goes into Arrow as the joined UTF-8 bytes with their offsets, and the ``list<struct>`` columns are
+assembled from buffers: ``ListArray.from_arrays(mask=…)`` loads Arrow's compute function registry, ~11 MB the
+process keeps. ``raw_json`` stays a string column (DuckDB's JSON functions and the readers take it as text).
+
 Crash safety: a part is written to a temporary name, fsynced and renamed, then ``_state.json`` is replaced
 atomically. On open, parts numbered above their table's committed part and temporary files are deleted -- a
 page that never committed leaves no trace.
