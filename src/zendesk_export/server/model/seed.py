@@ -91,7 +91,7 @@ def seed_account(store: Store, account_id: int, tickets: int, random_seed: int, 
     count, rated = 0, list[dict[str, Any]]()
     with _no_cycle_collection(), store.ticket_loader(account_id, alone=alone) as loader:
         for rows, audits, ratings in rendered_batches(partial(_tickets, draw, tickets), tickets, account_id,
-                                                      loader.reserve):
+                                                      loader.reserve, loader.flag):
             loader.insert(rows, audits)
             count += len(rows)
             rated += ratings

@@ -37,17 +37,18 @@ Reserve = Callable[[dict[str, int]], dict[str, int]]
 
 
 def rendered_batches(tickets: Callable[[], Iterator[dict[str, Any]]], count: int, account_id: int,
-                     reserve: Reserve) -> Iterator[Batch]:
+                     reserve: Reserve, flag: Callable[[bool], Any] = bool) -> Iterator[Batch]:
     """The rows of the ``count`` tickets that ``tickets()`` makes, numbered with ids from ``reserve``, batch by
-    batch. ``tickets`` is called in the worker process (from ``WORKER_FROM`` tickets on), so it must pickle:
-    a module-level function with its arguments (``functools.partial``)."""
+    batch, flags made by ``flag`` (``TicketLoader.flag``). ``tickets`` is called in the worker process (from
+    ``WORKER_FROM`` tickets on), so it must pickle: a module-level function with its arguments
+    (``functools.partial``)."""
     if count < WORKER_FROM:
         reserved: deque[dict[str, int]] = deque()
         numbered = _numbered(tickets(), account_id, lambda counts: reserved.append(reserve(counts)), reserved.popleft)
     else:
         numbered = _from_worker(tickets, account_id, reserve)
     for batch, audits, ratings in numbered:
-        yield [row_values(account_id, ticket, boolean=bool) for ticket in batch], audits, ratings
+        yield [row_values(account_id, ticket, boolean=flag) for ticket in batch], audits, ratings
 
 
 def _numbered(tickets: Iterator[dict[str, Any]], account_id: int, ask: Callable[[dict[str, int]], object],

@@ -139,7 +139,10 @@ class Writer(Protocol):
 
 class TicketLoader(Protocol):
     """Writes seeded tickets in batches, each call one short transaction (other writers get their turn in
-    between): ``reserve`` takes a batch's ids, ``insert`` writes the rows numbered with them."""
+    between): ``reserve`` takes a batch's ids, ``insert`` writes the rows numbered with them. ``flag`` is how
+    its tickets rows hold a flag (``sql.row_values``' ``boolean``)."""
+
+    flag: Callable[[bool], Any]
 
     def reserve(self, counts: dict[str, int]) -> dict[str, int]:
         """Take ``counts[name]`` consecutive ids of each sequence (tickets, audits, events); returns the first
@@ -147,7 +150,7 @@ class TicketLoader(Protocol):
         ...
 
     def insert(self, tickets: Sequence[Sequence[Any]], audits: Sequence[Sequence[Any]]) -> None:
-        """Write tickets rows (``sql.row_values``) and audits rows (``sql.audit_row``) of reserved ids."""
+        """Write tickets rows (``sql.row_values`` with ``flag``) and audits rows (``sql.audit_row``) of reserved ids."""
         ...
 
 

@@ -134,6 +134,8 @@ _INSERT_USER = insert_sql("users", RECORD_COLUMNS["users"], POSTGRES) + " ON CON
 class _PostgresLoader:
     """``TicketLoader``: each call one transaction holding the account's write lock; rows go in with COPY."""
 
+    flag: Callable[[bool], Any] = bool  # COPY writes a bool as a boolean
+
     def __init__(self, store: PostgresStore, account_id: int) -> None:
         self.store, self.account_id = store, account_id
 

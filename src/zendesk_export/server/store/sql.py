@@ -598,11 +598,12 @@ def seed_counts(batch: list[dict[str, Any]]) -> dict[str, int]:
 
 
 def render_batch(account_id: int, batch: list[dict[str, Any]], numbers: Numbers, placed: dict[int, int],
-                 first_position: int) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-    """A batch of seeded tickets numbered (``number_batch``) → its tickets rows and audits rows, as
-    ``TicketLoader.insert`` takes them (flags as ``bool``: SQLite stores them as 0/1)."""
+                 first_position: int, flag: Callable[[bool], Any]
+                 ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """A batch of seeded tickets numbered (``number_batch``) → its tickets rows (flags made by ``flag``) and
+    audits rows, as ``TicketLoader.insert`` takes them."""
     audits = number_batch(account_id, batch, numbers, placed, first_position)
-    return [row_values(account_id, ticket, boolean=bool) for ticket in batch], audits
+    return [row_values(account_id, ticket, boolean=flag) for ticket in batch], audits
 
 
 def insert_batches(loader: TicketLoader, account_id: int, batches: Iterable[list[dict[str, Any]]]) -> int:
@@ -610,7 +611,7 @@ def insert_batches(loader: TicketLoader, account_id: int, batches: Iterable[list
     count, placed = 0, dict[int, int]()
     for batch in batches:
         numbers = Reserved(loader.reserve(seed_counts(batch)))
-        loader.insert(*render_batch(account_id, batch, numbers, placed, count))
+        loader.insert(*render_batch(account_id, batch, numbers, placed, count, loader.flag))
         count += len(batch)
     return count
 

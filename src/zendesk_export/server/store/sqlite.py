@@ -153,6 +153,10 @@ _NARROW_INDEXES = _deferred_indexes([script for script in MIGRATIONS if script !
 class _SQLiteLoader:
     """``TicketLoader`` on the store's connection: each call its own ``BEGIN IMMEDIATE`` transaction."""
 
+    # A flag as SQLite stores it: an int binds as it is, where a bool goes through the sqlite3 module's adapter
+    # lookup (two failed attribute lookups a value, five flags a row) to the same 0 or 1.
+    flag: Callable[[bool], Any] = int
+
     def __init__(self, store: SQLiteStore, account_id: int) -> None:
         self.store, self.account_id = store, account_id
 
