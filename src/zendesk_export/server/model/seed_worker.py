@@ -3,8 +3,8 @@
 A seed's random draws are one stream (each ticket's draws depend on the ones before), so one process makes
 every ticket in order; what is split is the work: the second process draws the tickets, numbers them with ids
 this process reserves in the store (one short transaction a batch) and renders their audits, while this
-process renders the tickets' rows and writes the batch before. Same functions either way, so the rows are the
-same bytes as when a small seed does it all here.
+process renders the tickets' rows and ratings records and writes the batch before. Same functions either way,
+so the rows are the same bytes as when a small seed does it all here.
 """
 
 from __future__ import annotations
@@ -30,9 +30,9 @@ BATCH = 2000  # tickets a batch: bounded memory, and one short transaction each
 WORKER_FROM = 20_000  # smaller seeds render here: starting a process costs more than it saves
 # A batch's tickets rows, audits rows and the records of the ratings its tickets were given.
 Batch = tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[dict[str, Any]]]
-# A batch's tickets numbered, its audits rows, its ratings: what the worker sends (the tickets rows are
-# rendered by the writing process, which would otherwise wait for the worker half of the time).
-Numbered = tuple[list[dict[str, Any]], list[tuple[Any, ...]], list[dict[str, Any]]]
+# A batch's tickets numbered and its audits rows: what the worker sends (the tickets rows and the ratings
+# records are made by the writing process from the tickets: the worker, which draws, is the busier of the two).
+Numbered = tuple[list[dict[str, Any]], list[tuple[Any, ...]]]
 Reserve = Callable[[dict[str, int]], dict[str, int]]
 
 
@@ -47,7 +47,8 @@ def rendered_batches(tickets: Callable[[], Iterator[dict[str, Any]]], count: int
         numbered = _numbered(tickets(), account_id, lambda counts: reserved.append(reserve(counts)), reserved.popleft)
     else:
         numbered = _from_worker(tickets, account_id, reserve)
-    for batch, audits, ratings in numbered:
+    for batch, audits in numbered:
+        ratings = [record for record in map(rating_record, batch) if record is not None]
         yield [row_values(account_id, ticket, boolean=flag) for ticket in batch], audits, ratings
 
 
@@ -66,7 +67,7 @@ def _numbered(tickets: Iterator[dict[str, Any]], account_id: int, ask: Callable[
         batch = drawn.popleft()
         audits = number_batch(account_id, batch, Reserved(answer()), placed, position)
         position += len(batch)
-        return batch, audits, [r for r in map(rating_record, batch) if r is not None]
+        return batch, audits
 
     for batch in seed_batches(tickets, BATCH):
         ask(seed_counts(batch))
