@@ -28,6 +28,10 @@ __all__ = ["Batch", "WORKER_FROM", "rendered_batches", "work"]
 
 BATCH = 2000  # tickets a batch: bounded memory, and one short transaction each
 WORKER_FROM = 20_000  # smaller seeds render here: starting a process costs more than it saves
+# The worker's send buffer: room for a whole batch (~5 MB; Linux holds twice the size asked), so the worker goes
+# on drawing the next batch instead of waiting, in its send, for this process to finish writing the batch
+# before and read this one. The kernel caps it at net.core.wmem_max (often 208 KiB, 4 MiB on some systems).
+_SEND_BUFFER = 4 << 20
 # A batch's tickets rows, audits rows and the records of the ratings its tickets were given.
 Batch = tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[dict[str, Any]]]
 # A batch's tickets numbered and its audits rows: what the worker sends (the tickets rows and the ratings
@@ -83,6 +87,7 @@ def _from_worker(tickets: Callable[[], Iterator[dict[str, Any]]], account_id: in
     """Messages from the worker: a dict of counts (answered with the ids reserved), a batch, an error, or None
     at the end. While this process writes a batch, the worker draws the next one."""
     here, there = socket.socketpair()
+    there.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, _SEND_BUFFER)
     # A fresh interpreter, not a fork (a server runs threads: a fork could copy a lock some thread holds), and
     # not multiprocessing's spawn, which runs the caller's main script again.
     worker = subprocess.Popen(
