@@ -45,9 +45,9 @@ import orjson
 from ._columns import Column, Kind, sideload_columns
 from ._errors import ForeignOutputError
 from ._files import atomic_write, checkpoint_from_json, checkpoint_to_json, lock_exclusively, read_state
-from ._index import ChildRows, IndexedRow, VersionIndex, compact_json
+from ._index import ChildRows, IndexedRow, VersionIndex
 from ._tables import DELETED, TABLES, Child, Table
-from ._upsert import Stored, content_digest, plan_writes
+from ._upsert import Stored, compact_json, content_digest, plan_writes
 from .base import Checkpoint, ClosingSink, Page, StreamState, StreamStatus, WriteResult
 
 __all__ = ["STATE", "FileOutput", "TableWrite", "child_info", "key_text"]

@@ -34,20 +34,13 @@ from typing import Any
 
 import orjson
 
-from ._upsert import Stored
+from ._upsert import Stored, compact_json
 
-__all__ = ["ChildRows", "IndexedRow", "VersionIndex", "compact_json"]
+__all__ = ["ChildRows", "IndexedRow", "VersionIndex"]
 
 _APPLICATION_ID = 0x5A445833  # "ZDX3": child rows by parent (an older index is rebuilt from the logs)
 _CHUNK = 500  # ids per "IN (…)"
 _SIGN = 1 << 63
-
-
-def compact_json(value: Any) -> bytes:
-    """``orjson.dumps(value)`` in bytes of its own length: orjson hands back its whole working buffer, at least
-    4 KB, so the dozen small child rows a ticket derives (and each parent's index entry) would hold 4 KB each
-    until the page is written: ~50 MB a page with the analyst tables."""
-    return bytes(memoryview(orjson.dumps(value)))
 
 
 def _signed(digest: int) -> int:
