@@ -12,7 +12,8 @@ Tables: ``tickets`` (one typed column per returned field, see ``_columns.TICKET_
 with the object as received), ``users``/``groups``/``organizations`` (created when first included or written),
 and ``checkpoint`` (one row).
 
-Speed: ``tickets.id`` is ``NOT NULL UNIQUE`` rather than the rowid, so rows are stored in the order they are
+Speed: Python binds each object's JSON text and SQLite derives the typed columns from it, a page in one
+statement that runs without the GIL (``_sqlite_json``). ``tickets.id`` is ``NOT NULL UNIQUE`` rather than the rowid, so rows are stored in the order they are
 written (appended to the table's B-tree) while the small id index takes the random inserts; with the id as
 rowid a page of 1000 tickets scattered over the id range dirtied about twice as many pages and the write
 cost doubled. Schema 1 files (id as rowid, plus the ``WRITE_ONLY_FIELDS`` columns, left NULL) are still read and
@@ -31,7 +32,8 @@ import orjson
 
 from ._columns import SIDELOAD_COLUMNS, TICKET_COLUMNS, Column, Kind, extract, sideload_columns
 from ._errors import ForeignOutputError
-from ._sql import SIDELOAD_GUARD, TICKET_GUARD, checkpoint_from_row, create_table_sql, quote, upsert_sql
+from ._sql import SIDELOAD_GUARD, TICKET_GUARD, checkpoint_from_row, create_table_sql, quote
+from ._sqlite_json import upsert_from_json
 from ._stream_sql import Dialect, StreamTables
 from ._tables import TABLES, Table
 from ._upsert import Stored, content_digest, plan_writes
@@ -190,7 +192,7 @@ class SQLiteSink(ClosingSink):
             stored = self._stored(page.tickets)
             plan = plan_writes(page.tickets, stored, digests=False)
             winners = list(plan.writes.values())
-            self._upsert("tickets", *self._ticket_rows(winners), TICKET_GUARD)
+            self._write_tickets(winners)
             if self._tickets.children:
                 self._tables.write_children(self._conn.cursor(), self._tickets, winners, stored=stored.keys())
             for name, objects in page.sideloads.items():
@@ -223,22 +225,21 @@ class SQLiteSink(ClosingSink):
 
     def _write_sideload(self, name: str, objects: list[dict[str, Any]]) -> None:
         self._ensure_sideload(name)
-        columns = sideload_columns(name)
-        rows = [[*extract(columns, obj), orjson.dumps(obj).decode()] for obj in objects]
-        self._upsert(name, columns, rows, SIDELOAD_GUARD)
+        rows = [(orjson.dumps(obj).decode(),) for obj in objects]
+        upsert_from_json(self._conn, quote(name), sideload_columns(name), objects, rows, SIDELOAD_GUARD)
 
-    def _upsert(self, table: str, columns: tuple[Column, ...], rows: list[list[Any]], guard: str) -> None:
-        if rows:
-            self._conn.executemany(upsert_sql(quote(table), columns, _placeholder, guard), rows)
-
-    def _ticket_rows(self, winners: list[tuple[dict[str, Any], bytes]]) -> tuple[tuple[Column, ...], list[list[Any]]]:
-        """The columns and rows of the written ticket versions, the custom-field columns bound to ``tickets``
-        included: one INSERT writes each row whole (an UPDATE afterwards would write every row twice)."""
+    def _write_tickets(self, winners: list[tuple[dict[str, Any], bytes]]) -> None:
+        """Upsert the written ticket versions; SQLite derives the typed columns from the JSON (``_sqlite_json``).
+        The custom-field columns bound to ``tickets`` go in the same INSERT (an UPDATE afterwards would write
+        every row twice)."""
         added, enrich = self._tables.added.get("tickets", ()), self._tickets.enrich
         if not added or enrich is None:
-            return TICKET_COLUMNS, [[*extract(TICKET_COLUMNS, t), raw.decode()] for t, raw in winners]
-        rows = [[*extract(TICKET_COLUMNS, t), *extract(added, enrich(t)), raw.decode()] for t, raw in winners]
-        return (*TICKET_COLUMNS, *added), rows
+            rows: list[tuple[Any, ...]] = [(raw.decode(),) for _, raw in winners]
+            added = ()
+        else:
+            rows = [(raw.decode(), *extract(added, enrich(t))) for t, raw in winners]
+        tickets = [ticket for ticket, _ in winners]
+        upsert_from_json(self._conn, quote("tickets"), TICKET_COLUMNS, tickets, rows, TICKET_GUARD, bound=added)
 
     # -- the whole-account streams (see ``_tables`` and ``_stream_sql``) ---------------------------------------
     def load_stream_state(self, stream: str) -> StreamState | None:
