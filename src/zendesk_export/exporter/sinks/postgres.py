@@ -167,11 +167,13 @@ def _rows(columns: tuple[Column, ...], items: Iterable[_Item]) -> list[list[Any]
     return rows
 
 
-def _ticket_rows(items: Iterable[_Item]) -> list[list[Any]]:
+def _ticket_rows(items: Iterable[_Item]) -> Iterator[list[Any]]:
     """COPY rows of tickets, their columns in the order of ``_TICKET_NAMES`` (types ``_TICKET_COPY_TYPES``):
     JSON values as binary jsonb, raw_json the bytes as received. Only a ticket whose JSON holds a
-    ``\\u0000`` escape can hold a NUL (JSON has no other way to write one), so only those take ``_without_nuls``."""
-    rows = []
+    ``\\u0000`` escape can hold a NUL (JSON has no other way to write one), so only those take ``_without_nuls``.
+
+    Made one at a time as the COPY sends them: psycopg sends every ~32 KB, so the server stores the first rows
+    while we build the next ones, instead of waiting for the whole page's rows and then alone for its own work."""
     for obj, raw in items:
         row = _EXTRACT_TICKET(obj)
         for position in _TIMESTAMPS:
@@ -179,8 +181,7 @@ def _ticket_rows(items: Iterable[_Item]) -> list[list[Any]]:
         if _NUL_ESCAPE in raw:
             _without_nuls(row)
         row.append(raw)
-        rows.append(row)
-    return rows
+        yield row
 
 
 def _without_nuls(row: list[Any]) -> None:
@@ -377,7 +378,7 @@ class PostgresSink(ClosingSink):
         if known:
             self._merge_tickets(cur, _ticket_rows(known))
 
-    def _copy_new(self, cur: Any, rows: list[list[Any]]) -> bool:
+    def _copy_new(self, cur: Any, rows: Iterable[list[Any]]) -> bool:
         """COPY rows of new ids into ``tickets``; False (and nothing written) when one of the ids was inserted
         by another writer since the page's stored versions were read."""
         unique_violation = _psycopg().errors.UniqueViolation
@@ -388,7 +389,7 @@ class PostgresSink(ClosingSink):
             return False
         return True
 
-    def _merge_tickets(self, cur: Any, rows: list[list[Any]]) -> None:
+    def _merge_tickets(self, cur: Any, rows: Iterable[list[Any]]) -> None:
         """COPY rows into the staging table, then merge them with one guarded upsert."""
         self._copy(cur, _STAGE, rows)
         updates = ", ".join(f"{name} = excluded.{name}" for name in _TICKET_NAMES if name != quote("id"))
@@ -399,7 +400,7 @@ class PostgresSink(ClosingSink):
         )
 
     @staticmethod
-    def _copy(cur: Any, table: str, rows: list[list[Any]]) -> None:
+    def _copy(cur: Any, table: str, rows: Iterable[list[Any]]) -> None:
         """Binary COPY: the server reads integers, booleans and timestamps as they are instead of parsing
         their text (a fifth less of its work per ticket), and psycopg formats less."""
         with cur.copy(f"COPY {table} ({', '.join(_TICKET_NAMES)}) FROM STDIN (FORMAT BINARY)") as copy:
