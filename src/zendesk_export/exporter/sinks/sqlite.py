@@ -13,11 +13,11 @@ with the object as received), ``users``/``groups``/``organizations`` (created wh
 and ``checkpoint`` (one row).
 
 Speed: Python binds each object's JSON text and SQLite derives the typed columns from it, a page in one
-statement that runs without the GIL (``_sqlite_json``). ``tickets.id`` is ``NOT NULL UNIQUE`` rather than the rowid, so rows are stored in the order they are
-written (appended to the table's B-tree) while the small id index takes the random inserts; with the id as
-rowid a page of 1000 tickets scattered over the id range dirtied about twice as many pages and the write
-cost doubled. Schema 1 files (id as rowid, plus the ``WRITE_ONLY_FIELDS`` columns, left NULL) are still read and
-written as they are.
+statement that runs without the GIL (``_sqlite_json``). ``tickets.id`` is ``NOT NULL UNIQUE`` rather than the
+rowid, so rows are stored in the order they are written (appended to the table's B-tree) while the small id
+index takes the random inserts; with the id as rowid a page of 1000 tickets scattered over the id range
+dirtied about twice as many pages and the write cost doubled. Schema 1 files (id as rowid, plus the
+``WRITE_ONLY_FIELDS`` columns, left NULL) are still read and written as they are.
 """
 
 from __future__ import annotations
