@@ -18,7 +18,9 @@ SQLite renders them from the parse: the original text with whitespace removed, s
 
 Those ``exact`` expressions cost two JSON calls a column. An object whose values all have their kind's JSON
 type (every real one: Python checks the tuple of value types, ``_Shapes``) takes ``expected`` instead, one
-``json_extract`` a column, which gives the same values for such an object at about half the cost.
+``json_extract`` a column, which gives the same values for such an object at about half the cost. SQLite's JSON
+functions cut a string at an escaped NUL (``\\u0000``, which e-mail bodies do contain), so an object whose text
+holds one has its columns extracted by Python and bound, as every object had before.
 """
 
 from __future__ import annotations
@@ -28,13 +30,14 @@ from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
-from ._columns import Column, Kind
+from ._columns import Column, Kind, extract
 from ._sql import RAW_JSON, quote
 
 __all__ = ["upsert_from_json"]
 
 _SOURCE = "column1"  # the JSON text: first column of each VALUES row
 _MAX_ROWS = 1000  # rows per statement: a page of tickets is one statement
+_NUL_ESCAPE = "\\u0000"
 
 
 def _path(column: Column) -> str:
@@ -144,16 +147,28 @@ def upsert_from_json(conn: sqlite3.Connection, table: str, columns: tuple[Column
                      bound: tuple[Column, ...] = ()) -> None:
     """Upsert into ``table`` (a quoted name) one row per object of ``objects``: ``rows`` holds, for each, its
     JSON text, then the values of the ``bound`` columns, canonical already (see ``_columns.extract``);
-    ``columns`` are derived from the text. Objects whose values all have the expected JSON types (real pages)
-    take the one-call expressions, the others the exact ones. Each statement writes as many rows as SQLite's
-    limit on bound parameters allows, up to a page."""
+    ``columns`` are derived from the text (module doc: one JSON call a column, two, or none where the text
+    holds an escaped NUL)."""
     shapes = _shapes(columns)
-    fits = [shapes.fit(obj) for obj in objects]
+    one_call: list[Sequence[Any]] = []
+    two_calls: list[Sequence[Any]] = []
+    by_python: list[Sequence[Any]] = []
+    for obj, row in zip(objects, rows, strict=True):
+        if _NUL_ESCAPE in row[0]:
+            by_python.append((row[0], *extract(columns, obj), *row[1:]))
+        else:
+            (one_call if shapes.fit(obj) else two_calls).append(row)
+    _insert(conn, table, columns, bound, guard, one_call, True)
+    _insert(conn, table, columns, bound, guard, two_calls, False)
+    _insert(conn, table, (), (*columns, *bound), guard, by_python, False)
+
+
+def _insert(conn: sqlite3.Connection, table: str, columns: tuple[Column, ...], bound: tuple[Column, ...],
+            guard: str, rows: Sequence[Sequence[Any]], one_call: bool) -> None:
+    """Each statement writes as many rows as SQLite's limit on bound parameters allows, up to a page."""
     width = 1 + len(bound)
     per_statement = max(1, min(_MAX_ROWS, conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // width))
-    for one_call in (True, False):
-        chosen = [row for row, fit in zip(rows, fits, strict=True) if fit is one_call]
-        for start in range(0, len(chosen), per_statement):
-            chunk = chosen[start : start + per_statement]
-            sql = _sql(table, columns, bound, guard, len(chunk), one_call)
-            conn.execute(sql, [value for row in chunk for value in row])
+    for start in range(0, len(rows), per_statement):
+        chunk = rows[start : start + per_statement]
+        sql = _sql(table, columns, bound, guard, len(chunk), one_call)
+        conn.execute(sql, [value for row in chunk for value in row])
