@@ -20,8 +20,10 @@ import random
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import partial
+from functools import lru_cache, partial
 from typing import TYPE_CHECKING, Any, TypeVar
+
+import orjson
 
 from zendesk_export.server.model.audits import comment_event, field_event
 from zendesk_export.server.model.custom_fields import field_tags, seed_values
@@ -36,6 +38,7 @@ from zendesk_export.server.model.tickets import (
     OPTIONAL_CREATE_FIELDS,
 )
 from zendesk_export.server.store import Store
+from zendesk_export.server.store.sql import RenderedAudit
 from zendesk_export.tickets import PRIORITIES, STATUSES, TYPES, format_time
 
 if TYPE_CHECKING:
@@ -257,45 +260,90 @@ def _link_and_schedule(draw: _Draw, ticket: dict[str, Any]) -> None:
 
 
 # -- audits true to the seeded history (no random draws: the tickets stay what they were) -----------------
+# Seeded audits are rendered here, before they are numbered (``sql.RenderedAudit``): a seed makes a dozen events a
+# ticket, nearly all of a few thousand distinct ones (statuses, people, subjects), each rendered once.
 _SYSTEM = {"client": None, "ip_address": None, "location": None, "latitude": None, "longitude": None}
-# One metadata object for every seeded audit: audits are numbered and rendered to JSON, never changed in place.
-_METADATA = {"system": _SYSTEM, "custom": {}}
-_AS_IS = (list, str)  # audit values kept as they are; others (ids) are written as strings, as field_event does
 
 
-def _audits(ticket: dict[str, Any]) -> list[dict[str, Any]]:
+def _audits(ticket: dict[str, Any]) -> list[RenderedAudit]:
     """The ticket's history as the Tickets API would have audited it: a Create audit (comment + fields) at
     creation; when updated later, it was created `new` and a Change audit at `updated_at` set its final status,
     assignee and group, with the assignee's public reply. The store numbers audits and events."""
     changed = ticket["updated_at"] > ticket["created_at"] and ticket["status"] != "new"
-    created = {name: ticket.get(name) for name in _CREATED}
+    get, initial = ticket.get, _INITIAL if changed else _NO_CHANGE
+    via = _template(orjson.dumps(ticket["via"]))
+    events = [_comment(ticket["requester_id"], ticket["description"])]
+    events += [_cached_field_event(name, value) for name in _CREATED_ONE_OF_FEW
+               if (value := initial[name] if name in initial else get(name)) is not None]
+    if ticket["tags"]:
+        events.append(_field_event("tags", ticket["tags"]))
+    if (due_at := get("due_at")) is not None:
+        events.append(_field_event("due_at", due_at))
+    audits = [_audit(ticket["created_at"], ticket["requester_id"], events, True, via)]
     if changed:
-        created.update(_INITIAL)
-    events = [comment_event(None, ticket["requester_id"], ticket["description"], True, None)]
-    # field_event's Create events, written out: a seed makes a dozen per ticket
-    events += [{"id": None, "type": "Create", "value": value if isinstance(value, _AS_IS) else str(value),
-                "field_name": name} for name, value in created.items() if value is not None and value != []]
-    audits = [_audit(ticket, ticket["created_at"], ticket["requester_id"], events)]
-    if changed:
-        changes = [field_event(None, name, ticket[name], start) for name, start in _INITIAL.items()
+        changes = [_cached_field_event(name, ticket[name], start) for name, start in _INITIAL.items()
                    if ticket[name] != start]
         if ticket["assignee_id"]:
             reply = f"Thanks for writing about this: {ticket['subject'].lower()}."
-            changes.insert(0, comment_event(None, ticket["assignee_id"], reply, True, None))
-        audits.append(_audit(ticket, ticket["updated_at"], ticket["assignee_id"] or ticket["submitter_id"], changes))
+            changes.insert(0, _comment(ticket["assignee_id"], reply))
+        audits.append(_audit(ticket["updated_at"], ticket["assignee_id"] or ticket["submitter_id"], changes,
+                             bool(ticket["assignee_id"]), via))
     return audits
 
 
-# The Create audit lists every set field of the Tickets API's list (a task's due date included).
-_CREATED = CREATE_EVENT_FIELDS + OPTIONAL_CREATE_FIELDS
+# The Create audit lists every set field of the Tickets API's list: these, each with one of a few values, then
+# the tags and a task's due date.
+_CREATED_ONE_OF_FEW = CREATE_EVENT_FIELDS + tuple(name for name in OPTIONAL_CREATE_FIELDS
+                                                  if name not in ("tags", "due_at"))
 # What a ticket updated later was created with; the Change audit moves these to the ticket's final values.
 _INITIAL = {"status": "new", "custom_status_id": CUSTOM_STATUS_IDS["new"], "assignee_id": None, "group_id": None}
+_NO_CHANGE: dict[str, Any] = {}  # a ticket never updated was created as it is
 
 
-def _audit(ticket: dict[str, Any], at: int, author: int, events: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"id": None, "ticket_id": None, "created_at": format_time(at), "author_id": author,
-            "metadata": _METADATA, "events": events, "via": ticket["via"],
-            "created_at_epoch": at}
+def _audit(at: int, author: int, events: list[str], comment_first: bool, via: str) -> RenderedAudit:
+    # a time in Zendesk's form needs no escaping in JSON; the author is an id
+    text = (f'{{"id":%d,"ticket_id":%d,"created_at":"{format_time(at)}","author_id":{author},'
+            f'"metadata":{_METADATA},"events":[{",".join(events)}],"via":{via}}}')
+    return RenderedAudit(at, author, len(events), comment_first, text)
+
+
+def _template(rendered: bytes) -> str:
+    """Rendered JSON as a part of a ``RenderedAudit``: any ``%`` doubled."""
+    return rendered.decode().replace("%", "%%")
+
+
+_METADATA = _template(orjson.dumps({"system": _SYSTEM, "custom": {}}))
+
+
+def _field_event(name: str, value: Any, *previous: Any) -> str:
+    """``field_event`` rendered, its id to be numbered."""
+    return _unnumbered(field_event(None, name, value, *previous))
+
+
+# The same, for the values of few kinds (statuses, people, subjects): the same events over and over.
+_cached_field_event = lru_cache(maxsize=16_384, typed=True)(_field_event)
+
+
+def _unnumbered(event: dict[str, Any]) -> str:
+    """An event (its id None) rendered, with ``%d`` for its id."""
+    return '{"id":%d' + _template(orjson.dumps(event))[_NULL_ID:]
+
+
+_NULL_ID = len('{"id":null')
+
+
+def _comment(author: int, body: str) -> str:
+    """``comment_event`` rendered, its id and audit id to be numbered."""
+    before, after = _comment_parts(body)
+    return f"{before}{author}{after}"
+
+
+@lru_cache(maxsize=256)  # a few dozen distinct bodies
+def _comment_parts(body: str) -> tuple[str, str]:
+    """A comment event's JSON before and after its author's id."""
+    rendered = _unnumbered(comment_event(None, 0, body, True, None))
+    before, after = rendered.split('"author_id":0,', 1)
+    return f'{before}"author_id":', "," + after.removesuffix("null}") + "%d}"
 
 
 def _delete(rng: random.Random, ticket: dict[str, Any], now: int) -> None:

@@ -248,9 +248,9 @@ class Store(Protocol):
     def insert_tickets(self, account_id: int, tickets: Iterable[dict[str, Any]]) -> int:
         """Bulk insert of new tickets (seeding) in batches, each one short transaction; the store numbers them
         (sets each ticket's ``id``). A ticket may carry ``audits`` (audit dicts with ``created_at_epoch`` and
-        events, no ids): they are stored with the ticket, numbered like API-written audits; and ``problem_ref``,
-        the position in this insert of an earlier problem ticket with incidents, which becomes its
-        ``problem_id``. Returns the count."""
+        events, no ids, or ``sql.RenderedAudit``): they are stored with the ticket, numbered like API-written
+        audits; and ``problem_ref``, the position in this insert of an earlier problem ticket with incidents,
+        which becomes its ``problem_id``. Returns the count."""
         ...
 
     def ticket_loader(self, account_id: int, *, alone: bool = False) -> AbstractContextManager[TicketLoader]:
