@@ -59,6 +59,7 @@ _TAGS = ("billing", "refund", "login", "bug", "feature_request", "vip", "mobile"
 _SUBJECTS = ("Cannot log in", "Refund for order", "Invoice question", "App crashes on start", "Shipping delay",
              "Change my plan", "Password reset not arriving", "Feature request: export", "Wrong item received",
              "API returns 500")
+_DESCRIPTIONS = {subject: f"{subject}. Details follow." for subject in _SUBJECTS}
 _CHANNELS = ("web", "email", "api", "mobile")
 _TYPES = (None, *TYPES)
 _PRIORITIES = (None, *PRIORITIES)
@@ -217,7 +218,7 @@ def _ticket(draw: _Draw, burst_at: int | None) -> dict[str, Any]:
     ticket: dict[str, Any] = {
         "external_id": rng.choice((None, f"ext-{rng.randrange(10**6)}")), "via": via,
         "created_at": created, "updated_at": updated, "type": rng.choice(_TYPES),
-        "subject": subject, "raw_subject": subject, "description": f"{subject}. Details follow.",
+        "subject": subject, "raw_subject": subject, "description": _DESCRIPTIONS[subject],
         "priority": rng.choice(_PRIORITIES), "status": status,
         "recipient": via["source"]["to"].get("address"),
         "requester_id": requester, "submitter_id": requester, "assignee_id": assignee,
@@ -396,9 +397,14 @@ def _rating(draw: _Draw, status: str) -> dict[str, Any] | None:
     """Solved tickets are offered a survey; a given rating has an id of its own (the ratings list shows it)."""
     rng = draw.rng
     if status not in ("solved", "closed"):
-        return rng.choice((None, {"score": "unoffered"}))
+        return rng.choice(_UNSOLVED_RATINGS)
     score = rng.choice(("offered", "good", "bad", "unoffered"))
     if score in ("good", "bad"):
         draw.next_rating += 1
         return {"id": draw.next_rating, "score": score, "comment": rng.choice((None, "Thanks!", "Too slow"))}
-    return {"score": score}
+    return _UNRATED[score]
+
+
+# A rating not given is the same for every ticket that has it: one object each, shared, as the via of a channel.
+_UNRATED = {score: {"score": score} for score in ("offered", "unoffered")}
+_UNSOLVED_RATINGS = (None, _UNRATED["unoffered"])
