@@ -6,9 +6,13 @@ import random
 from collections import Counter
 from pathlib import Path
 
+import orjson
 import pytest
 
+from zendesk_export.server.model import seed
+from zendesk_export.server.model.audits import comment_event, field_event
 from zendesk_export.server.model.seed import SeedRandom, seed_account
+from zendesk_export.server.store.sql import Reserved, audit_row
 from zendesk_export.server.store.sqlite import SQLiteStore
 
 NOW = 1_800_000_000
@@ -87,3 +91,23 @@ def test_seed_random_refuses_what_random_refuses() -> None:
         with pytest.raises((IndexError, ValueError)):
             call(random.Random(1))
     assert SeedRandom(3).randrange(0, 10, 3) == random.Random(3).randrange(0, 10, 3)
+
+
+@pytest.mark.parametrize("comment_first", [True, False])
+def test_an_audit_rendered_before_numbering_is_numbered_as_its_dict_would_be(comment_first: bool) -> None:
+    """Seeded audits are rendered before their ids are known (``RenderedAudit``): numbered, they are the rows
+    the same audits as dicts give, a ``%`` in their text included."""
+    via = {"channel": "email", "source": {"from": {"address": "a%b@example.net"}, "to": {}, "rel": None}}
+    comment = [comment_event(None, 7, "100% broken", True, None)] if comment_first else []
+    events = [*comment, field_event(None, "subject", "100% broken"), field_event(None, "status", "open", "new"),
+              field_event(None, "tags", ["a", "b"])]
+    as_dict = {"id": None, "ticket_id": None, "created_at": "2027-01-15T08:00:00Z", "author_id": 7,
+               "metadata": {"system": {"client": None, "ip_address": None, "location": None, "latitude": None,
+                                       "longitude": None}, "custom": {}},
+               "events": events, "via": via, "created_at_epoch": 1_800_000_000}
+    rendered = [seed._comment(7, "100% broken")] if comment_first else []
+    rendered += [seed._field_event("subject", "100% broken"), seed._cached_field_event("status", "open", "new"),
+                 seed._field_event("tags", ["a", "b"])]
+    audit = seed._audit(1_800_000_000, 7, rendered, comment_first, seed._template(orjson.dumps(via)))
+    starts = {"audits": 30, "events": 500}
+    assert audit_row(1, 9, audit, Reserved(starts)) == audit_row(1, 9, as_dict, Reserved(starts))
