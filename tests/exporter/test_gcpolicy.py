@@ -70,13 +70,21 @@ def test_a_page_body_is_freed_as_soon_as_the_page_is_dropped(zendesk_server):
     gc.disable()
     with ZendeskClient(server_config(zendesk_server)) as client:
         client.get("/api/v2/incremental/tickets/cursor.json", {"start_time": 0, "per_page": 300})  # warm up
-        tracemalloc.start()
+        tracemalloc.start(64)
         try:
-            before = tracemalloc.get_traced_memory()[0]
+            before = _held_by_the_client()
             page = client.get("/api/v2/incremental/tickets/cursor.json", {"start_time": 0, "per_page": 300})
             assert len(page.body["tickets"]) == 300
             del page
-            left = tracemalloc.get_traced_memory()[0] - before
+            left = _held_by_the_client() - before
         finally:
             tracemalloc.stop()
     assert left < 100_000  # a 300-ticket page is about half a megabyte
+
+
+def _held_by_the_client() -> int:
+    """Bytes still allocated by calls that went through the exporter's code. The test server runs in a thread
+    of this process, with the collector off too: what its request handling keeps until a cycle pass is its own
+    business, not the client's, and must not count."""
+    mine = tracemalloc.Filter(True, "*/zendesk_export/exporter/*", all_frames=True)
+    return sum(stat.size for stat in tracemalloc.take_snapshot().filter_traces([mine]).statistics("filename"))
