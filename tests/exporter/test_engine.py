@@ -188,6 +188,7 @@ def _cli(server: ZendeskServer, out: str, *extra: str) -> subprocess.CompletedPr
 
 
 KILLS = 5
+SLOW_REQUESTS = [{"match": {"path": "/api/v2/*"}, "action": {"latency_ms": 400}, "times": 100_000}]
 
 
 @pytest.mark.slow
@@ -196,10 +197,13 @@ def test_a_whole_account_run_killed_at_random_instants_ends_with_exactly_the_ser
                                                                                      kinds):
     """The two file outputs are exported side by side, killed at the same instants (half the time of two
     runs; each is a process of its own and an output of its own)."""
-    zendesk_server.admin.seed(tickets=600, random_seed=4)  # a run of a few seconds: every kill lands in it
+    zendesk_server.admin.seed(tickets=600, random_seed=4)
     zendesk_server.admin.advance(61)
     outputs = [new_output(kind) for kind in kinds]
     rng, killed_mid_run = random.Random(20261203), 0
+    # every request slowed down, so that a run (even one resuming near its end) lasts longer than the last kill
+    # on any machine: how fast the exporter is must not decide whether the kills land mid-run
+    zendesk_server.admin.set_faults(SLOW_REQUESTS)
     for kill in range(KILLS):
         processes = [subprocess.Popen(_command(zendesk_server, output.out, "--per-page", "50"),
                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for output in outputs]
@@ -213,11 +217,12 @@ def test_a_whole_account_run_killed_at_random_instants_ends_with_exactly_the_ser
             with zendesk_server.client() as http:
                 assert http.put("/api/v2/groups/1.json", json={"group": {"name": f"Tier {kill}"}}).is_success
             zendesk_server.admin.advance(61)
+    zendesk_server.admin.clear_faults()
     for output in outputs:
         finished = _cli(zendesk_server, output.out, "--per-page", "50")
         assert finished.returncode == 0, finished.stderr
         assert_holds_the_server(zendesk_server, output)
-    assert killed_mid_run >= 5
+    assert killed_mid_run == KILLS
 
 
 @pytest.mark.slow

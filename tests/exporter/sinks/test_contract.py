@@ -162,6 +162,32 @@ def test_invalid_ticket_fails_the_whole_page_and_keeps_the_previous_state(case: 
     assert set(case.latest()) == {1, 2}
 
 
+def _typed_assignee_ids(case: SinkCase) -> list[object]:
+    if case.kind == "parquet":
+        import pyarrow.parquet as pq
+
+        table = pq.read_table(Path(case.out, "tickets")).sort_by("id")
+        return table.column("assignee_id").to_pylist()
+    return case.query('SELECT assignee_id FROM "tickets" ORDER BY id')
+
+
+def test_integers_beyond_64_bits_are_kept_in_raw_json_and_null_in_typed_columns(case: SinkCase) -> None:
+    """orjson reads a JSON integer up to 2**64 - 1 as an int: one outside int64, anywhere in a ticket, used to fail
+    the page when bound (OverflowError). It is an unexpected value like any other: NULL where typed, exact in
+    raw_json. The second ticket holds a NUL, which takes SQLite's Python-extracted path."""
+    big = {"assignee_id": 2**63, "collaborator_ids": [2**64 - 1], "custom_fields": [{"id": 2**63, "value": 2**63}],
+           "via": {"channel": "web", "source": {"n": 2**63}}}
+    tickets = [make_ticket(1, 1, **big), make_ticket(2, 1, **big, description="nul \x00 here"),
+               make_ticket(3, 1, assignee_id=2**63 - 1)]
+    with case.open() as sink:
+        assert sink.write(page(tickets)) == WriteResult(new=3)
+    latest = case.latest()
+    assert [latest[i]["assignee_id"] for i in (1, 2, 3)] == [2**63, 2**63, 2**63 - 1]
+    assert latest[1]["collaborator_ids"] == [2**64 - 1]
+    if case.kind != "jsonl":
+        assert _typed_assignee_ids(case) == [None, None, 2**63 - 1]
+
+
 def test_recorded_export_page_round_trips(case: SinkCase) -> None:
     """The 87 tickets of a real Zendesk export page are stored exactly as received."""
     tickets = cassette("TicketsIncrementalTest.test_get_values")[0]["response"]["body"]["tickets"]

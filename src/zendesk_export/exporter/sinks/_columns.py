@@ -10,7 +10,7 @@ received.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import Enum
@@ -25,7 +25,9 @@ __all__ = [
     "WRITE_ONLY_FIELDS",
     "Column",
     "Kind",
+    "TypeSignatures",
     "extract",
+    "in_int64",
     "extractor",
     "parse_timestamp",
     "sideload_columns",
@@ -171,8 +173,19 @@ def sideload_columns(name: str) -> tuple[Column, ...]:
         raise ValueError(f"unknown sideload {name!r}; known: {', '.join(SIDELOADS)}") from None
 
 
+#: The integers an INTEGER column holds (SQLite's, PostgreSQL's BIGINT, Arrow's int64). orjson reads a JSON
+#: integer up to 2**64 - 1 as a Python int, so a hostile or broken source can send one outside: it becomes NULL
+#: like any other unexpected value (``raw_json`` keeps it), where binding it failed the whole page.
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+
+
+def in_int64(value: int) -> bool:
+    """Whether an integer fits a 64-bit signed column."""
+    return _INT64_MIN <= value <= _INT64_MAX
+
+
 def _int(value: Any) -> int | None:
-    return value if type(value) is int else None
+    return value if type(value) is int and _INT64_MIN <= value <= _INT64_MAX else None
 
 
 def _bool(value: Any) -> bool | None:
@@ -214,14 +227,49 @@ def _nested(path: tuple[str, ...]) -> Callable[[Mapping[str, Any]], Any]:
     return get
 
 
+#: The types of a canonical scalar value (``_CANONICAL`` leaves such a value as it is), by kind.
+_CANONICAL_TYPES: dict[Kind, frozenset[type]] = {
+    Kind.INTEGER: frozenset({int, type(None)}),
+    Kind.BOOLEAN: frozenset({bool, type(None)}),
+    Kind.TIMESTAMP: frozenset({str, type(None)}),
+    Kind.TEXT: frozenset({str, type(None)}),
+    Kind.NUMBER: frozenset({float, type(None)}),
+}
+
+
+class TypeSignatures:
+    """Whether a row's values all have allowed types, judged once per tuple of value types (its signature) and
+    remembered: real pages hold only a handful of signatures, so most rows cost one ``map`` and a set lookup
+    instead of a check per value. ``allowed`` gives each position's accepted types (None: any); the integers at
+    the ``integers`` positions must also fit 64 bits (``in_int64``), checked on every row."""
+
+    _MAX_REMEMBERED = 4096
+
+    def __init__(self, allowed: Sequence[frozenset[type] | None], integers: Sequence[int] = ()) -> None:
+        self._allowed = tuple(allowed)
+        self._integers = tuple(integers)
+        self._good: set[tuple[type, ...]] = set()
+
+    def accepts(self, values: Sequence[Any]) -> bool:
+        signature = tuple(map(type, values))
+        if signature not in self._good:
+            if not all(kinds is None or kind in kinds for kind, kinds in zip(signature, self._allowed, strict=True)):
+                return False
+            if len(self._good) < self._MAX_REMEMBERED:
+                self._good.add(signature)
+        for position in self._integers:  # an int or None here: the signature passed
+            value = values[position]
+            if value is not None and not _INT64_MIN <= value <= _INT64_MAX:
+                return False
+        return True
+
+
 class _Extractor:
     """Canonical values for one column table, fast: extraction runs ~50 times per ticket, 1000 tickets a page.
 
-    Top-level keys are fetched with one C-level ``map``; the per-value type checks are skipped for a row whose
-    tuple of value types was already seen to be canonical (real pages have only a handful of such tuples).
+    Top-level keys are fetched with one C-level ``map``; the per-value conversions are skipped for a row whose
+    values already have canonical types (``TypeSignatures``).
     """
-
-    _MAX_SIGNATURES = 4096
 
     def __init__(self, columns: tuple[Column, ...], json_prefix: bytes | None = None) -> None:
         self.columns = columns
@@ -230,27 +278,22 @@ class _Extractor:
         self.nested = [(i, _nested(c.path)) for i, c in enumerate(columns) if len(c.path) > 1]
         self.json = [i for i, c in enumerate(columns) if c.kind is Kind.JSON]
         self.scalars = [(i, _CANONICAL[c.kind]) for i, c in enumerate(columns) if c.kind is not Kind.JSON]
-        self.canonical: set[tuple[type, ...]] = set()
+        self.canonical = TypeSignatures([_CANONICAL_TYPES.get(c.kind) for c in columns],
+                                        [i for i, c in enumerate(columns) if c.kind is Kind.INTEGER])
 
     def __call__(self, obj: Mapping[str, Any]) -> list[Any]:
         values = list(map(obj.get, self.keys))
         for position, get in self.nested:
             values[position] = get(obj)
-        signature = tuple(map(type, values))
-        if signature not in self.canonical:
-            self._check_scalars(values, signature)
+        if not self.canonical.accepts(values):
+            for position, canonical in self.scalars:
+                values[position] = canonical(values[position])
         prefix = self.json_prefix
         for position in self.json:
             if values[position] is not None:
                 dumped = orjson.dumps(values[position])
                 values[position] = dumped.decode() if prefix is None else prefix + dumped
         return values
-
-    def _check_scalars(self, values: list[Any], signature: tuple[type, ...]) -> None:
-        for position, canonical in self.scalars:
-            values[position] = canonical(values[position])
-        if tuple(map(type, values)) == signature and len(self.canonical) < self._MAX_SIGNATURES:
-            self.canonical.add(signature)
 
 
 _EXTRACTORS: dict[int, _Extractor] = {}

@@ -9,12 +9,12 @@ columns only Python can fill (a ticket's custom-field columns), those values; on
 without the GIL, beside the next page's download and parse.
 
 The expressions apply ``_columns.extract``'s canonical rules (test_sqlite_json holds the two side by side):
-INTEGER only a JSON integer, BOOLEAN only ``true``/``false`` (stored as 1/0, as Python's bool binds), TIMESTAMP
-only a string, TEXT a string as is and any other value as JSON text, JSON the value as compact JSON text, NUMBER
-an integer or decimal as a double; anything else, and a missing key, NULL. Objects and arrays come back as
-SQLite renders them from the parse: the original text with whitespace removed, so exactly the compact JSON
-``orjson`` writes. One difference is left on purpose: a decimal number in a TEXT column is written by SQLite
-(``1.0e+20`` where Python writes ``1e20``), a value Zendesk never sends in a text field.
+INTEGER only a JSON integer that fits 64 bits, BOOLEAN only ``true``/``false`` (stored as 1/0, as Python's bool
+binds), TIMESTAMP only a string, TEXT a string as is and any other value as JSON text, JSON the value as compact
+JSON text, NUMBER an integer or decimal as a double; anything else, and a missing key, NULL. Objects and arrays
+come back as SQLite renders them from the parse: the original text with whitespace removed, so exactly the
+compact JSON ``orjson`` writes. One difference is left on purpose: a decimal number in a TEXT column is written
+by SQLite (``1.0e+20`` where Python writes ``1e20``), a value Zendesk never sends in a text field.
 
 Those ``exact`` expressions cost two JSON calls a column. An object whose values all have their kind's JSON
 type (every real one: Python checks the tuple of value types, ``_Shapes``) takes ``expected`` instead, one
@@ -30,7 +30,7 @@ from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
-from ._columns import Column, Kind, extract
+from ._columns import Column, Kind, TypeSignatures, extract, in_int64
 from ._sql import RAW_JSON, quote
 
 __all__ = ["upsert_from_json"]
@@ -52,8 +52,8 @@ def exact(column: Column, source: str = _SOURCE) -> str:
     JSON type (two JSON calls: ``json_type`` decides, ``json_extract`` fetches)."""
     path = _path(column)
     kind, value = f"json_type({source}, {path})", f"json_extract({source}, {path})"
-    if column.kind is Kind.INTEGER:
-        return f"CASE {kind} WHEN 'integer' THEN {value} END"
+    if column.kind is Kind.INTEGER:  # an integer beyond 64 bits is 'integer' to json_type, a REAL when extracted
+        return f"CASE {kind} WHEN 'integer' THEN CASE typeof({value}) WHEN 'integer' THEN {value} END END"
     if column.kind is Kind.BOOLEAN:
         return f"CASE {kind} WHEN 'true' THEN 1 WHEN 'false' THEN 0 END"
     if column.kind is Kind.TIMESTAMP:
@@ -75,50 +75,40 @@ def expected(column: Column, source: str = _SOURCE) -> str:
     return f"CAST({value} AS REAL)" if column.kind is Kind.NUMBER else value
 
 
-#: The Python types (besides None) of a value ``expected`` gets right, by column kind.
-_EXPECTED_TYPES: dict[Kind, tuple[type, ...]] = {
-    Kind.INTEGER: (int,),
-    Kind.BOOLEAN: (bool,),
-    Kind.TIMESTAMP: (str,),
-    Kind.TEXT: (str,),
-    Kind.JSON: (list, dict),
-    Kind.NUMBER: (int, float),
+#: The Python types of a value ``expected`` gets right, by column kind.
+_EXPECTED_TYPES: dict[Kind, frozenset[type]] = {
+    Kind.INTEGER: frozenset({int, type(None)}),
+    Kind.BOOLEAN: frozenset({bool, type(None)}),
+    Kind.TIMESTAMP: frozenset({str, type(None)}),
+    Kind.TEXT: frozenset({str, type(None)}),
+    Kind.JSON: frozenset({list, dict, type(None)}),
+    Kind.NUMBER: frozenset({int, float, type(None)}),
 }
 
 
 class _Shapes:
-    """Tells, per object, whether every column's value has its expected type (so ``expected`` is exact).
-
-    Real pages hold a handful of tuples of value types, so each tuple is judged once and remembered."""
-
-    _MAX_REMEMBERED = 4096
+    """Tells, per object, whether every column's value has its expected type (so ``expected`` is exact)."""
 
     def __init__(self, columns: tuple[Column, ...]) -> None:
         self.keys = [column.path[0] for column in columns]
-        self.nested = [(column.path, _EXPECTED_TYPES[column.kind]) for column in columns if len(column.path) > 1]
-        # a nested column's top-level value is judged by the path walk below, not here
-        self.allowed = [None if len(column.path) > 1 else (*_EXPECTED_TYPES[column.kind], type(None))
-                        for column in columns]
-        self.good: set[tuple[type, ...]] = set()
+        self.nested = [c for c in columns if len(c.path) > 1]
+        # a nested column's top-level value is judged by the path walk below, not by its type
+        self.top = TypeSignatures([None if len(c.path) > 1 else _EXPECTED_TYPES[c.kind] for c in columns],
+                                  [i for i, c in enumerate(columns) if c.kind is Kind.INTEGER and len(c.path) == 1])
 
     def fit(self, obj: Mapping[str, Any]) -> bool:
-        signature = tuple(map(type, map(obj.get, self.keys)))
-        if signature not in self.good:
-            if not all(allowed is None or kind in allowed
-                       for kind, allowed in zip(signature, self.allowed, strict=True)):
-                return False
-            if len(self.good) < self._MAX_REMEMBERED:
-                self.good.add(signature)
-        return all(_nested_expected(obj, path, allowed) for path, allowed in self.nested)
+        return self.top.accepts(list(map(obj.get, self.keys))) and all(_nested_expected(obj, c) for c in self.nested)
 
 
-def _nested_expected(obj: Mapping[str, Any], path: tuple[str, ...], allowed: tuple[type, ...]) -> bool:
+def _nested_expected(obj: Mapping[str, Any], column: Column) -> bool:
     value: Any = obj
-    for key in path:
+    for key in column.path:
         if not isinstance(value, dict):
             return True  # the path ends early: NULL both ways
         value = value.get(key)
-    return value is None or type(value) in allowed
+    if column.kind is Kind.INTEGER and type(value) is int:
+        return in_int64(value)
+    return type(value) in _EXPECTED_TYPES[column.kind]
 
 
 @lru_cache(maxsize=64)

@@ -59,7 +59,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from ._columns import Column, Kind, extract, parse_timestamp
+from ._columns import Column, Kind, extract, in_int64, parse_timestamp
 from ._errors import ForeignOutputError, MissingDependencyError
 from ._file_output import STATE, FileOutput, TableWrite, key_text
 from ._files import atomic_write, atomic_write_with, fsync_dir, read_state
@@ -128,9 +128,14 @@ def _strings(value: Any) -> list[str] | None:
 
 
 def _ids(value: Any) -> list[int] | None:
-    if type(value) is list and all(type(item) is int for item in value):
+    if type(value) is list and all(type(item) is int and in_int64(item) for item in value):
         return value
     return None
+
+
+def _all_int64(numbers: list[int]) -> bool:
+    """Whether every integer of ``numbers`` fits int64 (two C-level passes, not a call per number)."""
+    return not numbers or (in_int64(min(numbers)) and in_int64(max(numbers)))
 
 
 def _field_value(value: Any) -> str | None:
@@ -142,7 +147,8 @@ _LIST_TYPES = frozenset({list, type(None)})
 
 
 def _is_fields(value: Any) -> bool:
-    return type(value) is list and all(type(item) is dict and type(item.get("id")) is int for item in value)
+    return type(value) is list and all(type(item) is dict and type(item.get("id")) is int and in_int64(item["id"])
+                                       for item in value)
 
 
 def _field_texts(flat: list[dict[str, Any]]) -> list[str | None]:
@@ -164,7 +170,7 @@ def _field_array(values: list[Any]) -> pa.Array:
         flat = [item for value in values if value is not None for item in value]
         ids = list(map(operator.itemgetter("id"), flat))
         texts = _field_texts(flat)
-        wellformed = set(map(type, values)) <= _LIST_TYPES and set(map(type, ids)) <= {int}
+        wellformed = set(map(type, values)) <= _LIST_TYPES and set(map(type, ids)) <= {int} and _all_int64(ids)
     except (TypeError, KeyError, AttributeError):
         wellformed = False
     if wellformed:
