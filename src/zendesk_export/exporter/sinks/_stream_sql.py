@@ -87,7 +87,7 @@ class StreamTables:
                       for name, sql_type in found.items() if name not in declared)
         self.columns[table.name] = (*table.columns, *extra)
         for child in table.children:
-            cur.execute(self._create_child_sql(child))
+            self._ensure_child(cur, child)
 
     def forget(self, table: Table) -> None:
         """Drop what was learnt of ``table`` (after a rolled-back transaction that may have created it)."""
@@ -116,8 +116,14 @@ class StreamTables:
             defs += [f"{quote(REFRESH)} INTEGER", f"{quote(DELETED)} BOOLEAN NOT NULL DEFAULT FALSE"]
         return f"CREATE TABLE IF NOT EXISTS {self.d.qualify(table.name)} ({', '.join(defs)})"
 
-    def _create_child_sql(self, child: Child) -> str:
-        return self._create_keyed_sql(child.name, child.columns, child.key)
+    def _ensure_child(self, cur: Any, child: Child) -> None:
+        """Create ``child`` if missing, with an index on its parent column when its key does not lead with it:
+        refreshing a parent deletes its child rows by that column, which must not scan the table."""
+        cur.execute(self._create_keyed_sql(child.name, child.columns, child.key))
+        if child.key[0] != child.parent_column:
+            index = quote(f"{child.name}_{child.parent_column}")
+            cur.execute(f"CREATE INDEX IF NOT EXISTS {index} ON {self.d.qualify(child.name)} "
+                        f"({quote(child.parent_column)})")
 
     def _create_keyed_sql(self, name: str, columns: Sequence[Column], key: Sequence[str]) -> str:
         defs = [f"{quote(c.name)} {self.d.types[c.kind]}" for c in columns]
@@ -140,10 +146,11 @@ class StreamTables:
         """Upsert a page of ``table`` (newest version wins), refresh the children of every written row, and
         for a snapshot table mark every row of the page as seen by ``refresh`` and not deleted."""
         self.ensure(cur, table)
-        plan = plan_writes(objects, self._stored(cur, table, objects), table.key)
+        stored = self._stored(cur, table, objects)
+        plan = plan_writes(objects, stored, table.key)
         winners = list(plan.writes.values())
         self._upsert(cur, table, winners)
-        self.write_children(cur, table, winners)
+        self.write_children(cur, table, winners, stored=stored.keys())
         if table.snapshot and refresh is not None:
             self._mark_seen(cur, table, [table.key(obj)[0] for obj in objects], refresh)
         return plan.result
@@ -198,7 +205,7 @@ class StreamTables:
         of ``table`` stored before this write, when the caller knows them (a parent not stored has no child
         rows to delete: a first export then only inserts)."""
         for child in table.children:
-            cur.execute(self._create_child_sql(child))
+            self._ensure_child(cur, child)
             self._write_child(cur, child, winners, stored)
 
     def _write_child(self, cur: Any, child: Child, winners: list[tuple[dict[str, Any], bytes]],
