@@ -140,3 +140,21 @@ def _plan(case: SinkCase, sql: str) -> str:
         conn.execute(f'SET search_path TO "{case.schema}"')
         conn.execute("SET enable_seqscan = off")
         return " ".join(str(row[0]) for row in conn.execute(f"EXPLAIN {sql}"))
+
+
+def _scores(user: Mapping[str, Any]) -> list[dict[str, Any]]:
+    return [{"user_id": user["id"], "tag": tag, "score": user.get("score")} for tag in user.get("tags", [])]
+
+
+def test_an_odd_value_in_a_child_row_is_stored_as_best_it_can_without_failing_the_page(sql: SinkCase) -> None:
+    """A NUL in a text (PostgreSQL refuses it in TEXT) and an integer beyond 64 bits (SQLite and PostgreSQL
+    cannot bind it) in a derived row: the page is written, the text without its NUL where the database needs
+    that, the integer NULL in a typed column (JSON Lines keeps the value as received)."""
+    scores = Child("user_scores", (Column("user_id", Kind.INTEGER, ()), Column("tag", Kind.TEXT, ()),
+                                   Column("score", Kind.INTEGER, ())), "user_id", ("user_id", "tag"), _scores)
+    users = replace(USERS, children=(scores,))
+    odd = {**user(1, "2024-01-02T00:00:00Z", ["a\x00b"]), "score": 2**64 - 1}
+    with sql.open() as sink:
+        assert sink.write_stream(users, [odd], state("users", "1")).new == 1
+    assert column(sql, "user_scores", "tag") == (["ab"] if sql.kind == "postgres" else ["a\x00b"])
+    assert column(sql, "user_scores", "score") == ([2**64 - 1] if sql.kind == "jsonl" else [None])

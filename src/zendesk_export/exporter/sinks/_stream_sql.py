@@ -13,12 +13,12 @@ stale writer can never move a row backwards.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
 
-from ._columns import Column, Kind
+from ._columns import Column, Kind, extractor
 from ._sql import RAW_JSON, quote
 from ._tables import DELETED, REFRESH, Child, Table
 from ._upsert import Stored, content_digest, plan_writes
@@ -45,6 +45,10 @@ class Dialect:
     columns_of: Callable[[Any, str], list[tuple[str, str]]]  # (name, type) of a table's columns; [] if none
     now: str  # SQL for the current time, stored in ``written_at``
     timestamp_type: str
+    #: Insert many rows at once (``(cur, table, columns, rows)``, each row the canonical values of ``columns``,
+    #: see ``_columns.extract``: PostgreSQL's COPY), or None for an ``executemany`` of INSERTs (SQLite, where
+    #: that is already a loop in C).
+    insert_rows: Callable[[Any, str, tuple[Column, ...], list[list[Any]]], None] | None = None
 
 
 def _kind_of(sql_type: str, types: Mapping[Kind, str]) -> Kind:
@@ -59,6 +63,7 @@ class StreamTables:
         self.d = dialect
         self.columns: dict[str, tuple[Column, ...]] = {}
         self.added: dict[str, tuple[Column, ...]] = {}  # the columns given to add_columns, by table
+        self._child_values: dict[str, Callable[[Mapping[str, Any]], list[Any]]] = {}  # by child table
 
     # -- schema -------------------------------------------------------------------------------------------
     def ensure_checkpoints(self, cur: Any) -> None:
@@ -97,7 +102,7 @@ class StreamTables:
     def add_columns(self, cur: Any, table: Table, columns: Sequence[Column]) -> list[Column]:
         """Add the ``columns`` that ``table`` does not have yet; return those added. The kinds given here are
         the truth for columns found in the database (SQLite cannot tell a JSON column from a TEXT one), and
-        these are the columns :meth:`write_added` fills."""
+        these are the columns the sink fills from the enriched object on every write."""
         self.ensure(cur, table)
         given = {c.name: c for c in columns}
         have = {c.name for c in self.columns[table.name]}
@@ -185,20 +190,6 @@ class StreamTables:
                f"ON CONFLICT (id) DO UPDATE SET {updates} WHERE {table.guard.format(table=target)}")
         cur.executemany(sql, self.d.rows(columns, winners))
 
-    def write_added(self, cur: Any, table: Table, winners: list[tuple[dict[str, Any], bytes]]) -> None:
-        """Fill the added columns (custom fields) of rows written by a sink's own SQL without them (the ticket
-        export's path): one UPDATE per written row, read from the enriched object. Nothing to do for a table
-        without added columns, so an account without custom fields pays nothing."""
-        added, enrich = self.added.get(table.name), table.enrich
-        if not added or enrich is None or not winners:
-            return
-        rows = self.d.rows(added, [(enrich(obj), raw) for obj, raw in winners])
-        for row, (obj, _raw) in zip(rows, winners, strict=True):
-            row[-1] = obj.get("id")  # the raw JSON the dialect appends is not written here: the id is the key
-        sets = ", ".join(f"{quote(c.name)} = {self.d.param(c.kind)}" for c in added)
-        cur.executemany(f"UPDATE {self.d.qualify(table.name)} SET {sets} WHERE id = {self.d.param(Kind.INTEGER)}",
-                        rows)
-
     def write_children(self, cur: Any, table: Table, winners: list[tuple[dict[str, Any], bytes]],
                        stored: Collection[Any] | None = None) -> None:
         """Refresh every child table of ``table`` for the written versions ``winners``. ``stored``: the ids
@@ -210,18 +201,33 @@ class StreamTables:
 
     def _write_child(self, cur: Any, child: Child, winners: list[tuple[dict[str, Any], bytes]],
                      stored: Collection[Any] | None) -> None:
-        """Replace the child rows of every written parent with those derived from its new version."""
+        """Replace the child rows of every written parent with those derived from its new version: one DELETE
+        per chunk of stored parents, then every new row at once (``Dialect.insert_rows``, e.g. a COPY)."""
         target = self.d.qualify(child.name)
-        parent_ids = [[obj.get("id")] for obj, _raw in winners if stored is None or obj.get("id") in stored]
-        if parent_ids:
-            cur.executemany(f"DELETE FROM {target} WHERE {quote(child.parent_column)} = "
-                            f"{self.d.param(Kind.INTEGER)}", parent_ids)
-        columns = [c.name for c in child.columns]
-        rows = [list(map(row.get, columns)) for obj, _raw in winners for row in child.derive(obj)]
-        if rows:
-            names = ", ".join(quote(c.name) for c in child.columns)
-            marks = ", ".join(self.d.param(c.kind) for c in child.columns)
-            cur.executemany(f"INSERT INTO {target} ({names}) VALUES ({marks})", rows)
+        parent_ids = [obj.get("id") for obj, _raw in winners if stored is None or obj.get("id") in stored]
+        for start in range(0, len(parent_ids), _CHUNK):
+            chunk = parent_ids[start : start + _CHUNK]
+            marks = ", ".join(self.d.param(Kind.INTEGER) for _ in chunk)
+            cur.execute(f"DELETE FROM {target} WHERE {quote(child.parent_column)} IN ({marks})", chunk)
+        values = self._values_of(child)
+        rows = [values(row) for obj, _raw in winners for row in child.derive(obj)]
+        if not rows:
+            return
+        if self.d.insert_rows is not None:
+            self.d.insert_rows(cur, target, child.columns, rows)
+            return
+        names = ", ".join(quote(c.name) for c in child.columns)
+        marks = ", ".join(self.d.param(c.kind) for c in child.columns)
+        cur.executemany(f"INSERT INTO {target} ({names}) VALUES ({marks})", rows)
+
+    def _values_of(self, child: Child) -> Callable[[Mapping[str, Any]], list[Any]]:
+        """The canonical values of a derived row (a dict keyed by column name), in column order: an odd value
+        (an integer beyond 64 bits, a number where text goes) is NULL or text, never a failed page."""
+        values = self._child_values.get(child.name)
+        if values is None:
+            keyed = tuple(replace(column, path=(column.name,)) for column in child.columns)
+            values = self._child_values[child.name] = extractor(keyed)
+        return values
 
     def _mark_seen(self, cur: Any, table: Table, ids: list[int], refresh: int) -> None:
         mark = self.d.param(Kind.INTEGER)

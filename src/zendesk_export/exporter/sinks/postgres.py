@@ -39,7 +39,7 @@ removed or replaced by U+FFFD, while ``raw_json`` (type JSON) keeps the ``\\u000
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -79,18 +79,14 @@ POSTGRES_TYPES = {
 _META = "zendesk_export_meta"
 _Item = tuple[dict[str, Any], bytes]  # an object and its serialised bytes
 _OURS = ("tickets", "checkpoint", *SIDELOAD_COLUMNS)
-_TICKET_NAMES = tuple(quote(c.name) for c in (*TICKET_COLUMNS, Column(RAW_JSON, Kind.JSON, ())))
-#: The type of each ticket column in a binary COPY (raw_json last), by the names psycopg knows them. A binary
-#: COPY sends no types, only each field's bytes, which the server reads as its column's type: the JSONB and
-#: ``raw_json`` values are given to psycopg as ``bytea`` (copied as they are, in C) holding those columns' binary
-#: forms, built by ``_ticket_rows``.
+#: The type of each column kind in a binary COPY, by the names psycopg knows them. A binary COPY sends no types,
+#: only each field's bytes, which the server reads as its column's type: the JSONB and ``raw_json`` values are
+#: given to psycopg as ``bytea`` (copied as they are, in C) holding those columns' binary forms, built by
+#: ``_TicketRows``.
 _COPY_TYPE_NAMES = {Kind.INTEGER: "int8", Kind.TEXT: "text", Kind.BOOLEAN: "bool", Kind.TIMESTAMP: "timestamptz",
                     Kind.JSON: "bytea", Kind.NUMBER: "float8"}
-_TICKET_COPY_TYPES = [*(_COPY_TYPE_NAMES[c.kind] for c in TICKET_COLUMNS), "bytea"]
 #: jsonb's binary form: a version byte, then the JSON text.
 _JSONB_VERSION = b"\x01"
-_EXTRACT_TICKET = extractor(TICKET_COLUMNS, json_prefix=_JSONB_VERSION)
-_TIMESTAMPS = tuple(i for i, c in enumerate(TICKET_COLUMNS) if c.kind is Kind.TIMESTAMP)
 _NUL_ESCAPE = b"\\u0000"
 
 
@@ -167,21 +163,48 @@ def _rows(columns: tuple[Column, ...], items: Iterable[_Item]) -> list[list[Any]
     return rows
 
 
-def _ticket_rows(items: Iterable[_Item]) -> Iterator[list[Any]]:
-    """COPY rows of tickets, their columns in the order of ``_TICKET_NAMES`` (types ``_TICKET_COPY_TYPES``):
-    JSON values as binary jsonb, raw_json the bytes as received. Only a ticket whose JSON holds a
-    ``\\u0000`` escape can hold a NUL (JSON has no other way to write one), so only those take ``_without_nuls``.
+def _copy_rows(cur: Any, table: str, columns: tuple[Column, ...], rows: list[list[Any]]) -> None:
+    """Rows of canonical values (a child table's, see ``_stream_sql``) in one COPY, each converted as ``_rows``
+    converts it. A COPY, not an ``executemany``: a page of 1000 tickets has thousands of child rows."""
+    converters = [(i, _CONVERT[c.kind]) for i, c in enumerate(columns) if c.kind in _CONVERT]
+    with cur.copy(f"COPY {table} ({', '.join(quote(c.name) for c in columns)}) FROM STDIN") as copy:
+        for values in rows:
+            for position, convert in converters:
+                values[position] = convert(values[position])
+            copy.write_row(values)
 
-    Made one at a time as the COPY sends them: psycopg sends every ~32 KB, so the server stores the first rows
-    while we build the next ones, instead of waiting for the whole page's rows and then alone for its own work."""
-    for obj, raw in items:
-        row = _EXTRACT_TICKET(obj)
-        for position in _TIMESTAMPS:
-            row[position] = parse_timestamp(row[position])
-        if _NUL_ESCAPE in raw:
-            _without_nuls(row)
-        row.append(raw)
-        yield row
+
+class _TicketRows:
+    """The columns a ticket page writes, and its COPY rows: ``TICKET_COLUMNS``, the custom-field columns bound to
+    ``tickets`` (read from the enriched ticket, in the same row: an UPDATE afterwards would write every row
+    twice), then ``raw_json``. JSON values as binary jsonb, raw_json the bytes as received. Only a ticket whose
+    JSON holds a ``\\u0000`` escape can hold a NUL (JSON has no other way to write one), so only those take
+    ``_without_nuls``."""
+
+    def __init__(self, added: tuple[Column, ...] = (), enrich: Callable[[Any], Any] | None = None) -> None:
+        self.enrich = enrich
+        self.added = added if enrich is not None else ()
+        columns = (*TICKET_COLUMNS, *self.added)
+        self.names = tuple(quote(c.name) for c in (*columns, Column(RAW_JSON, Kind.JSON, ())))
+        self.copy_types = [*(_COPY_TYPE_NAMES[c.kind] for c in columns), "bytea"]
+        self._extract = extractor(TICKET_COLUMNS, json_prefix=_JSONB_VERSION)
+        self._extract_added = extractor(self.added, json_prefix=_JSONB_VERSION)
+        self._timestamps = tuple(i for i, c in enumerate(columns) if c.kind is Kind.TIMESTAMP)
+
+    def __call__(self, items: Iterable[_Item]) -> Iterator[list[Any]]:
+        """Made one at a time as the COPY sends them: psycopg sends every ~32 KB, so the server stores the first
+        rows while we build the next ones, instead of waiting for the whole page's rows and then alone for its
+        own work."""
+        for obj, raw in items:
+            row = self._extract(obj)
+            if self.enrich is not None:
+                row += self._extract_added(self.enrich(obj))
+            for position in self._timestamps:
+                row[position] = parse_timestamp(row[position])
+            if _NUL_ESCAPE in raw:
+                _without_nuls(row)
+            row.append(raw)
+            yield row
 
 
 def _without_nuls(row: list[Any]) -> None:
@@ -211,7 +234,8 @@ def _dialect(schema: str) -> Dialect:
                     "AND table_name = %s ORDER BY ordinal_position", [schema, table])
         return [(str(name), _SQL_TYPE_NAMES.get(str(kind), str(kind))) for name, kind in cur.fetchall()]
 
-    return Dialect(_placeholder, POSTGRES_TYPES, "JSON", qualify, _rows, columns_of, "now()", "TIMESTAMPTZ")
+    return Dialect(_placeholder, POSTGRES_TYPES, "JSON", qualify, _rows, columns_of, "now()", "TIMESTAMPTZ",
+                   _copy_rows)
 
 
 #: information_schema's names of our column types, back to the names we create them with.
@@ -229,6 +253,7 @@ class PostgresSink(ClosingSink):
         self.schema = schema
         self._tables = StreamTables(_dialect(schema))
         self._tickets = TABLES["tickets"]  # what ticket writes derive (children, custom columns): use_table
+        self._rows = _TicketRows()
         try:
             self._conn = psycopg.connect(dsn, autocommit=True)
         except psycopg.OperationalError as exc:
@@ -276,10 +301,14 @@ class PostgresSink(ClosingSink):
         self._tables.ensure_checkpoints(cur)
         for name in include:
             self._ensure_sideload(cur, name)
-        cur.execute(
-            f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} (LIKE {self._table('tickets')} INCLUDING DEFAULTS) "
-            "ON COMMIT DELETE ROWS"
-        )
+        self._create_stage(cur)
+
+    def _create_stage(self, cur: Any) -> None:
+        """The staging table of the merge: the session's own, shaped as ``tickets`` is now (made again when
+        columns are added)."""
+        cur.execute(f"DROP TABLE IF EXISTS {_STAGE}")
+        cur.execute(f"CREATE TEMP TABLE {_STAGE} (LIKE {self._table('tickets')} INCLUDING DEFAULTS) "
+                    "ON COMMIT DELETE ROWS")
 
     def _check_version(self, cur: Any) -> None:
         cur.execute(f"SELECT value FROM {self._table(_META)} WHERE key = 'schema_version'")
@@ -322,7 +351,7 @@ class PostgresSink(ClosingSink):
                 stored = self._stored(cur, page.tickets)
             plan = plan_writes(page.tickets, stored, digests=False)
             self._write_tickets(cur, plan.writes, stored)
-            self._write_derived(cur, list(plan.writes.values()))
+            self._write_children(cur, list(plan.writes.values()), stored)
             for name, objects in page.sideloads.items():
                 self._ensure_sideload(cur, name)
                 items = [(obj, orjson.dumps(obj)) for obj in objects]
@@ -373,10 +402,10 @@ class PostgresSink(ClosingSink):
         merged (module doc)."""
         fresh = [item for ticket_id, item in winners.items() if ticket_id not in stored]
         known = [item for ticket_id, item in winners.items() if ticket_id in stored]
-        if fresh and not self._copy_new(cur, _ticket_rows(fresh)):
+        if fresh and not self._copy_new(cur, self._rows(fresh)):
             known += fresh
         if known:
-            self._merge_tickets(cur, _ticket_rows(known))
+            self._merge_tickets(cur, self._rows(known))
 
     def _copy_new(self, cur: Any, rows: Iterable[list[Any]]) -> bool:
         """COPY rows of new ids into ``tickets``; False (and nothing written) when one of the ids was inserted
@@ -392,19 +421,18 @@ class PostgresSink(ClosingSink):
     def _merge_tickets(self, cur: Any, rows: Iterable[list[Any]]) -> None:
         """COPY rows into the staging table, then merge them with one guarded upsert."""
         self._copy(cur, _STAGE, rows)
-        updates = ", ".join(f"{name} = excluded.{name}" for name in _TICKET_NAMES if name != quote("id"))
-        table, names = self._table("tickets"), ", ".join(_TICKET_NAMES)
+        updates = ", ".join(f"{name} = excluded.{name}" for name in self._rows.names if name != quote("id"))
+        table, names = self._table("tickets"), ", ".join(self._rows.names)
         cur.execute(
             f"INSERT INTO {table} ({names}) SELECT {names} FROM {_STAGE} "
             f"ON CONFLICT ({quote('id')}) DO UPDATE SET {updates} WHERE {TICKET_GUARD.format(table=table)}"
         )
 
-    @staticmethod
-    def _copy(cur: Any, table: str, rows: Iterable[list[Any]]) -> None:
+    def _copy(self, cur: Any, table: str, rows: Iterable[list[Any]]) -> None:
         """Binary COPY: the server reads integers, booleans and timestamps as they are instead of parsing
         their text (a fifth less of its work per ticket), and psycopg formats less."""
-        with cur.copy(f"COPY {table} ({', '.join(_TICKET_NAMES)}) FROM STDIN (FORMAT BINARY)") as copy:
-            copy.set_types(_TICKET_COPY_TYPES)
+        with cur.copy(f"COPY {table} ({', '.join(self._rows.names)}) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(self._rows.copy_types)
             for row in rows:
                 copy.write_row(row)
 
@@ -416,12 +444,10 @@ class PostgresSink(ClosingSink):
             [checkpoint.mode, checkpoint.position, checkpoint.source],
         )
 
-    def _write_derived(self, cur: Any, winners: list[tuple[dict[str, Any], bytes]]) -> None:
-        """What each written ticket version brings beside its row: its custom-field columns and its child
-        tables (see ``_tables``), in the page's transaction."""
-        self._tables.write_added(cur, self._tickets, winners)
+    def _write_children(self, cur: Any, winners: list[_Item], stored: Mapping[int, Stored]) -> None:
+        """The child tables of each written ticket version (see ``_tables``), in the page's transaction."""
         if self._tickets.children:
-            self._tables.write_children(cur, self._tickets, winners)
+            self._tables.write_children(cur, self._tickets, winners, stored=stored.keys())
 
     # -- the whole-account streams (see ``_tables`` and ``_stream_sql``) ---------------------------------------
     def load_stream_state(self, stream: str) -> StreamState | None:
@@ -457,8 +483,12 @@ class PostgresSink(ClosingSink):
 
     def use_table(self, table: Table) -> None:
         """The ``tickets`` table (children, enrichment) the ticket writes follow from now on; its added
-        columns are those given to :meth:`add_columns` on this sink."""
+        columns are those given to :meth:`add_columns` on this sink, written in the same COPY as the rest."""
         self._tickets = table
+        self._rows = _TicketRows(self._tables.added.get(table.name, ()), table.enrich)
+        if self._rows.added:
+            with self._transaction() as cur:
+                self._create_stage(cur)
 
     def load_rows(self, name: str, columns: Sequence[Column]) -> list[dict[str, Any]]:
         """Every row of the export's state table ``name`` ([] when it does not exist yet)."""
