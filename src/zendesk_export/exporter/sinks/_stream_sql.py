@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -209,16 +210,23 @@ class StreamTables:
             chunk = parent_ids[start : start + _CHUNK]
             marks = ", ".join(self.d.param(Kind.INTEGER) for _ in chunk)
             cur.execute(f"DELETE FROM {target} WHERE {quote(child.parent_column)} IN ({marks})", chunk)
-        values = self._values_of(child)
-        rows = [values(row) for obj, _raw in winners for row in child.derive(obj)]
+        rows = [row for obj, _raw in winners for row in child.derive(obj)]
         if not rows:
             return
+        values = self._values_of(child)
         if self.d.insert_rows is not None:
-            self.d.insert_rows(cur, target, child.columns, rows)
+            self.d.insert_rows(cur, target, child.columns, list(map(values, rows)))
             return
         names = ", ".join(quote(c.name) for c in child.columns)
         marks = ", ".join(self.d.param(c.kind) for c in child.columns)
-        cur.executemany(f"INSERT INTO {target} ({names}) VALUES ({marks})", rows)
+        sql = f"INSERT INTO {target} ({names}) VALUES ({marks})"
+        cur.execute("SAVEPOINT child_rows")
+        try:  # the values as derived, read by one C-level getter per row: most pages bind as they are
+            cur.executemany(sql, map(itemgetter(*(c.name for c in child.columns)), rows))
+        except Exception:  # one would not bind (an integer beyond 64 bits, a missing key): all made canonical
+            cur.execute("ROLLBACK TO SAVEPOINT child_rows")
+            cur.executemany(sql, map(values, rows))
+        cur.execute("RELEASE SAVEPOINT child_rows")
 
     def _values_of(self, child: Child) -> Callable[[Mapping[str, Any]], list[Any]]:
         """The canonical values of a derived row (a dict keyed by column name), in column order: an odd value
