@@ -229,15 +229,17 @@ def test_a_whole_account_run_killed_at_random_instants_ends_with_exactly_the_ser
 @pytest.mark.parametrize("kind", SQL_SINKS + FILE_SINKS)
 def test_a_whole_account_run_at_zendesks_limits_spends_the_export_budget_without_a_429(zendesk_server,
                                                                                          new_output, kind):
-    """About 15 export requests against Zendesk's 10 a minute, started 16 s before a minute of the server's
-    clock ends (time enough for 10 requests on a busy CI machine, whose 8 s once saw only 9): the first
-    minute's 10 requests are all spent while work remains, then the rest follow the reset, and no request is
-    refused."""
+    """About 18 export requests against Zendesk's 10 a minute, started 30 s before a minute of the server's
+    clock ends (time enough for 10 requests on a busy CI machine, whose 8 s once saw only 9, and for opening
+    the output under a loaded database): the first minute's requests are spent while work remains, then the
+    rest follow the reset, and no request is refused. "Spent" is 10, or 9: streams run concurrently, and when
+    the server counts two requests in the other order than they went out, the pacer's rule (the least credit
+    the answers leave holds) counts one of them twice: it may send one request less, never one too many."""
     admin = zendesk_server.admin
     admin.seed(tickets=120, random_seed=6)
     admin.advance(61)
     now = admin.clock()["now"]
-    admin.freeze(now - now % 60 + 44)
+    admin.freeze(now - now % 60 + 30)
     admin.unfreeze()
     admin.set_rate_limit(enabled=True, incremental=10)
     admin.clear_requests()
@@ -250,6 +252,6 @@ def test_a_whole_account_run_at_zendesks_limits_spends_the_export_budget_without
     minutes = [int(moment // 60) for moment in exports]
     per_minute = [minutes.count(minute) for minute in sorted(set(minutes))]
     print("export requests per minute of the server's clock:", per_minute)
-    assert len(per_minute) >= 2 and per_minute[:-1] == [10] * (len(per_minute) - 1), per_minute
+    assert len(per_minute) >= 2 and all(spent in (9, 10) for spent in per_minute[:-1]), per_minute
     admin.set_rate_limit(enabled=False)  # for the test's own reading of the truth
     assert_holds_the_server(zendesk_server, output)

@@ -12,7 +12,14 @@ import orjson
 import psycopg
 import pytest
 
-from zendesk_export.exporter.sinks import ForeignOutputError, MissingDependencyError, PostgresSink, SinkError
+from zendesk_export.exporter.sinks import (
+    TABLES,
+    ForeignOutputError,
+    MissingDependencyError,
+    PostgresSink,
+    SinkError,
+    StreamState,
+)
 from zendesk_export.exporter.sinks._columns import TICKET_COLUMNS
 from zendesk_export.exporter.sinks.postgres import POSTGRES_TYPES, SCHEMA_VERSION, split_schema
 
@@ -199,3 +206,37 @@ def test_a_new_ticket_another_writer_inserts_meanwhile_keeps_the_newest(
         ours_sink.write(page([make_ticket(1, ours), make_ticket(2, ours)], "ours"))
     assert pg.query("SELECT id || ' ' || generated_timestamp FROM tickets ORDER BY id") == [f"1 {kept}", f"2 {ours}"]
     assert pg.query('SELECT "position" FROM checkpoint') == ["ours"]
+
+
+@pytest.mark.parametrize(("ours", "theirs", "kept"), [("2024-01-01", "2024-02-01", "2024-02-01"),
+                                                      ("2024-03-01", "2024-02-01", "2024-03-01")])
+def test_a_new_stream_row_another_writer_inserts_meanwhile_keeps_the_newest(
+    pg: SinkCase, monkeypatch: pytest.MonkeyPatch, ours: str, theirs: str, kept: str
+) -> None:
+    """The whole-account tables' bulk insert of new rows meets the same race as the tickets': a row this page
+    found absent, written by another export first, makes the insert fail on the key; the page is upserted
+    instead, by the newest-wins rule, never doubled."""
+    groups = TABLES["groups"]
+
+    def group(group_id: int, day: str) -> dict[str, object]:
+        return {"id": group_id, "name": f"g{group_id} {day}", "updated_at": f"{day}T00:00:00Z"}
+
+    def state(position: str) -> StreamState:
+        return StreamState("groups", "time", position, "http://127.0.0.1:1")
+
+    with pg.open() as ours_sink, pg.open() as theirs_sink:
+        assert isinstance(ours_sink, PostgresSink)
+        ours_sink.write_stream(groups, [group(9, "2023-01-01")], state("first"))  # the table exists before the race
+        tables = ours_sink._tables
+        read_stored = tables._stored
+
+        def stored_then_other_writer(cur: object, table: object, objects: list[dict[str, object]]) -> object:
+            found = read_stored(cur, table, objects)  # type: ignore[arg-type]
+            theirs_sink.write_stream(groups, [group(1, theirs)], state("theirs"))
+            return found
+
+        monkeypatch.setattr(tables, "_stored", stored_then_other_writer)
+        result = ours_sink.write_stream(groups, [group(1, ours), group(2, ours)], state("ours"))
+    assert result.new == 2  # as this page saw them
+    assert pg.query("SELECT id || ' ' || name FROM groups ORDER BY id") == [
+        f"1 g1 {kept}", f"2 g2 {ours}", "9 g9 2023-01-01"]

@@ -19,7 +19,7 @@ from typing import Any
 
 import orjson
 
-from ._columns import Column, Kind, extractor
+from ._columns import Column, Kind, extract, extractor
 from ._sql import RAW_JSON, quote
 from ._tables import DELETED, REFRESH, Child, Table
 from ._upsert import Stored, content_digest, plan_writes
@@ -32,6 +32,8 @@ CHECKPOINTS = "stream_checkpoints"
 _STATE_COLUMNS = ("stream", "mode", "position", "source", "refresh", "complete")
 _BOOKKEEPING = (REFRESH, DELETED)
 _CHUNK = 500
+#: ``raw_json`` as :meth:`StreamTables._insert_new` hands it to ``Dialect.insert_rows``: the JSON text.
+_RAW_TEXT = Column(RAW_JSON, Kind.TEXT, (RAW_JSON,))
 
 
 @dataclass(frozen=True)
@@ -155,7 +157,7 @@ class StreamTables:
         stored = self._stored(cur, table, objects)
         plan = plan_writes(objects, stored, table.key)
         winners = list(plan.writes.values())
-        self._upsert(cur, table, winners)
+        self._upsert(cur, table, plan.writes, stored)
         self.write_children(cur, table, winners, stored=stored.keys())
         if table.snapshot and refresh is not None:
             self._mark_seen(cur, table, [table.key(obj)[0] for obj in objects], refresh)
@@ -176,13 +178,19 @@ class StreamTables:
                 stored[obj_id] = Stored(version, deleted, content_digest(raw_bytes))
         return stored
 
-    def _upsert(self, cur: Any, table: Table, winners: list[tuple[dict[str, Any], bytes]]) -> None:
+    def _upsert(self, cur: Any, table: Table, writes: Mapping[int, tuple[dict[str, Any], bytes]],
+                stored: Mapping[int, Stored]) -> None:
+        """The written versions: with ``Dialect.insert_rows``, those of ids not stored yet inserted in bulk
+        (most rows of a first export), the others (and all of them if that fails) upserted one statement each."""
+        columns = self.columns[table.name]
+        enrich = table.enrich
+        winners = [(enrich(obj), raw) if enrich else (obj, raw) for obj, raw in writes.values()]
+        if self.d.insert_rows is not None:
+            fresh = [item for obj_id, item in zip(writes, winners, strict=True) if obj_id not in stored]
+            if fresh and self._insert_new(cur, table, columns, fresh):
+                winners = [item for obj_id, item in zip(writes, winners, strict=True) if obj_id in stored]
         if not winners:
             return
-        columns = self.columns[table.name]
-        if table.enrich is not None:
-            enrich = table.enrich
-            winners = [(enrich(obj), raw) for obj, raw in winners]
         names = [quote(c.name) for c in columns] + [quote(RAW_JSON)]
         marks = [self.d.param(c.kind) for c in columns] + [self.d.param(None)]
         updates = ", ".join(f"{name} = excluded.{name}" for name in names if name != quote("id"))
@@ -190,6 +198,22 @@ class StreamTables:
         sql = (f"INSERT INTO {target} ({', '.join(names)}) VALUES ({', '.join(marks)}) "
                f"ON CONFLICT (id) DO UPDATE SET {updates} WHERE {table.guard.format(table=target)}")
         cur.executemany(sql, self.d.rows(columns, winners))
+
+    def _insert_new(self, cur: Any, table: Table, columns: tuple[Column, ...],
+                    items: list[tuple[dict[str, Any], bytes]]) -> bool:
+        """Rows of ids not stored when the page's stored versions were read, in one bulk insert; False, with
+        nothing written, when it fails (another writer into the same table inserted one of those ids since):
+        the caller upserts them instead."""
+        assert self.d.insert_rows is not None
+        rows = [[*extract(columns, obj), raw.decode()] for obj, raw in items]
+        cur.execute("SAVEPOINT new_rows")
+        try:
+            self.d.insert_rows(cur, self.d.qualify(table.name), (*columns, _RAW_TEXT), rows)
+        except Exception:
+            cur.execute("ROLLBACK TO SAVEPOINT new_rows")
+            return False
+        cur.execute("RELEASE SAVEPOINT new_rows")
+        return True
 
     def write_children(self, cur: Any, table: Table, winners: list[tuple[dict[str, Any], bytes]],
                        stored: Collection[Any] | None = None) -> None:
@@ -238,10 +262,13 @@ class StreamTables:
         return values
 
     def _mark_seen(self, cur: Any, table: Table, ids: list[int], refresh: int) -> None:
-        mark = self.d.param(Kind.INTEGER)
-        cur.executemany(f"UPDATE {self.d.qualify(table.name)} SET {quote(REFRESH)} = {mark}, "
-                        f"{quote(DELETED)} = {self.d.param(Kind.BOOLEAN)} WHERE id = {mark}",
-                        [[refresh, False, obj_id] for obj_id in ids])
+        unique = list(dict.fromkeys(ids))
+        for start in range(0, len(unique), _CHUNK):
+            chunk = unique[start : start + _CHUNK]
+            marks = ", ".join(self.d.param(Kind.INTEGER) for _ in chunk)
+            cur.execute(f"UPDATE {self.d.qualify(table.name)} SET {quote(REFRESH)} = {self.d.param(Kind.INTEGER)}, "
+                        f"{quote(DELETED)} = {self.d.param(Kind.BOOLEAN)} WHERE id IN ({marks})",
+                        [refresh, False, *chunk])
 
     def mark_deleted(self, cur: Any, table: Table, refresh: int) -> int:
         """At the end of a complete refresh: every row it did not see is marked deleted (kept, never
