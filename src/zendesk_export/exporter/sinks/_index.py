@@ -102,6 +102,10 @@ class VersionIndex:
     def _tune(conn: sqlite3.Connection) -> None:
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")  # a cache: a power failure costs at most a replay
+        # A checkpoint runs in the COMMIT that crosses the threshold, on the writing thread, and syncs the file:
+        # ~40 MB of log between them instead of 4 MB (the default) copies each hot page once instead of ten
+        # times and syncs a tenth as often (the ticket export with its child tables: 6% faster end to end).
+        conn.execute("PRAGMA wal_autocheckpoint = 10000")
 
     def covered(self, name: str) -> int:
         """The log position up to which table ``name`` is indexed (0: nothing yet)."""
