@@ -18,8 +18,6 @@ from zendesk_export.exporter.errors import ConfigError
 from zendesk_export.exporter.export import MIN_AGE, run_export
 from zendesk_export.exporter.reporting import Reporter
 from zendesk_export.exporter.settings import DEMO_SETTINGS, REPORT_SETTINGS, ExportConfig, add_arguments, resolve
-from zendesk_export.server.runner import running_server
-from zendesk_export.server.store import DEMO
 
 __all__ = ["DEFAULT_DEMO_OUT", "register", "run_demo_command"]
 
@@ -46,6 +44,10 @@ def run_demo_command(args: argparse.Namespace) -> int:
 
 def _demo(args: argparse.Namespace, reporter: Reporter) -> int:
     """Seed a server in a temporary directory, export it, print the summary, check the output's tickets."""
+    # imported here: every command of the CLI imports this module, and only this one needs the server
+    from zendesk_export.server.runner import running_server
+    from zendesk_export.server.store import DEMO
+
     values = resolve(DEMO_SETTINGS, vars(args), environ={})
     out = _fresh_demo_output(values["out"])
     admin = next(user for user in DEMO["users"] if user["role"] == "admin")
