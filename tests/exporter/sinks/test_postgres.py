@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sys
 import uuid
+from dataclasses import replace
 
 import orjson
 import psycopg
@@ -14,7 +15,9 @@ import pytest
 
 from zendesk_export.exporter.sinks import (
     TABLES,
+    Column,
     ForeignOutputError,
+    Kind,
     MissingDependencyError,
     PostgresSink,
     SinkError,
@@ -240,3 +243,24 @@ def test_a_new_stream_row_another_writer_inserts_meanwhile_keeps_the_newest(
     assert result.new == 2  # as this page saw them
     assert pg.query("SELECT id || ' ' || name FROM groups ORDER BY id") == [
         f"1 g1 {kept}", f"2 g2 {ours}", "9 g9 2023-01-01"]
+
+
+def test_a_table_named_as_the_staging_table_in_the_search_path_is_left_alone(pg: SinkCase) -> None:
+    """The staging table is the session's own, made again when custom-field columns are added: a table of the
+    same name that the user has in ``public`` is neither dropped nor written."""
+    with psycopg.connect(pg.dsn or "", autocommit=True) as conn:
+        conn.execute("CREATE TABLE IF NOT EXISTS public.zendesk_export_stage (note TEXT)")
+        conn.execute("INSERT INTO public.zendesk_export_stage VALUES ('theirs')")
+        try:
+            with pg.open() as sink:
+                assert isinstance(sink, PostgresSink)
+                tickets = replace(TABLES["tickets"], enrich=lambda ticket: {**ticket, "plan": "gold"})
+                sink.add_columns(tickets, [Column("plan", Kind.TEXT, ("plan",))])
+                sink.use_table(tickets)
+                sink.write(page([make_ticket(1, 100)], 1))
+                sink.write(page([make_ticket(1, 200)], 2))  # the merge path, through the staging table
+            notes = [row[0] for row in conn.execute("SELECT note FROM public.zendesk_export_stage")]
+        finally:
+            conn.execute("DROP TABLE IF EXISTS public.zendesk_export_stage")
+    assert notes == ["theirs"]
+    assert pg.query("SELECT id || ' ' || generated_timestamp || ' ' || plan FROM tickets") == ["1 200 gold"]

@@ -67,7 +67,7 @@ __all__ = ["SCHEMA_VERSION", "PostgresSink", "split_schema"]
 
 SCHEMA_VERSION = 2
 READABLE_VERSIONS = ("1", "2")
-_STAGE = "zendesk_export_stage"
+_STAGE = "pg_temp.zendesk_export_stage"  # the session's own schema, never a table of the same name in the search path
 POSTGRES_TYPES = {
     Kind.INTEGER: "BIGINT",
     Kind.TEXT: "TEXT",
@@ -164,8 +164,9 @@ def _rows(columns: tuple[Column, ...], items: Iterable[_Item]) -> list[list[Any]
 
 
 def _copy_rows(cur: Any, table: str, columns: tuple[Column, ...], rows: list[list[Any]]) -> None:
-    """Rows of canonical values (a child table's, see ``_stream_sql``) in one COPY, each converted as ``_rows``
-    converts it. A COPY, not an ``executemany``: a page of 1000 tickets has thousands of child rows."""
+    """Rows of canonical values (a page's new rows of a whole-account table, or child rows: see ``_stream_sql``)
+    in one COPY, each converted as ``_rows`` converts it. A COPY, not an ``executemany``: a page of 1000 tickets
+    has thousands of child rows, a page of metric events a thousand rows."""
     converters = [(i, _CONVERT[c.kind]) for i, c in enumerate(columns) if c.kind in _CONVERT]
     with cur.copy(f"COPY {table} ({', '.join(quote(c.name) for c in columns)}) FROM STDIN") as copy:
         for values in rows:
