@@ -276,12 +276,12 @@ class _Run:
         if first is None:
             return
         plan = self._plan(first)
+        self._write(first, force=plan is not None, checkpoint=None if plan is None else plan.checkpoint())
+        del first  # a parsed page is ~9 MB: not held while the rest of the export runs
         if plan is not None:
-            self._write(first, force=True, checkpoint=plan.checkpoint())
             target = None if self.client.server_time is None else int(self.client.server_time) - MIN_AGE
             self._walk_windows(plan, len(plan.windows), {0: pages}, target)
             return
-        self._write(first)
         # one request at a time: the next page is fetched on a helper thread while this one is written (.prefetch)
         for page in LookAhead(pages):
             self._write(page)
