@@ -276,7 +276,10 @@ class _Run:
         if first is None:
             return
         plan = self._plan(first)
-        self._write(first, force=plan is not None, checkpoint=None if plan is None else plan.checkpoint())
+        if plan is not None:
+            self._write(first, force=True, checkpoint=plan.checkpoint())
+        else:
+            self._write(first)
         del first  # a parsed page is ~9 MB: not held while the rest of the export runs
         if plan is not None:
             target = None if self.client.server_time is None else int(self.client.server_time) - MIN_AGE
