@@ -114,7 +114,7 @@ def client(url: str, seed: int, live: list[int], deadline: float, results: Resul
 def start(db: str, workers: int) -> tuple[str, subprocess.Popen[bytes]]:
     port = free_port()
     command = [*CLI, "serve", "--db", db, "--port", str(port), "--rate-limit", "off", "--quiet",
-               "--admin-token", secrets.token_urlsafe(24), "--workers", str(workers)]
+               f"--admin-token={secrets.token_urlsafe(24)}", "--workers", str(workers)]
     server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     wait_until_up(url, server)

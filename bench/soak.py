@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import re
 import secrets
 import socket
 import subprocess
@@ -53,20 +54,31 @@ class Tally:
 
 
 def free_port() -> int:
+    """A port free now (``load.py`` starts servers of several workers on one port it names)."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
 
 
-def start_server(db: str, port: int, admin_token: str, seed: int) -> subprocess.Popen[bytes]:
-    server = subprocess.Popen([*CLI, "serve", "--db", db, "--port", str(port), "--rate-limit", "off",
-                               "--admin-token", admin_token, "--seed", str(seed)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def start_server(db: str, admin_token: str, seed: int) -> tuple[subprocess.Popen[str], str]:
+    """The server and its URL. It binds a port of its own choosing (``--port 0``) and names it in its banner's
+    first line, so that no other process can take the port between a choice here and the bind there, seconds
+    later, after the seeding. The token goes as ``--admin-token=…``: one in 64 random tokens begins with ``-``,
+    which argparse would take for an option (the server then exits with 2)."""
+    server = subprocess.Popen([*CLI, "serve", "--db", db, "--port", "0", "--rate-limit", "off",
+                               f"--admin-token={admin_token}", "--seed", str(seed)],
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    assert server.stdout is not None
+    found = re.search(r"http://127\.0\.0\.1:\d+", server.stdout.readline())  # waits for the banner
+    if found is None:
+        server.kill()
+        sys.exit(f"soak: the server exited with {server.wait()} before listening")
+    url = found.group(0)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:
-            httpx.get(f"http://127.0.0.1:{port}/api/v2/tickets/1.json", auth=AUTH, timeout=2)
-            return server
+            httpx.get(f"{url}/api/v2/tickets/1.json", auth=AUTH, timeout=2)
+            return server, url
         except httpx.TransportError:
             if server.poll() is not None:
                 sys.exit(f"soak: the server exited with {server.returncode}")
@@ -140,9 +152,8 @@ def store_versions(db: str) -> dict[int, int]:
 
 
 def soak(db: str, duration: float, writers: int, seed: int, folder: Path) -> Tally:
-    port, admin_token = free_port(), secrets.token_urlsafe(24)
-    url = f"http://127.0.0.1:{port}"
-    server = start_server(db, port, admin_token, seed)
+    admin_token = secrets.token_urlsafe(24)
+    server, url = start_server(db, admin_token, seed)
     tally, stop = Tally(), threading.Event()
     outputs = {mode: folder / f"{mode}.jsonl" for mode in ("time", "cursor")}
     threads = [threading.Thread(target=write, args=(url, n, stop, tally)) for n in range(writers)]
