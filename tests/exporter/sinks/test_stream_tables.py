@@ -158,3 +158,14 @@ def test_an_odd_value_in_a_child_row_is_stored_as_best_it_can_without_failing_th
         assert sink.write_stream(users, [odd], state("users", "1")).new == 1
     assert column(sql, "user_scores", "tag") == (["ab"] if sql.kind == "postgres" else ["a\x00b"])
     assert column(sql, "user_scores", "score") == ([2**64 - 1] if sql.kind == "jsonl" else [None])
+
+
+def test_a_page_with_thousands_of_child_rows_writes_every_one_once(sql: SinkCase) -> None:
+    """1,000 users with 3 tags each and one with 7: 3,007 child rows, more than one SQL statement holds (SQLite
+    writes them as several multi-row INSERTs of different sizes), every one stored once."""
+    users = [user(i, "2024-01-02T00:00:00Z", [f"t{i}-{k}" for k in range(3)]) for i in range(1, 1001)]
+    users.append(user(1001, "2024-01-02T00:00:00Z", [f"t1001-{k}" for k in range(7)]))
+    with sql.open() as sink:
+        assert sink.write_stream(USERS, users, state("users", "1")).new == 1001
+    expected = sorted([f"t{i}-{k}" for i in range(1, 1001) for k in range(3)] + [f"t1001-{k}" for k in range(7)])
+    assert column(sql, "user_tags", "tag") == expected

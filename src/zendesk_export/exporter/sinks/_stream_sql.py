@@ -48,10 +48,15 @@ class Dialect:
     columns_of: Callable[[Any, str], list[tuple[str, str]]]  # (name, type) of a table's columns; [] if none
     now: str  # SQL for the current time, stored in ``written_at``
     timestamp_type: str
-    #: Insert many rows at once (``(cur, table, columns, rows)``, each row the canonical values of ``columns``,
-    #: see ``_columns.extract``: PostgreSQL's COPY), or None for an ``executemany`` of INSERTs (SQLite, where
-    #: that is already a loop in C).
-    insert_rows: Callable[[Any, str, tuple[Column, ...], list[list[Any]]], None] | None = None
+    #: Insert many rows at once (``(cur, table, columns, rows)``, each row the values of ``columns`` in order):
+    #: PostgreSQL's COPY, SQLite's multi-row INSERT. Never an ``executemany``: it steps row by row, handing the
+    #: GIL back and forth with the thread that parses the next page at every row.
+    insert_rows: Callable[[Any, str, tuple[Column, ...], Sequence[Sequence[Any]]], None]
+    #: Whether a derived child row's values may be tried as they are (SQLite binds what Python gives it and
+    #: refuses what it cannot bind), canonical values only when that fails; PostgreSQL needs them canonical.
+    binds_derived: bool = False
+    #: Whether a page's new rows go in by ``insert_rows`` first (in a savepoint, an upsert if that fails)
+    inserts_new_rows: bool = False
 
 
 def _kind_of(sql_type: str, types: Mapping[Kind, str]) -> Kind:
@@ -180,12 +185,12 @@ class StreamTables:
 
     def _upsert(self, cur: Any, table: Table, writes: Mapping[int, tuple[dict[str, Any], bytes]],
                 stored: Mapping[int, Stored]) -> None:
-        """The written versions: with ``Dialect.insert_rows``, those of ids not stored yet inserted in bulk
-        (most rows of a first export), the others (and all of them if that fails) upserted one statement each."""
+        """The written versions: those of ids not stored yet inserted in bulk (``Dialect.insert_rows``: most rows
+        of a first export), the others (and all of them if that fails) upserted one statement each."""
         columns = self.columns[table.name]
         enrich = table.enrich
         winners = [(enrich(obj), raw) if enrich else (obj, raw) for obj, raw in writes.values()]
-        if self.d.insert_rows is not None:
+        if self.d.inserts_new_rows:
             fresh = [item for obj_id, item in zip(writes, winners, strict=True) if obj_id not in stored]
             if fresh and self._insert_new(cur, table, columns, fresh):
                 winners = [item for obj_id, item in zip(writes, winners, strict=True) if obj_id in stored]
@@ -204,7 +209,6 @@ class StreamTables:
         """Rows of ids not stored when the page's stored versions were read, in one bulk insert; False, with
         nothing written, when it fails (another writer into the same table inserted one of those ids since):
         the caller upserts them instead."""
-        assert self.d.insert_rows is not None
         rows = [[*extract(columns, obj), raw.decode()] for obj, raw in items]
         cur.execute("SAVEPOINT new_rows")
         try:
@@ -238,18 +242,16 @@ class StreamTables:
         if not rows:
             return
         values = self._values_of(child)
-        if self.d.insert_rows is not None:
+        if not self.d.binds_derived:
             self.d.insert_rows(cur, target, child.columns, list(map(values, rows)))
             return
-        names = ", ".join(quote(c.name) for c in child.columns)
-        marks = ", ".join(self.d.param(c.kind) for c in child.columns)
-        sql = f"INSERT INTO {target} ({names}) VALUES ({marks})"
         cur.execute("SAVEPOINT child_rows")
         try:  # the values as derived, read by one C-level getter per row: most pages bind as they are
-            cur.executemany(sql, map(itemgetter(*(c.name for c in child.columns)), rows))
+            as_derived = itemgetter(*(c.name for c in child.columns))
+            self.d.insert_rows(cur, target, child.columns, list(map(as_derived, rows)))
         except Exception:  # one would not bind (an integer beyond 64 bits, a missing key): all made canonical
             cur.execute("ROLLBACK TO SAVEPOINT child_rows")
-            cur.executemany(sql, map(values, rows))
+            self.d.insert_rows(cur, target, child.columns, list(map(values, rows)))
         cur.execute("RELEASE SAVEPOINT child_rows")
 
     def _values_of(self, child: Child) -> Callable[[Mapping[str, Any]], list[Any]]:

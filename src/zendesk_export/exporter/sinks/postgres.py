@@ -163,15 +163,17 @@ def _rows(columns: tuple[Column, ...], items: Iterable[_Item]) -> list[list[Any]
     return rows
 
 
-def _copy_rows(cur: Any, table: str, columns: tuple[Column, ...], rows: list[list[Any]]) -> None:
+def _copy_rows(cur: Any, table: str, columns: tuple[Column, ...], rows: Sequence[Sequence[Any]]) -> None:
     """Rows of canonical values (a page's new rows of a whole-account table, or child rows: see ``_stream_sql``)
     in one COPY, each converted as ``_rows`` converts it. A COPY, not an ``executemany``: a page of 1000 tickets
     has thousands of child rows, a page of metric events a thousand rows."""
     converters = [(i, _CONVERT[c.kind]) for i, c in enumerate(columns) if c.kind in _CONVERT]
     with cur.copy(f"COPY {table} ({', '.join(quote(c.name) for c in columns)}) FROM STDIN") as copy:
         for values in rows:
-            for position, convert in converters:
-                values[position] = convert(values[position])
+            if converters:
+                values = list(values)
+                for position, convert in converters:
+                    values[position] = convert(values[position])
             copy.write_row(values)
 
 
@@ -236,7 +238,7 @@ def _dialect(schema: str) -> Dialect:
         return [(str(name), _SQL_TYPE_NAMES.get(str(kind), str(kind))) for name, kind in cur.fetchall()]
 
     return Dialect(_placeholder, POSTGRES_TYPES, "JSON", qualify, _rows, columns_of, "now()", "TIMESTAMPTZ",
-                   _copy_rows)
+                   _copy_rows, inserts_new_rows=True)
 
 
 #: information_schema's names of our column types, back to the names we create them with.
