@@ -233,10 +233,10 @@ def test_a_whole_account_run_at_zendesks_limits_spends_the_export_budget_without
     clock ends (time enough for 10 requests on a busy machine: 8 s once saw only 9, and 30 s only 8 while
     other exports ran beside the suite; and for opening the output under a loaded database; the pacer keeps
     real time, so the clock cannot be stepped instead): the first minute's requests are spent while work
-    remains, then the rest follow the reset, and no request is refused. "Spent" is 10, or 9: streams run
-    concurrently, and when the server counts two requests in the other order than they went out, the pacer's
-    rule (the least credit the answers leave holds) counts one of them twice: it may send one request less,
-    never one too many."""
+    remains, then the rest follow the reset, and no request is refused. "Spent" is 10, or 9: the ticket
+    export's windows send requests concurrently, and when the server counts two requests in the other order
+    than they went out, the pacer's rule (the least credit the answers leave holds) counts one of them twice:
+    it may send one request less, never one too many."""
     admin = zendesk_server.admin
     admin.seed(tickets=120, random_seed=6)
     admin.advance(61)
@@ -256,4 +256,23 @@ def test_a_whole_account_run_at_zendesks_limits_spends_the_export_budget_without
     print("export requests per minute of the server's clock:", per_minute)
     assert len(per_minute) >= 2 and all(spent in (9, 10) for spent in per_minute[:-1]), per_minute
     admin.set_rate_limit(enabled=False)  # for the test's own reading of the truth
+    assert_holds_the_server(zendesk_server, output)
+
+
+def test_the_incremental_streams_run_one_after_another_tickets_first(zendesk_server, new_output):
+    """A page of an incremental export is a thousand objects: side by side, the streams' pages added up in
+    memory (engine's module doc). In the server's journal each incremental stream's requests follow the
+    previous stream's last one, in declaration order; the reference lists run beside them."""
+    admin = zendesk_server.admin
+    admin.seed(tickets=60, random_seed=4)
+    admin.advance(61)
+    admin.clear_requests()
+    output = new_output("sqlite")
+    assert not run_streams(server_config(zendesk_server, per_page=20), output.out).failed
+    paths = {stream(name).path.removesuffix(".json"): name for name in STREAM_NAMES if stream(name).incremental}
+    walked = [next(name for path, name in paths.items() if r["path"].startswith(path))
+              for r in admin.requests() if r["path"].startswith("/api/v2/incremental/")]
+    turns = [name for position, name in enumerate(walked) if position == 0 or walked[position - 1] != name]
+    assert turns == [name for name in STREAM_NAMES if stream(name).incremental], turns
+    assert walked.count("ticket_events") > 1
     assert_holds_the_server(zendesk_server, output)

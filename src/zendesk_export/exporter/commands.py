@@ -19,6 +19,7 @@ from zendesk_export.redaction import redact_secrets
 
 from .engine import RunSummary, default_streams, export_tickets, run_streams
 from .errors import EXIT_INTERRUPTED, ExportError
+from .memory import one_malloc_arena
 from .outputs import check_output, sideloads_held
 from .reporting import Reporter, progress_display
 from .settings import EXPORT_SETTINGS, REPORT_SETTINGS, ExportConfig, add_arguments, resolve
@@ -101,6 +102,7 @@ def _guarded(args: argparse.Namespace, command: Callable[[Reporter], int]) -> in
 
 def _export(args: argparse.Namespace, reporter: Reporter) -> int:
     config = ExportConfig(**resolve(EXPORT_SETTINGS, vars(args)))
+    one_malloc_arena()  # before the export's threads start (memory.one_malloc_arena)
     _warn_about_new_sideloads(config, reporter)
     check_output(config.out)
     names = config.streams or default_streams()

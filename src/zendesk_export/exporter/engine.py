@@ -1,18 +1,27 @@
-"""The whole-account run: every chosen stream of :mod:`.streams`, side by side, into one output.
+"""The whole-account run: every chosen stream of :mod:`.streams` into one output.
 
-Each stream runs on its own thread with its own connection to the output (a file output: one sink shared by
-the streams, whose lock keeps each page whole), so its pages and its checkpoint commit on their own: a stream
-that fails loses nothing another stream wrote, and the next run resumes each stream from its own checkpoint.
-Tickets go through :func:`.export.run_export` unchanged (windows, cursor mode, sideloads, the ticket
-checkpoint); its stream checkpoint (status row) is written when it ends.
+Each stream has its own connection to the output (a file output: one sink shared by the streams, whose lock
+keeps each page whole), so its pages and its checkpoint commit on their own: a stream that fails loses nothing
+another stream wrote, and the next run resumes each stream from its own checkpoint. Tickets go through
+:func:`.export.run_export` unchanged (windows, cursor mode, sideloads, the ticket checkpoint); its stream
+checkpoint (status row) is written when it ends.
 
-Budgets: the incremental streams (tickets included) share one pacer -- Zendesk's
-incremental-export limit: every request of a window's credit is spent while any of them has work left, then
-all of them wait for the reset together, and no request meets a 429 (the pacer counts the requests in flight
-against the credit the last answer announced). The reference lists share a second client whose pacer follows
-the account's plan limit (700 a minute and up: they never wait in practice). Each pacer learns the account
-bucket from its own answers; requests of the other one in flight at that moment are not counted, a few out
-of hundreds.
+Threads: the incremental streams run one after another on one thread, tickets first; each reference list
+runs on a thread of its own beside them. An incremental page is a thousand objects (1-2 MB of JSON, ten
+times that parsed), so the incremental streams side by side held five of them and their rows at once: peak
+memory was their sum. One after another, it is the largest stream's; each stream's connection is closed as
+it ends and the memory its pages used is handed back to the system (:func:`.memory.return_freed_memory`)
+before the next begins. Against Zendesk they share one budget (below), which the ticket export's windows
+fill on their own, as does every other stream whose pages take under six seconds each; without limits they
+only competed for the same cores (50,000 tickets' whole account took no longer one at a time:
+``docs/benchmarks.md``).
+
+Budgets: the incremental streams (tickets included) share one pacer -- Zendesk's incremental-export limit:
+every request of a window's credit is spent while any of them has work left, then the next waits for the
+reset, and no request meets a 429 (the pacer counts the requests in flight against the credit the last
+answer announced). The reference lists share a second client whose pacer follows the account's plan limit
+(700 a minute and up: they never wait in practice). Each pacer learns the account bucket from its own
+answers; requests of the other one in flight at that moment are not counted, a few out of hundreds.
 """
 
 from __future__ import annotations
@@ -29,9 +38,10 @@ import httpx
 from .client import ZendeskClient
 from .errors import CheckpointMismatch, ExportError, MalformedPage, OutputError, TooRecentStartTime
 from .export import ExportSummary, Progress, _output_errors, _owned_sink, _Stalls, _too_recent, run_export
-from .gcpolicy import fewer_collections
+from .memory import fewer_collections, return_freed_memory
 from .outputs import check_output, discard_new_entries, existing_entries, parse_output
 from .pacer import Pacer
+from .prefetch import LookAhead
 from .settings import ExportConfig
 from .sinks._tables import TABLES
 from .sinks.base import StreamState, WriteResult
@@ -156,6 +166,7 @@ class _StreamsRun:
         self.kind = parse_output(out).kind
         self.shared: Any = None  # a file output, opened once for every stream
         self.wrote = False
+        self.closed: set[str] = set()  # the streams whose connection their thread closed
         self.interrupted: BaseException | None = None
 
     def run(self) -> RunSummary:
@@ -163,22 +174,23 @@ class _StreamsRun:
         another connection holds its locks), then walk the streams on their threads."""
         started = time.monotonic()
         sinks: dict[str, Any] = {}
-        threads: dict[str, threading.Thread] = {}
+        threads: dict[str, threading.Thread] = {}  # each stream's thread
         try:
             for name in self.names:
                 sinks[name] = self._open(name)
             for name in self.names:
                 if sinks[name] is not None:  # with the analyst tables
                     sinks[name] = BindingSink(sinks[name], name, partial(self._fields, name))
-            threads = {name: threading.Thread(target=self._guarded, args=(stream(name), sinks[name]),
-                                              name=f"stream-{name}", daemon=True)
-                       for name in self.names if sinks[name] is not None}
-            self._join(list(threads.values()))
+            for lane in self._lanes([name for name in self.names if sinks[name] is not None]):
+                thread = threading.Thread(target=self._walk, args=(lane, sinks), name=f"streams-{lane[0]}",
+                                          daemon=True)
+                threads.update((name, thread) for name in lane)
+            self._join(list(dict.fromkeys(threads.values())))
         finally:
             for name, sink in sinks.items():
                 # a stream still running (Ctrl-C) keeps its connection: closing it under the thread could
                 # fail mid-statement; the process ends and its uncommitted page is rolled back
-                if sink is not None and not (name in threads and threads[name].is_alive()):
+                if sink is not None and name not in self.closed and not (name in threads and threads[name].is_alive()):
                     sink.close()
             if self.shared is not None and not any(thread.is_alive() for thread in threads.values()):
                 self.shared.close()
@@ -186,6 +198,25 @@ class _StreamsRun:
         if self.interrupted is not None:
             raise self.interrupted
         return self.summary
+
+    @staticmethod
+    def _lanes(names: Sequence[str]) -> list[list[str]]:
+        """The streams each thread walks, in order: the incremental ones together, each reference list alone."""
+        incremental = [name for name in names if stream(name).incremental]
+        lanes = [[name] for name in names if not stream(name).incremental]
+        return [incremental, *lanes] if incremental else lanes
+
+    def _walk(self, lane: Sequence[str], sinks: Mapping[str, Any]) -> None:
+        """Each stream of ``lane`` in turn, its connection closed when it ends and the memory its pages used
+        handed back before the next."""
+        for position, name in enumerate(lane):
+            if self.stop.is_set():
+                return
+            self._guarded(stream(name), sinks[name])
+            sinks[name].close()
+            self.closed.add(name)
+            if position + 1 < len(lane):
+                return_freed_memory()
 
     def _open(self, name: str) -> Any:
         """The output opened for stream ``name``; None (and the stream failed) when it cannot be opened. A SQL
@@ -269,7 +300,8 @@ class _StreamsRun:
         start = int(state.position) if state is not None else self.config.start_time
         result.complete = state is not None and state.complete
         table = TABLES[item.name]
-        for objects, next_start, end in _time_pages(client, item, start, self.config.per_page):
+        pages = _time_pages(client, item, start, self.config.per_page)
+        for objects, next_start, end in LookAhead(pages, name=f"look-ahead-{item.name}"):
             new_state = StreamState(item.name, "time", str(next_start), self.config.source, complete=end)
             result.add(_write(sink, table, objects, new_state), len(objects))
             result.complete = end

@@ -42,7 +42,7 @@ import httpx
 
 from .client import Wait, ZendeskClient
 from .errors import CheckpointMismatch, ExportError, ExportStuck, MalformedPage, OutputError, TooRecentStartTime
-from .gcpolicy import fewer_collections
+from .memory import fewer_collections
 from .moments import describe_checkpoint
 from .outputs import check_output, discard_new_entries, existing_entries
 from .pacer import auto_concurrency

@@ -10,7 +10,7 @@ optional package is a usage error naming the pip extra to install.
 
 from __future__ import annotations
 
-import importlib
+import importlib.util
 import shutil
 import sqlite3
 from collections.abc import Callable
@@ -78,11 +78,10 @@ def _require_extra(kind: str) -> None:
     if kind not in _EXTRAS:
         return
     package, extra = _EXTRAS[kind]
-    try:
-        importlib.import_module(package)
-    except ImportError:
+    # found, not imported: importing is the sink's (pyarrow reads its settings as it starts: sinks.parquet)
+    if importlib.util.find_spec(package) is None:
         raise MissingExtra(f"the {kind} output needs {package}, which is not installed: "
-                           f"pip install 'zendesk-export[{extra}]'") from None
+                           f"pip install 'zendesk-export[{extra}]'")
 
 
 def existing_entries(output: Output) -> set[Path]:

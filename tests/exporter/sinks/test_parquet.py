@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shlex
+import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -225,3 +227,25 @@ def test_the_readme_duckdb_example_runs_on_a_written_output(tmp_path: Path) -> N
         sink.write(page([make_ticket(1, 20, status="solved")], 2))
     rows = _duckdb(out, words[4])
     assert sorted(rows) == [(1, "solved", "inquiry", 26363655924371), (2, "open", "inquiry", 26363655924371)]
+
+
+@pytest.mark.parametrize(("environment", "pool"), [
+    ({}, "system"), ({"ARROW_DEFAULT_MEMORY_POOL": "mimalloc"}, "mimalloc"),
+])
+def test_arrow_allocates_from_the_system_unless_the_environment_chose(tmp_path, environment, pool):
+    """Checking ``--out`` finds pyarrow without starting Arrow, so the sink's first import makes the system
+    allocator Arrow's default pool (its own, mimalloc, holds freed pages: parquet's module doc, "Memory");
+    a pool named in the environment stands. In a process of its own: Arrow picks its pool once."""
+    script = ("import sys\n"
+              "from zendesk_export.exporter.outputs import check_output\n"
+              f"check_output({str(tmp_path / 'o.parquet')!r})\n"
+              "assert 'pyarrow' not in sys.modules\n"
+              "from zendesk_export.exporter.sinks import open_sink\n"
+              f"open_sink({str(tmp_path / 'o.parquet')!r}).close()\n"
+              "import pyarrow\n"
+              "print(pyarrow.default_memory_pool().backend_name)\n")
+    env = {key: value for key, value in os.environ.items() if key != "ARROW_DEFAULT_MEMORY_POOL"}
+    done = subprocess.run([sys.executable, "-c", script], env={**env, **environment}, capture_output=True,
+                          text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == pool

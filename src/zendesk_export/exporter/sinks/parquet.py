@@ -33,8 +33,13 @@ before it is written and dropped after, so a page never has more than one group'
 table's narrow rows are one group a page (``CHILD_ROW_GROUP_ROWS``). A reader sees the same rows, in more
 groups. ``raw_json``, ``description``, ``subject``, ``raw_subject`` and ``url`` are never dictionary-encoded
 (their values are long and nearly all distinct: the dictionary only cost its hash table before the writer fell
-back to plain encoding). The writer takes its buffers from the system allocator (``system_memory_pool``; the
-default pool, mimalloc, keeps freed pages), and Arrow's default pool hands back what it freed after each part.
+back to plain encoding). Arrow's buffers come from the system allocator: the writer's through its
+``memory_pool``, and the rest because the sink sets ``ARROW_DEFAULT_MEMORY_POOL=system`` before it first
+imports pyarrow (unless the variable is set, or pyarrow was imported before: then the process's choice
+stands). Arrow's own default, mimalloc, costs 10-20 MB more at the peak of an export once it has started
+(the command's ticket export 149 → 139 MB, its ``ticket_events`` 145 → 127 MB; making the system pool the
+default with ``set_memory_pool`` after the import kept the cost); ``release_unused`` after each part hands
+freed pages back.
 ``raw_json`` goes into Arrow as the joined UTF-8 bytes with their offsets, and the ``list<struct>`` columns are
 assembled from buffers: ``ListArray.from_arrays(mask=…)`` loads Arrow's compute function registry, ~11 MB the
 process keeps. ``raw_json`` stays a string column (DuckDB's JSON functions and the readers take it as text).
@@ -52,6 +57,7 @@ from __future__ import annotations
 import functools
 import itertools
 import operator
+import os
 import re
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -80,6 +86,8 @@ _MARK = Column(DELETED, Kind.BOOLEAN, (DELETED,))
 
 def _pyarrow() -> tuple[Any, Any]:
     """``(pyarrow, pyarrow.parquet)``, or a MissingDependencyError that says how to install them."""
+    # read by Arrow when it starts: a process that imported pyarrow before, or named a pool, keeps its own
+    os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")  # module doc, "Memory"
     try:
         import pyarrow
         import pyarrow.parquet

@@ -1,8 +1,11 @@
-"""During an export the cycle collector runs rarely, and a page's body never waits for it to be freed."""
+"""During an export the cycle collector runs rarely, a page's body never waits for it to be freed, and the C
+heap's freed pages go back to the system when asked."""
 
 from __future__ import annotations
 
 import gc
+import os
+import platform
 import tracemalloc
 from collections.abc import Iterator
 
@@ -10,7 +13,7 @@ import pytest
 
 from tests.exporter.conftest import server_config
 from zendesk_export.exporter import Progress, ZendeskClient, run_export
-from zendesk_export.exporter.gcpolicy import RUN_THRESHOLD, fewer_collections
+from zendesk_export.exporter.memory import RUN_THRESHOLD, fewer_collections, one_malloc_arena, return_freed_memory
 
 
 @pytest.fixture(autouse=True)
@@ -88,3 +91,29 @@ def _held_by_the_client() -> int:
     business, not the client's, and must not count."""
     mine = tracemalloc.Filter(True, "*/zendesk_export/exporter/*", all_frames=True)
     return sum(stat.size for stat in tracemalloc.take_snapshot().filter_traces([mine]).statistics("filename"))
+
+GLIBC = pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="malloc_trim and mallopt are glibc's")
+
+
+def resident_bytes() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+@GLIBC
+def test_freed_memory_in_the_middle_of_the_heap_goes_back_to_the_system():
+    """What a stream leaves behind: 64 MB of 4 KB blocks (above CPython's small-object size: from malloc)
+    freed but every 32nd, so that glibc cannot trim its heap's top: without the call nothing goes back (seen:
+    0.2 MB), with it about half of the 62 MB freed (seen: 33.7 MB)."""
+    blocks = [bytes(4000) for _ in range(16_000)]
+    kept = blocks[::32]
+    del blocks
+    before = resident_bytes()
+    assert return_freed_memory()
+    assert before - resident_bytes() > 16 * 2**20, (before, resident_bytes())
+    assert len(kept) == 500
+
+
+@GLIBC
+def test_the_threads_of_the_command_share_one_heap():
+    assert one_malloc_arena()
