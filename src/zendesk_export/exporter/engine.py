@@ -11,10 +11,11 @@ runs on a thread of its own beside them. An incremental page is a thousand objec
 times that parsed), so the incremental streams side by side held five of them and their rows at once: peak
 memory was their sum. One after another, it is the largest stream's; each stream's connection is closed as
 it ends and the memory its pages used is handed back to the system (:func:`.memory.return_freed_memory`)
-before the next begins. Against Zendesk they share one budget (below), which the ticket export's windows
-fill on their own, as does every other stream whose pages take under six seconds each; without limits they
-only competed for the same cores (50,000 tickets' whole account took no longer one at a time:
-``docs/benchmarks.md``).
+before the next begins. Each fetches its next page while it writes one (:mod:`.prefetch`), so the server's
+work on a page still overlaps ours. Against Zendesk they share one budget (below), which the ticket export's
+windows fill on their own, as does every other stream whose pages take under six seconds each; without
+limits, 50,000 tickets' whole account takes about as long one stream at a time (``docs/benchmarks.md``,
+"2026-12-06": Parquet 0.98, SQLite 1.08 times as long).
 
 Budgets: the incremental streams (tickets included) share one pacer -- Zendesk's incremental-export limit:
 every request of a window's credit is spent while any of them has work left, then the next waits for the
