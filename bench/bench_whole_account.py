@@ -24,10 +24,9 @@ from subprocess import run
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from bench_sinks import EMAIL, TOKEN, drop_schema, serve  # noqa: E402
+from bench_sinks import EMAIL, TOKEN, drop_schema, output, serve  # noqa: E402
 
 TARGET_MB = 150
-OUT = {"sqlite": "account.db", "jsonl": "account.jsonl", "parquet": "account.parquet"}
 
 
 def child(url: str, out: str) -> None:
@@ -52,13 +51,6 @@ def measure(url: str, out: str) -> dict[str, float]:
     return result
 
 
-def target(kind: str, tmp: Path, round_number: int, postgres: str | None, schema: str) -> str:
-    if kind == "postgres":
-        assert postgres is not None
-        return f"{postgres}{'&' if '?' in postgres else '?'}schema={schema}_{round_number}"
-    return str(tmp / f"r{round_number}-{OUT[kind]}")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tickets", type=int, default=50_000)
@@ -78,7 +70,7 @@ def main() -> None:
         try:
             for round_number in range(args.rounds):
                 for kind in kinds:  # alternating, so that a busy moment of the machine is shared out
-                    result = measure(url, target(kind, Path(tmp), round_number, args.postgres, schema))
+                    result = measure(url, output(kind, Path(tmp), round_number, args.postgres, schema))
                     runs[kind].append(result)
                     print(f"round {round_number + 1} {kind}: {result['seconds']:.2f} s, {result['rss_mb']:.0f} MB",
                           flush=True)

@@ -4,7 +4,9 @@ account leaves no output behind."""
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
 import sys
 from pathlib import Path
 
@@ -76,6 +78,24 @@ def test_a_missing_optional_package_is_a_usage_error_naming_the_extra(tmp_path, 
                                        f"installed: pip install 'zendesk-export[{extra}]'\n")
     assert list(tmp_path.iterdir()) == []
     assert issubclass(MissingExtra, ConfigError)
+
+
+def test_an_installed_pyarrow_that_cannot_be_imported_is_an_output_error_without_a_traceback(tmp_path):
+    """The check finds pyarrow without importing it (so that Arrow starts with the sink's settings); a
+    package that is there but breaks on import (a missing shared library) fails when the sink opens: exit 4,
+    the same instruction, and nothing left behind. In a process of its own: this one has the real pyarrow."""
+    broken = tmp_path / "site" / "pyarrow"
+    broken.mkdir(parents=True)
+    (broken / "__init__.py").write_text('raise ImportError("libarrow.so: cannot open shared object file")\n')
+    work = tmp_path / "work"
+    work.mkdir()
+    done = subprocess.run([sys.executable, "-m", "zendesk_export", *export(work / "t.parquet")], cwd=work,
+                          env={**os.environ, "PYTHONPATH": str(broken.parent)}, capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert done.returncode == 4
+    assert done.stderr == (f"zendesk-export: error: cannot open output '{work / 't.parquet'}': the Parquet output "
+                           "needs pyarrow: pip install 'zendesk-export[parquet]'\n")
+    assert list(work.iterdir()) == []
 
 
 @pytest.mark.parametrize("name", ["t.db", "t.jsonl", "t.parquet"])
