@@ -21,6 +21,8 @@ Rules (the pitfalls of Appendix B of the reference, avoided):
   resumes from the sink's checkpoint, and refuses one written for another account or mode.
 * One request at a time, the next page is fetched on a helper thread while this one is written
   (:mod:`.prefetch`); writes stay on the calling thread, in the same order, so the rule above is unchanged.
+  A sink that can prepare its rows without reading what it stored (``PreparingSink``) does so on the thread
+  that fetched the page, so that this work overlaps the previous page's write too.
 * Several requests in flight (``concurrency``, automatic by default): when the first page shows that more of
   the history is left than one request at a time can fetch within the rate limit, the rest is cut into
   windows walked side by side under one pacer (:mod:`.windows`, :mod:`.pacer`); the checkpoint then holds every
@@ -73,13 +75,15 @@ MAX_STALLS = 5  # pages in a row that do not advance the export before giving up
 @dataclass
 class ExportPage:
     """One page as the loop hands it on: tickets without the repeats of the previous page, sideloads, the
-    checkpoint to resume *after* this page, and whether it was the end of the stream."""
+    checkpoint to resume *after* this page, and whether it was the end of the stream. ``prepared`` is what the
+    sink of :func:`run_export` made of the tickets on the thread that fetched them (``PreparingSink``)."""
 
     tickets: list[dict[str, Any]]
     checkpoint: Checkpoint | None
     sideloads: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     end_of_stream: bool = False
     repeats: int = 0
+    prepared: Any = None
 
 
 @dataclass(frozen=True)
@@ -271,7 +275,7 @@ class _Run:
                 self._walk_windows(plan, self.config.concurrency or len(plan.pending()), {}, None)
                 return
             start = plan.resume_point()
-        pages = iter_pages(self.client, start, mode=self.config.mode)
+        pages = self._prepared(iter_pages(self.client, start, mode=self.config.mode))
         first = next(pages, None)
         if first is None:
             return
@@ -309,7 +313,7 @@ class _Run:
                       target: int | None) -> None:
         """Fetch the windows' pages on worker threads; write them here, each with every window's progress."""
         def walk(window: Window) -> Iterator[ExportPage]:
-            return iter_pages(self.client, window.origin(plan.mode, plan.source), mode=plan.mode)
+            return self._prepared(iter_pages(self.client, window.origin(plan.mode, plan.source), mode=plan.mode))
 
         walkers = Walkers(plan, walk, workers, started, target)
         self.client.pacer.spread = walkers.workers > 1
@@ -323,6 +327,13 @@ class _Run:
                 self.covered[id(window)] = max(_timestamp(ticket) for ticket in tickets)
             self._write(replace(page, tickets=tickets), force=moved, checkpoint=checkpoint, plan=plan)
 
+    def _prepared(self, pages: Iterator[ExportPage]) -> Iterator[ExportPage]:
+        """``pages``, each carrying the sink's preparation of its tickets, made by whichever thread pulls them."""
+        prepare = getattr(self.sink, "prepare", None)
+        if prepare is None:
+            return pages
+        return _preparing(pages, prepare)
+
     def _write(self, page: ExportPage, *, force: bool = False, checkpoint: Checkpoint | None = None,
                plan: Plan | None = None) -> None:
         """Write ``page`` with ``checkpoint`` (default: its own); a page without tickets only when ``force``
@@ -330,7 +341,7 @@ class _Run:
         self.summary.pages += 1
         page = page if checkpoint is None else replace(page, checkpoint=checkpoint)
         if page.checkpoint is not None and (page.tickets or page.sideloads or force):
-            result = _write_page(self.sink, Page(page.tickets, page.checkpoint, page.sideloads))
+            result = _write_page(self.sink, Page(page.tickets, page.checkpoint, page.sideloads, page.prepared))
             self._add(result)
             self.summary.checkpoint = page.checkpoint
         self.summary.tickets += len(page.tickets)
@@ -370,6 +381,18 @@ class _Run:
             kind, self.summary.pages, self.summary.tickets, self.summary.requests, self.summary.retries,
             self.summary.rate_limit_waits, self.summary.waited_seconds, self.origin, self.reached,
             None if server_time is None else server_time - MIN_AGE, wait, self.summary.checkpoint))
+
+
+def _preparing(pages: Iterator[ExportPage], prepare: Callable[[list[dict[str, Any]]], Any]) -> Iterator[ExportPage]:
+    """``pages`` with ``prepare(page.tickets)`` as each page's ``prepared``."""
+    try:
+        for page in pages:
+            page.prepared = prepare(page.tickets)
+            yield page
+    finally:
+        close = getattr(pages, "close", None)
+        if callable(close):
+            close()  # on this thread, as LookAhead closes its source: the walk's own cleanup runs now
 
 
 def _covered(plan: Plan, covered: dict[int, int], origin: int) -> int:

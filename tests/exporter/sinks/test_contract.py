@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -272,3 +273,20 @@ def test_sigkill_at_random_moments_leaves_a_consistent_resumable_output(case: Si
     tickets, _, versions = _pages.expected(pages)
     # SQL sinks hold one row per ticket; the logs hold each accepted version once (a retried page adds none).
     assert case.stored_rows() == (versions if case.kind in {"jsonl", "parquet"} else len(tickets))
+
+
+def test_a_page_is_written_as_it_is_whatever_was_prepared_for_it(case: SinkCase) -> None:
+    """A sink that prepares pages ahead (``PreparingSink``) uses a preparation only for the very objects it was
+    made from: another version of the same id, or a ticket it never saw, is written as the page has it."""
+    with case.open() as sink:
+        prepare = getattr(sink, "prepare", None)
+        if prepare is None:
+            pytest.skip(f"the {case.kind} sink prepares nothing")
+        prepared = prepare([make_ticket(1, 100, subject="prepared"), make_ticket(2, 100, subject="kept")])
+        kept = make_ticket(2, 100, subject="kept")
+        ticket_2 = prepared.made[2][0]
+        written = [make_ticket(1, 100, subject="written"), ticket_2, make_ticket(3, 100, subject="new")]
+        result = sink.write(replace(page(written), prepared=prepared))
+    assert result == WriteResult(new=3)
+    assert {i: t["subject"] for i, t in case.latest().items()} == {1: "written", 2: "kept", 3: "new"}
+    assert case.latest()[2] == kept

@@ -6,18 +6,25 @@ import os
 import shlex
 import subprocess
 import sys
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pyarrow.parquet as pq
 import pytest
 
 from zendesk_export.exporter.sinks import (
+    TABLES,
+    Column,
     ForeignOutputError,
+    Kind,
     MissingDependencyError,
     OutputInUseError,
     ParquetSink,
+    parquet,
     read_parquet_latest,
     read_parquet_latest_table,
 )
@@ -249,3 +256,50 @@ def test_arrow_allocates_from_the_system_unless_the_environment_chose(tmp_path, 
                           text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == pool
+
+
+def _prepared_and_plain(tmp_path: Path, tickets: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch,
+                        before_write: Callable[[ParquetSink], None] = lambda sink: None) -> tuple[Path, Path, int]:
+    """The same page written twice: plainly, and prepared beforehand (``prepare``, as the export loop does on
+    its look-ahead thread); the two outputs and how many row groups the prepared write still built itself."""
+    plain, prepared = tmp_path / "plain.parquet", tmp_path / "prepared.parquet"
+    with ParquetSink(plain) as sink:
+        before_write(sink)
+        sink.write(page(tickets, 1))
+    built = []
+    with ParquetSink(prepared) as sink:
+        made = sink.prepare(tickets)
+        before_write(sink)
+        real = parquet._to_table
+        monkeypatch.setattr(parquet, "_to_table", lambda *args, **kwargs: built.append(1) or real(*args, **kwargs))
+        sink.write(replace(page(tickets, 1), prepared=made))
+        monkeypatch.setattr(parquet, "_to_table", real)
+    return plain, prepared, len(built)
+
+
+def test_a_prepared_page_writes_the_part_an_unprepared_one_writes(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A first export's page, its row groups built ahead: the write builds none itself and the part reads back
+    exactly as the part of the same page written without preparation."""
+    tickets = [make_ticket(i, 100 + i, tags=[f"t{i}"], custom_fields=[{"id": 7, "value": i % 3 == 0}])
+               for i in range(1, ROW_GROUP_ROWS + 40)]
+    plain, prepared, built = _prepared_and_plain(tmp_path, tickets, monkeypatch)
+    assert built == 0
+    assert read_parquet_latest_table(prepared).equals(read_parquet_latest_table(plain))
+    assert pq.ParquetFile(prepared / "tickets" / "part-00000001.parquet").num_row_groups == 2
+
+
+def test_columns_bound_after_the_page_was_prepared_are_filled(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Prepared before the ticket table gained a custom-field column: the groups lack it, so the write builds
+    them anew and the column holds its values."""
+    tickets = [make_ticket(1, 100), make_ticket(2, 100)]
+    gold = replace(TABLES["tickets"], enrich=lambda ticket: {**ticket, "plan": f"gold {ticket['id']}"})
+
+    def bind(sink: ParquetSink) -> None:
+        sink.add_columns(gold, [Column("plan", Kind.TEXT, ("plan",))])
+        sink.use_table(gold)
+
+    plain, prepared, built = _prepared_and_plain(tmp_path, tickets, monkeypatch, bind)
+    assert built == 1
+    assert read_parquet_latest_table(prepared).column("plan").to_pylist() == ["gold 1", "gold 2"]
+    assert read_parquet_latest_table(prepared).equals(read_parquet_latest_table(plain))

@@ -264,3 +264,34 @@ def test_a_table_named_as_the_staging_table_in_the_search_path_is_left_alone(pg:
             conn.execute("DROP TABLE IF EXISTS public.zendesk_export_stage")
     assert notes == ["theirs"]
     assert pg.query("SELECT id || ' ' || generated_timestamp || ' ' || plan FROM tickets") == ["1 200 gold"]
+
+
+def test_rows_prepared_before_the_table_gained_columns_are_made_again(pg: SinkCase) -> None:
+    """``prepare`` runs ahead of the write (on the thread that fetched the page); a preparation made before
+    ``use_table`` bound new columns lacks them, so the write makes the rows anew and fills the columns."""
+    with pg.open() as sink:
+        assert isinstance(sink, PostgresSink)
+        ticket = make_ticket(1, 100)
+        early = sink.prepare([ticket])
+        tickets = replace(TABLES["tickets"], enrich=lambda ticket: {**ticket, "plan": "gold"})
+        sink.add_columns(tickets, [Column("plan", Kind.TEXT, ("plan",))])
+        sink.use_table(tickets)
+        sink.write(replace(page([ticket], 1), prepared=early))
+    assert pg.query("SELECT id || ' ' || plan FROM tickets") == ["1 gold"]
+
+
+def test_json_values_reach_their_columns_through_the_bytes_dumper(pg: SinkCase) -> None:
+    """The sink COPYs JSON values as bytes with psycopg's own ``bytes`` dumper on its connection (C code, not
+    the DB-API ``Binary`` one that psycopg picks by type name); the values arrive whole, and other connections
+    keep psycopg's choice."""
+    ticket = make_ticket(1, 100, via={"channel": "web", "source": {"from": {"name": "Zoë"}}}, tags=["a", "b"])
+    bytea, binary = psycopg.postgres.types["bytea"].oid, psycopg.pq.Format.BINARY
+    with pg.open() as sink:
+        assert isinstance(sink, PostgresSink)
+        adapters = sink._conn.adapters
+        assert adapters.get_dumper_by_oid(bytea, binary) is adapters.get_dumper(bytes, psycopg.adapt.PyFormat.BINARY)
+        sink.write(page([ticket], 1))
+    assert pg.query("SELECT via::text || ' ' || tags::text FROM tickets") == [
+        '{"source": {"from": {"name": "Zoë"}}, "channel": "web"} ["a", "b"]']
+    with psycopg.connect(pg.dsn or "") as other:
+        assert other.adapters.get_dumper_by_oid(bytea, binary).__module__ == "psycopg.dbapi20"

@@ -47,7 +47,7 @@ from ._errors import ForeignOutputError
 from ._files import atomic_write, checkpoint_from_json, checkpoint_to_json, lock_exclusively, read_state
 from ._index import ChildRows, IndexedRow, VersionIndex
 from ._tables import DELETED, TABLES, Child, Table
-from ._upsert import Stored, compact_json, content_digest, plan_writes
+from ._upsert import NOTHING_PREPARED, Prepared, Stored, compact_json, content_digest, plan_writes
 from .base import Checkpoint, ClosingSink, Page, StreamState, StreamStatus, WriteResult
 
 __all__ = ["STATE", "FileOutput", "TableWrite", "child_info", "key_text"]
@@ -78,6 +78,7 @@ class TableWrite:
     children: dict[int, ChildRows] | None = None  # a child table: each written parent's live rows
     table: Table | None = None
     child: Child | None = None
+    prepared: Prepared = NOTHING_PREPARED  # the ticket export's: what the sink made of the page beforehand
 
 
 class FileOutput(ClosingSink):
@@ -239,13 +240,19 @@ class FileOutput(ClosingSink):
         """The ticket export's checkpoint committed with its last page, or None."""
         return checkpoint_from_json(self._state["checkpoint"])
 
+    def prepare(self, tickets: list[dict[str, Any]]) -> Prepared:
+        """The tickets' bytes and digests, made before ``write`` (``base.PreparingSink``): on the thread that
+        fetched the page, while the previous one is written."""
+        return Prepared(self._tickets, tickets, digests=True)
+
     def write(self, page: Page) -> WriteResult:
         """A page of the ticket export: its tickets (with their child tables), its sideloads (into the
         ``users``, ``groups``, ``organizations`` tables) and its checkpoint, in one commit."""
         with self._lock:
             for name in page.sideloads:
                 sideload_columns(name)
-            writes, result = self._plan(self._tickets, page.tickets)
+            prepared = Prepared.current(page.prepared, self._tickets)
+            writes, result = self._plan(self._tickets, page.tickets, prepared)
             for name, objects in page.sideloads.items():
                 writes += self._plan(TABLES[name], objects)[0]
             self._commit(writes, checkpoint=page.checkpoint)
@@ -265,16 +272,17 @@ class FileOutput(ClosingSink):
             self._commit(writes, stream=state)
             return result
 
-    def _plan(self, table: Table, objects: list[dict[str, Any]]) -> tuple[list[TableWrite], WriteResult]:
+    def _plan(self, table: Table, objects: list[dict[str, Any]],
+              prepared: Prepared = NOTHING_PREPARED) -> tuple[list[TableWrite], WriteResult]:
         """What a page of ``table`` appends: its newer versions, then its child tables' changes."""
         stored = self._index_table(table.name, False).stored(table.name, (obj.get("id") for obj in objects))
-        plan = plan_writes(objects, stored, table.key)
+        plan = plan_writes(objects, stored, table.key, prepared=prepared)
         winners = list(plan.writes.values())
         enrich = table.enrich
         written = {obj_id: found._replace(deleted=_is_deleted(table, plan.writes[obj_id][0]))
                    for obj_id, found in plan.stored.items()}
         main = TableWrite(table.name, [(enrich(obj) if enrich else obj, raw) for obj, raw in winners], written,
-                          table=table)
+                          table=table, prepared=prepared)
         return [main, *(self._child_write(child, winners) for child in table.children)], plan.result
 
     def _child_write(self, child: Child, winners: list[tuple[dict[str, Any], bytes]]) -> TableWrite:

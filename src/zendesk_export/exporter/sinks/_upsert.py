@@ -27,6 +27,8 @@ __all__ = [
     "Plan",
     "Stored",
     "compact_json",
+    "NOTHING_PREPARED",
+    "Prepared",
     "content_digest",
     "key_function",
     "plan_writes",
@@ -97,6 +99,49 @@ def compact_json(value: Any) -> bytes:
     return bytes(memoryview(orjson.dumps(value)))
 
 
+class Prepared:
+    """What a sink made of a page's tickets before writing it (``base.PreparingSink``): by ticket id, the ticket
+    object, its bytes (``compact_json``), their digest (with ``digests``) and what ``make(ticket, bytes)``
+    returned. ``maker`` names the settings it was made with, so that a write can tell a preparation made before
+    they changed. Asked about another object than the one it prepared (another version of the same id), it
+    gives what that object's own bytes give."""
+
+    def __init__(self, maker: object, tickets: Iterable[dict[str, Any]], *, digests: bool = False,
+                 make: Callable[[dict[str, Any], bytes], Any] | None = None) -> None:
+        self.maker = maker
+        self.made: dict[Any, tuple[dict[str, Any], bytes, int | None, Any]] = {}
+        self.page: Any = None  # what the sink made of the page as a whole, if anything
+        for ticket in tickets:
+            raw = compact_json(ticket)
+            self.made[ticket.get("id")] = (ticket, raw, content_digest(raw) if digests else None,
+                                           None if make is None else make(ticket, raw))
+
+    @classmethod
+    def current(cls, prepared: Any, maker: object) -> Prepared:
+        """``prepared`` when it was made with ``maker``, else an empty preparation (everything made anew)."""
+        return prepared if isinstance(prepared, Prepared) and prepared.maker is maker else cls(maker, ())
+
+    def serialise(self, obj: dict[str, Any]) -> bytes:
+        """``compact_json(obj)``."""
+        made = self.made.get(obj.get("id"))
+        return made[1] if made is not None and made[0] is obj else compact_json(obj)
+
+    def digest(self, obj: dict[str, Any], raw: bytes) -> int:
+        """``content_digest(raw)``, where ``raw`` is ``serialise(obj)``."""
+        made = self.made.get(obj.get("id"))
+        known = made[2] if made is not None and made[1] is raw else None
+        return content_digest(raw) if known is None else known
+
+    def value(self, obj: dict[str, Any], raw: bytes) -> Any:
+        """What ``make`` returned for ``obj`` serialised as ``raw`` (the same objects), else None."""
+        made = self.made.get(obj.get("id"))
+        return made[3] if made is not None and made[0] is obj and made[1] is raw else None
+
+
+#: No preparation: every object is serialised and digested when it is planned.
+NOTHING_PREPARED = Prepared(None, ())
+
+
 def _bucket(old: Stored | None, new: Stored) -> str:
     if old is None:
         return "deleted" if new.deleted else "new"
@@ -111,23 +156,25 @@ def plan_writes(
     key: Callable[[Mapping[str, Any]], Key] = ticket_key,
     *,
     digests: bool = True,
+    prepared: Prepared = NOTHING_PREPARED,
 ) -> Plan:
     """Apply the rule to a page's objects against ``stored`` (the stored versions of the page's ids).
 
     ``plan.stored`` is what the sink remembers for each written id afterwards. With ``digests=False`` (a sink
     that keeps no digests: SQL sinks hash the stored JSON when they need to) a digest is computed only where
-    the rule compares two versions of equal number, and ``plan.stored`` holds 0 for the others.
+    the rule compares two versions of equal number, and ``plan.stored`` holds 0 for the others. The objects'
+    bytes and digests come from ``prepared`` when it holds them.
     """
     plan = Plan()
     for obj in objects:
         obj_id, version, deleted = key(obj)
-        raw = compact_json(obj)
+        raw = prepared.serialise(obj)
         old = plan.stored.get(obj_id)
         if old is not None and old.version == version and not old.digest:
-            old = old._replace(digest=content_digest(plan.writes[obj_id][1]))
+            old = old._replace(digest=prepared.digest(*plan.writes[obj_id]))
         old = old or stored.get(obj_id)
         same = old is not None and old.version == version
-        new = Stored(version, deleted, content_digest(raw) if digests or same else 0)
+        new = Stored(version, deleted, prepared.digest(obj, raw) if digests or same else 0)
         bucket = _bucket(old, new)
         setattr(plan.result, bucket, getattr(plan.result, bucket) + 1)
         if bucket != "unchanged":

@@ -59,11 +59,13 @@ class StreamStatus:
 
 @dataclass
 class Page:
-    """One page of an export, ready to be written: ticket objects as received, sideloads by name."""
+    """One page of an export, ready to be written: ticket objects as received, sideloads by name, and what the
+    sink's ``prepare`` made of the tickets beforehand (None: nothing)."""
 
     tickets: list[dict[str, Any]]
     checkpoint: Checkpoint
     sideloads: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    prepared: Any = None
 
 
 @dataclass
@@ -95,6 +97,16 @@ class Sink(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+class PreparingSink(Sink, Protocol):
+    """A sink that can do part of a page's write before it: ``prepare`` turns tickets into what ``write`` will
+    store (serialised bytes, row values), reading nothing stored, so it runs on the thread that fetched the page
+    while the previous page is written (the export loop hands the result on as ``Page.prepared``). ``write``
+    uses a preparation only for the very ticket objects it was made from and with the settings it was made
+    with, and prepares anything else itself: a missing or stale preparation costs time, never correctness."""
+
+    def prepare(self, tickets: list[dict[str, Any]]) -> Any: ...
 
 
 class ClosingSink:

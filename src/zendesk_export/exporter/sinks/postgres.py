@@ -60,7 +60,7 @@ from ._errors import ForeignOutputError, MissingDependencyError, SinkError
 from ._sql import RAW_JSON, SIDELOAD_GUARD, TICKET_GUARD, checkpoint_from_row, create_table_sql, quote, upsert_sql
 from ._stream_sql import Dialect, StreamTables
 from ._tables import TABLES, Table
-from ._upsert import Stored, content_digest, plan_writes
+from ._upsert import Prepared, Stored, content_digest, plan_writes
 from .base import Checkpoint, ClosingSink, Page, StreamState, StreamStatus, WriteResult
 
 __all__ = ["SCHEMA_VERSION", "PostgresSink", "split_schema"]
@@ -111,6 +111,15 @@ def _configure_session(conn: Any) -> None:
         conn.execute("SET default_toast_compression = 'lz4'")
     except _psycopg().Error:
         pass
+
+
+def _bytes_as_they_are(conn: Any) -> None:
+    """COPY ``bytea`` fields (our JSON values) with psycopg's dumper for ``bytes`` (C code in psycopg's binary
+    package). By type name psycopg would pick the dumper of its DB-API ``Binary`` wrapper, registered later for
+    the same type: Python code, called for each of a ticket's dozen JSON values. On this connection alone."""
+    from psycopg.adapt import PyFormat
+
+    conn.adapters.register_dumper(bytes, conn.adapters.get_dumper(bytes, PyFormat.BINARY))
 
 
 def split_schema(url: str) -> tuple[str, str]:
@@ -198,16 +207,18 @@ class _TicketRows:
         """Made one at a time as the COPY sends them: psycopg sends every ~32 KB, so the server stores the first
         rows while we build the next ones, instead of waiting for the whole page's rows and then alone for its
         own work."""
-        for obj, raw in items:
-            row = self._extract(obj)
-            if self.enrich is not None:
-                row += self._extract_added(self.enrich(obj))
-            for position in self._timestamps:
-                row[position] = parse_timestamp(row[position])
-            if _NUL_ESCAPE in raw:
-                _without_nuls(row)
-            row.append(raw)
-            yield row
+        return (self.row(obj, raw) for obj, raw in items)
+
+    def row(self, obj: dict[str, Any], raw: bytes) -> list[Any]:
+        row = self._extract(obj)
+        if self.enrich is not None:
+            row += self._extract_added(self.enrich(obj))
+        for position in self._timestamps:
+            row[position] = parse_timestamp(row[position])
+        if _NUL_ESCAPE in raw:
+            _without_nuls(row)
+        row.append(raw)
+        return row
 
 
 def _without_nuls(row: list[Any]) -> None:
@@ -262,6 +273,7 @@ class PostgresSink(ClosingSink):
         except psycopg.OperationalError as exc:
             raise SinkError(f"cannot connect to PostgreSQL: {str(exc).strip()}") from None
         _configure_session(self._conn)
+        _bytes_as_they_are(self._conn)
         try:
             with self._transaction() as cur:
                 self._prepare(cur, include)
@@ -346,14 +358,20 @@ class PostgresSink(ClosingSink):
             row = cur.fetchone()
         return checkpoint_from_row(row)
 
+    def prepare(self, tickets: list[dict[str, Any]]) -> Prepared:
+        """The tickets' bytes and COPY rows, made before ``write`` (``base.PreparingSink``): on the thread that
+        fetched the page, while PostgreSQL stores the previous one."""
+        return Prepared(self._rows, tickets, make=self._rows.row)
+
     def write(self, page: Page) -> WriteResult:
         """Upsert the page's tickets and sideloads and save its checkpoint, in one transaction."""
+        prepared = Prepared.current(page.prepared, self._rows)
         with self._page_transaction() as cur:
             with self._conn.pipeline():  # BEGIN goes out with the first query: one round trip
                 cur.execute("BEGIN")
                 stored = self._stored(cur, page.tickets)
-            plan = plan_writes(page.tickets, stored, digests=False)
-            self._write_tickets(cur, plan.writes, stored)
+            plan = plan_writes(page.tickets, stored, digests=False, prepared=prepared)
+            self._write_tickets(cur, plan.writes, stored, prepared)
             self._write_children(cur, list(plan.writes.values()), stored)
             for name, objects in page.sideloads.items():
                 self._ensure_sideload(cur, name)
@@ -400,15 +418,19 @@ class PostgresSink(ClosingSink):
         if rows:
             cur.executemany(upsert_sql(self._table(table), columns, _placeholder, guard), rows)
 
-    def _write_tickets(self, cur: Any, winners: Mapping[int, _Item], stored: Mapping[int, Stored]) -> None:
+    def _write_tickets(self, cur: Any, winners: Mapping[int, _Item], stored: Mapping[int, Stored],
+                       prepared: Prepared) -> None:
         """The winning versions: those of ids not stored yet COPYed straight into ``tickets``, the others
-        merged (module doc)."""
+        merged (module doc). Their COPY rows are those ``prepared`` holds, or made now."""
+        def rows(items: list[_Item]) -> Iterator[list[Any]]:
+            return (prepared.value(obj, raw) or self._rows.row(obj, raw) for obj, raw in items)
+
         fresh = [item for ticket_id, item in winners.items() if ticket_id not in stored]
         known = [item for ticket_id, item in winners.items() if ticket_id in stored]
-        if fresh and not self._copy_new(cur, self._rows(fresh)):
+        if fresh and not self._copy_new(cur, rows(fresh)):
             known += fresh
         if known:
-            self._merge_tickets(cur, self._rows(known))
+            self._merge_tickets(cur, rows(known))
 
     def _copy_new(self, cur: Any, rows: Iterable[list[Any]]) -> bool:
         """COPY rows of new ids into ``tickets``; False (and nothing written) when one of the ids was inserted
