@@ -340,8 +340,8 @@ def _write_part(path: Path, name: str, columns: tuple[Column, ...], items: Seque
                 raw: bool = True, groups: Iterable[pa.Table] | None = None) -> None:
     """Write ``items`` as a part atomically (temporary name, fsync, rename), one row group of ``ROW_GROUP_ROWS``
     at a time: each group's Arrow table is built just before it is written and dropped right after, so a page
-    never has more than one group in Arrow at once (module doc, "Memory"). ``groups``: those tables, built
-    already (a prepared page)."""
+    never has more than one group in Arrow at once (module doc, "Memory"), unless ``groups`` gives the tables
+    built already (a prepared page of the ticket export: its two groups)."""
     pa, pq = _pyarrow()
     schema = _schema(name, columns, raw)
     dictionary = [field.name for field in schema if field.name not in _PLAIN_COLUMNS]
