@@ -96,6 +96,10 @@ class _Shapes:
         self.top = TypeSignatures([None if len(c.path) > 1 else _EXPECTED_TYPES[c.kind] for c in columns],
                                   [i for i, c in enumerate(columns) if c.kind is Kind.INTEGER and len(c.path) == 1])
 
+    def huge_integer(self, obj: Mapping[str, Any]) -> bool:
+        """Whether a top-level value of the columns is an integer beyond 64 bits."""
+        return any(type(value) is int and not in_int64(value) for value in map(obj.get, self.keys))
+
     def fit(self, obj: Mapping[str, Any]) -> bool:
         return self.top.accepts(list(map(obj.get, self.keys))) and all(_nested_expected(obj, c) for c in self.nested)
 
@@ -144,10 +148,12 @@ def upsert_from_json(conn: sqlite3.Connection, table: str, columns: tuple[Column
     two_calls: list[Sequence[Any]] = []
     by_python: list[Sequence[Any]] = []
     for obj, row in zip(objects, rows, strict=True):
-        if _NUL_ESCAPE in row[0]:
+        fit = shapes.fit(obj)
+        # SQLite reads an integer beyond 64 bits as a real: such a row, too, is derived in Python
+        if _NUL_ESCAPE in row[0] or (not fit and shapes.huge_integer(obj)):
             by_python.append((row[0], *extract(columns, obj), *row[1:]))
         else:
-            (one_call if shapes.fit(obj) else two_calls).append(row)
+            (one_call if fit else two_calls).append(row)
     _insert(conn, table, columns, bound, guard, one_call, True)
     _insert(conn, table, columns, bound, guard, two_calls, False)
     _insert(conn, table, (), (*columns, *bound), guard, by_python, False)
