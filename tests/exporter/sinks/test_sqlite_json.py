@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from zendesk_export.exporter.sinks import SQLiteSink
@@ -144,6 +144,7 @@ _FIELDS = [c.path[0] for c in TICKET_COLUMNS if c.name not in ("id", "generated_
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(changes=st.dictionaries(st.sampled_from(_FIELDS), _json_values, max_size=6))
+@example(changes={"url": 2**63})  # SQLite read a text column's integer beyond int64 as a real once
 def test_any_json_values_give_the_columns_extract_gives(tmp_path: Path, changes: dict[str, Any]) -> None:
     ticket = make_ticket(1, 100, **changes)
     path = tmp_path / f"h{abs(hash(orjson.dumps(changes, option=orjson.OPT_SORT_KEYS)))}.db"
