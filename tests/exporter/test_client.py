@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import base64
+import http.server
 import json
+import shutil
+import ssl
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -303,3 +307,32 @@ def test_the_server_clock_comes_from_the_last_date_header():
         assert client.server_time is None
         client.get(PATH, {"start_time": 0})
         assert client.server_time == SERVER_NOW.timestamp()
+
+
+@pytest.fixture
+def self_signed_https_url(tmp_path) -> Iterator[str]:
+    """A real HTTPS server on a free port whose certificate (for 127.0.0.1) no authority signed."""
+    if shutil.which("openssl") is None:
+        pytest.skip("needs the openssl command to make a certificate")
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"https://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_every_client_refuses_a_certificate_no_authority_signed(self_signed_https_url, sleeps):
+    """The clients of a run share one TLS context (made once): each still verifies the server's certificate."""
+    config = ExportConfig(url=self_signed_https_url, email="a@b.c", token="T", retry_for=1)
+    for _ in range(2):
+        with ZendeskClient(config, sleep=sleeps.append) as client, \
+                pytest.raises(Unreachable, match="CERTIFICATE_VERIFY_FAILED"):
+            client.get(PATH, {"start_time": 0})
