@@ -110,3 +110,19 @@ def test_an_index_of_the_earlier_layout_is_rebuilt_with_the_child_rows(kind: str
         assert sink.write(page([make_ticket(1, 2, tags=["refund"])], 2)).updated == 1
     read = read_jsonl_rows if kind == "jsonl" else read_parquet_rows
     assert [row["tag"] for row in read(tmp_path / f"t.{kind}", "ticket_tags")] == ["refund"]
+
+
+@pytest.mark.parametrize("kind", FILE_SINKS)
+def test_one_page_retagging_several_stored_tickets_beside_new_ones_leaves_each_its_own_tags(
+        kind: str, tmp_path: Path) -> None:
+    """Each parent of a page is compared with its own stored rows: tags removed from one ticket, added to the
+    next, a new ticket in between, and a ticket that keeps its tags."""
+    with _open(kind, tmp_path) as sink:
+        sink.use_table(stream_table("tickets"))  # type: ignore[attr-defined]
+        sink.write(page([make_ticket(1, 1, tags=["vip", "refund"]), make_ticket(2, 1, tags=["late"]),
+                         make_ticket(3, 1, tags=["same"])], 1))
+        sink.write(page([make_ticket(1, 2, tags=["refund"]), make_ticket(4, 2, tags=["new"]),
+                         make_ticket(2, 2, tags=["late", "vip"]), make_ticket(3, 2, tags=["same"])], 2))
+    read = read_jsonl_rows if kind == "jsonl" else read_parquet_rows
+    live = {(row["ticket_id"], row["tag"]) for row in read(tmp_path / f"t.{kind}", "ticket_tags")}
+    assert live == {(1, "refund"), (2, "late"), (2, "vip"), (3, "same"), (4, "new")}

@@ -34,9 +34,10 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -241,9 +242,15 @@ class FileOutput(ClosingSink):
         return checkpoint_from_json(self._state["checkpoint"])
 
     def prepare(self, tickets: list[dict[str, Any]]) -> Prepared:
-        """The tickets' bytes and digests, made before ``write`` (``base.PreparingSink``): on the thread that
-        fetched the page, while the previous one is written."""
-        return Prepared(self._tickets, tickets, digests=True)
+        """The tickets' bytes, digests and enriched objects (``Table.enrich``: the custom-field columns), made
+        before ``write`` (``base.PreparingSink``): on the thread that fetched the page, while the previous one
+        is written."""
+        return self._prepare(self._tickets, tickets)
+
+    @staticmethod
+    def _prepare(table: Table, tickets: list[dict[str, Any]]) -> Prepared:
+        """:meth:`prepare` for ``table`` (the ``tickets`` table of the moment, read once)."""
+        return Prepared(table, tickets, digests=True, make=_enricher(table))
 
     def write(self, page: Page) -> WriteResult:
         """A page of the ticket export: its tickets (with their child tables), its sideloads (into the
@@ -281,21 +288,28 @@ class FileOutput(ClosingSink):
         enrich = table.enrich
         written = {obj_id: found._replace(deleted=_is_deleted(table, plan.writes[obj_id][0]))
                    for obj_id, found in plan.stored.items()}
-        main = TableWrite(table.name, [(enrich(obj) if enrich else obj, raw) for obj, raw in winners], written,
-                          table=table, prepared=prepared)
-        return [main, *(self._child_write(child, winners) for child in table.children)], plan.result
+        items = [(prepared.value(obj, raw) or enrich(obj), raw) for obj, raw in winners] if enrich else winners
+        main = TableWrite(table.name, items, written, table=table, prepared=prepared)
+        return [main, *(self._child_write(child, winners, stored.keys()) for child in table.children)], plan.result
 
-    def _child_write(self, child: Child, winners: list[tuple[dict[str, Any], bytes]]) -> TableWrite:
+    def _child_write(self, child: Child, winners: list[tuple[dict[str, Any], bytes]],
+                     known: Collection[Any]) -> TableWrite:
         """The rows of ``child`` that the parents' new versions add or change, and deletion marks for those
         they no longer have. Rows are compared as objects by column name (what the index keeps); a parent
-        never written before (every parent of a first export) just appends its rows."""
-        current = self._index_table(child.name, True).children(child.name, (obj["id"] for obj, _raw in winners))
+        never written before (not in ``known``, the parent ids the index holds: every parent of a first
+        export) has no rows to compare with and just appends its rows."""
+        index = self._index_table(child.name, True)
+        current = index.children(child.name, [parent["id"] for parent, _raw in winners if parent["id"] in known])
         write = TableWrite(child.name, children={}, child=child)
         assert write.children is not None
-        names = [column.name for column in child.columns]
+        names = tuple(column.name for column in child.columns)
+        key_of = _key_function(child.key)
         for parent, _raw in winners:
-            rows = {_key(child.key, row): row for row in ({n: r.get(n) for n in names} for r in child.derive(parent))}
-            before = {_key(child.key, row): row for row in current.get(parent["id"], ())}
+            derived = child.derive(parent)
+            if not all(tuple(row) == names for row in derived):  # rows by column name, in column order
+                derived = [{n: row.get(n) for n in names} for row in derived]
+            rows = {key_of(row): row for row in derived}
+            before = {key_of(row): row for row in current.get(parent["id"], ())}
             write.items += [(row, compact_json(row)) for key, row in rows.items() if before.get(key) != row]
             for key in before.keys() - rows.keys():
                 gone = before[key]
@@ -419,6 +433,12 @@ class FileOutput(ClosingSink):
             self._dir_fd = -1
 
 
+def _enricher(table: Table) -> Callable[[dict[str, Any], bytes], dict[str, Any]] | None:
+    """``Prepared``'s ``make`` for ``table``: the enriched object (None: the table is not enriched)."""
+    enrich = table.enrich
+    return None if enrich is None else lambda obj, _raw: enrich(obj)
+
+
 def _is_deleted(table: Table, obj: Mapping[str, Any]) -> bool:
     """Whether a stored version counts as deleted: marked by a refresh, or marked by Zendesk itself."""
     return obj.get(DELETED) is True or (table.deleted_when is not None and table.deleted_when(obj))
@@ -427,6 +447,22 @@ def _is_deleted(table: Table, obj: Mapping[str, Any]) -> bool:
 def _state_json(state: StreamState) -> dict[str, Any]:
     return {"mode": state.mode, "position": state.position, "source": state.source, "refresh": state.refresh,
             "complete": state.complete, "written_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
+
+
+def _key_function(columns: Sequence[str]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
+    """:func:`_key` for rows that hold every column (a C-level getter: it runs for every child row)."""
+    getter = itemgetter(*columns)
+    single = len(columns) == 1
+
+    def key(row: Mapping[str, Any]) -> tuple[Any, ...]:
+        try:
+            found = (getter(row),) if single else getter(row)
+            hash(found)
+        except (KeyError, TypeError):  # a column missing, a value that is a list: as ``_key`` says
+            return _key(columns, row)
+        return found
+
+    return key
 
 
 def _key(columns: Sequence[str], row: Mapping[str, Any]) -> tuple[Any, ...]:

@@ -451,13 +451,13 @@ class ParquetSink(FileOutput):
         return seq, [seq] * len(write.items)
 
     def prepare(self, tickets: list[dict[str, Any]]) -> Prepared:
-        """Beside the tickets' bytes and digests (``FileOutput.prepare``), their row groups in Arrow, as a first
-        export writes them: every ticket a winner, none stored before (``_Built``)."""
-        prepared = super().prepare(tickets)
+        """Beside the tickets' bytes, digests and enriched objects (``FileOutput.prepare``), their row groups in
+        Arrow, as a first export writes them: every ticket a winner, none stored before (``_Built``)."""
         table = self._tickets
+        prepared = self._prepare(table, tickets)
         columns = self._columns(TableWrite("tickets", table=table), self._state["tables"].get("tickets", {}))
         columns = (*columns, *((_MARK,) if table.snapshot else ()))
-        items = [(table.enrich(obj) if table.enrich else obj, raw) for obj, raw, _digest, _value in
+        items = [(obj if enriched is None else enriched, raw) for obj, raw, _digest, enriched in
                  prepared.made.values()]
         prepared.page = _Built(columns, [raw for _obj, raw in items], list(_groups("tickets", columns, items)))
         return prepared
