@@ -5,11 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from zendesk_export.exporter.sinks._columns import (
     SIDELOAD_COLUMNS,
     TICKET_COLUMNS,
+    Column,
     Kind,
+    column_values,
     extract,
     parse_timestamp,
     sideload_columns,
@@ -148,3 +152,25 @@ def test_unknown_sideload_is_a_clear_value_error() -> None:
     assert sideload_columns("users")[0].name == "id"
     with pytest.raises(ValueError, match="unknown sideload 'brands'; known: users, groups, organizations"):
         sideload_columns("brands")
+
+
+#: A flat table of every scalar kind, as a child table's rows are.
+FLAT = tuple(Column(kind.value, kind, (kind.value,)) for kind in Kind if kind is not Kind.JSON)
+_ANY_VALUE = st.recursive(st.none() | st.booleans() | st.integers(min_value=-(2**64), max_value=2**64)
+                          | st.floats(allow_nan=False) | st.text(max_size=5),
+                          lambda inner: st.lists(inner, max_size=2) | st.dictionaries(st.text(max_size=2), inner,
+                                                                                      max_size=2), max_leaves=4)
+
+
+@given(st.lists(st.dictionaries(st.sampled_from([column.name for column in FLAT]), _ANY_VALUE), max_size=6))
+@example([{"integer": 2**63}, {"integer": 1}])
+@example([{"integer": True, "boolean": 1, "number": 2, "text": 3.5, "timestamp": None}])
+def test_a_flat_column_read_column_by_column_gives_what_extract_gives(rows: list[dict[str, object]]) -> None:
+    by_row = [extract(FLAT, row) for row in rows]
+    assert [column_values(column, rows) for column in FLAT] == [[row[i] for row in by_row] for i in range(len(FLAT))]
+
+
+def test_only_a_top_level_scalar_column_is_read_column_by_column() -> None:
+    via_channel = next(column for column in TICKET_COLUMNS if len(column.path) > 1)
+    with pytest.raises(ValueError, match="not a top-level scalar"):
+        column_values(via_channel, [{}])

@@ -69,7 +69,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from ._columns import Column, Kind, extract, in_int64, parse_timestamp
+from ._columns import Column, Kind, column_values, extract, in_int64, parse_timestamp
 from ._errors import ForeignOutputError, MissingDependencyError
 from ._file_output import STATE, FileOutput, TableWrite, key_text
 from ._files import atomic_write, atomic_write_with, fsync_dir, read_state
@@ -261,16 +261,27 @@ def _layout(name: str, columns: tuple[Column, ...]) -> tuple[tuple[Column, ...],
     return scalars, tuple((c.name, _LIST_VALUES[c.name]) for c in columns if lists and c.name in _LIST_VALUES)
 
 
+@functools.cache
+def _flat(columns: tuple[Column, ...]) -> bool:
+    """Whether every column is a top-level scalar (not JSON), as a child table's are."""
+    return all(len(column.path) == 1 and column.kind is not Kind.JSON for column in columns)
+
+
 def _to_table(name: str, columns: tuple[Column, ...], items: Sequence[tuple[dict[str, Any], bytes]],
               raw: bool = True) -> pa.Table:
     pa, _ = _pyarrow()
     scalars, lists = _layout(name, columns)
-    rows = [extract(scalars, obj) for obj, _ in items]
+    transposed: Iterable[Sequence[Any]]
+    if _flat(scalars):  # a child table's rows: read column by column (``column_values``)
+        objects = [obj for obj, _ in items]
+        transposed = [column_values(column, objects) for column in scalars]
+    else:
+        rows = [extract(scalars, obj) for obj, _ in items]
+        transposed = zip(*rows, strict=True) if rows else [()] * len(scalars)  # one C loop, not one per column
     data: dict[str, Any] = {}
-    transposed = zip(*rows, strict=True) if rows else [()] * len(scalars)  # one C loop, not one per column
-    for column, column_values in zip(scalars, transposed, strict=True):
+    for column, values in zip(scalars, transposed, strict=True):
         timestamps = column.kind is Kind.TIMESTAMP
-        data[column.name] = list(map(parse_timestamp, column_values)) if timestamps else column_values
+        data[column.name] = list(map(parse_timestamp, values)) if timestamps else values
     built: list[tuple[Any, list[Any], Any]] = []
     for column_name, convert in lists:
         values = [obj.get(column_name) for obj, _ in items]
@@ -386,6 +397,7 @@ class ParquetSink(FileOutput):
 
     FORMAT = _FORMAT
     VERSION = _VERSION
+    CHILD_BYTES = False  # a child part has no raw_json column
 
     def __init__(self, path: str | Path, *, include: Sequence[str] = ()) -> None:
         _pyarrow()
