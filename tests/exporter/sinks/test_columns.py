@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from hypothesis import example, given
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from zendesk_export.exporter.sinks._columns import (
@@ -156,13 +156,14 @@ def test_unknown_sideload_is_a_clear_value_error() -> None:
 
 #: A flat table of every scalar kind, as a child table's rows are.
 FLAT = tuple(Column(kind.value, kind, (kind.value,)) for kind in Kind if kind is not Kind.JSON)
-_ANY_VALUE = st.recursive(st.none() | st.booleans() | st.integers(min_value=-(2**64), max_value=2**64)
-                          | st.floats(allow_nan=False) | st.text(max_size=5),
-                          lambda inner: st.lists(inner, max_size=2) | st.dictionaries(st.text(max_size=2), inner,
-                                                                                      max_size=2), max_leaves=4)
+#: Integers as orjson reads them: down to -2**63, up to 2**64 - 1 (beyond int64: NULL in an INTEGER column).
+_SCALAR = (st.none() | st.booleans() | st.integers(min_value=-(2**63), max_value=2**64 - 1)
+           | st.floats(allow_nan=False) | st.text(max_size=3))
+_ANY_VALUE = _SCALAR | st.lists(_SCALAR, max_size=2) | st.dictionaries(st.text(max_size=1), _SCALAR, max_size=1)
 
 
-@given(st.lists(st.dictionaries(st.sampled_from([column.name for column in FLAT]), _ANY_VALUE), max_size=6))
+@settings(suppress_health_check=[HealthCheck.too_slow], deadline=None)  # CI's workers share two cores
+@given(st.lists(st.dictionaries(st.sampled_from([column.name for column in FLAT]), _ANY_VALUE), max_size=4))
 @example([{"integer": 2**63}, {"integer": 1}])
 @example([{"integer": True, "boolean": 1, "number": 2, "text": 3.5, "timestamp": None}])
 def test_a_flat_column_read_column_by_column_gives_what_extract_gives(rows: list[dict[str, object]]) -> None:
