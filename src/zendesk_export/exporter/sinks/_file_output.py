@@ -89,7 +89,7 @@ class FileOutput(ClosingSink):
     FORMAT = ""
     VERSION = 0
     #: Whether ``_append`` stores a child row's bytes (JSON Lines: the line itself) or only its columns (Parquet,
-    #: which then gets ``b""``: serialising a page's ~9,000 child rows was a tenth of its write)
+    #: which then gets ``b""``: serialising a page's ~9,000 child rows took a tenth of its writer's time)
     CHILD_BYTES = True
 
     def __init__(self, path: str | Path, *, include: Sequence[str] = ()) -> None:

@@ -18,7 +18,7 @@ account's size, and each page reads and writes only its own ids (O(page)). Per t
 
 Rows are stored in the order they are written (``seq``, the rowid) and found by a unique index on the id (the
 parent, for a child table), as the SQLite sink keeps its tickets: a page's ids are scattered over the id range,
-so with the id as the rowid each commit rewrote about a page of the table per row (~1,000 of them), where now
+so with the id as the rowid each commit rewrote up to a page of the table per row (~1,000 of them), where now
 it appends the rows and updates the much smaller id index (the ticket export with its analyst tables into JSON
 Lines: 0.85 times as long).
 
