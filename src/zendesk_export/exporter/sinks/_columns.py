@@ -27,12 +27,14 @@ __all__ = [
     "Column",
     "Kind",
     "TypeSignatures",
+    "all_in_int64",
     "column_values",
     "extract",
     "in_int64",
     "extractor",
     "parse_timestamp",
     "sideload_columns",
+    "top_level_scalar",
 ]
 
 
@@ -217,22 +219,27 @@ _CANONICAL: dict[Kind, Callable[[Any], Any]] = {
 }
 
 
+def all_in_int64(numbers: list[int]) -> bool:
+    """Whether every integer of ``numbers`` fits int64 (two C-level passes, not a call per number)."""
+    return not numbers or (in_int64(min(numbers)) and in_int64(max(numbers)))
+
+
+def top_level_scalar(column: Column) -> bool:
+    """Whether ``column`` is read from a top-level key and is not JSON, as every column of a child table is."""
+    return len(column.path) == 1 and column.kind is not Kind.JSON
+
+
 def column_values(column: Column, objects: Iterable[Mapping[str, Any]]) -> list[Any]:
     """What ``extract`` gives for one column of many objects, read column by column: one C-level pass reads the
     values and one checks their types; only a column holding another type (or an integer beyond 64 bits)
-    converts value by value. For a top-level scalar column (not JSON): a child table's, whose rows are flat."""
-    if len(column.path) != 1 or column.kind is Kind.JSON:
+    converts value by value. For a :func:`top_level_scalar` column only: a child table's, whose rows are flat."""
+    if not top_level_scalar(column):
         raise ValueError(f"column {column.name!r} is not a top-level scalar")
     values = list(map(methodcaller("get", column.path[0]), objects))
     if set(map(type, values)) <= _CANONICAL_TYPES[column.kind] and (
-            column.kind is not Kind.INTEGER or _all_in_int64(values)):
+            column.kind is not Kind.INTEGER or all_in_int64([value for value in values if value is not None])):
         return values
     return list(map(_CANONICAL[column.kind], values))
-
-
-def _all_in_int64(values: list[int | None]) -> bool:
-    numbers = [value for value in values if value is not None]
-    return not numbers or (in_int64(min(numbers)) and in_int64(max(numbers)))
 
 
 def _nested(path: tuple[str, ...]) -> Callable[[Mapping[str, Any]], Any]:

@@ -69,7 +69,16 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from ._columns import Column, Kind, column_values, extract, in_int64, parse_timestamp
+from ._columns import (
+    Column,
+    Kind,
+    all_in_int64,
+    column_values,
+    extract,
+    in_int64,
+    parse_timestamp,
+    top_level_scalar,
+)
 from ._errors import ForeignOutputError, MissingDependencyError
 from ._file_output import STATE, FileOutput, TableWrite, key_text
 from ._files import atomic_write, atomic_write_with, fsync_dir, read_state
@@ -146,11 +155,6 @@ def _ids(value: Any) -> list[int] | None:
     return None
 
 
-def _all_int64(numbers: list[int]) -> bool:
-    """Whether every integer of ``numbers`` fits int64 (two C-level passes, not a call per number)."""
-    return not numbers or (in_int64(min(numbers)) and in_int64(max(numbers)))
-
-
 def _field_value(value: Any) -> str | None:
     return value if type(value) is str or value is None else orjson.dumps(value).decode()
 
@@ -183,7 +187,7 @@ def _field_array(values: list[Any]) -> pa.Array:
         flat = [item for value in values if value is not None for item in value]
         ids = list(map(operator.itemgetter("id"), flat))
         texts = _field_texts(flat)
-        wellformed = set(map(type, values)) <= _LIST_TYPES and set(map(type, ids)) <= {int} and _all_int64(ids)
+        wellformed = set(map(type, values)) <= _LIST_TYPES and set(map(type, ids)) <= {int} and all_in_int64(ids)
     except (TypeError, KeyError, AttributeError):
         wellformed = False
     if wellformed:
@@ -263,8 +267,8 @@ def _layout(name: str, columns: tuple[Column, ...]) -> tuple[tuple[Column, ...],
 
 @functools.cache
 def _flat(columns: tuple[Column, ...]) -> bool:
-    """Whether every column is a top-level scalar (not JSON), as a child table's are."""
-    return all(len(column.path) == 1 and column.kind is not Kind.JSON for column in columns)
+    """Whether every column is a ``top_level_scalar``, as a child table's are."""
+    return all(map(top_level_scalar, columns))
 
 
 def _to_table(name: str, columns: tuple[Column, ...], items: Sequence[tuple[dict[str, Any], bytes]],
