@@ -94,6 +94,42 @@ def test_leaving_early_stops_the_helper_and_closes_the_source(leave):
     assert source.closed.is_set() and helper_threads() == []
 
 
+class Item:
+    """An item that records the thread it is freed on."""
+
+    freed_on: dict[int, str] = {}
+
+    def __init__(self, number: int) -> None:
+        self.number = number
+
+    def __del__(self) -> None:
+        Item.freed_on[self.number] = threading.current_thread().name
+
+
+def test_write_each_writes_in_order_and_frees_each_written_item_on_the_helper():
+    Item.freed_on = {}
+    written: list[int] = []
+    LookAhead(Item(number) for number in range(1, 21)).write_each(lambda item: written.append(item.number))
+    assert written == list(range(1, 21))
+    # every item but the last, which the helper is no longer there to take, freed beside the writes
+    assert {Item.freed_on[n] for n in range(1, 20)} == {"export-look-ahead"}
+    assert helper_threads() == []
+
+
+def test_write_each_raises_the_writes_error_and_stops_the_helper():
+    source = Source(1000)
+
+    def write(number: int) -> None:
+        source.take(number)
+        if number == 3:
+            raise RuntimeError("the write failed")
+
+    with pytest.raises(RuntimeError, match="^the write failed$"):
+        LookAhead(iter(source)).write_each(write)
+    assert len(source.made) <= 4
+    assert source.closed.is_set() and helper_threads() == []
+
+
 # In the export loop, against the real server and the real sinks.
 
 class RecordingSink:

@@ -290,8 +290,7 @@ class _Run:
             self._walk_windows(plan, len(plan.windows), {0: pages}, target)
             return
         # one request at a time: the next page is fetched on a helper thread while this one is written (.prefetch)
-        for page in LookAhead(pages):
-            self._write(page)
+        LookAhead(pages).write_each(self._write)
 
     def _plan(self, first: ExportPage) -> Plan | None:
         """Windows for the rest of the history after the first page, or None when one request at a time does as
