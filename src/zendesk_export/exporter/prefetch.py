@@ -16,7 +16,7 @@ rules) on a helper thread and hands its pages to the calling thread, which keeps
   are handed over (and written) first.
 * **Freed beside the writes.** ``write_each`` hands each written item to the helper, which drops it before it
   fetches the next one: a parsed page is ~100,000 Python objects, and freeing them on the calling thread took
-  it 5 ms a page, between two writes, while the database it writes to waited.
+  it 5-7 ms a page, between two writes, while the database it writes to waited.
 * **No thread left behind.** Leaving the iteration for any reason (the end, an error in writing, ``break``,
   KeyboardInterrupt) stops the helper: it starts no other request, closes the pages iterator on its own thread,
   and is joined. A request already under way is finished first (bounded by the client's timeout and retries).
