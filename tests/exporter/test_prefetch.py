@@ -1,7 +1,8 @@
 """The one-page look-ahead (:mod:`zendesk_export.exporter.prefetch`): on its own, items in order, never more than
-one fetched ahead, the source's error raised where its item would have come, and no helper thread outliving the
-iteration however it ends; in the export loop, every page written with its own checkpoint in the plain loop's
-order, and an error in fetching or in writing ending the run as it did without the look-ahead."""
+one fetched ahead, the source's error raised where its item would have come, no helper thread outliving the
+iteration however it ends, and ``write_each`` freeing each written item on the helper; in the export loop, every
+page written with its own checkpoint in the plain loop's order, and an error in fetching or in writing ending the
+run as it did without the look-ahead."""
 
 from __future__ import annotations
 
@@ -116,15 +117,16 @@ def test_write_each_writes_in_order_and_frees_each_written_item_on_the_helper():
     assert helper_threads() == []
 
 
-def test_write_each_raises_the_writes_error_and_stops_the_helper():
+@pytest.mark.parametrize("error", [RuntimeError, KeyboardInterrupt])
+def test_write_each_raises_the_writes_error_and_stops_the_helper(error: type[BaseException]):
     source = Source(1000)
 
     def write(number: int) -> None:
         source.take(number)
         if number == 3:
-            raise RuntimeError("the write failed")
+            raise error("the write failed")
 
-    with pytest.raises(RuntimeError, match="^the write failed$"):
+    with pytest.raises(error, match="^the write failed$"):
         LookAhead(iter(source)).write_each(write)
     assert len(source.made) <= 4
     assert source.closed.is_set() and helper_threads() == []

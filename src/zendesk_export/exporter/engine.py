@@ -302,6 +302,8 @@ class _StreamsRun:
         result.complete = state is not None and state.complete
         table = TABLES[item.name]
         pages = _time_pages(client, item, start, self.config.per_page)
+        # each page freed here, not by the helper (``LookAhead.write_each``): Parquet's streams, bound by the
+        # interpreter, took longer when the helper freed a page before its next request (docs/benchmarks.md)
         for objects, next_start, end in LookAhead(pages, name=f"look-ahead-{item.name}"):
             new_state = StreamState(item.name, "time", str(next_start), self.config.source, complete=end)
             result.add(_write(sink, table, objects, new_state), len(objects))

@@ -74,7 +74,8 @@ class LookAhead(Generic[T]):
 
     def write_each(self, write: Callable[[T], object]) -> None:
         """``write`` every item in turn, as ``for item in self: write(item)`` does, except that each item is
-        freed on the helper thread (module doc): ``write`` must keep no reference to it."""
+        freed on the helper thread (module doc); one that ``write`` still refers to is freed wherever that
+        reference goes."""
         for item in self:
             write(item)
             self._written.append(item)
