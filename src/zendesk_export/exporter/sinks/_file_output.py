@@ -289,7 +289,7 @@ class FileOutput(ClosingSink):
         plan = plan_writes(objects, stored, table.key, prepared=prepared)
         winners = list(plan.writes.values())
         enrich = table.enrich
-        written = {obj_id: found._replace(deleted=_is_deleted(table, plan.writes[obj_id][0]))
+        written = {obj_id: Stored(found.version, _is_deleted(table, plan.writes[obj_id][0]), found.digest)
                    for obj_id, found in plan.stored.items()}
         items = [(prepared.value(obj, raw) or enrich(obj), raw) for obj, raw in winners] if enrich else winners
         main = TableWrite(table.name, items, written, table=table, prepared=prepared)
