@@ -69,6 +69,7 @@ class JsonlSink(FileOutput):
 
     FORMAT = _FORMAT
     VERSION = 1
+    TYPED_COLUMNS = False  # a line is the object's bytes as received
 
     def _refuse_other_layouts(self) -> None:
         old_state = self.path.with_name(self.path.name + ".state.json")
