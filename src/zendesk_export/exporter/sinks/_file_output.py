@@ -70,8 +70,9 @@ def child_info(child: Child) -> dict[str, Any]:
 
 @dataclass
 class TableWrite:
-    """One table's part of a commit: the rows to append (object for the typed columns, bytes as stored) and
-    what the index learns once they are committed."""
+    """One table's part of a commit: the rows to append (object for the typed columns, bytes as stored; a child
+    row's bytes are empty, JSON Lines serialises it as it writes it) and what the index learns once they are
+    committed."""
 
     name: str
     items: list[tuple[dict[str, Any], bytes]] = field(default_factory=list)
@@ -88,9 +89,6 @@ class FileOutput(ClosingSink):
 
     FORMAT = ""
     VERSION = 0
-    #: Whether ``_append`` stores a child row's bytes (JSON Lines: the line itself) or only its columns (Parquet,
-    #: which then gets ``b""``: serialising a page's ~9,000 child rows took a tenth of its writer's time)
-    CHILD_BYTES = True
     #: Whether ``_append`` reads a stream row's typed columns from its object (Parquet), which must then carry
     #: the custom-field columns (``Table.enrich``), or stores only its bytes (JSON Lines, which has no typed
     #: columns: enriching its objects took a tenth of its ticket export with the analyst tables)
@@ -310,18 +308,17 @@ class FileOutput(ClosingSink):
         assert write.children is not None
         names = tuple(column.name for column in child.columns)
         key_of = _key_function(child.key)
-        serialise = compact_json if self.CHILD_BYTES else _no_bytes
         for parent, _raw in winners:
             derived = child.derive(parent)
             if not all(tuple(row) == names for row in derived):  # rows by column name, in column order
                 derived = [{n: row.get(n) for n in names} for row in derived]
             rows = {key_of(row): row for row in derived}
             before = {key_of(row): row for row in current.get(parent["id"], ())}
-            write.items += [(row, serialise(row)) for key, row in rows.items() if before.get(key) != row]
+            write.items += [(row, b"") for key, row in rows.items() if before.get(key) != row]
             for key in before.keys() - rows.keys():
                 gone = before[key]
                 mark = {child.parent_column: parent["id"], **{c: gone.get(c) for c in child.key}, DELETED: True}
-                write.items.append((mark, serialise(mark)))
+                write.items.append((mark, b""))
             write.children[parent["id"]] = list(rows.values())
         return write
 
@@ -438,10 +435,6 @@ class FileOutput(ClosingSink):
         if self._dir_fd >= 0:
             os.close(self._dir_fd)
             self._dir_fd = -1
-
-
-def _no_bytes(_row: Mapping[str, Any]) -> bytes:
-    return b""
 
 
 def _enricher(table: Table) -> Callable[[dict[str, Any], bytes], dict[str, Any]] | None:

@@ -39,7 +39,7 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from ._upsert import Stored, compact_json
+from ._upsert import Stored
 
 __all__ = ["ChildRows", "IndexedRow", "VersionIndex"]
 
@@ -183,8 +183,9 @@ class VersionIndex:
         with self._transaction():
             self._conn.executemany(f'DELETE FROM "c_{name}" WHERE parent = ?',
                                    [(parent,) for parent, live in rows.items() if not live])
+            # one row's JSON at a time, bound and dropped: orjson's bytes each keep its whole working buffer
             self._conn.executemany(f'INSERT OR REPLACE INTO "c_{name}" (parent, rows) VALUES (?, ?)',
-                                   [(parent, compact_json(live)) for parent, live in rows.items() if live])
+                                   ((parent, orjson.dumps(live)) for parent, live in rows.items() if live))
             self._cover(name, position)
 
     def see(self, name: str, ids: Iterable[int], refresh: int) -> None:

@@ -106,9 +106,11 @@ class JsonlSink(FileOutput):
         try:
             os.ftruncate(fd, length)  # drop what a failed earlier attempt may have left
             offsets, data = [], bytearray()
-            for _obj, raw in write.items:
+            child = write.child is not None  # a child row comes without its bytes: serialised here, as written
+            for obj, raw in write.items:
                 offsets.append(length + len(data))
-                data += raw + b"\n"
+                data += orjson.dumps(obj) if child else raw
+                data += b"\n"
             os.pwrite(fd, data, length)
             os.fsync(fd)
         finally:

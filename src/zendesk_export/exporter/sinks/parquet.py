@@ -401,7 +401,6 @@ class ParquetSink(FileOutput):
 
     FORMAT = _FORMAT
     VERSION = _VERSION
-    CHILD_BYTES = False  # a child part has no raw_json column
 
     def __init__(self, path: str | Path, *, include: Sequence[str] = ()) -> None:
         _pyarrow()
