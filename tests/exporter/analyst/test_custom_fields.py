@@ -141,6 +141,15 @@ def test_the_enriched_recorded_ticket_fills_typed_columns_through_the_sink_extra
     assert {k: v for k, v in enriched.items() if k in ticket} == ticket
 
 
+def test_a_custom_value_whose_id_is_not_an_integer_is_skipped_not_fatal() -> None:
+    """A list as an id (unhashable) failed the whole page; any id that is not an integer is skipped."""
+    bindings = rebind("tickets", (), [field(5, "text", "Order"), field(1, "text", "Plan")], TICKET_NAMES).bindings
+    ticket = {"id": 1, "custom_fields": [{"id": [5], "value": "list"}, {"id": True, "value": "boolean"},
+                                         {"id": 5, "value": "kept"}]}
+    assert {k: v for k, v in Enricher("tickets", bindings)(ticket).items() if k not in ticket} == {
+        "order": "kept", "plan": None}
+
+
 def test_users_and_organizations_read_values_by_key() -> None:
     bindings = rebind("organizations", (), [field(2, "integer", "Employees", key="employees"),
                                             field(3, "decimal", "Annual revenue", key="annual_revenue")],

@@ -5,9 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.reference import load_reference
 from zendesk_export.exporter.analyst import custom_field_value_rows, derived_tables, tag_rows, value_text
+from zendesk_export.exporter.analyst.ticket_rows import values_by_id
 
 
 def test_recorded_tickets_give_one_tag_row_per_tag() -> None:
@@ -31,6 +34,32 @@ def test_null_values_have_no_row_false_does_and_the_last_duplicate_wins() -> Non
                                          {"id": 2, "value": True}, {"value": "no id"}, "junk"]}
     assert [(r["field_id"], r["value"]) for r in custom_field_value_rows(ticket)] == [
         (2, "true"), (3, '["a","b"]'), (4, "12.5")]
+
+
+@pytest.mark.parametrize("odd", [{"id": [1], "value": "list id"}, {"id": True, "value": "boolean id"},
+                                 {"id": "4", "value": "text id"}, {"value": "no id"}, "junk"])
+def test_an_item_whose_id_is_not_an_integer_is_skipped(odd: Any) -> None:
+    ticket = {"id": 3, "custom_fields": [{"id": 5, "value": "kept"}, odd, {"id": 6, "value": False}]}
+    assert custom_field_value_rows(ticket) == [{"ticket_id": 3, "field_id": 5, "value": "kept"},
+                                               {"ticket_id": 3, "field_id": 6, "value": "false"}]
+
+
+_SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-2, 2), st.text(max_size=2))
+_VALUES = st.one_of(_SCALARS, st.lists(st.integers(), max_size=2))
+_IDS = st.one_of(_SCALARS, st.lists(st.integers(), max_size=1))
+_ITEMS = st.one_of(st.fixed_dictionaries({}, optional={"id": _IDS, "value": _VALUES}),
+                   st.just("junk"), st.none(), st.integers())
+
+
+@given(st.lists(_ITEMS, max_size=8))
+@settings(suppress_health_check=[HealthCheck.too_slow], deadline=None)
+def test_values_by_id_reads_each_integer_id_s_last_value_in_first_seen_order(fields: list[Any]) -> None:
+    expected: dict[int, Any] = {}
+    for field in fields:  # the rule, item by item
+        if isinstance(field, dict) and type(field.get("id")) is int:
+            expected[field["id"]] = field.get("value")
+    found = values_by_id(fields)
+    assert list(found.items()) == list(expected.items())
 
 
 @pytest.mark.parametrize("ticket", [{"id": 1}, {"id": 1, "tags": None, "custom_fields": "x"},

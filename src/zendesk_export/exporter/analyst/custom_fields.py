@@ -36,6 +36,7 @@ from typing import Any
 
 import orjson
 
+from zendesk_export.exporter.analyst.ticket_rows import values_by_id
 from zendesk_export.exporter.sinks._columns import Column, Kind
 
 __all__ = [
@@ -243,7 +244,5 @@ class Enricher:
 
     def _raw_values(self, raw: Any) -> Mapping[Any, Any]:
         if self.by_id:
-            if not isinstance(raw, list):
-                return {}
-            return {item.get("id"): item.get("value") for item in raw if isinstance(item, dict)}
+            return values_by_id(raw) if isinstance(raw, list) else {}
         return raw if isinstance(raw, dict) else {}

@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 
-__all__ = ["custom_field_value_rows", "tag_rows", "value_text"]
+__all__ = ["custom_field_value_rows", "tag_rows", "value_text", "values_by_id"]
 
 
 def value_text(value: Any) -> str | None:
@@ -31,6 +31,13 @@ def tag_rows(ticket: Mapping[str, Any]) -> list[dict[str, Any]]:
     return [{"ticket_id": ticket_id, "tag": tag} for tag in dict.fromkeys(t for t in tags if type(t) is str)]
 
 
+def values_by_id(fields: list[Any]) -> dict[int, Any]:
+    """The value of each custom field of a ``custom_fields`` list by its id, the last one where an id is listed
+    twice; an item that is not an object with an integer ``id`` is skipped."""
+    return {field["id"]: field.get("value") for field in fields
+            if isinstance(field, dict) and type(field.get("id")) is int}
+
+
 def custom_field_value_rows(ticket: Mapping[str, Any]) -> list[dict[str, Any]]:
     """One ``(ticket_id, field_id, value)`` row per custom field that has a value (a null value has no row;
     ``false`` does). ``value`` is text: :func:`value_text`. A field listed twice keeps its last value."""
@@ -38,9 +45,5 @@ def custom_field_value_rows(ticket: Mapping[str, Any]) -> list[dict[str, Any]]:
     if not isinstance(fields, list):
         return []
     ticket_id = ticket["id"]
-    values: dict[int, Any] = {}
-    for field in fields:
-        if isinstance(field, dict) and type(field.get("id")) is int:
-            values[field["id"]] = field.get("value")
     return [{"ticket_id": ticket_id, "field_id": field_id, "value": value_text(value)}
-            for field_id, value in values.items() if value is not None]
+            for field_id, value in values_by_id(fields).items() if value is not None]
