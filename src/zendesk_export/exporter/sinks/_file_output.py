@@ -91,7 +91,7 @@ class FileOutput(ClosingSink):
     VERSION = 0
     #: Whether ``_append`` reads a stream row's typed columns from its object (Parquet), which must then carry
     #: the custom-field columns (``Table.enrich``), or stores only its bytes (JSON Lines, which has no typed
-    #: columns: enriching its objects took a tenth of its ticket export with the analyst tables)
+    #: columns: its ticket export with the analyst tables takes 0.88 as long without enriching them)
     TYPED_COLUMNS = True
 
     def __init__(self, path: str | Path, *, include: Sequence[str] = ()) -> None:
