@@ -106,7 +106,7 @@ class _Retryable:
 @cache
 def tls_context() -> ssl.SSLContext:
     """The TLS settings of every client in the process, made once: httpx's defaults (certifi's authorities, or
-    ``SSL_CERT_FILE``/``SSL_CERT_DIR``). Loading the authorities costs ~20 ms of CPU each time, and a
+    ``SSL_CERT_FILE``/``SSL_CERT_DIR``). Loading the authorities costs 25-50 ms of CPU each time, and a
     whole-account run makes a client per stream; a context is safe to share between connections and threads."""
     return httpx.create_ssl_context()
 

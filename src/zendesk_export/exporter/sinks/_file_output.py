@@ -247,14 +247,19 @@ class FileOutput(ClosingSink):
         return checkpoint_from_json(self._state["checkpoint"])
 
     def prepare(self, tickets: list[dict[str, Any]]) -> Prepared:
-        """The tickets' bytes, digests and enriched objects (``Table.enrich``: the custom-field columns), made
-        before ``write`` (``base.PreparingSink``): on the thread that fetched the page, while the previous one
-        is written."""
+        """The tickets' bytes, digests and, where the output reads typed columns, enriched objects
+        (``Table.enrich``: the custom-field columns), made before ``write`` (``base.PreparingSink``): on the
+        thread that fetched the page, while the previous one is written."""
         return self._prepare(self._tickets, tickets)
 
     def _prepare(self, table: Table, tickets: list[dict[str, Any]]) -> Prepared:
         """:meth:`prepare` for ``table`` (the ``tickets`` table of the moment, read once)."""
-        return Prepared(table, tickets, digests=True, make=_enricher(table) if self.TYPED_COLUMNS else None)
+        enrich = self._enrich(table)
+        return Prepared(table, tickets, digests=True, make=None if enrich is None else lambda obj, _raw: enrich(obj))
+
+    def _enrich(self, table: Table) -> Callable[[dict[str, Any]], dict[str, Any]] | None:
+        """``table.enrich`` where this output reads typed columns (``TYPED_COLUMNS``); else None."""
+        return table.enrich if self.TYPED_COLUMNS else None
 
     def write(self, page: Page) -> WriteResult:
         """A page of the ticket export: its tickets (with their child tables), its sideloads (into the
@@ -289,7 +294,7 @@ class FileOutput(ClosingSink):
         stored = self._index_table(table.name, False).stored(table.name, (obj.get("id") for obj in objects))
         plan = plan_writes(objects, stored, table.key, prepared=prepared)
         winners = list(plan.writes.values())
-        enrich = table.enrich if self.TYPED_COLUMNS else None
+        enrich = self._enrich(table)
         written = {obj_id: Stored(found.version, _is_deleted(table, plan.writes[obj_id][0]), found.digest)
                    for obj_id, found in plan.stored.items()}
         items = [(prepared.value(obj, raw) or enrich(obj), raw) for obj, raw in winners] if enrich else winners
@@ -435,12 +440,6 @@ class FileOutput(ClosingSink):
         if self._dir_fd >= 0:
             os.close(self._dir_fd)
             self._dir_fd = -1
-
-
-def _enricher(table: Table) -> Callable[[dict[str, Any], bytes], dict[str, Any]] | None:
-    """``Prepared``'s ``make`` for ``table``: the enriched object (None: the table is not enriched)."""
-    enrich = table.enrich
-    return None if enrich is None else lambda obj, _raw: enrich(obj)
 
 
 def _is_deleted(table: Table, obj: Mapping[str, Any]) -> bool:
