@@ -12,14 +12,18 @@ One seeded server in its own process (rate limits off), exported in the same run
 - ``zenpy``: zenpy's cursor iterator ``tickets.incremental(start_time=0)``, each ticket written as a JSON line. zenpy
   is installed by this script into a virtualenv of its own (``--zenpy-venv``), never into the project's.
 
-Every contender runs in a fresh process (so its peak RSS is its own), ``--rounds`` times, alternating; the best
-time counts (after one untimed floor pass that warms the server, and with the project's modules compiled to
-bytecode first, as installing them does). Printed: tickets/s, ratio to the floor, ratio
-to zenpy, peak RSS (the child's ``ru_maxrss``) and the child's CPU seconds (user + system, the import of its
-modules included), which a busy machine disturbs far less than the wall clock. Beside them, on Linux, the CPU
-seconds the API server spent during the same run (``API CPU``) and, for ``postgres``, those of every local
-PostgreSQL process (``DB CPU``, the database doing the writes; other users of that database count too): what
-the three together ask of the machine's cores bounds the ratio a sink can reach on it.
+Every contender runs in a fresh process (so its peak RSS is its own), ``--rounds`` times, alternating, each of
+our sinks right after a floor run of its own; the best time counts (after one untimed floor pass that warms the
+server, and with the project's modules compiled to bytecode first, as installing them does). Printed:
+tickets/s, ratio to the floor (best against best), ``paired`` (the median over the rounds of each sink's ratio
+to the floor run just before it: the machine's speed drifts by up to 2x from one minute to the next, and a pair
+shares its moment; the targets read this one), ratio to zenpy, peak RSS (the child's ``ru_maxrss``), how much
+of its memory at the end is mapped files (``files``: ``file_backed_mb``) and the child's CPU seconds (user +
+system, the import of its modules included), which a busy machine disturbs far less than the wall clock.
+Beside them, on Linux, the CPU seconds the API server spent during the same run (``API CPU``) and, for
+``postgres``, those of every local PostgreSQL process (``DB CPU``, the database doing the writes; other users
+of that database count too): what the three together ask of the machine's cores bounds the ratio a sink can
+reach on it.
 
     python bench/bench_sinks.py --tickets 50000
 """
@@ -30,6 +34,7 @@ import argparse
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -96,7 +101,24 @@ def child(kind: str, url: str, out: str, analyst: bool = False) -> None:
     seconds = time.perf_counter() - began
     usage = resource.getrusage(resource.RUSAGE_SELF)
     cpu = usage.ru_utime + usage.ru_stime
-    print(json.dumps({"tickets": count, "seconds": seconds, "rss_mb": usage.ru_maxrss / 1024, "cpu": cpu}))
+    print(json.dumps({"tickets": count, "seconds": seconds, "rss_mb": usage.ru_maxrss / 1024, "cpu": cpu,
+                      "files_mb": file_backed_mb()}))
+
+
+def file_backed_mb() -> float:
+    """How much of this process's resident memory is mapped files (``RssFile``: the interpreter, the extension
+    modules, their libraries), read at its end; 0 where ``/proc`` does not say.
+
+    It is part of the peak RSS, and not a constant: a library installed moments ago maps up to twice as many
+    pages when it is imported (pyarrow 63.8 MB against 38.4 once the page cache was dropped; the Parquet
+    export's peak 150 against 122 MB, docs/benchmarks.md). A peak that moved together with this share moved
+    with the page cache, not with the exporter."""
+    try:
+        status = Path("/proc/self/status").read_text()
+    except OSError:
+        return 0.0
+    found = [line.split()[1] for line in status.splitlines() if line.startswith("RssFile:")]
+    return int(found[0]) / 1024 if found else 0.0
 
 
 def cpu_seconds(pids: list[int]) -> float:
@@ -193,17 +215,19 @@ def output(kind: str, tmp: Path, round_number: int, postgres: str | None, schema
     return str(tmp / f"r{round_number}-{SINK_OUT.get(kind, kind + '.out')}")
 
 
-def report(best: dict[str, dict[str, Any]]) -> None:
+def report(best: dict[str, dict[str, Any]], paired: dict[str, list[float]]) -> None:
     base = best["floor"]["tickets"] / best["floor"]["seconds"]
     zenpy = best["zenpy"]["tickets"] / best["zenpy"]["seconds"] if "zenpy" in best else None
-    print(f"{'':>9} {'tickets':>8} {'seconds':>8} {'tickets/s':>10} {'/floor':>7} {'/zenpy':>7} {'peak RSS':>9} "
-          f"{'CPU s':>6} {'API CPU':>8} {'DB CPU':>7}")
+    print(f"{'':>9} {'tickets':>8} {'seconds':>8} {'tickets/s':>10} {'/floor':>7} {'paired':>7} {'/zenpy':>7} "
+          f"{'peak RSS':>9} {'files':>6} {'CPU s':>6} {'API CPU':>8} {'DB CPU':>7}")
     for kind, run in best.items():
         rate = run["tickets"] / run["seconds"]
         versus = f"{rate / zenpy:6.1f}x" if zenpy else "    n/a"
+        pairs = f"{statistics.median(paired[kind]):>7.2f}" if paired.get(kind) else f"{'':>7}"
         database = f"{run['db_cpu']:>7.2f}" if "db_cpu" in run else f"{'':>7}"
-        print(f"{kind:>9} {run['tickets']:>8,} {run['seconds']:>8.2f} {rate:>10,.0f} {rate / base:>7.2f} "
-              f"{versus} {run['rss_mb']:>6.0f} MB {run['cpu']:>6.2f} {run['api_cpu']:>8.2f} {database}")
+        print(f"{kind:>9} {run['tickets']:>8,} {run['seconds']:>8.2f} {rate:>10,.0f} {rate / base:>7.2f} {pairs} "
+              f"{versus} {run['rss_mb']:>6.0f} MB {run.get('files_mb', 0):>6.0f} {run['cpu']:>6.2f} "
+              f"{run['api_cpu']:>8.2f} {database}")
 
 
 def main() -> None:
@@ -224,10 +248,14 @@ def main() -> None:
         return
     compile_package()
     sinks = [s for s in args.sinks.split(",") if s and (s != "postgres" or args.postgres)]
-    kinds = ["floor", *sinks, *([] if args.no_zenpy else ["zenpy"])]
+    # each sink right after a floor of its own: the pair shares the machine's moment (``report``'s "paired")
+    kinds = [*(kind for sink in sinks for kind in ("floor", sink)), *([] if sinks else ["floor"]),
+             *([] if args.no_zenpy else ["zenpy"])]
     python = None if args.no_zenpy else zenpy_python(args.zenpy_venv)
     schema = f"bench_sinks_{uuid.uuid4().hex[:8]}"
     best: dict[str, dict[str, Any]] = {}
+    paired: dict[str, list[float]] = {}
+    floor_seconds = 0.0
     with tempfile.TemporaryDirectory() as tmp:
         server, url = serve(Path(tmp) / "server.db", args.tickets)
         try:
@@ -239,13 +267,17 @@ def main() -> None:
                     print(f"round {round_number + 1} {kind}: {run['seconds']:.2f} s", file=sys.stderr)
                     if kind not in best or run["seconds"] < best[kind]["seconds"]:
                         best[kind] = run
+                    if kind == "floor":
+                        floor_seconds = run["seconds"]
+                    elif kind in sinks:  # our sinks each right after a floor of their own: a pair
+                        paired.setdefault(kind, []).append(floor_seconds / run["seconds"])
         finally:
             server.terminate()
             server.wait(timeout=30)
             if args.postgres and "postgres" in sinks:
                 for round_number in range(args.rounds):
                     drop_schema(args.postgres, f"{schema}_{round_number}")
-    report(best)
+    report(best, paired)
 
 
 if __name__ == "__main__":
