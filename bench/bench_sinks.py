@@ -249,8 +249,8 @@ def main() -> None:
     compile_package()
     sinks = [s for s in args.sinks.split(",") if s and (s != "postgres" or args.postgres)]
     # each sink right after a floor of its own: the pair shares the machine's moment (``report``'s "paired")
-    kinds = [*(kind for sink in sinks for kind in ("floor", sink)), *([] if sinks else ["floor"]),
-             *([] if args.no_zenpy else ["zenpy"])]
+    kinds = [kind for sink in sinks for kind in ("floor", sink)] or ["floor"]
+    kinds += [] if args.no_zenpy else ["zenpy"]
     python = None if args.no_zenpy else zenpy_python(args.zenpy_venv)
     schema = f"bench_sinks_{uuid.uuid4().hex[:8]}"
     best: dict[str, dict[str, Any]] = {}
