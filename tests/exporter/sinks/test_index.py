@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from zendesk_export.exporter.sinks import JsonlSink, ParquetSink, Sink, read_jsonl_rows, read_parquet_rows
+from zendesk_export.exporter.sinks import JsonlSink, Page, ParquetSink, Sink, read_jsonl_rows, read_parquet_rows
 from zendesk_export.exporter.warehouse import stream_table
 
 from ._pages import make_ticket, page
@@ -142,3 +144,57 @@ def test_custom_values_beyond_64_bits_are_child_rows_like_any_other_and_go_when_
     live = read(tmp_path / f"t.{kind}", "ticket_custom_field_values")
     assert [(row["ticket_id"], row["value"]) for row in live] == [(1, str(2**64 - 1))]
     assert live[0]["field_id"] == (2**63 if kind == "jsonl" else None)
+
+
+def _count_digests(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
+    """Every ``content_digest`` the sinks make from now on, by the bytes hashed."""
+    from zendesk_export.exporter.sinks import _file_output, _upsert
+
+    hashed: list[bytes] = []
+    real = _upsert.content_digest
+
+    def counting(raw: bytes) -> int:
+        hashed.append(raw)
+        return real(raw)
+
+    monkeypatch.setattr(_upsert, "content_digest", counting)
+    monkeypatch.setattr(_file_output, "content_digest", counting)
+    return hashed
+
+
+
+def _prepared_page(sink: Any, tickets: list[dict[str, Any]], position: int) -> Page:
+    """A page as the export writes it: prepared ahead (``prepare``), then written."""
+    return replace(page(tickets, position), prepared=sink.prepare(tickets))
+
+
+@pytest.mark.parametrize("kind", FILE_SINKS)
+def test_new_versions_are_written_without_hashing_them(kind: str, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """A digest only tells two versions of one number apart: pages of new and newer versions make none."""
+    hashed = _count_digests(monkeypatch)
+    with _open(kind, tmp_path) as sink:
+        sink.write(page([make_ticket(i, 10) for i in range(1, 51)], 1))
+        sink.write(_prepared_page(sink, [make_ticket(i, 11) for i in range(1, 51)], 2))
+        sink.write(page([make_ticket(i, 12) for i in range(1, 51)], 3, users=[{"id": 7, "name": "u"}]))
+    assert hashed == []
+
+
+@pytest.mark.parametrize("kind", FILE_SINKS)
+def test_a_version_brought_again_is_compared_with_its_bytes_as_stored(kind: str, tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Versions written without a digest, in different pages (Parquet: different parts), then brought again:
+    the same content is unchanged, a same-second change is written; only those versions are hashed."""
+    with _open(kind, tmp_path) as sink:
+        sink.write(page([make_ticket(1, 10, subject="a"), make_ticket(2, 10, subject="b")], 1))
+        sink.write(page([make_ticket(3, 20, subject="c")], 2))
+    hashed = _count_digests(monkeypatch)
+    again = [make_ticket(1, 10, subject="a"), make_ticket(2, 10, subject="changed"), make_ticket(3, 20, subject="c"),
+             make_ticket(4, 30)]
+    with _open(kind, tmp_path) as sink:
+        result = sink.write(_prepared_page(sink, again, 3))
+    assert (result.new, result.updated, result.unchanged) == (1, 1, 2)
+    assert len(hashed) == 6  # tickets 1, 2 and 3: as brought, and as stored
+    rows = {row["id"]: row["subject"] for row in (read_jsonl_rows if kind == "jsonl" else read_parquet_rows)(
+        tmp_path / f"t.{kind}", "tickets")}
+    assert rows == {1: "a", 2: "changed", 3: "c", 4: make_ticket(4, 30)["subject"]}

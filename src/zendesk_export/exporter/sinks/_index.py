@@ -5,9 +5,10 @@ a page, the version already stored. Kept in memory that index grows with the acc
 ticket: a gigabyte at ten million tickets); kept here it costs a few megabytes of page cache whatever the
 account's size, and each page reads and writes only its own ids (O(page)). Per table it keeps:
 
-* a stream's table (``v_<table>``): each id's stored version, deleted flag, content digest and where its
-  latest version sits in the log (``at``: a JSONL byte offset, a Parquet page number), so a row a refresh no
-  longer sees can be read back and written again marked deleted;
+* a stream's table (``v_<table>``): each id's stored version, deleted flag, content digest (0 for a version
+  written without one: the sink reads its bytes back when it must compare) and where its latest version sits
+  in the log (``at``: a JSONL byte offset, a Parquet page number), so a row a refresh no longer sees can be
+  read back and written again marked deleted;
 * a child table (``c_<table>``): one row per parent id holding its live child rows (a JSON list of
   objects by column name), so a new parent version writes only the child rows that changed and a deletion
   mark for those that are gone. One index row per parent, not one per child row: a ticket has a dozen child
@@ -159,6 +160,10 @@ class VersionIndex:
         sql = f'SELECT id, version, deleted, digest FROM "v_{name}" WHERE id IN ({{marks}})'
         return {obj_id: Stored(version, bool(deleted), _unsigned(digest)) for obj_id, version, deleted, digest
                 in self._select(sql, (i for i in ids if type(i) is int))}
+
+    def places(self, name: str, ids: Iterable[int]) -> list[tuple[int, int]]:
+        """(id, at) of ``ids`` in table ``name``: where each one's stored version sits in the log."""
+        return list(self._select(f'SELECT id, at FROM "v_{name}" WHERE id IN ({{marks}})', ids))
 
     def update(self, name: str, rows: Mapping[int, IndexedRow], position: int) -> None:
         """Record the ``rows`` written and that table ``name`` now covers its log up to ``position``."""

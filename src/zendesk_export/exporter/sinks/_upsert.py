@@ -160,10 +160,11 @@ def plan_writes(
 ) -> Plan:
     """Apply the rule to a page's objects against ``stored`` (the stored versions of the page's ids).
 
-    ``plan.stored`` is what the sink remembers for each written id afterwards. With ``digests=False`` (a sink
-    that keeps no digests: SQL sinks hash the stored JSON when they need to) a digest is computed only where
-    the rule compares two versions of equal number, and ``plan.stored`` holds 0 for the others. The objects'
-    bytes and digests come from ``prepared`` when it holds them.
+    ``plan.stored`` is what the sink remembers for each written id afterwards. With ``digests=False`` a digest
+    is computed only where the rule compares two versions of equal number, and ``plan.stored`` holds 0 for the
+    others; ``stored`` must then hold the real digest of every stored version such a comparison meets (the SQL
+    sinks hash the stored JSON, the file outputs read the stored bytes back). The objects' bytes and digests
+    come from ``prepared`` when it holds them.
     """
     plan = Plan()
     for obj in objects:

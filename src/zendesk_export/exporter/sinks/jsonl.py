@@ -126,12 +126,13 @@ class JsonlSink(FileOutput):
         for offset, line in _lines(log, self._state["tables"][name]["position"], start):
             yield offset, orjson.loads(line), line
 
-    def _read_at(self, name: str, places: Sequence[tuple[int, int]]) -> dict[int, dict[str, Any]]:
+    def _read_at(self, name: str, places: Sequence[tuple[int, int]]) -> dict[int, tuple[dict[str, Any], bytes]]:
         found = {}
         with open(log_path(self.path, name), "rb") as handle:
             for obj_id, offset in places:
                 handle.seek(offset)
-                found[obj_id] = orjson.loads(handle.readline())
+                line = handle.readline().removesuffix(b"\n")
+                found[obj_id] = (orjson.loads(line), line)
         return found
 
 

@@ -466,7 +466,7 @@ class ParquetSink(FileOutput):
         return seq, [seq] * len(write.items)
 
     def prepare(self, tickets: list[dict[str, Any]]) -> Prepared:
-        """Beside the tickets' bytes, digests and enriched objects (``FileOutput.prepare``), their row groups in
+        """Beside the tickets' bytes and enriched objects (``FileOutput.prepare``), their row groups in
         Arrow, as a first export writes them: every ticket a winner, none stored before (``_Built``)."""
         table = self._tickets
         prepared = self._prepare(table, tickets)
@@ -485,15 +485,15 @@ class ParquetSink(FileOutput):
             else:
                 yield from ((seq, obj, raw) for obj, raw in _objects(part))
 
-    def _read_at(self, name: str, places: Sequence[tuple[int, int]]) -> dict[int, dict[str, Any]]:
+    def _read_at(self, name: str, places: Sequence[tuple[int, int]]) -> dict[int, tuple[dict[str, Any], bytes]]:
         wanted: dict[int, set[int]] = {}
         for obj_id, seq in places:
             wanted.setdefault(seq, set()).add(obj_id)
         found = {}
         for seq, ids in wanted.items():
-            for obj, _raw in _objects(self.path / name / _part_name(seq)):
+            for obj, raw in _objects(self.path / name / _part_name(seq)):
                 if obj["id"] in ids:
-                    found[obj["id"]] = obj
+                    found[obj["id"]] = (obj, raw)
         return found
 
 
