@@ -10,6 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 from zendesk_export.exporter.sinks import JsonlSink, Page, ParquetSink, Sink, read_jsonl_rows, read_parquet_rows
@@ -169,32 +170,48 @@ def _prepared_page(sink: Any, tickets: list[dict[str, Any]], position: int) -> P
 
 
 @pytest.mark.parametrize("kind", FILE_SINKS)
-def test_new_versions_are_written_without_hashing_them(kind: str, tmp_path: Path,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    """A digest only tells two versions of one number apart: pages of new and newer versions make none."""
+def test_only_a_pages_newest_versions_are_hashed_when_written(kind: str, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """A digest only tells two versions of one number apart. Written, only the versions with the page's newest
+    number are hashed: a time-based export brings those again as its next page's first."""
     hashed = _count_digests(monkeypatch)
     with _open(kind, tmp_path) as sink:
-        sink.write(page([make_ticket(i, 10) for i in range(1, 51)], 1))
-        sink.write(_prepared_page(sink, [make_ticket(i, 11) for i in range(1, 51)], 2))
-        sink.write(page([make_ticket(i, 12) for i in range(1, 51)], 3, users=[{"id": 7, "name": "u"}]))
-    assert hashed == []
+        sink.write(page([make_ticket(i, 100 + i) for i in range(1, 51)], 1))
+        sink.write(_prepared_page(sink, [make_ticket(i, 200 + i) for i in range(1, 51)], 2))
+        sink.write(page([make_ticket(i, 300 + i % 2) for i in range(1, 51)], 3, users=[{"id": 7, "name": "u"}]))
+    newest = [ticket["id"] for ticket in map(orjson.loads, hashed)]
+    assert sorted(newest) == sorted([7, 50, 50, *range(1, 51, 2)])
+
+
+@pytest.mark.parametrize("kind", FILE_SINKS)
+def test_a_time_based_exports_next_page_is_compared_without_reading_the_log(kind: str, tmp_path: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """The next page of a time-based export starts at the last page's newest number: its first tickets, brought
+    again unchanged, are told apart by the digests kept for them."""
+    with _open(kind, tmp_path) as sink:
+        sink.write(page([make_ticket(1, 10), make_ticket(2, 20), make_ticket(3, 20)], 1))
+        monkeypatch.setattr(type(sink), "_read_at", lambda *_args: pytest.fail("read the log back"))
+        result = sink.write(page([make_ticket(2, 20), make_ticket(3, 20), make_ticket(4, 30)], 2))
+    assert (result.new, result.updated, result.unchanged) == (1, 0, 2)
 
 
 @pytest.mark.parametrize("kind", FILE_SINKS)
 def test_a_version_brought_again_is_compared_with_its_bytes_as_stored(kind: str, tmp_path: Path,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     """Versions written without a digest, in different pages (Parquet: different parts), then brought again:
-    the same content is unchanged, a same-second change is written; only those versions are hashed."""
+    the same content is unchanged, a same-second change is written; only those versions are hashed, as brought
+    and as stored (and the new page's newest)."""
     with _open(kind, tmp_path) as sink:
-        sink.write(page([make_ticket(1, 10, subject="a"), make_ticket(2, 10, subject="b")], 1))
-        sink.write(page([make_ticket(3, 20, subject="c")], 2))
+        sink.write(page([make_ticket(1, 10, subject="a"), make_ticket(2, 10, subject="b"), make_ticket(5, 99)], 1))
+        sink.write(page([make_ticket(3, 20, subject="c"), make_ticket(6, 98)], 2))
     hashed = _count_digests(monkeypatch)
     again = [make_ticket(1, 10, subject="a"), make_ticket(2, 10, subject="changed"), make_ticket(3, 20, subject="c"),
              make_ticket(4, 30)]
     with _open(kind, tmp_path) as sink:
         result = sink.write(_prepared_page(sink, again, 3))
     assert (result.new, result.updated, result.unchanged) == (1, 1, 2)
-    assert len(hashed) == 6  # tickets 1, 2 and 3: as brought, and as stored
+    assert sorted(orjson.loads(raw)["id"] for raw in hashed) == [1, 1, 2, 2, 3, 3, 4]
     rows = {row["id"]: row["subject"] for row in (read_jsonl_rows if kind == "jsonl" else read_parquet_rows)(
         tmp_path / f"t.{kind}", "tickets")}
-    assert rows == {1: "a", 2: "changed", 3: "c", 4: make_ticket(4, 30)["subject"]}
+    assert rows == {1: "a", 2: "changed", 3: "c", 4: make_ticket(4, 30)["subject"],
+                    5: make_ticket(5, 99)["subject"], 6: make_ticket(6, 98)["subject"]}

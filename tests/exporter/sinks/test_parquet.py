@@ -258,6 +258,30 @@ def test_arrow_allocates_from_the_system_unless_the_environment_chose(tmp_path, 
     assert done.stdout.strip() == pool
 
 
+def test_an_export_reads_its_parts_back_without_arrows_dataset_module(tmp_path):
+    """Reading rows back (a version brought again, an index replayed after a crash) goes through
+    ``ParquetFile``: ``pq.read_table`` would import Arrow's dataset module, ~14 MB an export then keeps. In a
+    process of its own, where no other test imported it."""
+    out = str(tmp_path / "o.parquet")
+    script = ("import sys\n"
+              "from tests.exporter.sinks._pages import make_ticket, page\n"
+              "from zendesk_export.exporter.sinks import ParquetSink\n"
+              f"with ParquetSink({out!r}) as sink:\n"
+              "    sink.write(page([make_ticket(1, 10), make_ticket(2, 20)], 1))\n"
+              f"with ParquetSink({out!r}) as sink:\n"
+              "    result = sink.write(page([make_ticket(1, 10), make_ticket(3, 30)], 2))\n"
+              "assert (result.new, result.unchanged) == (1, 1), result\n"
+              f"(__import__('pathlib').Path({out!r}) / '_index.db').unlink()\n"
+              f"with ParquetSink({out!r}) as sink:\n"
+              "    result = sink.write(page([make_ticket(1, 10), make_ticket(4, 40)], 3))\n"
+              "assert (result.new, result.unchanged) == (1, 1), result\n"
+              "print('pyarrow.dataset' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False,
+                          cwd=Path(__file__).parents[3])
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"
+
+
 def _prepared_and_plain(tmp_path: Path, tickets: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch,
                         before_write: Callable[[ParquetSink], None] = lambda sink: None) -> tuple[Path, Path, int]:
     """The same page written twice: plainly, and prepared beforehand (``prepare``, as the export loop does on

@@ -293,17 +293,22 @@ class FileOutput(ClosingSink):
               prepared: Prepared = NOTHING_PREPARED) -> tuple[list[TableWrite], WriteResult]:
         """What a page of ``table`` appends: its newer versions, then its child tables' changes.
 
-        Digests are made only where the rule compares two versions of the same number: a version is written
-        with digest 0 (unknown), and a stored one's is read back from its log when a page brings the same
-        version again (``_digests_to_compare``). Most versions are never compared: hashing every one cost
-        ~10% of a page of JSON Lines."""
+        Digests are made only where the rule may compare two versions of the same number: a version is
+        written with digest 0 (unknown), unless it has the page's newest version number (a time-based export
+        starts its next page at that number, so those come again at once), and a stored one's is read back
+        from its log when a page brings the same version again (``_digests_to_compare``). Most versions are
+        never compared: hashing every one cost ~10% of a page of JSON Lines."""
         stored = self._index_table(table.name, False).stored(table.name, (obj.get("id") for obj in objects))
         stored.update(self._digests_to_compare(table, objects, stored))
         plan = plan_writes(objects, stored, table.key, digests=False, prepared=prepared)
         winners = list(plan.writes.values())
         enrich = self._enrich(table)
-        written = {obj_id: Stored(found.version, _is_deleted(table, plan.writes[obj_id][0]), found.digest)
-                   for obj_id, found in plan.stored.items()}
+        newest = max((found.version for found in plan.stored.values()), default=None)
+        written = {}
+        for obj_id, found in plan.stored.items():
+            obj, raw = plan.writes[obj_id]
+            digest = found.digest or (prepared.digest(obj, raw) if found.version == newest else 0)
+            written[obj_id] = Stored(found.version, _is_deleted(table, obj), digest)
         items = [(prepared.value(obj, raw) or enrich(obj), raw) for obj, raw in winners] if enrich else winners
         main = TableWrite(table.name, items, written, table=table, prepared=prepared)
         return [main, *(self._child_write(child, winners, stored.keys()) for child in table.children)], plan.result

@@ -43,6 +43,9 @@ freed pages back.
 A page of the ticket export prepared ahead (``prepare``, on the look-ahead thread) holds its row groups built
 while the previous page is written: the library call's peak 117 → 124 MB. A part is encoded into Arrow's memory
 and written to its file in one call.
+An export reads parts back (a version a page brings again, an index replayed) through ``ParquetFile``:
+``pq.read_table`` imports Arrow's dataset module on its first call, ~14 MB the process keeps (only
+``read_latest_table``, which no export calls, uses it).
 ``raw_json`` goes into Arrow as the joined UTF-8 bytes with their offsets, and the ``list<struct>`` columns are
 assembled from buffers: ``ListArray.from_arrays(mask=…)`` loads Arrow's compute function registry, ~11 MB the
 process keeps. ``raw_json`` stays a string column (DuckDB's JSON functions and the readers take it as text).
@@ -62,7 +65,7 @@ import itertools
 import operator
 import os
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -388,12 +391,28 @@ def _parts(directory: Path, committed: int, after: int = 0) -> list[tuple[int, P
     return [(seq, p) for seq, p in sorted(parts) if after < seq <= committed]
 
 
+def _read_part(part: Path, columns: Sequence[str] | None = None) -> pa.Table:
+    """One part (``columns`` of it) as written. Through ``ParquetFile``: ``pq.read_table`` would import Arrow's
+    dataset module on its first call, ~14 MB that an export then keeps (module doc, "Memory")."""
+    _, pq = _pyarrow()
+    return pq.ParquetFile(part).read(columns=columns)
+
+
 def _objects(part: Path) -> Iterator[tuple[dict[str, Any], bytes]]:
     """(object, bytes) of a stream table part's rows, from ``raw_json``."""
-    _, pq = _pyarrow()
-    for raw in pq.read_table(part, columns=[RAW_JSON]).column(RAW_JSON).to_pylist():
+    for raw in _read_part(part, [RAW_JSON]).column(RAW_JSON).to_pylist():
         data = raw.encode()
         yield orjson.loads(data), data
+
+
+def _rows_of(part: Path, ids: Collection[int]) -> Iterator[tuple[int, bytes]]:
+    """(id, bytes) of the rows of a stream table part whose id is in ``ids``; only their JSON is read into
+    Python (a part holds one row per id)."""
+    table = _read_part(part, ["id", RAW_JSON])
+    raws = table.column(RAW_JSON)
+    for row, obj_id in enumerate(table.column("id").to_pylist()):
+        if obj_id in ids:
+            yield obj_id, raws[row].as_py().encode()
 
 
 class ParquetSink(FileOutput):
@@ -489,12 +508,8 @@ class ParquetSink(FileOutput):
         wanted: dict[int, set[int]] = {}
         for obj_id, seq in places:
             wanted.setdefault(seq, set()).add(obj_id)
-        found = {}
-        for seq, ids in wanted.items():
-            for obj, raw in _objects(self.path / name / _part_name(seq)):
-                if obj["id"] in ids:
-                    found[obj["id"]] = (obj, raw)
-        return found
+        return {obj_id: (orjson.loads(raw), raw) for seq, ids in wanted.items()
+                for obj_id, raw in _rows_of(self.path / name / _part_name(seq), ids)}
 
 
 @dataclass(frozen=True)
@@ -516,8 +531,7 @@ class _Built:
 
 
 def _child_rows(part: Path) -> list[dict[str, Any]]:
-    _, pq = _pyarrow()
-    rows: list[dict[str, Any]] = pq.read_table(part).to_pylist()
+    rows: list[dict[str, Any]] = _read_part(part).to_pylist()
     return rows
 
 
