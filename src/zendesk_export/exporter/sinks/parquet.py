@@ -395,7 +395,8 @@ def _read_part(part: Path, columns: Sequence[str] | None = None) -> pa.Table:
     """One part (``columns`` of it) as written. Through ``ParquetFile``: ``pq.read_table`` would import Arrow's
     dataset module on its first call, ~14 MB that an export then keeps (module doc, "Memory")."""
     _, pq = _pyarrow()
-    return pq.ParquetFile(part).read(columns=columns)
+    with pq.ParquetFile(part) as file:
+        return file.read(columns=columns)
 
 
 def _objects(part: Path) -> Iterator[tuple[dict[str, Any], bytes]]:
