@@ -404,14 +404,20 @@ class PostgresSink(ClosingSink):
             pass  # a broken connection has nothing left to undo; its next use reports it
 
     def _stored(self, cur: Any, tickets: list[dict[str, Any]]) -> dict[int, Stored]:
-        """The stored versions of the page's ids, one query, rows locked until commit."""
+        """The stored versions of the page's ids, one query, rows locked until commit.
+
+        The content digest only decides between two versions with the same ``generated_timestamp``, so the
+        stored JSON is read (and hashed) only for rows at least as new as the page's oldest ticket: a page of
+        an incremental run, whose tickets are newer than their stored versions, reads none of it."""
         ids = list({t.get("id") for t in tickets if isinstance(t.get("id"), int)})
+        oldest = min((v for t in tickets if type(v := t.get("generated_timestamp")) is int), default=0)
         cur.execute(
-            f'SELECT "id", "generated_timestamp", "status", "raw_json"::text FROM {self._table("tickets")} '
-            'WHERE "id" = ANY(%s::bigint[]) FOR UPDATE',
-            [ids],
+            f'SELECT "id", "generated_timestamp", "status", CASE WHEN "generated_timestamp" >= %s '
+            f'THEN "raw_json"::text END FROM {self._table("tickets")} WHERE "id" = ANY(%s::bigint[]) FOR UPDATE',
+            [oldest, ids],
         )
-        return {i: Stored(v, s == "deleted", content_digest(r.encode())) for i, v, s, r in cur.fetchall()}
+        return {i: Stored(v, s == "deleted", 0 if r is None else content_digest(r.encode()))
+                for i, v, s, r in cur.fetchall()}
 
     def _upsert(self, cur: Any, table: str, columns: tuple[Column, ...], guard: str, items: Iterable[_Item]) -> None:
         rows = _rows(columns, items)
