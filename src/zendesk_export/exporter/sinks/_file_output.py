@@ -253,8 +253,7 @@ class FileOutput(ClosingSink):
         return self._prepare(self._tickets, tickets)
 
     def _prepare(self, table: Table, tickets: list[dict[str, Any]]) -> Prepared:
-        """:meth:`prepare` for ``table`` (the ``tickets`` table of the moment, read once); no digests: the rule
-        needs few of them (``_plan``)."""
+        """:meth:`prepare` for ``table`` (the ``tickets`` table of the moment, read once)."""
         enrich = self._enrich(table)
         return Prepared(table, tickets, make=None if enrich is None else lambda obj, _raw: enrich(obj))
 
@@ -300,14 +299,14 @@ class FileOutput(ClosingSink):
         never compared: hashing every one cost ~10% of a page of JSON Lines."""
         stored = self._index_table(table.name, False).stored(table.name, (obj.get("id") for obj in objects))
         stored.update(self._digests_to_compare(table, objects, stored))
-        plan = plan_writes(objects, stored, table.key, digests=False, prepared=prepared)
+        plan = plan_writes(objects, stored, table.key, prepared=prepared)
         winners = list(plan.writes.values())
         enrich = self._enrich(table)
         newest = max((found.version for found in plan.stored.values()), default=None)
         written = {}
         for obj_id, found in plan.stored.items():
             obj, raw = plan.writes[obj_id]
-            digest = found.digest or (prepared.digest(obj, raw) if found.version == newest else 0)
+            digest = found.digest or (content_digest(raw) if found.version == newest else 0)
             written[obj_id] = Stored(found.version, _is_deleted(table, obj), digest)
         items = [(prepared.value(obj, raw) or enrich(obj), raw) for obj, raw in winners] if enrich else winners
         main = TableWrite(table.name, items, written, table=table, prepared=prepared)

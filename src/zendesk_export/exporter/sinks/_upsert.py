@@ -101,20 +101,19 @@ def compact_json(value: Any) -> bytes:
 
 class Prepared:
     """What a sink made of a page's tickets before writing it (``base.PreparingSink``): by ticket id, the ticket
-    object, its bytes (``compact_json``), their digest (with ``digests``) and what ``make(ticket, bytes)``
-    returned. ``maker`` names the settings it was made with, so that a write can tell a preparation made before
-    they changed. Asked about another object than the one it prepared (another version of the same id), it
-    gives what that object's own bytes give."""
+    object, its bytes (``compact_json``) and what ``make(ticket, bytes)`` returned. ``maker`` names the settings
+    it was made with, so that a write can tell a preparation made before they changed. Asked about another
+    object than the one it prepared (another version of the same id), it gives what that object's own bytes
+    give. No digests: the rule needs few of them (``plan_writes``)."""
 
-    def __init__(self, maker: object, tickets: Iterable[dict[str, Any]], *, digests: bool = False,
+    def __init__(self, maker: object, tickets: Iterable[dict[str, Any]], *,
                  make: Callable[[dict[str, Any], bytes], Any] | None = None) -> None:
         self.maker = maker
-        self.made: dict[Any, tuple[dict[str, Any], bytes, int | None, Any]] = {}
+        self.made: dict[Any, tuple[dict[str, Any], bytes, Any]] = {}
         self.page: Any = None  # what the sink made of the page as a whole, if anything
         for ticket in tickets:
             raw = compact_json(ticket)
-            self.made[ticket.get("id")] = (ticket, raw, content_digest(raw) if digests else None,
-                                           None if make is None else make(ticket, raw))
+            self.made[ticket.get("id")] = (ticket, raw, None if make is None else make(ticket, raw))
 
     @classmethod
     def current(cls, prepared: Any, maker: object) -> Prepared:
@@ -126,19 +125,13 @@ class Prepared:
         made = self.made.get(obj.get("id"))
         return made[1] if made is not None and made[0] is obj else compact_json(obj)
 
-    def digest(self, obj: dict[str, Any], raw: bytes) -> int:
-        """``content_digest(raw)``, where ``raw`` is ``serialise(obj)``."""
-        made = self.made.get(obj.get("id"))
-        known = made[2] if made is not None and made[1] is raw else None
-        return content_digest(raw) if known is None else known
-
     def value(self, obj: dict[str, Any], raw: bytes) -> Any:
         """What ``make`` returned for ``obj`` serialised as ``raw`` (the same objects), else None."""
         made = self.made.get(obj.get("id"))
-        return made[3] if made is not None and made[0] is obj and made[1] is raw else None
+        return made[2] if made is not None and made[0] is obj and made[1] is raw else None
 
 
-#: No preparation: every object is serialised and digested when it is planned.
+#: No preparation: every object is serialised when it is planned.
 NOTHING_PREPARED = Prepared(None, ())
 
 
@@ -155,16 +148,15 @@ def plan_writes(
     stored: Mapping[int, Stored],
     key: Callable[[Mapping[str, Any]], Key] = ticket_key,
     *,
-    digests: bool = True,
     prepared: Prepared = NOTHING_PREPARED,
 ) -> Plan:
     """Apply the rule to a page's objects against ``stored`` (the stored versions of the page's ids).
 
-    ``plan.stored`` is what the sink remembers for each written id afterwards. With ``digests=False`` a digest
-    is computed only where the rule compares two versions of equal number, and ``plan.stored`` holds 0 for the
-    others; ``stored`` must then hold the real digest of every stored version such a comparison meets (the SQL
-    sinks hash the stored JSON, the file outputs read the stored bytes back). The objects' bytes and digests
-    come from ``prepared`` when it holds them.
+    ``plan.stored`` is what the sink remembers for each written id afterwards. A digest is computed only where
+    the rule compares two versions of equal number (most versions are never compared), and ``plan.stored``
+    holds 0, unknown, for the others; ``stored`` must hold the real digest of every stored version such a
+    comparison meets (the SQL sinks hash the stored JSON, the file outputs read the stored bytes back). The
+    objects' bytes come from ``prepared`` when it holds them.
     """
     plan = Plan()
     for obj in objects:
@@ -172,10 +164,10 @@ def plan_writes(
         raw = prepared.serialise(obj)
         old = plan.stored.get(obj_id)
         if old is not None and old.version == version and not old.digest:
-            old = old._replace(digest=prepared.digest(*plan.writes[obj_id]))
+            old = old._replace(digest=content_digest(plan.writes[obj_id][1]))
         old = old or stored.get(obj_id)
         same = old is not None and old.version == version
-        new = Stored(version, deleted, prepared.digest(obj, raw) if digests or same else 0)
+        new = Stored(version, deleted, content_digest(raw) if same else 0)
         bucket = _bucket(old, new)
         setattr(plan.result, bucket, getattr(plan.result, bucket) + 1)
         if bucket != "unchanged":

@@ -492,8 +492,7 @@ class ParquetSink(FileOutput):
         prepared = self._prepare(table, tickets)
         columns = self._columns(TableWrite("tickets", table=table), self._state["tables"].get("tickets", {}))
         columns = (*columns, *((_MARK,) if table.snapshot else ()))
-        items = [(obj if enriched is None else enriched, raw) for obj, raw, _digest, enriched in
-                 prepared.made.values()]
+        items = [(obj if enriched is None else enriched, raw) for obj, raw, enriched in prepared.made.values()]
         prepared.page = _Built(columns, [raw for _obj, raw in items], list(_groups("tickets", columns, items)))
         return prepared
 

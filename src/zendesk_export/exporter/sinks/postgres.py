@@ -370,7 +370,7 @@ class PostgresSink(ClosingSink):
             with self._conn.pipeline():  # BEGIN goes out with the first query: one round trip
                 cur.execute("BEGIN")
                 stored = self._stored(cur, page.tickets)
-            plan = plan_writes(page.tickets, stored, digests=False, prepared=prepared)
+            plan = plan_writes(page.tickets, stored, prepared=prepared)
             self._write_tickets(cur, plan.writes, stored, prepared)
             self._write_children(cur, list(plan.writes.values()), stored)
             for name, objects in page.sideloads.items():

@@ -217,7 +217,7 @@ class SQLiteSink(ClosingSink):
         """Upsert the page's tickets and sideloads and save its checkpoint, in one transaction."""
         with self._transaction():
             stored = self._stored(page.tickets)
-            plan = plan_writes(page.tickets, stored, digests=False)
+            plan = plan_writes(page.tickets, stored)
             winners = list(plan.writes.values())
             self._write_tickets(winners)
             if self._tickets.children:
