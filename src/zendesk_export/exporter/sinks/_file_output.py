@@ -48,7 +48,7 @@ from ._errors import ForeignOutputError
 from ._files import atomic_write, checkpoint_from_json, checkpoint_to_json, lock_exclusively, read_state
 from ._index import ChildRows, IndexedRow, VersionIndex
 from ._tables import DELETED, TABLES, Child, Table
-from ._upsert import NOTHING_PREPARED, Prepared, Stored, compact_json, content_digest, plan_writes
+from ._upsert import NOTHING_PREPARED, Plan, Prepared, Stored, compact_json, content_digest, plan_writes
 from .base import Checkpoint, ClosingSink, Page, StreamState, StreamStatus, WriteResult
 
 __all__ = ["STATE", "FileOutput", "TableWrite", "child_info", "key_text"]
@@ -292,30 +292,23 @@ class FileOutput(ClosingSink):
               prepared: Prepared = NOTHING_PREPARED) -> tuple[list[TableWrite], WriteResult]:
         """What a page of ``table`` appends: its newer versions, then its child tables' changes.
 
-        Digests are made only where the rule may compare two versions of the same number: a version is
-        written with digest 0 (unknown), unless it has the page's newest version number (a time-based export
-        starts its next page at that number, so those come again at once), and a stored one's is read back
-        from its log when a page brings the same version again (``_digests_to_compare``). Most versions are
-        never compared: hashing every one cost ~10% of a page of JSON Lines."""
+        Digests are made only where the rule may compare two versions of the same number (most versions never
+        are: hashing every one cost ~10% of a page of JSON Lines): the index keeps digest 0, unknown, for most
+        versions written (``_remembered``), and a stored version's is read back from its log when a page brings
+        the same version again (``_digests_to_compare``)."""
         stored = self._index_table(table.name, False).stored(table.name, (obj.get("id") for obj in objects))
         stored.update(self._digests_to_compare(table, objects, stored))
         plan = plan_writes(objects, stored, table.key, prepared=prepared)
         winners = list(plan.writes.values())
         enrich = self._enrich(table)
-        newest = max((found.version for found in plan.stored.values()), default=None)
-        written = {}
-        for obj_id, found in plan.stored.items():
-            obj, raw = plan.writes[obj_id]
-            digest = found.digest or (content_digest(raw) if found.version == newest else 0)
-            written[obj_id] = Stored(found.version, _is_deleted(table, obj), digest)
         items = [(prepared.value(obj, raw) or enrich(obj), raw) for obj, raw in winners] if enrich else winners
-        main = TableWrite(table.name, items, written, table=table, prepared=prepared)
+        main = TableWrite(table.name, items, _remembered(table, plan), table=table, prepared=prepared)
         return [main, *(self._child_write(child, winners, stored.keys()) for child in table.children)], plan.result
 
     def _digests_to_compare(self, table: Table, objects: list[dict[str, Any]],
                             stored: Mapping[int, Stored]) -> dict[int, Stored]:
         """The stored versions that ``objects`` bring again (the same version number) and whose digest the
-        index does not hold, with the digest of their bytes as stored."""
+        index does not hold (0), with the digest of their bytes as stored."""
         unknown = [obj_id for obj in objects
                    if type(obj_id := obj.get("id")) is int and (found := stored.get(obj_id)) is not None
                    and not found.digest and table.key(obj)[1] == found.version]
@@ -464,6 +457,20 @@ class FileOutput(ClosingSink):
         if self._dir_fd >= 0:
             os.close(self._dir_fd)
             self._dir_fd = -1
+
+
+def _remembered(table: Table, plan: Plan) -> dict[int, Stored]:
+    """What the index keeps of the versions ``plan`` writes: the digest the rule made (0 where it made none),
+    except for the versions of the page's newest number, which are hashed now: a time-based export starts its
+    next page at that number, so they come again at once (read back, they would cost a read of the log a page;
+    hashed, a few microseconds each)."""
+    newest = max((found.version for found in plan.stored.values()), default=None)
+    remembered = {}
+    for obj_id, found in plan.stored.items():
+        obj, raw = plan.writes[obj_id]
+        digest = found.digest or (content_digest(raw) if found.version == newest else 0)
+        remembered[obj_id] = Stored(found.version, _is_deleted(table, obj), digest)
+    return remembered
 
 
 def _is_deleted(table: Table, obj: Mapping[str, Any]) -> bool:
