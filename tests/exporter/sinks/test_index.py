@@ -163,7 +163,6 @@ def _count_digests(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
     return hashed
 
 
-
 def _prepared_page(sink: Any, tickets: list[dict[str, Any]], position: int) -> Page:
     """A page as the export writes it: prepared ahead (``prepare``), then written."""
     return replace(page(tickets, position), prepared=sink.prepare(tickets))
@@ -179,8 +178,8 @@ def test_only_a_pages_newest_versions_are_hashed_when_written(kind: str, tmp_pat
         sink.write(page([make_ticket(i, 100 + i) for i in range(1, 51)], 1))
         sink.write(_prepared_page(sink, [make_ticket(i, 200 + i) for i in range(1, 51)], 2))
         sink.write(page([make_ticket(i, 300 + i % 2) for i in range(1, 51)], 3, users=[{"id": 7, "name": "u"}]))
-    newest = [ticket["id"] for ticket in map(orjson.loads, hashed)]
-    assert sorted(newest) == sorted([7, 50, 50, *range(1, 51, 2)])
+    hashed_ids = [obj["id"] for obj in map(orjson.loads, hashed)]
+    assert sorted(hashed_ids) == sorted([7, 50, 50, *range(1, 51, 2)])
 
 
 @pytest.mark.parametrize("kind", FILE_SINKS)
