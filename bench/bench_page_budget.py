@@ -9,7 +9,7 @@ measures the three one after another on one thread, which a busy machine disturb
 
 - ``fetch``: httpx's CPU for one page (measured once, while the pages are downloaded);
 - ``parse``: ``orjson.loads`` of the body;
-- ``prepare``: ``sink.prepare(tickets)`` where the sink has one (serialising, digesting, the Parquet row groups);
+- ``prepare``: ``sink.prepare(tickets)`` where the sink has one (serialising, the Parquet row groups);
   SQLite has none;
 - ``write``: ``sink.write(page)`` and freeing the page (planning, the rows, the commit, the index).
 

@@ -234,8 +234,8 @@ class FileOutput(ClosingSink):
         """(where, object, bytes as stored) of table ``name``'s committed rows after ``start``, in order."""
         raise NotImplementedError
 
-    def _read_at(self, name: str, places: Sequence[tuple[int, int]]) -> dict[int, tuple[dict[str, Any], bytes]]:
-        """The stored objects of ``(id, where)`` pairs of table ``name``, each with its bytes as stored."""
+    def _read_at(self, name: str, places: Sequence[tuple[int, int]]) -> dict[int, bytes]:
+        """The bytes as stored of ``(id, where)`` pairs of table ``name``."""
         raise NotImplementedError
 
     def _committed(self) -> None:
@@ -316,7 +316,7 @@ class FileOutput(ClosingSink):
             return {}
         assert self._index is not None
         read = self._read_at(table.name, self._index.places(table.name, unknown))
-        return {obj_id: stored[obj_id]._replace(digest=content_digest(raw)) for obj_id, (_obj, raw) in read.items()}
+        return {obj_id: stored[obj_id]._replace(digest=content_digest(raw)) for obj_id, raw in read.items()}
 
     def _child_write(self, child: Child, winners: list[tuple[dict[str, Any], bytes]],
                      known: Collection[Any]) -> TableWrite:
@@ -350,7 +350,8 @@ class FileOutput(ClosingSink):
         places = self._index.unseen(write.name, refresh)
         if not places:
             return 0
-        for obj_id, (obj, _raw) in self._read_at(write.name, places).items():
+        for obj_id, stored in self._read_at(write.name, places).items():
+            obj = orjson.loads(stored)
             marked = {**obj, DELETED: True}
             raw = compact_json(marked)
             write.items.append((marked, raw))

@@ -31,6 +31,7 @@ __all__ = [
     "Prepared",
     "content_digest",
     "key_function",
+    "oldest_version",
     "plan_writes",
     "sideload_key",
     "ticket_key",
@@ -60,6 +61,12 @@ class Plan:
 def content_digest(raw: bytes) -> int:
     """A 64-bit digest of an object's serialised bytes: enough to tell two same-second versions apart."""
     return int.from_bytes(hashlib.blake2b(raw, digest_size=8).digest(), "big")
+
+
+def oldest_version(tickets: Iterable[Mapping[str, Any]]) -> int:
+    """The page's oldest ``generated_timestamp`` (0 without one). A stored version older than that meets no
+    comparison of :func:`plan_writes`, so a sink need not hash (nor read) its stored JSON."""
+    return min((v for t in tickets if type(v := t.get("generated_timestamp")) is int), default=0)
 
 
 def ticket_key(ticket: Mapping[str, Any]) -> Key:

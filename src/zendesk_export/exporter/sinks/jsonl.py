@@ -126,13 +126,12 @@ class JsonlSink(FileOutput):
         for offset, line in _lines(log, self._state["tables"][name]["position"], start):
             yield offset, orjson.loads(line), line
 
-    def _read_at(self, name: str, places: Sequence[tuple[int, int]]) -> dict[int, tuple[dict[str, Any], bytes]]:
+    def _read_at(self, name: str, places: Sequence[tuple[int, int]]) -> dict[int, bytes]:
         found = {}
         with open(log_path(self.path, name), "rb") as handle:
             for obj_id, offset in places:
                 handle.seek(offset)
-                line = handle.readline().removesuffix(b"\n")
-                found[obj_id] = (orjson.loads(line), line)
+                found[obj_id] = handle.readline().removesuffix(b"\n")
         return found
 
 

@@ -504,11 +504,11 @@ class ParquetSink(FileOutput):
             else:
                 yield from ((seq, obj, raw) for obj, raw in _objects(part))
 
-    def _read_at(self, name: str, places: Sequence[tuple[int, int]]) -> dict[int, tuple[dict[str, Any], bytes]]:
+    def _read_at(self, name: str, places: Sequence[tuple[int, int]]) -> dict[int, bytes]:
         wanted: dict[int, set[int]] = {}
         for obj_id, seq in places:
             wanted.setdefault(seq, set()).add(obj_id)
-        return {obj_id: (orjson.loads(raw), raw) for seq, ids in wanted.items()
+        return {obj_id: raw for seq, ids in wanted.items()
                 for obj_id, raw in _rows_of(self.path / name / _part_name(seq), ids)}
 
 

@@ -60,7 +60,7 @@ from ._errors import ForeignOutputError, MissingDependencyError, SinkError
 from ._sql import RAW_JSON, SIDELOAD_GUARD, TICKET_GUARD, checkpoint_from_row, create_table_sql, quote, upsert_sql
 from ._stream_sql import Dialect, StreamTables
 from ._tables import TABLES, Table
-from ._upsert import Prepared, Stored, content_digest, plan_writes
+from ._upsert import Prepared, Stored, content_digest, oldest_version, plan_writes
 from .base import Checkpoint, ClosingSink, Page, StreamState, StreamStatus, WriteResult
 
 __all__ = ["SCHEMA_VERSION", "PostgresSink", "split_schema"]
@@ -410,7 +410,7 @@ class PostgresSink(ClosingSink):
         stored JSON is read (and hashed) only for rows at least as new as the page's oldest ticket: a page of
         an incremental run, whose tickets are newer than their stored versions, reads none of it."""
         ids = list({t.get("id") for t in tickets if isinstance(t.get("id"), int)})
-        oldest = min((v for t in tickets if type(v := t.get("generated_timestamp")) is int), default=0)
+        oldest = oldest_version(tickets)
         cur.execute(
             f'SELECT "id", "generated_timestamp", "status", CASE WHEN "generated_timestamp" >= %s '
             f'THEN "raw_json"::text END FROM {self._table("tickets")} WHERE "id" = ANY(%s::bigint[]) FOR UPDATE',

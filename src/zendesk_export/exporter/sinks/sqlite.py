@@ -36,7 +36,7 @@ from ._sql import SIDELOAD_GUARD, TICKET_GUARD, checkpoint_from_row, create_tabl
 from ._sqlite_json import upsert_from_json
 from ._stream_sql import Dialect, StreamTables
 from ._tables import TABLES, Table
-from ._upsert import Stored, content_digest, plan_writes
+from ._upsert import Stored, content_digest, oldest_version, plan_writes
 from ._wal import WRITER_CHECKPOINT_FRAMES, BackgroundCheckpoints
 from .base import Checkpoint, ClosingSink, Page, StreamState, StreamStatus, WriteResult
 
@@ -235,8 +235,7 @@ class SQLiteSink(ClosingSink):
         The content digest only decides between two versions with the same ``generated_timestamp``, so the
         stored JSON is read (and hashed) only for rows at least as new as the page's oldest ticket."""
         ids = list(dict.fromkeys(t.get("id") for t in tickets))
-        versions = [v for t in tickets if type(v := t.get("generated_timestamp")) is int]
-        oldest = min(versions, default=0)
+        oldest = oldest_version(tickets)
         stored: dict[int, Stored] = {}
         for start in range(0, len(ids), _CHUNK):
             chunk = ids[start : start + _CHUNK]
