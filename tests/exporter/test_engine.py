@@ -19,6 +19,7 @@ import pytest
 
 from tests.exporter.conftest import Output, create_tickets, server_config, server_truth, update_tickets
 from zendesk_export.exporter.engine import run_streams
+from zendesk_export.exporter.settings import ExportConfig
 from zendesk_export.exporter.status import read_status
 from zendesk_export.exporter.streams import STREAM_NAMES, stream
 from zendesk_export.testing import ZendeskServer
@@ -143,6 +144,22 @@ def test_a_failing_stream_keeps_what_the_others_wrote_and_the_next_run_finishes_
     again = run_streams(config, output.out)
     assert not again.failed
     assert_holds_the_server(zendesk_server, output)
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "jsonl", "parquet"])
+def test_an_object_id_beyond_64_bits_fails_its_stream_naming_the_page_and_writes_nothing(tmp_path, kind):
+    """Every output keys on a 64-bit id (the file outputs' index too): such an id is a malformed page, not a
+    traceback from the output."""
+    body = {"brands": [{"id": 1, "name": "kept out"}, {"id": 2**63, "name": "hostile"}],
+            "meta": {"has_more": False, "after_cursor": None}, "links": {"next": None}}
+    config = ExportConfig(url="https://acme.zendesk.com", email="a@b.c", token="T", no_backoff=True)
+    out = str(tmp_path / {"sqlite": "t.db", "jsonl": "t.jsonl", "parquet": "t.parquet"}[kind])
+    summary = run_streams(config, out, "brands", transport=httpx.MockTransport(lambda _: httpx.Response(200,
+                                                                                                        json=body)))
+    [failed] = summary.failed
+    assert failed.error == ("unexpected answer to GET /api/v2/brands.json: object 2 of the page has id "
+                            "9223372036854775808, beyond 64 bits; nothing of this page was written")
+    assert (failed.exit_code, failed.rows, failed.pages) == (1, 0, 0)
 
 
 def test_streams_are_chosen_and_every_output_takes_every_stream_by_default(zendesk_server, new_output):

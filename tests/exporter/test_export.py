@@ -387,6 +387,10 @@ def test_cursor_checkpoint_is_the_opaque_after_cursor(zendesk_server, output):
     ("time", {"id": "2", "generated_timestamp": 10}, "ticket 2 of the page has id '2', not an integer"),
     ("cursor", {"id": 2, "status": "open"}, "ticket 2 of the page has no generated_timestamp"),
     ("cursor", "ticket", "ticket 2 of the page is str, not an object"),
+    ("cursor", {"id": 2**63, "generated_timestamp": 10}, "ticket 2 of the page has id 9223372036854775808, beyond "
+                                                          "64 bits"),
+    ("time", {"id": 2, "generated_timestamp": 2**63}, "ticket 2 of the page has generated_timestamp "
+                                                      "9223372036854775808, beyond 64 bits"),
 ])
 def test_a_page_with_an_unstorable_ticket_stops_the_export_naming_the_page(tmp_path, mode, bad_ticket, problem):
     """Not a traceback: a MalformedPage (exit 1) naming the request, and nothing of the page written."""

@@ -44,6 +44,7 @@ from .outputs import check_output, discard_new_entries, existing_entries, parse_
 from .pacer import Pacer
 from .prefetch import LookAhead
 from .settings import ExportConfig
+from .sinks._columns import in_int64
 from .sinks._tables import TABLES
 from .sinks.base import StreamState, WriteResult
 from .streams import Stream, parse_streams, stream
@@ -356,7 +357,8 @@ def _write(sink: Any, table: Any, objects: list[dict[str, Any]], state: StreamSt
 
 
 def _objects(body: Mapping[str, Any], item: Stream, request: str) -> list[dict[str, Any]]:
-    """The page's objects, each checked to be storable (an object with an integer id)."""
+    """The page's objects, each checked to be storable (an object with an integer id that fits 64 bits, as
+    every output keys on)."""
     objects = body.get(item.data_key)
     if not isinstance(objects, list):
         raise MalformedPage(f"unexpected answer to {request}: no {item.data_key!r} list "
@@ -364,8 +366,13 @@ def _objects(body: Mapping[str, Any], item: Stream, request: str) -> list[dict[s
     for position, obj in enumerate(objects):
         obj_id = obj.get("id") if isinstance(obj, dict) else None
         if not isinstance(obj_id, int) or isinstance(obj_id, bool):
-            raise MalformedPage(f"unexpected answer to {request}: object {position + 1} of the page has no "
-                                "integer id; nothing of this page was written")
+            problem = "has no integer id"
+        elif not in_int64(obj_id):
+            problem = f"has id {obj_id}, beyond 64 bits"
+        else:
+            continue
+        raise MalformedPage(f"unexpected answer to {request}: object {position + 1} of the page {problem}; "
+                            "nothing of this page was written")
     return objects
 
 

@@ -50,6 +50,7 @@ from .outputs import check_output, discard_new_entries, existing_entries
 from .pacer import auto_concurrency
 from .prefetch import LookAhead
 from .settings import ExportConfig
+from .sinks._columns import in_int64
 from .sinks.base import Checkpoint, Page, Sink, WriteResult
 from .windows import MAX_AUTO_CONCURRENCY, Plan, Walkers, Window, clip, split
 
@@ -511,7 +512,8 @@ def _tickets(body: dict[str, Any], request: str) -> list[dict[str, Any]]:
 
 
 def _ticket_problem(ticket: Any) -> str | None:
-    """What makes ``ticket`` unstorable (the sinks key on an integer id and order by generated_timestamp)."""
+    """What makes ``ticket`` unstorable (the sinks key on an integer id and order by generated_timestamp, both
+    64-bit in every output and in the file outputs' index)."""
     if not isinstance(ticket, dict):
         return f"is {type(ticket).__name__ if ticket is not None else 'null'}, not an object"
     for key in ("id", "generated_timestamp"):
@@ -520,6 +522,8 @@ def _ticket_problem(ticket: Any) -> str | None:
             return f"has no {key}"
         if not isinstance(value, int) or isinstance(value, bool):
             return f"has {key} {value!r}, not an integer"
+        if not in_int64(value):
+            return f"has {key} {value}, beyond 64 bits"
     return None
 
 
