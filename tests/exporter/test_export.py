@@ -407,6 +407,26 @@ def test_a_page_with_an_unstorable_ticket_stops_the_export_naming_the_page(tmp_p
     assert list(tmp_path.iterdir()) == []  # a new output that received nothing is not left behind
 
 
+@pytest.mark.parametrize("kind", ["t.db", "t.jsonl", "t.parquet"])
+@pytest.mark.parametrize(("bad_user", "problem"), [
+    ({"id": 2**63, "name": "x"}, "users 2 of the page has id 9223372036854775808, beyond 64 bits"),
+    ({"name": "no id"}, "users 2 of the page has no id"),
+    ("user", "users 2 of the page is str, not an object"),
+])
+def test_a_sideload_that_cannot_be_stored_stops_the_export_naming_the_page(tmp_path, kind, bad_user, problem):
+    """A sideloaded object is keyed on its id like a ticket: without a storable one, the page is malformed (the
+    SQLite output stored a row with no id, the file outputs raised from their index)."""
+    body = {**END_OF_TIME_STREAM, "end_time": 10, "tickets": [ticket(1, 10)], "users": [{"id": 7}, bad_user]}
+    config = ExportConfig(url="https://acme.zendesk.com", email="a@b.c", token="T", no_backoff=True,
+                          include=("users",))
+    transport = httpx.MockTransport(lambda _: httpx.Response(200, json=body))
+    with pytest.raises(MalformedPage) as raised:
+        run_export(config, str(tmp_path / kind), transport=transport)
+    assert str(raised.value) == (f"unexpected answer to GET /api/v2/incremental/tickets.json?start_time=0: {problem}; "
+                                 "nothing of this page was written")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_full_disk_is_reported_as_disk_full(tmp_path):
     """SQLite's failed rollback after SQLITE_FULL ("no transaction is active") no longer hides the cause."""
     sink = SQLiteSink(tmp_path / "t.db")

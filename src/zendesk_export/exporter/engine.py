@@ -38,13 +38,21 @@ import httpx
 
 from .client import ZendeskClient
 from .errors import CheckpointMismatch, ExportError, MalformedPage, OutputError, TooRecentStartTime
-from .export import ExportSummary, Progress, _output_errors, _owned_sink, _Stalls, _too_recent, run_export
+from .export import (
+    ExportSummary,
+    Progress,
+    _object_problem,
+    _output_errors,
+    _owned_sink,
+    _Stalls,
+    _too_recent,
+    run_export,
+)
 from .memory import fewer_collections, return_freed_memory
 from .outputs import check_output, discard_new_entries, existing_entries, parse_output
 from .pacer import Pacer
 from .prefetch import LookAhead
 from .settings import ExportConfig
-from .sinks._columns import in_int64
 from .sinks._tables import TABLES
 from .sinks.base import StreamState, WriteResult
 from .streams import Stream, parse_streams, stream
@@ -357,22 +365,16 @@ def _write(sink: Any, table: Any, objects: list[dict[str, Any]], state: StreamSt
 
 
 def _objects(body: Mapping[str, Any], item: Stream, request: str) -> list[dict[str, Any]]:
-    """The page's objects, each checked to be storable (an object with an integer id that fits 64 bits, as
-    every output keys on)."""
+    """The page's objects, each checked to be storable (``export._object_problem``)."""
     objects = body.get(item.data_key)
     if not isinstance(objects, list):
         raise MalformedPage(f"unexpected answer to {request}: no {item.data_key!r} list "
                             f"(keys: {', '.join(sorted(body)) or 'none'})")
     for position, obj in enumerate(objects):
-        obj_id = obj.get("id") if isinstance(obj, dict) else None
-        if not isinstance(obj_id, int) or isinstance(obj_id, bool):
-            problem = "has no integer id"
-        elif not in_int64(obj_id):
-            problem = f"has id {obj_id}, beyond 64 bits"
-        else:
-            continue
-        raise MalformedPage(f"unexpected answer to {request}: object {position + 1} of the page {problem}; "
-                            "nothing of this page was written")
+        problem = _object_problem(obj)
+        if problem:
+            raise MalformedPage(f"unexpected answer to {request}: object {position + 1} of the page {problem}; "
+                                "nothing of this page was written")
     return objects
 
 

@@ -512,13 +512,19 @@ def _tickets(body: dict[str, Any], request: str) -> list[dict[str, Any]]:
 
 
 def _ticket_problem(ticket: Any) -> str | None:
-    """What makes ``ticket`` unstorable (the sinks key on an integer id and order by generated_timestamp, both
-    64-bit in every output and in the file outputs' index)."""
-    if not isinstance(ticket, dict):
-        return f"is {type(ticket).__name__ if ticket is not None else 'null'}, not an object"
-    for key in ("id", "generated_timestamp"):
-        value = ticket.get(key)
-        if key not in ticket:
+    """What makes ``ticket`` unstorable (the sinks key on its id and order by its generated_timestamp)."""
+    return _object_problem(ticket, ("id", "generated_timestamp"))
+
+
+def _object_problem(obj: Any, keys: Sequence[str] = ("id",)) -> str | None:
+    """What makes ``obj`` unstorable: not an object, or one of ``keys`` missing, not an integer or beyond 64
+    bits (every output keys on a 64-bit integer: SQLite's INTEGER, PostgreSQL's BIGINT, the file outputs'
+    index)."""
+    if not isinstance(obj, dict):
+        return f"is {type(obj).__name__ if obj is not None else 'null'}, not an object"
+    for key in keys:
+        value = obj.get(key)
+        if key not in obj:
             return f"has no {key}"
         if not isinstance(value, int) or isinstance(value, bool):
             return f"has {key} {value!r}, not an integer"
@@ -540,8 +546,16 @@ def _latest_per_id(tickets: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return list(newest.values())
 
 
-def _sideloads(body: dict[str, Any], include: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
-    return {name: body[name] for name in include if isinstance(body.get(name), list)}
+def _sideloads(body: dict[str, Any], include: Sequence[str], request: str) -> dict[str, list[dict[str, Any]]]:
+    """The page's sideloaded lists that ``include`` asks for, each object checked to be storable."""
+    found = {name: body[name] for name in include if isinstance(body.get(name), list)}
+    for name, objects in found.items():
+        for position, obj in enumerate(objects):
+            problem = _object_problem(obj)
+            if problem:
+                raise MalformedPage(f"unexpected answer to {request}: {name} {position + 1} of the page {problem}; "
+                                    "nothing of this page was written")
+    return found
 
 
 class _Stalls:
@@ -577,7 +591,8 @@ def _time_pages(client: ZendeskClient, walk: _Walk, start_time: int) -> Iterator
             body = client.get(TIME_PATH, {**params, "start_time": start_time}).body
         except TooRecentStartTime:
             return
-        tickets = _tickets(body, f"GET {TIME_PATH}?start_time={start_time}")
+        request = f"GET {TIME_PATH}?start_time={start_time}"
+        tickets, sideloads = _tickets(body, request), _sideloads(body, walk.include, request)
         end_of_stream = body.get("end_of_stream") is True
         end_time = body.get("end_time")
         next_start = max(start_time, end_time) if isinstance(end_time, int) else start_time
@@ -588,8 +603,7 @@ def _time_pages(client: ZendeskClient, walk: _Walk, start_time: int) -> Iterator
         stalls.reset()
         fresh = [ticket for ticket in tickets if (ticket.get("id"), _timestamp(ticket)) not in repeats]
         checkpoint = Checkpoint("time", str(next_start), walk.source)
-        yield ExportPage(fresh, checkpoint, _sideloads(body, walk.include), end_of_stream,
-                         len(tickets) - len(fresh))
+        yield ExportPage(fresh, checkpoint, sideloads, end_of_stream, len(tickets) - len(fresh))
         if end_of_stream:
             return
         repeats = frozenset((t.get("id"), _timestamp(t)) for t in tickets if _timestamp(t) >= next_start)
@@ -615,7 +629,9 @@ def _cursor_pages(client: ZendeskClient, walk: _Walk, start: int | Checkpoint) -
                 return
             raise
         where = f"cursor={cursor}" if cursor else f"start_time={first.get('start_time')}"
-        tickets, end_of_stream = _tickets(body, f"GET {CURSOR_PATH}?{where}"), body.get("end_of_stream") is True
+        request = f"GET {CURSOR_PATH}?{where}"
+        tickets, sideloads = _tickets(body, request), _sideloads(body, walk.include, request)
+        end_of_stream = body.get("end_of_stream") is True
         after = body.get("after_cursor") if isinstance(body.get("after_cursor"), str) else None
         if (tickets and after is None) or (not end_of_stream and (not tickets or after == cursor)):
             # tickets need a cursor to resume after them; a page that is not the end must move the cursor
@@ -625,6 +641,6 @@ def _cursor_pages(client: ZendeskClient, walk: _Walk, start: int | Checkpoint) -
         stalls.reset()
         cursor = after or cursor
         checkpoint = Checkpoint("cursor", cursor, walk.source) if cursor else None
-        yield ExportPage(tickets, checkpoint, _sideloads(body, walk.include), end_of_stream)
+        yield ExportPage(tickets, checkpoint, sideloads, end_of_stream)
         if end_of_stream:
             return
