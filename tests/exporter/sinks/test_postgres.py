@@ -190,25 +190,83 @@ def test_tables_of_schema_1_resume_and_keep_their_columns(pg: SinkCase) -> None:
     ]
 
 
+def test_pages_of_new_tickets_are_written_without_reading_stored_versions(
+    pg: SinkCase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A first export's pages skip the query of the stored versions (a tenth of a page's time); a page that
+    brings a stored ticket again is written against them, and so is the next one, until a page finds none."""
+    with pg.open() as sink:
+        assert isinstance(sink, PostgresSink)
+        reads: list[list[object]] = []
+        read_stored = sink._stored
+
+        def counted(cur: object, tickets: list[dict[str, object]]) -> object:
+            reads.append([t["id"] for t in tickets])
+            return read_stored(cur, tickets)
+
+        monkeypatch.setattr(sink, "_stored", counted)
+        results = [sink.write(page(tickets, n)) for n, tickets in enumerate([
+            [make_ticket(1, 10), make_ticket(2, 10)],
+            [make_ticket(3, 20)],
+            [make_ticket(4, 30), make_ticket(1, 30)],  # 1 again: written against the stored versions
+            [make_ticket(5, 40)],  # read too: the page before found one; this one finds none
+            [make_ticket(6, 50)],
+        ])]
+    assert reads == [[4, 1], [5]]
+    assert [(r.new, r.updated) for r in results] == [(2, 0), (1, 0), (1, 1), (1, 0), (1, 0)]
+    assert pg.query("SELECT id || ' ' || generated_timestamp FROM tickets ORDER BY id") == [
+        "1 30", "2 10", "3 20", "4 30", "5 40", "6 50"]
+
+
+def test_a_resumed_export_reads_stored_versions_from_its_first_page(pg: SinkCase,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    with pg.open() as sink:
+        sink.write(page([make_ticket(1, 10)], 1))
+    with pg.open() as sink:
+        assert isinstance(sink, PostgresSink)
+        all_new = sink._write_all_new
+        tried: list[object] = []
+        monkeypatch.setattr(sink, "_write_all_new", lambda *args: tried.append(args) or all_new(*args))
+        result = sink.write(page([make_ticket(1, 20), make_ticket(2, 20)], 2))
+    assert not tried, "tickets were stored when it opened: no page is written as all new"
+    assert (result.new, result.updated) == (1, 1)
+
+
+@pytest.mark.parametrize("hook", ["_write_all_new", "_stored"])
 @pytest.mark.parametrize(("ours", "theirs", "kept"), [(100, 200, 200), (300, 200, 300)])
 def test_a_new_ticket_another_writer_inserts_meanwhile_keeps_the_newest(
-    pg: SinkCase, monkeypatch: pytest.MonkeyPatch, ours: int, theirs: int, kept: int
+    pg: SinkCase, monkeypatch: pytest.MonkeyPatch, hook: str, ours: int, theirs: int, kept: int
 ) -> None:
     """Two exports into one schema: a ticket this page found absent, written by the other one before this page
-    is, is merged by the newest-wins rule (the new-rows COPY would have failed on the key), never doubled."""
+    is, is merged by the newest-wins rule (the new-rows COPY would have failed on the key), never doubled.
+    Either before the page's COPY of all its tickets as new (``_write_all_new``: the tables held no ticket
+    this page, or the last, found stored) or between the read of the stored versions and the COPY (``_stored``:
+    the page brings ticket 9 again, which this export wrote on its page before)."""
     with pg.open() as ours_sink, pg.open() as theirs_sink:
         assert isinstance(ours_sink, PostgresSink)
-        read_stored = ours_sink._stored
+        earlier = [make_ticket(9, 50)] if hook == "_stored" else []
+        if earlier:
+            ours_sink.write(page(earlier, "earlier"))
+        original = getattr(ours_sink, hook)
 
-        def stored_then_other_writer(cur: object, tickets: list[dict[str, object]]) -> object:
-            found = read_stored(cur, tickets)
-            theirs_sink.write(page([make_ticket(1, theirs)], "theirs"))
+        def other_writer_meanwhile(cur: object, tickets: list[dict[str, object]], *rest: object) -> object:
+            if hook == "_write_all_new":
+                theirs_sink.write(page([make_ticket(1, theirs)], "theirs"))
+            found = original(cur, tickets, *rest)
+            if hook == "_stored":
+                theirs_sink.write(page([make_ticket(1, theirs)], "theirs"))
             return found
 
-        monkeypatch.setattr(ours_sink, "_stored", stored_then_other_writer)
-        ours_sink.write(page([make_ticket(1, ours), make_ticket(2, ours)], "ours"))
-    assert pg.query("SELECT id || ' ' || generated_timestamp FROM tickets ORDER BY id") == [f"1 {kept}", f"2 {ours}"]
+        monkeypatch.setattr(ours_sink, hook, other_writer_meanwhile)
+        again = [make_ticket(9, 60)] if earlier else []
+        result = ours_sink.write(page([make_ticket(1, ours), make_ticket(2, ours), *again], "ours"))
+    assert pg.query("SELECT id || ' ' || generated_timestamp FROM tickets ORDER BY id") == [
+        f"1 {kept}", f"2 {ours}", *(["9 60"] if earlier else [])]
     assert pg.query('SELECT "position" FROM checkpoint') == ["ours"]
+    if hook == "_stored":  # as this page saw them: 1 and 2 new, 9 newer
+        assert (result.new, result.updated, result.unchanged) == (2, 1, 0)
+    else:  # 1 was stored by then: this page's version is older, or newer
+        assert (result.new, result.updated, result.unchanged) == (1, int(ours > theirs), int(ours < theirs))
 
 
 @pytest.mark.parametrize(("ours", "theirs", "kept"), [("2024-01-01", "2024-02-01", "2024-02-01"),
