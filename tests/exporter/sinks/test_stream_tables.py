@@ -9,6 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 from tests.exporter.sinks.conftest import SINKS, SinkCase, make_case
@@ -22,6 +23,8 @@ from zendesk_export.exporter.sinks import (
     read_parquet_latest_table,
     read_parquet_rows,
 )
+from zendesk_export.exporter.sinks._tables import DELETED
+from zendesk_export.exporter.sinks.jsonl import log_path
 
 SOURCE = "http://127.0.0.1:1"
 
@@ -169,3 +172,29 @@ def test_a_page_with_thousands_of_child_rows_writes_every_one_once(sql: SinkCase
         assert sink.write_stream(USERS, users, state("users", "1")).new == 1001
     expected = sorted([f"t{i}-{k}" for i in range(1, 1001) for k in range(3)] + [f"t1001-{k}" for k in range(7)])
     assert column(sql, "user_tags", "tag") == expected
+
+
+@pytest.mark.parametrize("kind", ["jsonl", "parquet"])
+def test_a_file_outputs_child_rows_with_a_repeated_or_unhashable_key_are_compared_by_key(kind: str,
+                                                                                        tmp_path: Path) -> None:
+    """The file outputs compare a parent's new child rows with its stored ones by key: a key listed twice keeps
+    its last row, and a key holding a list (which cannot be hashed) is compared by its JSON text, on the first
+    version of a parent as on the next."""
+    def tag_rows(user: Mapping[str, Any]) -> list[dict[str, Any]]:
+        return [{"user_id": user["id"], "tag": tag, "note": note} for tag, note in user["tags"]]
+
+    child = Child("user_notes", (Column("user_id", Kind.INTEGER, ()), Column("tag", Kind.TEXT, ()),
+                                 Column("note", Kind.TEXT, ())), "user_id", ("user_id", "tag"), tag_rows)
+    users = replace(USERS, children=(child,))
+    for case in make_case(kind, tmp_path):
+        with case.open() as sink:
+            sink.write_stream(users, [user(1, "2024-01-02T00:00:00Z", [("a", "1"), (["x"], "2"), ("a", "3")])],
+                              state("users", "1"))
+            assert sorted(map(str, column(case, "user_notes", "note"))) == ["2", "3"]
+            sink.write_stream(users, [user(1, "2024-01-03T00:00:00Z", [(["x"], "2"), ("b", "4")])],
+                              state("users", "2"))
+        assert sorted(map(str, column(case, "user_notes", "note"))) == ["2", "4"]
+        if kind == "jsonl":  # the log: the list-keyed row unchanged is not written again, "a" is marked gone
+            logged = [orjson.loads(line) for line in log_path(case.out, "user_notes").read_bytes().splitlines()]
+            assert [(row["tag"], row.get("note"), row.get(DELETED)) for row in logged] == [
+                ("a", "3", None), (["x"], "2", None), ("b", "4", None), ("a", None, True)]

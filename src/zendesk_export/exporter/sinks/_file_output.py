@@ -329,18 +329,22 @@ class FileOutput(ClosingSink):
         write = TableWrite(child.name, children={}, child=child)
         assert write.children is not None
         names = tuple(column.name for column in child.columns)
-        key_of = _key_function(child.key)
+        by_key = _rows_by_key(child.key)
         for parent, _raw in winners:
             derived = child.derive(parent)
-            if not all(tuple(row) == names for row in derived):  # rows by column name, in column order
+            if not all(map(names.__eq__, map(tuple, derived))):  # rows by column name, in column order
                 derived = [{n: row.get(n) for n in names} for row in derived]
-            rows = {key_of(row): row for row in derived}
-            before = {key_of(row): row for row in current.get(parent["id"], ())}
-            write.items += [(row, b"") for key, row in rows.items() if before.get(key) != row]
-            for key in before.keys() - rows.keys():
-                gone = before[key]
-                mark = {child.parent_column: parent["id"], **{c: gone.get(c) for c in child.key}, DELETED: True}
-                write.items.append((mark, b""))
+            rows = by_key(derived)
+            stored = current.get(parent["id"])
+            if stored is None:  # no rows stored for this parent (every parent of a first export): all are new
+                write.items += [(row, b"") for row in rows.values()]
+            else:
+                before = by_key(stored)
+                write.items += [(row, b"") for key, row in rows.items() if before.get(key) != row]
+                for key in before.keys() - rows.keys():
+                    gone = before[key]
+                    mark = {child.parent_column: parent["id"], **{c: gone.get(c) for c in child.key}, DELETED: True}
+                    write.items.append((mark, b""))
             write.children[parent["id"]] = list(rows.values())
         return write
 
@@ -484,20 +488,20 @@ def _state_json(state: StreamState) -> dict[str, Any]:
             "complete": state.complete, "written_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
 
 
-def _key_function(columns: Sequence[str]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
-    """:func:`_key` for rows that hold every column (a C-level getter: it runs for every child row)."""
+def _rows_by_key(columns: Sequence[str]) -> Callable[[Sequence[Mapping[str, Any]]], dict[tuple[Any, ...], Any]]:
+    """Rows by their :func:`_key`, the last of a key winning. The keys of all the rows are read by one C-level
+    getter (this runs for every child row); rows that lack a key column or hold a value that cannot be hashed
+    take ``_key`` row by row."""
     getter = itemgetter(*columns)
     single = len(columns) == 1
 
-    def key(row: Mapping[str, Any]) -> tuple[Any, ...]:
+    def by_key(rows: Sequence[Mapping[str, Any]]) -> dict[tuple[Any, ...], Any]:
         try:
-            found = (getter(row),) if single else getter(row)
-            hash(found)
-        except (KeyError, TypeError):  # a column missing, a value that is a list: as ``_key`` says
-            return _key(columns, row)
-        return found
+            return dict(zip(zip(map(getter, rows)) if single else map(getter, rows), rows, strict=True))
+        except (KeyError, TypeError):
+            return {_key(columns, row): row for row in rows}
 
-    return key
+    return by_key
 
 
 def _key(columns: Sequence[str], row: Mapping[str, Any]) -> tuple[Any, ...]:
