@@ -174,6 +174,18 @@ def test_a_page_with_thousands_of_child_rows_writes_every_one_once(sql: SinkCase
     assert column(sql, "user_tags", "tag") == expected
 
 
+def test_a_page_brought_again_is_compared_with_every_stored_row(sql: SinkCase) -> None:
+    """More ids in a page than one ``IN (…)`` of SQLite holds (PostgreSQL reads them in one array): every stored
+    row is found, so the page brought again is unchanged but for the one row that changed."""
+    users = [user(i, "2024-01-02T00:00:00Z", ["a"]) for i in range(1, 1202)]
+    with sql.open() as sink:
+        sink.write_stream(USERS, users, state("users", "1"))
+        again = sink.write_stream(USERS, [*users[:-1], user(1201, "2024-01-03T00:00:00Z", ["b"])],
+                                  state("users", "2"))
+    assert (again.new, again.updated, again.unchanged) == (0, 1, 1200)
+    assert column(sql, "user_tags", "tag") == ["a"] * 1200 + ["b"]
+
+
 @pytest.mark.parametrize("kind", ["jsonl", "parquet"])
 def test_a_file_outputs_child_rows_with_a_repeated_or_unhashable_key_are_compared_by_key(kind: str,
                                                                                         tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ stale writer can never move a row backwards.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from operator import itemgetter
 from typing import Any
@@ -57,6 +57,9 @@ class Dialect:
     binds_derived: bool = False
     #: Whether a page's new rows go in by ``insert_rows`` first (in a savepoint, an upsert if that fails)
     inserts_new_rows: bool = False
+    #: A parameter holding a list of ids, where the database takes arrays (``id = ANY(…)``): a page's stored
+    #: rows are then read by one query, not one per ``_CHUNK`` ids
+    id_array: str | None = None
 
 
 def _kind_of(sql_type: str, types: Mapping[Kind, str]) -> Kind:
@@ -173,15 +176,24 @@ class StreamTables:
         ids = list(dict.fromkeys(table.key(obj)[0] for obj in objects))
         stored: dict[int, Stored] = {}
         raw_text = f"{quote(RAW_JSON)}{'::text' if self.d.raw_type == 'JSON' else ''}"
+        for (raw,) in self._by_id(cur, f"SELECT {raw_text} FROM {self.d.qualify(table.name)}", ids):
+            raw_bytes = raw.encode()
+            obj_id, version, deleted = table.key(orjson.loads(raw_bytes))
+            stored[obj_id] = Stored(version, deleted, content_digest(raw_bytes))
+        return stored
+
+    def _by_id(self, cur: Any, select: str, ids: list[int]) -> Iterator[tuple[Any, ...]]:
+        """The rows of ``select`` whose id is one of ``ids``: one query with an array where the dialect takes
+        them (a page of metric events is ~9,000 ids: 18 round trips in chunks), else ``IN (…)`` by chunks."""
+        if self.d.id_array is not None:
+            cur.execute(f"{select} WHERE id = ANY({self.d.id_array})", [ids])
+            yield from cur.fetchall()
+            return
         for start in range(0, len(ids), _CHUNK):
             chunk = ids[start : start + _CHUNK]
             marks = ", ".join(self.d.param(Kind.INTEGER) for _ in chunk)
-            cur.execute(f"SELECT {raw_text} FROM {self.d.qualify(table.name)} WHERE id IN ({marks})", chunk)
-            for (raw,) in cur.fetchall():
-                raw_bytes = raw.encode()
-                obj_id, version, deleted = table.key(orjson.loads(raw_bytes))
-                stored[obj_id] = Stored(version, deleted, content_digest(raw_bytes))
-        return stored
+            cur.execute(f"{select} WHERE id IN ({marks})", chunk)
+            yield from cur.fetchall()
 
     def _upsert(self, cur: Any, table: Table, writes: Mapping[int, tuple[dict[str, Any], bytes]],
                 stored: Mapping[int, Stored]) -> None:

@@ -252,7 +252,7 @@ def _dialect(schema: str) -> Dialect:
         return [(str(name), _SQL_TYPE_NAMES.get(str(kind), str(kind))) for name, kind in cur.fetchall()]
 
     return Dialect(_placeholder, POSTGRES_TYPES, "JSON", qualify, _rows, columns_of, "now()", "TIMESTAMPTZ",
-                   _copy_rows, inserts_new_rows=True)
+                   _copy_rows, inserts_new_rows=True, id_array="%s::bigint[]")
 
 
 #: information_schema's names of our column types, back to the names we create them with.
