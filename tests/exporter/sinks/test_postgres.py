@@ -103,6 +103,27 @@ def test_nul_characters_do_not_fail_the_page(pg: SinkCase) -> None:
     assert pg.latest()[1] == ticket
 
 
+def test_a_whole_account_tables_values_reach_their_types_nuls_and_all(pg: SinkCase,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """The whole-account tables' new rows go by binary COPY too, which takes this page whole (a failed COPY
+    falls back to an upsert a row at a time): an integer, JSON lists, a timestamp and a text with a NUL in it
+    each reach their typed column (the NUL removed from text, U+FFFD inside jsonb), raw_json as received."""
+    organization = {"id": 7, "name": "Acme\x00 Inc", "domain_names": ["acme.test", "a\x00b"], "tags": [],
+                    "shared_tickets": True, "created_at": "2024-01-02T03:04:05Z", "updated_at": "2024-01-03T00:00:00Z"}
+    with pg.open() as sink:
+        assert isinstance(sink, PostgresSink)
+        copied: list[bool] = []
+        insert_new = sink._tables._insert_new
+        monkeypatch.setattr(sink._tables, "_insert_new", lambda *args: copied.append(insert_new(*args)) or copied[-1])
+        result = sink.write_stream(TABLES["organizations"], [organization],
+                                   StreamState("organizations", "time", "1", "http://x"))
+    assert (result.new, copied) == (1, [True])
+    assert pg.query("SELECT id || ' ' || name || ' ' || (domain_names->>1) || ' ' || jsonb_array_length(tags) "
+                    "|| ' ' || extract(epoch FROM created_at)::bigint || ' ' || (deleted_at IS NULL) "
+                    "FROM organizations") == ["7 Acme Inc a\ufffdb 0 1704164645 true"]
+    assert pg.query("SELECT raw_json FROM organizations") == [orjson.dumps(organization).decode()]
+
+
 def test_tables_made_by_someone_else_are_refused_untouched(pg: SinkCase) -> None:
     _execute(pg, f'CREATE SCHEMA "{pg.schema}"; CREATE TABLE "{pg.schema}".tickets (id int, note text)')
     with pytest.raises(ForeignOutputError, match=r"has tables \(tickets\) not made by zendesk-export"):
