@@ -20,8 +20,8 @@ dirtied about twice as many pages and the write cost doubled. The child tables o
 ``ticket_custom_field_values``) take a page's rows in id order, so their keys' B-trees are swept once a page
 rather than probed at random, and a connection that writes them keeps a 16 MB page cache instead of 2 MB: with
 the default, the freshly written rows pushed the keys' leaves out between two pages and each was read back
-(a system call a miss). The command's ticket export into SQLite: 0.91 as long, 12 MB more; the cache alone was
-0.94, and did nothing for a ticket table without children nor for the other streams.
+(a system call a miss). The command's ticket export into SQLite: 0.88-0.91 as long, 12 MB more; the cache alone
+0.94, and nothing for a ticket table without children nor for the other streams (docs/benchmarks.md).
 
 Schema 1 files (id as rowid, plus the ``WRITE_ONLY_FIELDS`` columns, left NULL) are still read and written as
 they are.
