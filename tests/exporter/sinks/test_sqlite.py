@@ -13,7 +13,8 @@ import pytest
 
 from zendesk_export.exporter.sinks import ForeignOutputError, SQLiteSink
 from zendesk_export.exporter.sinks._columns import TICKET_COLUMNS
-from zendesk_export.exporter.sinks.sqlite import APPLICATION_ID, SCHEMA_VERSION, SQLITE_TYPES
+from zendesk_export.exporter.sinks.sqlite import _CHILDREN_CACHE_KIB, APPLICATION_ID, SCHEMA_VERSION, SQLITE_TYPES
+from zendesk_export.exporter.warehouse import stream_table
 
 from ._pages import make_ticket, make_user, page
 
@@ -205,3 +206,36 @@ def test_written_pages_reach_the_database_file_beside_the_writer_and_nothing_is_
     assert not [t for t in threading.enumerate() if t.name == "sqlite-wal-checkpoints"]
     assert not Path(f"{path}-wal").exists()
     assert _query(path, 'SELECT count(*) FROM "tickets"') == [(200,)]
+
+
+def _tags_by_ticket(path: Path) -> dict[int, list[str]]:
+    with sqlite3.connect(path) as conn:
+        rows = conn.execute("SELECT ticket_id, tag FROM ticket_tags ORDER BY ticket_id, tag").fetchall()
+    found: dict[int, list[str]] = {}
+    for ticket_id, tag in rows:
+        found.setdefault(ticket_id, []).append(tag)
+    return found
+
+
+def test_a_page_out_of_id_order_leaves_each_ticket_exactly_its_own_child_rows(tmp_path: Path) -> None:
+    """The child rows go in by ticket id, whatever the page's order: none lost, doubled or given to another
+    ticket, new tickets beside retagged stored ones, a ticket listed twice counting once."""
+    path = tmp_path / "t.db"
+    with SQLiteSink(path) as sink:
+        sink.use_table(stream_table("tickets"))
+        sink.write(page([make_ticket(i, 10, tags=["old", f"t{i}"]) for i in (5, 3, 1)], 1))
+        sink.write(page([make_ticket(i, 20, tags=["new", f"t{i}", "new"]) for i in (9, 5, 7, 1)]
+                        + [make_ticket(7, 30, tags=["last"])], 2))
+    assert _tags_by_ticket(path) == {
+        1: ["new", "t1"], 3: ["old", "t3"], 5: ["new", "t5"], 7: ["last"], 9: ["new", "t9"],
+    }
+
+
+def test_only_a_connection_writing_child_tables_keeps_a_larger_bounded_cache(tmp_path: Path) -> None:
+    """The cache that holds the child tables' keys is a fixed size whatever the account; every other connection
+    keeps SQLite's default, so the whole-account command's many connections stay within its memory target."""
+    with SQLiteSink(tmp_path / "plain.db") as plain, SQLiteSink(tmp_path / "analyst.db") as analyst:
+        analyst.use_table(stream_table("tickets"))
+        default = sqlite3.connect(":memory:").execute("PRAGMA cache_size").fetchone()[0]
+        assert plain._conn.execute("PRAGMA cache_size").fetchone()[0] == default
+        assert analyst._conn.execute("PRAGMA cache_size").fetchone()[0] == -_CHILDREN_CACHE_KIB
