@@ -239,3 +239,53 @@ def test_only_a_connection_writing_child_tables_keeps_a_larger_bounded_cache(tmp
         default = sqlite3.connect(":memory:").execute("PRAGMA cache_size").fetchone()[0]
         assert plain._conn.execute("PRAGMA cache_size").fetchone()[0] == default
         assert analyst._conn.execute("PRAGMA cache_size").fetchone()[0] == -_CHILDREN_CACHE_KIB
+
+
+def _checkpoint_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "sqlite-wal-checkpoints"]
+
+
+def test_connections_to_one_file_share_one_checkpoint_thread_until_the_last_closes(tmp_path: Path) -> None:
+    before = len(_checkpoint_threads())
+    first, second = SQLiteSink(tmp_path / "t.db"), SQLiteSink(tmp_path / "." / "t.db")
+    other = SQLiteSink(tmp_path / "other.db")
+    assert len(_checkpoint_threads()) == before + 2  # one per file, not per connection
+    first.close()
+    assert len(_checkpoint_threads()) == before + 2
+    second.write(page([make_ticket(1, 1_700_000_000)]))  # still checkpointed after the first closed
+    second.close()
+    other.close()
+    assert len(_checkpoint_threads()) == before
+    assert _query(tmp_path / "t.db", 'SELECT count(*) FROM "tickets"') == [(1,)]
+
+
+def test_a_writer_waits_for_another_connections_transaction_however_long_it_takes(tmp_path: Path) -> None:
+    """Connections of one process write in turn: one never gives up on SQLite's busy timeout while another
+    of the same process holds the file (as a whole-account export's streams do, a connection each)."""
+    path = tmp_path / "t.db"
+    holder, waiter = SQLiteSink(path), SQLiteSink(path)
+    waiter._conn.execute("PRAGMA busy_timeout = 1")  # SQLite's own waiting would fail after 1 ms
+    in_transaction, failures = threading.Event(), []
+
+    def hold() -> None:
+        with holder._transaction():
+            in_transaction.set()
+            time.sleep(0.3)
+
+    def write() -> None:
+        try:
+            waiter.write(page([make_ticket(1, 1_700_000_000)]))
+        except sqlite3.OperationalError as error:
+            failures.append(error)
+
+    holding = threading.Thread(target=hold)
+    holding.start()
+    in_transaction.wait()
+    writing = threading.Thread(target=write)
+    writing.start()
+    writing.join()
+    holding.join()
+    holder.close()
+    waiter.close()
+    assert failures == []
+    assert _query(path, 'SELECT count(*) FROM "tickets"') == [(1,)]
