@@ -25,6 +25,7 @@ from zendesk_export.exporter.sinks import (
 )
 from zendesk_export.exporter.sinks._tables import DELETED
 from zendesk_export.exporter.sinks.jsonl import log_path
+from zendesk_export.exporter.warehouse import stream_table
 
 SOURCE = "http://127.0.0.1:1"
 
@@ -161,6 +162,20 @@ def test_an_odd_value_in_a_child_row_is_stored_as_best_it_can_without_failing_th
         assert sink.write_stream(users, [odd], state("users", "1")).new == 1
     assert column(sql, "user_scores", "tag") == (["ab"] if sql.kind == "postgres" else ["a\x00b"])
     assert column(sql, "user_scores", "score") == ([2**64 - 1] if sql.kind == "jsonl" else [None])
+
+
+def test_a_key_derived_twice_keeps_its_last_row_in_every_output(sql: SinkCase) -> None:
+    """An audit that names one custom field both in its ``custom_fields`` list and by its id derives two
+    ``ticket_field_history`` rows with one key: the SQL outputs' primary key refused the page (and the stream
+    stopped there for good); every output now keeps the last, as the file outputs always did."""
+    event = {"id": 10, "ticket_id": 1, "timestamp": 5, "created_at": "2024-01-01T00:00:00Z", "updater_id": 2,
+             "event_type": "Audit", "child_events": [
+                 {"id": 11, "event_type": "Change", "custom_fields": [{"id": 7, "value": "a"}], "7": "b"},
+                 {"id": 12, "event_type": "Change", "status": "open", "previous_value": "new"}]}
+    with sql.open() as sink:
+        assert sink.write_stream(stream_table("ticket_events"), [event], state("ticket_events", "1")).new == 1
+    assert column(sql, "ticket_field_history", "field") == ["custom_fields.7", "status"]
+    assert column(sql, "ticket_field_history", "value") == ["b", "open"]
 
 
 def test_a_page_with_thousands_of_child_rows_writes_every_one_once(sql: SinkCase) -> None:

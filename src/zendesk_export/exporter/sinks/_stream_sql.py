@@ -254,16 +254,18 @@ class StreamTables:
         if not rows:
             return
         values = self._values_of(child)
+        names = [c.name for c in child.columns]
+        key = itemgetter(*(names.index(column) for column in child.key))
         if not self.d.binds_derived:
-            self.d.insert_rows(cur, target, child.columns, list(map(values, rows)))
+            self.d.insert_rows(cur, target, child.columns, _last_of_each_key(list(map(values, rows)), key))
             return
         cur.execute("SAVEPOINT child_rows")
         try:  # the values as derived, read by one C-level getter per row: most pages bind as they are
-            as_derived = itemgetter(*(c.name for c in child.columns))
-            self.d.insert_rows(cur, target, child.columns, list(map(as_derived, rows)))
+            as_derived = list(map(itemgetter(*names), rows))
+            self.d.insert_rows(cur, target, child.columns, _last_of_each_key(as_derived, key))
         except Exception:  # one would not bind (an integer beyond 64 bits, a missing key): all made canonical
             cur.execute("ROLLBACK TO SAVEPOINT child_rows")
-            self.d.insert_rows(cur, target, child.columns, list(map(values, rows)))
+            self.d.insert_rows(cur, target, child.columns, _last_of_each_key(list(map(values, rows)), key))
         cur.execute("RELEASE SAVEPOINT child_rows")
 
     def _values_of(self, child: Child) -> Callable[[Mapping[str, Any]], list[Any]]:
@@ -368,3 +370,12 @@ def _text(value: Any) -> str | None:
         return None
     isoformat = getattr(value, "isoformat", None)
     return str(isoformat()) if isoformat is not None else str(value)
+
+
+def _last_of_each_key(rows: list[Sequence[Any]], key: Callable[[Sequence[Any]], Any]) -> list[Sequence[Any]]:
+    """``rows`` with one row per ``key``, the last one, as the file outputs keep it: a derivation may give a key
+    twice (an audit naming one custom field both in its ``custom_fields`` list and by its id), which the child
+    table's primary key would refuse, failing the page and stopping the stream there. A TypeError for a key
+    that cannot be hashed (a value as derived: canonical values always can)."""
+    by_key = dict(zip(map(key, rows), rows, strict=True))
+    return rows if len(by_key) == len(rows) else list(by_key.values())
