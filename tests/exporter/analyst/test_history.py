@@ -97,6 +97,15 @@ def test_other_child_events_and_odd_shapes_give_no_rows() -> None:
     assert comment_rows({"id": 1, "child_events": None}) == []
 
 
+def test_a_child_event_without_an_integer_id_has_no_row_in_either_table() -> None:
+    """Its key would be NULL: PostgreSQL and Parquet refuse that, and the stream would stop at its page."""
+    children = [{"event_type": "Create", "status": "open"}, {"id": "12", "event_type": "Create", "priority": "low"},
+                {"id": 2**64 - 1, "event_type": "Comment", "body": "x"}, {"event_type": "Comment", "body": "y"},
+                {"id": 13, "event_type": "Create", "type": "task"}, {"id": 14, "event_type": "Comment", "body": "z"}]
+    assert [(r["event_id"], r["field"]) for r in field_history_rows(audit(*children))] == [(13, "type")]
+    assert [r["id"] for r in comment_rows(audit(*children))] == [14]
+
+
 def test_the_recorded_comment_without_comment_events_is_a_row_without_body() -> None:
     event = load_reference("fixtures/amp-labs/read_incremental_ticket_events.json")["ticket_events"][0]
     assert comment_rows(event) == [{

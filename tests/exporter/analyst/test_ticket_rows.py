@@ -37,7 +37,9 @@ def test_null_values_have_no_row_false_does_and_the_last_duplicate_wins() -> Non
 
 
 @pytest.mark.parametrize("odd", [{"id": [1], "value": "list id"}, {"id": True, "value": "boolean id"},
-                                 {"id": "4", "value": "text id"}, {"value": "no id"}, "junk"])
+                                 {"id": "4", "value": "text id"}, {"value": "no id"}, "junk",
+                                 {"id": 2**63, "value": "an id beyond 64 bits"},
+                                 {"id": -(2**63) - 1, "value": "an id below 64 bits"}])
 def test_an_item_whose_id_is_not_an_integer_is_skipped(odd: Any) -> None:
     ticket = {"id": 3, "custom_fields": [{"id": 5, "value": "kept"}, odd, {"id": 6, "value": False}]}
     assert custom_field_value_rows(ticket) == [{"ticket_id": 3, "field_id": 5, "value": "kept"},

@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 import pytest
 
+from tests.exporter.sinks._pages import make_ticket
 from tests.exporter.sinks.conftest import SINKS, SinkCase, make_case
 from zendesk_export.exporter.sinks import (
     TABLES,
@@ -176,6 +177,23 @@ def test_a_key_derived_twice_keeps_its_last_row_in_every_output(sql: SinkCase) -
         assert sink.write_stream(stream_table("ticket_events"), [event], state("ticket_events", "1")).new == 1
     assert column(sql, "ticket_field_history", "field") == ["custom_fields.7", "status"]
     assert column(sql, "ticket_field_history", "value") == ["b", "open"]
+
+
+def test_a_child_row_whose_key_would_be_null_is_left_out_and_the_page_written(sql: SinkCase) -> None:
+    """A child event without an integer id, a custom field id beyond 64 bits: PostgreSQL's primary keys and
+    Parquet's ``id`` refused their NULL keys, failing the page on every run; no output gives them a row."""
+    event = {"id": 10, "ticket_id": 1, "timestamp": 5, "created_at": "2024-01-01T00:00:00Z", "updater_id": 2,
+             "event_type": "Audit", "child_events": [
+                 {"event_type": "Change", "status": "open", "previous_value": "new"},
+                 {"event_type": "Comment", "body": "no id", "public": True},
+                 {"id": 12, "event_type": "Comment", "body": "kept", "public": True}]}
+    ticket = make_ticket(1, 1_700_000_000, custom_fields=[{"id": 2**64 - 1, "value": "x"}, {"id": 5, "value": "y"}])
+    with sql.open() as sink:
+        assert sink.write_stream(stream_table("ticket_events"), [event], state("ticket_events", "1")).new == 1
+        assert sink.write_stream(stream_table("tickets"), [ticket], state("tickets", "1")).new == 1
+    assert column(sql, "ticket_field_history", "field") == []
+    assert column(sql, "ticket_comments", "body") == ["kept"]
+    assert column(sql, "ticket_custom_field_values", "field_id") == [5]
 
 
 def test_a_page_with_thousands_of_child_rows_writes_every_one_once(sql: SinkCase) -> None:

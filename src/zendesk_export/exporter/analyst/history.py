@@ -16,7 +16,8 @@ field's own name. A custom field is named ``custom_fields.<field id>``, whicheve
   ``previous_value``): one row per field whose value changed (on a ``Create``, per field with a value).
 
 Values are text (:func:`value_text`: ids as digits, tags as a JSON list). The key of a row is the child event's
-id and the field name (a list of custom fields gives several rows per event). ``updated_at`` and ``author_id``
+id and the field name (a list of custom fields gives several rows per event); a child event without an integer
+id has no row in either table. ``updated_at`` and ``author_id``
 are the audit's time and author; ``via`` the child's via name (the audit's if the child has none).
 
 ``ticket_comments`` gets one row per comment child: id, ticket, author, public, body (NULL without
@@ -45,6 +46,13 @@ def custom_field_name(field_id: int | str) -> str:
     return f"{_CUSTOM_PREFIX}{field_id}"
 
 
+def _is_key(event_id: Any) -> bool:
+    """Whether a child event's id can key a row: an integer of 64 bits. A child without one has no row in
+    either table (its key would be NULL, which PostgreSQL's primary key and Parquet's ``id`` refuse: the page,
+    and with it the stream, would fail on every run)."""
+    return type(event_id) is int and -(2**63) <= event_id < 2**63
+
+
 def _is_field_id(key: str) -> bool:
     """A key that is a field id: ASCII digits only (``"²"`` is a digit to ``str.isdigit``, not an id)."""
     return key.isascii() and key.isdigit()
@@ -60,7 +68,7 @@ def field_history_rows(event: Mapping[str, Any]) -> list[dict[str, Any]]:
     updated_at, author_id = event.get("created_at"), event.get("updater_id")
     audit_via = event.get("via") if type(event.get("via")) is str else None
     for child in event.get("child_events") or ():
-        if type(child) is not dict or child.get("event_type") not in _FIELD_EVENTS:
+        if type(child) is not dict or child.get("event_type") not in _FIELD_EVENTS or not _is_key(child.get("id")):
             continue
         via = child.get("via")
         via = via if type(via) is str else audit_via
@@ -114,7 +122,7 @@ def comment_rows(event: Mapping[str, Any]) -> list[dict[str, Any]]:
     via = event.get("via") if type(event.get("via")) is str else None
     rows = []
     for child in event.get("child_events") or ():
-        if not isinstance(child, dict) or child.get("event_type") != "Comment":
+        if not isinstance(child, dict) or child.get("event_type") != "Comment" or not _is_key(child.get("id")):
             continue
         public = child.get("public", child.get("comment_public"))
         rows.append({

@@ -13,6 +13,8 @@ import orjson
 
 __all__ = ["custom_field_value_rows", "tag_rows", "value_text", "values_by_id"]
 
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+
 
 def value_text(value: Any) -> str | None:
     """A value as one text column holds it: a string as it is, anything else (number, boolean, list) as its
@@ -40,10 +42,13 @@ def values_by_id(fields: list[Any]) -> dict[int, Any]:
 
 def custom_field_value_rows(ticket: Mapping[str, Any]) -> list[dict[str, Any]]:
     """One ``(ticket_id, field_id, value)`` row per custom field that has a value (a null value has no row;
-    ``false`` does). ``value`` is text: :func:`value_text`. A field listed twice keeps its last value."""
+    ``false`` does). ``value`` is text: :func:`value_text`. A field listed twice keeps its last value. A field id
+    beyond 64 bits has no row: its key column would hold NULL, which PostgreSQL's primary key refuses (the page,
+    and with it the export, would fail on every run)."""
     fields = ticket.get("custom_fields")
     if not isinstance(fields, list):
         return []
     ticket_id = ticket["id"]
     return [{"ticket_id": ticket_id, "field_id": field_id, "value": value_text(value)}
-            for field_id, value in values_by_id(fields).items() if value is not None]
+            for field_id, value in values_by_id(fields).items()
+            if value is not None and _INT64_MIN <= field_id <= _INT64_MAX]
