@@ -17,8 +17,8 @@ field's own name. A custom field is named ``custom_fields.<field id>``, whicheve
 
 Values are text (:func:`value_text`: ids as digits, tags as a JSON list). The key of a row is the child event's
 id and the field name (a list of custom fields gives several rows per event); a child event without an integer
-id has no row in either table. ``updated_at`` and ``author_id``
-are the audit's time and author; ``via`` the child's via name (the audit's if the child has none).
+id has no row in either table. ``updated_at`` and ``author_id`` are the audit's time and author; ``via`` the
+child's via name (the audit's if the child has none).
 
 ``ticket_comments`` gets one row per comment child: id, ticket, author, public, body (NULL without
 ``include=comment_events``), when (the comment's ``created_at``, else the audit's) and the audit's via name.
