@@ -251,6 +251,7 @@ def test_connections_to_one_file_share_one_checkpoint_thread_until_the_last_clos
     other = SQLiteSink(tmp_path / "other.db")
     assert len(_checkpoint_threads()) == before + 2  # one per file, not per connection
     first.close()
+    first.close()  # twice is once: the other connection's checkpoints go on
     assert len(_checkpoint_threads()) == before + 2
     second.write(page([make_ticket(1, 1_700_000_000)]))  # still checkpointed after the first closed
     second.close()

@@ -30,6 +30,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from zendesk_export.exporter.analyst.ticket_rows import value_text
+from zendesk_export.exporter.sinks._columns import in_int64
 
 __all__ = ["comment_rows", "custom_field_name", "field_history_rows"]
 
@@ -50,7 +51,7 @@ def _is_key(event_id: Any) -> bool:
     """Whether a child event's id can key a row: an integer of 64 bits. A child without one has no row in
     either table (its key would be NULL, which PostgreSQL's primary key and Parquet's ``id`` refuse: the page,
     and with it the stream, would fail on every run)."""
-    return type(event_id) is int and -(2**63) <= event_id < 2**63
+    return type(event_id) is int and in_int64(event_id)
 
 
 def _is_field_id(key: str) -> bool:

@@ -11,9 +11,9 @@ from typing import Any
 
 import orjson
 
-__all__ = ["custom_field_value_rows", "tag_rows", "value_text", "values_by_id"]
+from zendesk_export.exporter.sinks._columns import in_int64
 
-_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+__all__ = ["custom_field_value_rows", "tag_rows", "value_text", "values_by_id"]
 
 
 def value_text(value: Any) -> str | None:
@@ -51,4 +51,4 @@ def custom_field_value_rows(ticket: Mapping[str, Any]) -> list[dict[str, Any]]:
     ticket_id = ticket["id"]
     return [{"ticket_id": ticket_id, "field_id": field_id, "value": value_text(value)}
             for field_id, value in values_by_id(fields).items()
-            if value is not None and _INT64_MIN <= field_id <= _INT64_MAX]
+            if value is not None and in_int64(field_id)]

@@ -21,35 +21,41 @@ import threading
 from contextlib import suppress
 from pathlib import Path
 
-__all__ = ["WRITER_CHECKPOINT_FRAMES", "BackgroundCheckpoints"]
+__all__ = ["WRITER_CHECKPOINT_FRAMES", "SharedFile"]
 
 #: The writer's own automatic checkpoint: only when the log holds this many frames (32 MB of 8 KB pages),
 #: i.e. when the background passes fall behind.
 WRITER_CHECKPOINT_FRAMES = 4000
 
 _SHARED_LOCK = threading.Lock()
-_SHARED: dict[Path, BackgroundCheckpoints] = {}  # by database file: BackgroundCheckpoints.of
+_SHARED: dict[Path, SharedFile] = {}  # by database file: SharedFile.of
 
 
-class BackgroundCheckpoints:
-    """A thread that checkpoints ``path``'s log after commits (``committed``) until ``close``; one per database
-    file in a process, shared by its connections (:meth:`of`)."""
+class SharedFile:
+    """What the connections of this process to one database file share (:meth:`of`): the writers' ``turn``,
+    and a thread that checkpoints the file's log after commits (``committed``) until the last user ``close``s.
+
+    One of each per file, not per connection. A whole-account export writes its streams through a connection
+    each, from their own threads. SQLite lets one of them write at a time anyway, and one that finds the file
+    locked polls, asleep up to 100 ms between tries; with some connection always in a transaction or retrying
+    one, and a checkpoint thread per connection, the log found no moment to restart: 1.8-1.9 GB at its peak
+    beside a 0.9 GB database (the whole account of 50,000 tickets); 0.77 GB with one checkpoint thread. Holding
+    ``turn`` for each write transaction hands the file over at once: the log peaks at 67-94 MB, for 0.95 of the
+    CPU time and 10 MB less memory (docs/benchmarks.md). Other processes still meet SQLite's own lock and
+    ``busy_timeout``."""
 
     def __init__(self, path: Path) -> None:
         self._path = path
         self._users = 0
+        self.turn = threading.Lock()
         self._wake = threading.Event()
         self._closing = False
         self._thread = threading.Thread(target=self._run, name="sqlite-wal-checkpoints", daemon=True)
         self._thread.start()
 
     @classmethod
-    def of(cls, path: Path) -> BackgroundCheckpoints:
-        """The checkpoints of ``path`` that every connection of this process to it shares (each ``close``s it
-        once). One thread per file, not one per connection: a whole-account export writes its streams through
-        a connection each, and a dozen threads checkpointing one file in turn kept its log from restarting
-        (1.8-1.9 GB at its peak for a 0.9 GB database; 0.77 GB with one thread, 67-94 MB once the writers also
-        take turns: ``sqlite._writers_turn``)."""
+    def of(cls, path: Path) -> SharedFile:
+        """The shared state of the database file ``path`` (each user ``close``s it once)."""
         key = path.resolve()
         with _SHARED_LOCK:
             found = _SHARED.get(key)
@@ -63,8 +69,8 @@ class BackgroundCheckpoints:
         self._wake.set()
 
     def close(self) -> None:
-        """Let go of the checkpoints; the last user stops them after the pass under way, if any (the writer's
-        close makes the last checkpoint)."""
+        """Let go of the file; the last user stops the checkpoints after the pass under way, if any (the
+        writer's close makes the last checkpoint)."""
         with _SHARED_LOCK:
             self._users -= 1
             if self._users > 0:

@@ -30,7 +30,6 @@ they are.
 from __future__ import annotations
 
 import sqlite3
-import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -45,7 +44,7 @@ from ._sqlite_json import upsert_from_json
 from ._stream_sql import Dialect, StreamTables
 from ._tables import TABLES, Table
 from ._upsert import Stored, content_digest, oldest_version, plan_writes
-from ._wal import WRITER_CHECKPOINT_FRAMES, BackgroundCheckpoints
+from ._wal import WRITER_CHECKPOINT_FRAMES, SharedFile
 from .base import Checkpoint, ClosingSink, Page, StreamState, StreamStatus, WriteResult
 
 __all__ = ["APPLICATION_ID", "SCHEMA_VERSION", "SQLiteSink"]
@@ -126,26 +125,6 @@ DIALECT = Dialect(_placeholder, SQLITE_TYPES, "TEXT", quote, _rows, _columns_of,
                   "strftime('%Y-%m-%dT%H:%M:%SZ', 'now')", "TEXT", _insert_rows, binds_derived=True)
 
 
-#: One lock per database file: the connections of this process write it in turn (``_writers_turn``).
-_TURNS: dict[Path, threading.Lock] = {}
-_TURNS_LOCK = threading.Lock()
-
-
-def _writers_turn(path: Path) -> threading.Lock:
-    """The lock every connection of this process to ``path`` holds for each of its write transactions.
-
-    A whole-account export writes its streams through a connection each, from their own threads. SQLite lets one
-    of them write at a time anyway, and one that finds the file locked polls, asleep up to 100 ms between tries:
-    the file sat idle between one writer's commit and the next one's try, and with some connection always in a
-    transaction or retrying one, the write-ahead log found no moment to restart (it grew to 1.8 GB beside a
-    0.9 GB database, the whole account of 50,000 tickets). Taking turns through this lock hands the file over
-    at once; with one checkpoint thread per file (``_wal``) the log peaks at 67-94 MB, for 0.95 of the CPU
-    time and 10 MB less memory (docs/benchmarks.md). Other processes still meet SQLite's own lock and
-    ``busy_timeout``."""
-    with _TURNS_LOCK:
-        return _TURNS.setdefault(path.resolve(), threading.Lock())
-
-
 def _refuse_foreign_file(path: Path) -> None:
     """Refuse a directory or a non-empty file without the SQLite header, before sqlite3 touches it."""
     if path.is_dir():
@@ -165,16 +144,16 @@ class SQLiteSink(ClosingSink):
         # check_same_thread off: a whole-account run opens every stream's connection first, in one thread (no
         # file is opened by Python while another connection holds SQLite's locks), then one thread uses each
         self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        self._turn = _writers_turn(self.path)
         self._tables = StreamTables(DIALECT)
         self._tickets = TABLES["tickets"]  # what ticket writes derive (children, custom columns): use_table
-        self._checkpoints: BackgroundCheckpoints | None = None  # from once the file is open
+        self._shared = SharedFile.of(self.path)  # the writers' turns and the log's checkpoints (``_wal``)
+        self._closed = False
         try:
             self._open(include)
         except BaseException:
+            self._shared.close()
             self._conn.close()
             raise
-        self._checkpoints = BackgroundCheckpoints.of(self.path)
 
     def _open(self, include: Sequence[str]) -> None:
         self._conn.execute("PRAGMA busy_timeout = 10000")
@@ -230,7 +209,7 @@ class SQLiteSink(ClosingSink):
     @contextmanager
     def _transaction(self) -> Iterator[None]:
         """One write transaction, ``IMMEDIATE`` so the stored versions we read cannot change under us."""
-        with self._turn:
+        with self._shared.turn:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 yield
@@ -238,8 +217,7 @@ class SQLiteSink(ClosingSink):
                 self._conn.execute("ROLLBACK")
                 raise
             self._conn.execute("COMMIT")
-        if self._checkpoints is not None:
-            self._checkpoints.committed()
+        self._shared.committed()
 
     def load_checkpoint(self) -> Checkpoint | None:
         """The checkpoint committed with the last page, or None for a new file."""
@@ -357,8 +335,9 @@ class SQLiteSink(ClosingSink):
         return self._tables.status(self._conn.cursor(), tables)
 
     def close(self) -> None:
-        """Close the connection (an uncommitted page, if any, is rolled back by SQLite), after the background
-        checkpoints (``_wal``); the connection's close makes the last one."""
-        if self._checkpoints is not None:
-            self._checkpoints.close()
+        """Close the connection (an uncommitted page, if any, is rolled back by SQLite), after letting go of the
+        file's background checkpoints (``_wal``); the connection's close makes the last one. Twice is once."""
+        if not self._closed:
+            self._closed = True
+            self._shared.close()
         self._conn.close()
