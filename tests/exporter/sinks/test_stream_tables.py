@@ -196,23 +196,25 @@ def test_a_child_row_whose_key_would_be_null_is_left_out_and_the_page_written(sq
     assert column(sql, "ticket_custom_field_values", "field_id") == [5]
 
 
-def test_a_child_event_id_another_audit_already_used_keeps_the_newest_row(sql: SinkCase,
-                                                                         request: pytest.FixtureRequest) -> None:
-    """Two audits whose child events share an id (a hostile or broken source; Zendesk's ids are unique): the
-    file outputs keep the newest row of the key. Known gap, kept as a test: the SQL outputs' primary key
-    refuses the second page, and the stream stops there on every run (the note on issue 11)."""
-    if sql.kind in ("sqlite", "postgres"):  # strict: the day it passes, this mark must go
-        request.applymarker(pytest.mark.xfail(strict=True, reason="a key another parent stored is refused"))
+def test_a_child_event_id_another_audit_already_used_keeps_the_newest_row(sql: SinkCase) -> None:
+    """Two audits whose child events share an id (a hostile or broken source; Zendesk's ids are unique): every
+    output keeps the newest row of the key, where SQLite's and PostgreSQL's primary key used to refuse the
+    second page, and the stream stopped there on every run."""
 
-    def audit(audit_id: int) -> dict[str, Any]:
+    def audit(audit_id: int, fields: dict[str, str]) -> dict[str, Any]:
         return {"id": audit_id, "ticket_id": 1, "timestamp": audit_id, "created_at": "2024-01-01T00:00:00Z",
                 "event_type": "Audit", "child_events": [
-                    {"id": 11, "event_type": "Change", "status": f"s{audit_id}", "previous_value": "new"}]}
+                    {"id": 11, "event_type": "Change", **fields, "previous_value": "new"},
+                    {"id": 12, "event_type": "Comment", "body": f"c{audit_id}", "public": True}]}
 
     with sql.open() as sink:
-        sink.write_stream(stream_table("ticket_events"), [audit(10)], state("ticket_events", "1"))
-        assert sink.write_stream(stream_table("ticket_events"), [audit(20)], state("ticket_events", "2")).new == 1
-    assert column(sql, "ticket_field_history", "value") == ["s20"]
+        sink.write_stream(stream_table("ticket_events"), [audit(10, {"status": "s10", "priority": "p10"})],
+                          state("ticket_events", "1"))
+        assert sink.write_stream(stream_table("ticket_events"), [audit(20, {"status": "s20"})],
+                                 state("ticket_events", "2")).new == 1
+    assert sorted(column(sql, "ticket_field_history", "value")) == ["p10", "s20"]
+    assert column(sql, "ticket_field_history", "audit_id") == [10, 20]  # priority kept from the older audit
+    assert column(sql, "ticket_comments", "body") == ["c20"]
 
 
 def test_a_page_with_thousands_of_child_rows_writes_every_one_once(sql: SinkCase) -> None:

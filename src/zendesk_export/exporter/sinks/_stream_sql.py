@@ -243,7 +243,10 @@ class StreamTables:
     def _write_child(self, cur: Any, child: Child, winners: list[tuple[dict[str, Any], bytes]],
                      stored: Collection[Any] | None) -> None:
         """Replace the child rows of every written parent with those derived from its new version: one DELETE
-        per chunk of stored parents, then every new row at once (``Dialect.insert_rows``, e.g. a COPY)."""
+        per chunk of stored parents, then every new row at once (``Dialect.insert_rows``, e.g. a COPY), in a
+        savepoint. A key another parent's row holds (ticket events whose child ids a source reused) would
+        fail that insert: the rows then go in again after the stored rows of their keys are deleted, so the
+        newest row of a key wins, as in the file outputs."""
         target = self.d.qualify(child.name)
         parent_ids = [obj.get("id") for obj, _raw in winners if stored is None or obj.get("id") in stored]
         for start in range(0, len(parent_ids), _CHUNK):
@@ -256,17 +259,28 @@ class StreamTables:
         values = self._values_of(child)
         names = [c.name for c in child.columns]
         key = itemgetter(*(names.index(column) for column in child.key))
-        if not self.d.binds_derived:
-            self.d.insert_rows(cur, target, child.columns, _last_of_each_key(list(map(values, rows)), key))
-            return
         cur.execute("SAVEPOINT child_rows")
-        try:  # the values as derived, read by one C-level getter per row: most pages bind as they are
-            as_derived = list(map(itemgetter(*names), rows))
-            self.d.insert_rows(cur, target, child.columns, _last_of_each_key(as_derived, key))
-        except Exception:  # one would not bind (an integer beyond 64 bits, a missing key): all made canonical
+        try:  # SQLite: the values as derived, read by one C-level getter per row (most pages bind as they are)
+            first = list(map(itemgetter(*names), rows)) if self.d.binds_derived else list(map(values, rows))
+            self.d.insert_rows(cur, target, child.columns, _last_of_each_key(first, key))
+        except Exception:  # a value that would not bind (an integer beyond 64 bits, a missing key), or a key
+            # that another parent's row holds (a source that reused an id): canonical values, newest row wins
             cur.execute("ROLLBACK TO SAVEPOINT child_rows")
-            self.d.insert_rows(cur, target, child.columns, _last_of_each_key(list(map(values, rows)), key))
+            canonical = _last_of_each_key(list(map(values, rows)), key)
+            self._delete_keys(cur, child, canonical)
+            self.d.insert_rows(cur, target, child.columns, canonical)
         cur.execute("RELEASE SAVEPOINT child_rows")
+
+    def _delete_keys(self, cur: Any, child: Child, rows: Sequence[Sequence[Any]]) -> None:
+        """Delete the stored rows of ``child`` whose key one of ``rows`` (canonical values) has, whichever
+        parent they came with. Only when a page's child rows failed to go in: a statement per key, each a
+        primary-key lookup."""
+        names = [c.name for c in child.columns]
+        positions = [names.index(column) for column in child.key]
+        where = " AND ".join(f"{quote(column)} = {self.d.param(child.columns[names.index(column)].kind)}"
+                             for column in child.key)
+        cur.executemany(f"DELETE FROM {self.d.qualify(child.name)} WHERE {where}",
+                        [[row[p] for p in positions] for row in rows])
 
     def _values_of(self, child: Child) -> Callable[[Mapping[str, Any]], list[Any]]:
         """The canonical values of a derived row (a dict keyed by column name), in column order: an odd value
