@@ -199,22 +199,34 @@ def _tickets(draw: _Draw, count: int) -> Iterator[dict[str, Any]]:
         yield _ticket(draw, created, bool(in_burst))
 
 
-def _creation_times(rng: random.Random, now: int, count: int) -> array[int]:
+def _creation_times(rng: random.Random, now: int, count: int) -> Iterator[int]:
     """When each of ``count`` tickets was created, in order, as ``2 * time + 1`` for a ticket of a burst and
     ``2 * time`` for one of its own: a tenth of the tickets in bursts sharing one second, the others spread
     over ``SPAN``. The first burst drawn is the largest a seed makes (2000, or the whole tenth of a smaller
     seed), so that every seeded account holds the hardest case whatever the random seed; the others have
-    100-2000 tickets. Eight bytes a ticket (a million tickets' times are sorted in a list for a moment)."""
-    times = array("q")
+    100-2000 tickets. The times wait in an array per day of ``SPAN`` (eight bytes a ticket), and each day is
+    sorted when its turn comes, so no list ever holds more than a day of them."""
+    latest = now - 120  # every ticket is at least two minutes old; the earliest is ``SPAN - 1`` seconds before
+    days = [array("q") for _ in range(SPAN // DAY)]
+
+    def created(in_burst: bool) -> tuple[int, int]:
+        ago = rng.randrange(SPAN)
+        return (SPAN - 1 - ago) // DAY, 2 * (latest - ago) + in_burst
+
     in_bursts = count // 10
     size = min(in_bursts, BURST_MAX)
     while in_bursts > 0:
-        times.extend([2 * (now - 120 - rng.randrange(SPAN)) + 1] * size)
+        day, entry = created(True)
+        days[day].extend([entry] * size)
         in_bursts -= size
         count -= size
         size = min(in_bursts, rng.randint(min(100, in_bursts), BURST_MAX)) if in_bursts else 0
-    times.extend(2 * (now - 120 - rng.randrange(SPAN)) for _ in range(count))
-    return array("q", sorted(times))
+    for _ in range(count):
+        day, entry = created(False)
+        days[day].append(entry)
+    for day in range(len(days)):
+        entries, days[day] = days[day], array("q")
+        yield from sorted(entries)
 
 
 def _ticket(draw: _Draw, created: int, in_burst: bool) -> dict[str, Any]:
