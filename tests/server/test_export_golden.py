@@ -28,13 +28,14 @@ HOST = "localhost"
 # incidents, due dates, recipients, agent replies, rating ids, users' own created_at, the largest burst first);
 # ticket hashes again when tickets came to hold every custom field with a value typed by its field, and the
 # tags that drop-down, multi-select and checkbox values put on them; ticket and event hashes again when the
-# tickets came to be numbered in the order they were created, as Zendesk numbers them.
+# tickets came to be numbered in the order they were created, as Zendesk numbers them; the events' hash again
+# when a ticket's later audits came to be numbered at their time.
 GOLDEN = {
     "tickets time": "8a5694d5ec2de3b7b95398df3536fce4ff5fcec4ff2cca0a9deb5f985617d2a5",
     "tickets time include": "d22ab2e27e7dc5a4643cdc5a5369f1b447ec0d6fc54ada0ba4b675e4419984c3",
     "tickets cursor": "fdfd4af58b70ed914b95f3fb0773ad8ed80391279db99c66e8137e0adf976043",
     "tickets cursor include": "4ef88fc5afc275916a6c26af27b21b36f93f257b3f3226b7ece84a81cca7cfe4",
-    "ticket_events time": "d9ca167afbce443c2ac451155635ddd315ce12ca06c603880f4f63ffecfa26d9",
+    "ticket_events time": "fc220cbae21514e0db277555d0ccf2a71fd65cc3cada938bc0a0aa4e7d975aae",
     "users cursor": "66ab798b020560b0d2c49399765713635b231a24f3d3a284680bb395aad342d8",
     "organizations time": "d63525c40c0e6713a20bba853c0b521e911e45836af1d390f4dffa78da63a4d8",
 }

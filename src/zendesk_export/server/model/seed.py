@@ -6,7 +6,8 @@ each field's type, ``model.custom_fields``, and the tags drop-downs put on), cre
 with updates days later, ~4% deleted (some scrubbed after 30 days, as Zendesk does), and ~10% of tickets in
 bursts of up to 2,000 sharing one ``generated_timestamp`` second (bulk imports and macros do this). Every
 ticket is at least two minutes old, so it is visible to the export at once. Tickets are numbered in the order
-they were created, as Zendesk numbers them, and so are their creation audits and events.
+they were created, as Zendesk numbers them, and audits and their events in the order they were made
+(``seed_worker``).
 
 The tickets hang together as a real account's do: each carries its requester's organization; an emailed one
 names its recipient; incidents point at problems that know they have incidents; tasks have due dates; an agent
@@ -191,9 +192,8 @@ class _Draw:
 
 
 def _tickets(draw: _Draw, count: int) -> Iterator[dict[str, Any]]:
-    """The tickets in the order they were created, as Zendesk numbers them: ids (and the ids of their
-    creation audits) grow with time. When each was created is drawn first (``_creation_times``), then the
-    tickets, one by one."""
+    """The tickets in the order they were created, as Zendesk numbers them: their ids grow with time. When
+    each was created is drawn first (``_creation_times``), then the tickets, one by one."""
     for entry in _creation_times(draw.rng, draw.now, count):
         created, in_burst = divmod(entry, 2)
         yield _ticket(draw, created, bool(in_burst))

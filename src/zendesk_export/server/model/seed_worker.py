@@ -10,6 +10,7 @@ so the rows are the same bytes as when a small seed does it all here.
 from __future__ import annotations
 
 import gc
+import heapq
 import marshal
 import os
 import socket
@@ -22,7 +23,15 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from zendesk_export.server.model.ratings import rating_record
-from zendesk_export.server.store.sql import Reserved, number_batch, row_values, seed_batches, seed_counts
+from zendesk_export.server.store.sql import (
+    RenderedAudit,
+    Reserved,
+    audit_row,
+    number_batch,
+    row_values,
+    seed_batches,
+    seed_counts,
+)
 
 __all__ = ["Batch", "WORKER_FROM", "rendered_batches", "work"]
 
@@ -61,25 +70,112 @@ def _numbered(tickets: Iterator[dict[str, Any]], account_id: int, ask: Callable[
     """Batches of tickets numbered with the ids reserved for them, their audits rendered as rows. A batch's ids
     are asked for (``ask``) as soon as it is drawn, one batch ahead of its numbering (``answer``: the ids
     reserved for the oldest batch asked): the writing process reserves them between two writes, and the
-    worker never waits for the answer."""
+    worker never waits for the answer. A ticket's audits after its first are numbered when the seeding
+    reaches their time (``_LaterAudits``); those later than the last ticket come in a batch of their own."""
     placed: dict[int, int] = {}  # seeding position of a problem with incidents → its id
-    drawn: deque[list[dict[str, Any]]] = deque()
+    later = _LaterAudits()
+    drawn: deque[tuple[list[dict[str, Any]], list[_Step]]] = deque()
     position = 0
 
     def number_oldest() -> Numbered:
         nonlocal position
-        batch = drawn.popleft()
-        audits = number_batch(account_id, batch, Reserved(answer()), placed, position)
+        batch, steps = drawn.popleft()
+        audits = later.number(account_id, batch, steps, Reserved(answer()), placed, position)
         position += len(batch)
         return batch, audits
 
+    def draw(batch: list[dict[str, Any]], steps: list[_Step]) -> None:
+        ask(later.counts(batch, steps))
+        drawn.append((batch, steps))
+
     for batch in seed_batches(tickets, BATCH):
-        ask(seed_counts(batch))
-        drawn.append(batch)
+        draw(batch, later.plan(batch, position + sum(len(b) for b, _ in drawn)))
         if len(drawn) > 1:
             yield number_oldest()
+    if rest := later.rest():
+        draw([], rest)
     while drawn:
         yield number_oldest()
+
+
+# A step of numbering a batch: a run of its tickets (``(start, stop)`` in the batch), each numbered with its
+# first audit, or a later audit of the ticket at a seeding position (``(position, audit)``).
+_Step = tuple[int, Any]
+
+
+class _LaterAudits:
+    """A ticket's audits after its first, held until the seeding reaches their time, then numbered between
+    the tickets created around them: audit and event ids grow with time, as Zendesk gives them (tickets come
+    in the order they were created). Held: the audit and its ticket's seeding position; once that ticket is
+    numbered, its id (one entry per ticket with audits held, until the last of them is numbered)."""
+
+    def __init__(self) -> None:
+        self.held: list[tuple[int, int, int, RenderedAudit]] = []  # a heap of (time, order, position, audit)
+        self.order = 0
+        self.owners: dict[int, list[int]] = {}  # position → [ticket id (0 until numbered), audits still held]
+
+    def plan(self, batch: list[dict[str, Any]], first_position: int) -> list[_Step]:
+        """How ``batch`` (drawn, not numbered; ``first_position``: its first ticket's seeding position) is
+        numbered: runs of its tickets, and before each ticket the held audits older than it. Each ticket keeps
+        its first audit; the others are held."""
+        steps: list[_Step] = []
+        start = 0
+        for index, ticket in enumerate(batch):
+            due = self._due(ticket["created_at"])
+            if due:
+                steps += [*([(start, index)] if index > start else []), *due]
+                start = index
+            first, *rest = ticket.get("audits") or [None]
+            ticket["audits"] = [] if first is None else [first]
+            for audit in rest:
+                heapq.heappush(self.held, (audit.created_at_epoch, self.order, first_position + index, audit))
+                self.order += 1
+            if rest:
+                self.owners[first_position + index] = [0, len(rest)]
+        if start < len(batch):
+            steps.append((start, len(batch)))
+        return steps
+
+    def rest(self) -> list[_Step]:
+        """Every audit still held, in time order: what comes after the last ticket."""
+        return self._due(None)
+
+    def _due(self, before: int | None) -> list[_Step]:
+        due: list[_Step] = []
+        while self.held and (before is None or self.held[0][0] < before):
+            _time, _order, position, audit = heapq.heappop(self.held)
+            due.append((position, audit))
+        return due
+
+    @staticmethod
+    def counts(batch: list[dict[str, Any]], steps: list[_Step]) -> dict[str, int]:
+        """The ids numbering ``batch`` by ``steps`` takes (``seed_counts`` and the held audits)."""
+        counts = dict(seed_counts(batch))
+        held = [step[1] for step in steps if isinstance(step[1], RenderedAudit)]
+        if held:
+            counts["audits"] = counts.get("audits", 0) + len(held)
+            counts["events"] = counts.get("events", 0) + sum(audit.events for audit in held)
+        return {name: count for name, count in counts.items() if count}
+
+    def number(self, account_id: int, batch: list[dict[str, Any]], steps: list[_Step], numbers: Reserved,
+               placed: dict[int, int], first_position: int) -> list[tuple[Any, ...]]:
+        """Number ``batch`` by ``steps`` (``number_batch`` for each run); return its audits rows."""
+        rows: list[tuple[Any, ...]] = []
+        for step in steps:
+            if isinstance(step[1], RenderedAudit):
+                position, audit = step
+                owner = self.owners[position]
+                rows.append(audit_row(account_id, owner[0], audit, numbers))
+                owner[1] -= 1
+                if not owner[1]:
+                    del self.owners[position]
+                continue
+            start, stop = step
+            rows += number_batch(account_id, batch[start:stop], numbers, placed, first_position + start)
+            for index in range(start, stop):
+                if first_position + index in self.owners:
+                    self.owners[first_position + index][0] = batch[index]["id"]
+        return rows
 
 
 def _from_worker(tickets: Callable[[], Iterator[dict[str, Any]]], account_id: int, reserve: Reserve
