@@ -130,12 +130,28 @@ def test_a_load_alone_that_stops_rolls_back_and_leaves_every_index_in_wal_mode(t
     with closing(sqlite3.connect(path)) as db:
         assert db.execute("SELECT COUNT(*) FROM audits").fetchone() == (0,)
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    SQLiteStore(str(path)).close()  # the load's mark went with it: the file is opened, not refused
+
+
+def test_a_file_a_load_in_place_never_finished_is_refused_in_one_line(tmp_path: Path) -> None:
+    """The mark of a load writing straight into a new file, left by a process that never finished it: the next
+    command refuses the file with a one-line reason and exit 2 (its pages may be torn), never works on it."""
+    path = tmp_path / "marked.db"
+    SQLiteStore(str(path)).close()
+    with closing(sqlite3.connect(path)) as db:
+        db.execute("CREATE TABLE seed_in_progress (since TEXT)")
+        db.commit()
+    again = subprocess.run([sys.executable, "-m", "zendesk_export.cli", "seed", "--db", str(path), "--tickets", "10"],
+                           capture_output=True, text=True, timeout=120)
+    assert again.returncode == 2
+    assert again.stderr.strip().count("\n") == 0 and "delete the file and seed again" in again.stderr
 
 
 def test_a_seed_killed_mid_load_leaves_a_file_the_next_command_uses_or_refuses_in_one_line(tmp_path: Path) -> None:
     """``zendesk-export seed`` into a new file, SIGKILLed (with its worker) while it writes: the next command on
-    that file either works on a sound database or, if the kill tore a commit (``_write_in_place``), refuses it
-    in one line with exit 2. Never a traceback."""
+    that file either works on a sound database or, as the load that writes straight into a new file left its
+    mark (``_load_in_place``), refuses it in one line with exit 2. Never a traceback: a commit torn there can
+    leave pages no table owns, which SQLite itself does not notice (integrity_check does)."""
     path = tmp_path / "killed.db"
     seed = [sys.executable, "-m", "zendesk_export.cli", "seed", "--db", str(path), "--random-seed", "1"]
     process = subprocess.Popen([*seed, "--tickets", "60000"], stdout=subprocess.DEVNULL,
@@ -152,6 +168,7 @@ def test_a_seed_killed_mid_load_leaves_a_file_the_next_command_uses_or_refuses_i
     assert "Traceback" not in again.stderr
     if again.returncode == 2:
         assert len(again.stderr.strip().splitlines()) == 1, again.stderr
+        assert "delete the file and seed again" in again.stderr  # the load's mark, not luck, refused it
         return
     assert again.returncode == 0, again.stderr
     with closing(sqlite3.connect(path)) as db:

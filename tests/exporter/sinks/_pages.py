@@ -174,10 +174,14 @@ def main(out: str, seed: int) -> None:
     sink = open_sink(out, include=["users"])
     checkpoint = sink.load_checkpoint()
     done = int(checkpoint.position) if checkpoint else 0
-    print("ready", done, flush=True)
+    # each line in one write: with PYTHONUNBUFFERED, print writes each argument apart, and a kill between two
+    # of them left "committed" without its position for the parent to read
+    sys.stdout.write(f"ready {done}\n")
+    sys.stdout.flush()
     for written in pages[done:]:
         sink.write(written)
-        print("committed", written.checkpoint.position, flush=True)
+        sys.stdout.write(f"committed {written.checkpoint.position}\n")
+        sys.stdout.flush()
     sink.close()
 
 

@@ -96,14 +96,28 @@ def _write_in_place(conn: sqlite3.Connection) -> bool:
     """Leave WAL mode for a bulk load that no other connection shares: every page is written once, into the
     file, where WAL mode writes it to the log and copies it again at each checkpoint. The rollback journal is
     kept in memory, so a failed batch still rolls back; a process killed in the middle of a commit can leave
-    the file unusable (as a machine crash already could, with ``synchronous=OFF``), and it held nothing but the
-    seed being made. Another connection that holds the file open (a server on it) keeps it in WAL mode: then
-    False, and the load goes through the WAL as usual."""
+    the file torn (as a machine crash already could, with ``synchronous=OFF``), and it held nothing but the
+    seed being made: ``_load_in_place`` marks the file so that the next store refuses it. Another connection
+    that holds the file open (a server on it) keeps it in WAL mode: then False, and the load goes through the
+    WAL as usual."""
     try:
         mode = conn.execute("PRAGMA journal_mode=MEMORY").fetchone()[0]
     except sqlite3.OperationalError:  # the file is busy: another connection holds it
         return False
     return str(mode).lower() == "memory"
+
+
+def _load_in_place(conn: sqlite3.Connection) -> bool:
+    """``_write_in_place``, first saying so in the file, durably (a commit in WAL mode): the mark (a table,
+    ``_LOADING``) is dropped once the load is over and the file back in WAL mode. A process killed in between
+    leaves it, and the next store opened on the file refuses the file: a commit cut short while writing in
+    place can leave pages no table owns, which SQLite itself does not notice. False, with no mark, when the
+    file stays in WAL mode."""
+    conn.execute(f"CREATE TABLE IF NOT EXISTS {_LOADING} (since TEXT)")
+    if _write_in_place(conn):
+        return True
+    conn.execute(f"DROP TABLE {_LOADING}")
+    return False
 
 
 def row_to_ticket(row: sqlite3.Row) -> dict[str, Any]:
@@ -120,6 +134,8 @@ def row_to_ticket(row: sqlite3.Row) -> dict[str, Any]:
     return ticket
 
 
+#: The table that marks a load writing straight into a new file (``SQLiteStore._mark_loading``).
+_LOADING = "seed_in_progress"
 _INSERT_TICKET = insert_sql("tickets", ticket_columns(), SQLITE, verb="INSERT OR REPLACE")
 _INSERT_AUDIT = insert_sql("audits", AUDIT_COLUMNS, SQLITE)
 _INSERT_CREDENTIAL = insert_sql("credentials", CREDENTIAL_COLUMNS, SQLITE)
@@ -300,6 +316,9 @@ class SQLiteStore(Queries):
     # -- schema -----------------------------------------------------------------------------------
     def _migrate(self) -> None:
         with self._transaction() as conn:
+            if conn.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (_LOADING,)).fetchone():
+                raise StoreUnavailable(f"{self.path}: a seed that wrote straight into this new file was cut short "
+                                       "and may have torn it; delete the file and seed again")
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             small = conn.execute("PRAGMA page_size").fetchone()[0] < _PAGE_SIZE
             self._deferred = _NARROW_INDEXES if small else _DEFERRED_INDEXES
@@ -458,7 +477,7 @@ class SQLiteStore(Queries):
         conn = self._conn()
         fresh = conn.execute("SELECT 1 FROM tickets LIMIT 1").fetchone() is None
         conn.execute(f"PRAGMA cache_size={_BULK_CACHE}")
-        in_place = fresh and alone and _write_in_place(conn)
+        in_place = fresh and alone and _load_in_place(conn)
         if fresh:
             conn.execute("PRAGMA synchronous=OFF")
             with self._transaction():
@@ -470,6 +489,7 @@ class SQLiteStore(Queries):
             self._build_deferred_indexes()
             if in_place:
                 conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute(f"DROP TABLE {_LOADING}")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute(f"PRAGMA cache_size={_DEFAULT_CACHE}")
 
