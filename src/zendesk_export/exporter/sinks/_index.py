@@ -40,6 +40,7 @@ from typing import Any, NamedTuple
 
 import orjson
 
+from ._sql import transaction
 from ._upsert import Stored
 
 __all__ = ["ChildRows", "IndexedRow", "VersionIndex"]
@@ -122,7 +123,7 @@ class VersionIndex:
         the position from which the log must be replayed into it."""
         covered = self.covered(name)
         table = _table(name, child)
-        with self._transaction():
+        with transaction(self._conn):
             if covered > committed:  # not from a crash of ours (the index commits after the log): rebuild
                 self._conn.execute(f'DROP TABLE IF EXISTS "{table}"')
                 self._conn.execute("DELETE FROM covered WHERE name = ?", [name])
@@ -137,16 +138,6 @@ class VersionIndex:
                 self._conn.execute(f'CREATE TABLE IF NOT EXISTS "s_{name}" (id INTEGER PRIMARY KEY, '
                                    "refresh INTEGER NOT NULL)")
         return covered
-
-    @contextlib.contextmanager
-    def _transaction(self) -> Any:
-        self._conn.execute("BEGIN")
-        try:
-            yield
-        except BaseException:
-            self._conn.execute("ROLLBACK")
-            raise
-        self._conn.execute("COMMIT")
 
     def _select(self, sql: str, values: Iterable[Any]) -> Iterable[tuple[Any, ...]]:
         """``sql`` (with ``{marks}`` for an ``IN`` list) over ``values`` in chunks."""
@@ -167,7 +158,7 @@ class VersionIndex:
 
     def update(self, name: str, rows: Mapping[int, IndexedRow], position: int) -> None:
         """Record the ``rows`` written and that table ``name`` now covers its log up to ``position``."""
-        with self._transaction():
+        with transaction(self._conn):
             self._conn.executemany(
                 f'INSERT OR REPLACE INTO "v_{name}" (id, version, deleted, digest, at) VALUES (?, ?, ?, ?, ?)',
                 [(i, version, int(deleted), _signed(digest), at)
@@ -185,7 +176,7 @@ class VersionIndex:
     def update_children(self, name: str, rows: Mapping[int, ChildRows], position: int) -> None:
         """Record each parent's live ``rows`` in child table ``name`` (none: the parent's entry goes), now
         covered up to ``position``."""
-        with self._transaction():
+        with transaction(self._conn):
             self._conn.executemany(f'DELETE FROM "c_{name}" WHERE parent = ?',
                                    [(parent,) for parent, live in rows.items() if not live])
             # one row's JSON at a time, bound and dropped: orjson's bytes each keep its whole working buffer
@@ -195,7 +186,7 @@ class VersionIndex:
 
     def see(self, name: str, ids: Iterable[int], refresh: int) -> None:
         """Record that refresh ``refresh`` of reference table ``name`` saw ``ids``."""
-        with self._transaction():
+        with transaction(self._conn):
             self._conn.executemany(f'INSERT OR REPLACE INTO "s_{name}" VALUES (?, ?)',
                                    [(obj_id, refresh) for obj_id in dict.fromkeys(ids)])
 

@@ -1,12 +1,14 @@
 """SQL text shared by the SQLite and PostgreSQL sinks, built from the column table so both stay in step.
 
 Both dialects accept double-quoted identifiers and ``INSERT … ON CONFLICT (id) DO UPDATE … WHERE``; they
-differ in column types and placeholders, which the callers pass in.
+differ in column types and placeholders, which the callers pass in. Also the explicit transaction of the
+SQLite files the sinks open in autocommit mode (``transaction``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from ._columns import Column, Kind
@@ -19,6 +21,7 @@ __all__ = [
     "checkpoint_from_row",
     "create_table_sql",
     "quote",
+    "transaction",
     "upsert_sql",
 ]
 
@@ -67,3 +70,16 @@ def upsert_sql(table: str, columns: Sequence[Column], placeholder: Callable[[Kin
 def checkpoint_from_row(row: Sequence[Any] | None) -> Checkpoint | None:
     """The checkpoint of a ``SELECT "mode", "position", "source" FROM "checkpoint"`` row (None: no row)."""
     return None if row is None else Checkpoint(mode=row[0], position=row[1], source=row[2])
+
+
+@contextmanager
+def transaction(conn: Any, begin: str = "BEGIN") -> Iterator[None]:
+    """One transaction on a connection in autocommit mode (``isolation_level=None``): ``begin``, then COMMIT,
+    or ROLLBACK if the block raises anything at all."""
+    conn.execute(begin)
+    try:
+        yield
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")

@@ -277,8 +277,8 @@ class StreamTables:
         primary-key lookup."""
         names = [c.name for c in child.columns]
         positions = [names.index(column) for column in child.key]
-        where = " AND ".join(f"{quote(column)} = {self.d.param(child.columns[names.index(column)].kind)}"
-                             for column in child.key)
+        where = " AND ".join(f"{quote(child.columns[p].name)} = {self.d.param(child.columns[p].kind)}"
+                             for p in positions)
         cur.executemany(f"DELETE FROM {self.d.qualify(child.name)} WHERE {where}",
                         [[row[p] for p in positions] for row in rows])
 

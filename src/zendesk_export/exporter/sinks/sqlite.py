@@ -39,7 +39,7 @@ import orjson
 
 from ._columns import SIDELOAD_COLUMNS, TICKET_COLUMNS, Column, Kind, extract, sideload_columns
 from ._errors import ForeignOutputError
-from ._sql import SIDELOAD_GUARD, TICKET_GUARD, checkpoint_from_row, create_table_sql, quote
+from ._sql import SIDELOAD_GUARD, TICKET_GUARD, checkpoint_from_row, create_table_sql, quote, transaction
 from ._sqlite_json import upsert_from_json
 from ._stream_sql import Dialect, StreamTables
 from ._tables import TABLES, Table
@@ -209,14 +209,8 @@ class SQLiteSink(ClosingSink):
     @contextmanager
     def _transaction(self) -> Iterator[None]:
         """One write transaction, ``IMMEDIATE`` so the stored versions we read cannot change under us."""
-        with self._shared.turn:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
+        with self._shared.turn, transaction(self._conn, "BEGIN IMMEDIATE"):
+            yield
         self._shared.committed()
 
     def load_checkpoint(self) -> Checkpoint | None:

@@ -98,16 +98,18 @@ def _numbered(tickets: Iterator[dict[str, Any]], account_id: int, ask: Callable[
         yield number_oldest()
 
 
-# A step of numbering a batch: a run of its tickets (``(start, stop)`` in the batch), each numbered with its
-# first audit, or a later audit of the ticket at a seeding position (``(position, audit)``).
-_Step = tuple[int, Any]
+# A step of numbering a batch: a run of its tickets (their indexes in the batch), each numbered with its first
+# audit, or a later audit of the ticket at a seeding position (``(position, audit)``).
+_Step = range | tuple[int, RenderedAudit]
 
 
 class _LaterAudits:
     """A ticket's audits after its first, held until the seeding reaches their time, then numbered between
     the tickets created around them: audit and event ids grow with time, as Zendesk gives them (tickets come
     in the order they were created). Held: the audit and its ticket's seeding position; once that ticket is
-    numbered, its id (one entry per ticket with audits held, until the last of them is numbered)."""
+    numbered, its id (one entry per ticket with audits held, until the last of them is numbered). Meanwhile
+    the ticket's row, written with its batch, already shows what the held audit did: a reader during the seed
+    (or a seed cut short) finds that audit missing until the seed reaches its time."""
 
     def __init__(self) -> None:
         self.held: list[tuple[int, int, int, RenderedAudit]] = []  # a heap of (time, order, position, audit)
@@ -123,7 +125,7 @@ class _LaterAudits:
         for index, ticket in enumerate(batch):
             due = self._due(ticket["created_at"])
             if due:
-                steps += [*([(start, index)] if index > start else []), *due]
+                steps += [*([range(start, index)] if index > start else []), *due]
                 start = index
             first, *rest = ticket.get("audits") or [None]
             ticket["audits"] = [] if first is None else [first]
@@ -133,7 +135,7 @@ class _LaterAudits:
             if rest:
                 self.owners[first_position + index] = [0, len(rest)]
         if start < len(batch):
-            steps.append((start, len(batch)))
+            steps.append(range(start, len(batch)))
         return steps
 
     def rest(self) -> list[_Step]:
@@ -141,7 +143,7 @@ class _LaterAudits:
         return self._due(None)
 
     def _due(self, before: int | None) -> list[_Step]:
-        due: list[_Step] = []
+        due: list[_Step] = []  # the audits held from before ``before`` (all of them with None), oldest first
         while self.held and (before is None or self.held[0][0] < before):
             _time, _order, position, audit = heapq.heappop(self.held)
             due.append((position, audit))
@@ -150,8 +152,8 @@ class _LaterAudits:
     @staticmethod
     def counts(batch: list[dict[str, Any]], steps: list[_Step]) -> dict[str, int]:
         """The ids numbering ``batch`` by ``steps`` takes (``seed_counts`` and the held audits)."""
-        counts = dict(seed_counts(batch))
-        held = [step[1] for step in steps if isinstance(step[1], RenderedAudit)]
+        counts = seed_counts(batch)
+        held = [step[1] for step in steps if not isinstance(step, range)]
         if held:
             counts["audits"] = counts.get("audits", 0) + len(held)
             counts["events"] = counts.get("events", 0) + sum(audit.events for audit in held)
@@ -162,19 +164,19 @@ class _LaterAudits:
         """Number ``batch`` by ``steps`` (``number_batch`` for each run); return its audits rows."""
         rows: list[tuple[Any, ...]] = []
         for step in steps:
-            if isinstance(step[1], RenderedAudit):
-                position, audit = step
-                owner = self.owners[position]
-                rows.append(audit_row(account_id, owner[0], audit, numbers))
-                owner[1] -= 1
-                if not owner[1]:
-                    del self.owners[position]
+            if isinstance(step, range):
+                rows += number_batch(account_id, batch[step.start:step.stop], numbers, placed,
+                                     first_position + step.start)
+                for index in step:
+                    if first_position + index in self.owners:
+                        self.owners[first_position + index][0] = batch[index]["id"]
                 continue
-            start, stop = step
-            rows += number_batch(account_id, batch[start:stop], numbers, placed, first_position + start)
-            for index in range(start, stop):
-                if first_position + index in self.owners:
-                    self.owners[first_position + index][0] = batch[index]["id"]
+            position, audit = step
+            owner = self.owners[position]
+            rows.append(audit_row(account_id, owner[0], audit, numbers))
+            owner[1] -= 1
+            if not owner[1]:
+                del self.owners[position]
         return rows
 
 

@@ -134,7 +134,7 @@ def row_to_ticket(row: sqlite3.Row) -> dict[str, Any]:
     return ticket
 
 
-#: The table that marks a load writing straight into a new file (``SQLiteStore._mark_loading``).
+#: The table that marks a load writing straight into a new file (``_load_in_place``).
 _LOADING = "seed_in_progress"
 _INSERT_TICKET = insert_sql("tickets", ticket_columns(), SQLITE, verb="INSERT OR REPLACE")
 _INSERT_AUDIT = insert_sql("audits", AUDIT_COLUMNS, SQLITE)
