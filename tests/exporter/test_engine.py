@@ -276,6 +276,41 @@ def test_a_whole_account_run_at_zendesks_limits_spends_the_export_budget_without
     assert_holds_the_server(zendesk_server, output)
 
 
+@pytest.mark.slow
+def test_the_reference_lists_leave_the_exports_their_share_of_the_accounts_minute(zendesk_server, new_output):
+    """Every request counts in the account's bucket, the exports' too. Twelve pages of ``ticket_metrics`` and
+    twelve of tickets against an account limit of 20 a minute and Zendesk's 10 export requests, each export
+    page a second late (so the list's pages come first, as from Zendesk with slow export pages): the list
+    stops 13 requests short of the account's minute (the exports' 10 and their field definitions), so the
+    export spends its 10, or 9 (``test_a_whole_account_run_at_zendesks_limits…``), and nothing meets a 429.
+    Spending the whole minute, the list took the export's requests (7 were left to it) or, against a slower
+    export, left its next request a 429; with the field definitions on the list's budget, the ticket stream
+    waited for the next minute. Started 45 s before a minute of the server's clock ends, as that test is."""
+    admin = zendesk_server.admin
+    admin.seed(tickets=1200, random_seed=8)
+    admin.advance(61)
+    now = admin.clock()["now"]
+    admin.freeze(now - now % 60 + 15)
+    admin.unfreeze()
+    admin.set_rate_limit(enabled=True, incremental=10, plan_limit=20)
+    admin.set_faults([{"match": {"method": "GET", "path": "/api/v2/incremental/*"}, "action": {"latency_ms": 1000},
+                       "every": 1}])
+    admin.clear_requests()
+    output = new_output("sqlite")
+    run = run_streams(server_config(zendesk_server, per_page=100, no_backoff=False), output.out,
+                      "tickets,ticket_metrics")
+    assert not run.failed
+    journal = admin.requests()
+    assert [(r["path"], r["status"]) for r in journal if r["status"] == 429] == []
+    exports = [r["time"] for r in journal if r["path"].startswith("/api/v2/incremental/")]
+    first_minute = [moment for moment in exports if moment - exports[0] < 30]  # the next comes after a wait
+    assert len(exports) >= 12 and len(first_minute) in (9, 10), (len(exports), len(first_minute))
+    admin.set_rate_limit(enabled=False)
+    admin.clear_faults()
+    assert output.versions() == server_truth(zendesk_server)
+    assert stored(output, "ticket_metrics") == server_objects(zendesk_server, "ticket_metrics")
+
+
 def test_the_incremental_streams_run_one_after_another_tickets_first(zendesk_server, new_output):
     """A page of an incremental export is a thousand objects: side by side, the streams' pages added up in
     memory (engine's module doc). In the server's journal each incremental stream's requests follow the

@@ -166,3 +166,25 @@ def test_an_older_answer_arriving_late_never_gives_back_credit():
     pacer.observe(first.seq, bucket_states([(HEADER, "total=10; remaining=1; resets=40")], None))
     slot = pacer.reserve()
     assert slot.budget and slot.delay == pytest.approx(40.5)
+
+
+def test_a_pacer_that_leaves_requests_to_others_stops_that_many_short_of_the_accounts_minute():
+    """The reference lists' pacer stops with ``leave()`` requests of the account's minute unspent, then waits
+    for the reset; the others' pacer spends on. It keeps at least one request of the account's limit."""
+    now = [0.0]
+    share = [10]
+    lists = Pacer(clock=lambda: now[0], leave=lambda: share[0])
+    exports = Pacer(clock=lambda: now[0])
+    account = [("x-rate-limit", "40"), ("x-rate-limit-remaining", "25"), ("ratelimit-reset", "30")]
+    lists.observe(lists.reserve().seq, bucket_states(account, None))
+    assert [lists.reserve().delay for _ in range(16)] == [0.0] * 15 + [pytest.approx(30.5)]
+    exports.observe(exports.reserve().seq, bucket_states(account, None))
+    assert [exports.reserve().delay for _ in range(25)] == [0.0] * 25
+    share[0] = 20  # the others' share grew (their limit became known): the lists stop sooner
+    lists = Pacer(clock=lambda: now[0], leave=lambda: share[0])
+    lists.observe(lists.reserve().seq, bucket_states(account, None))
+    assert [lists.reserve().delay for _ in range(6)] == [0.0] * 5 + [pytest.approx(30.5)]
+    share[0] = 100  # more than the account's limit of 40: the lists keep one request of each minute
+    lists = Pacer(clock=lambda: now[0], leave=lambda: share[0])
+    lists.observe(lists.reserve().seq, bucket_states([account[0], ("x-rate-limit-remaining", "39"), account[2]], None))
+    assert lists.reserve().delay == pytest.approx(30.5)

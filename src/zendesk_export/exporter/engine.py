@@ -20,9 +20,12 @@ limits, 50,000 tickets' whole account takes about as long one stream at a time (
 Budgets: the incremental streams (tickets included) share one pacer -- Zendesk's incremental-export limit:
 every request of a window's credit is spent while any of them has work left, then the next waits for the
 reset, and no request meets a 429 (the pacer counts the requests in flight against the credit the last
-answer announced). The reference lists share a second client whose pacer follows the account's plan limit
-(700 a minute and up: they never wait in practice). Each pacer learns the account bucket from its own
-answers; requests of the other one in flight at that moment are not counted, a few out of hundreds.
+answer announced). The reference lists share a second pacer, which follows the account's plan limit (200 to
+2,500 a minute by plan: a large account's lists spend a minute's in seconds) but leaves the exports' limit
+and ``FIELD_PAGES`` of every minute to the others: every request of the account counts in that bucket, the
+exports' too, so they never meet it empty. The field definitions an incremental stream fetches before its
+first write go on a third pacer: on the lists', they waited for the lists' next minute, and the stream
+with them.
 """
 
 from __future__ import annotations
@@ -50,7 +53,7 @@ from .export import (
 )
 from .memory import fewer_collections, return_freed_memory
 from .outputs import check_output, discard_new_entries, existing_entries, parse_output
-from .pacer import Pacer
+from .pacer import DEFAULT_EXPORT_LIMIT, Pacer
 from .prefetch import LookAhead
 from .settings import ExportConfig
 from .sinks._tables import TABLES
@@ -61,6 +64,9 @@ from .warehouse import FIELD_STREAMS, BindingSink
 __all__ = ["LIST_PAGE_SIZE", "RunSummary", "StreamResult", "default_streams", "export_tickets", "run_streams"]
 
 LIST_PAGE_SIZE = 100  # Zendesk's largest cursor page for the reference lists
+#: Requests of each minute of the account's bucket the reference lists leave for the field definitions (a page
+#: of ticket, user and organization fields each), beside the exports' limit: module doc, "Budgets".
+FIELD_PAGES = 3
 
 
 @dataclass
@@ -170,7 +176,9 @@ class _StreamsRun:
                  transport: httpx.BaseTransport | None, on_progress: Callable[[Progress], None] | None) -> None:
         self.config, self.out, self.names, self.on_progress = config, out, names, on_progress
         self.sleep, self.transport = sleep, transport
-        self.pacers = {True: Pacer(), False: Pacer()}  # one budget for the incremental exports, one for the rest
+        exports, self.fields_pacer = Pacer(), Pacer()  # the budgets: module doc
+        lists = Pacer(leave=lambda: (exports.limit or DEFAULT_EXPORT_LIMIT) + FIELD_PAGES)
+        self.pacers = {True: exports, False: lists}
         self.summary = RunSummary({name: StreamResult(name) for name in names})
         self.stop = threading.Event()
         self.kind = parse_output(out).kind
@@ -262,8 +270,9 @@ class _StreamsRun:
                              pacer=self.pacers[item.incremental])
 
     def _fields(self, name: str) -> list[dict[str, Any]]:
-        """The field definitions of ``name``'s custom fields, on the reference lists' budget."""
-        with self._client(stream(FIELD_STREAMS[name])) as client:
+        """The field definitions of ``name``'s custom fields, on a pacer of their own (module doc, "Budgets")."""
+        with ZendeskClient(self.config, sleep=self.sleep, transport=self.transport,
+                           pacer=self.fields_pacer) as client:
             return _field_definitions(client, name)
 
     def _guarded(self, item: Stream, sink: Any) -> None:

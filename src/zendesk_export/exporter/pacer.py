@@ -24,6 +24,13 @@ The limit is the export bucket's ``total`` when the server names it, else Zendes
 soon as any rate-limit header shows that limits apply; a server that sends none (a local one with limits off)
 is not paced. A 429's ``Retry-After`` holds every slot back until it has passed.
 
+**The account's bucket is shared.** Every request of the account counts in it, the incremental exports too.
+A pacer made with ``leave`` (the reference lists' in a whole-account run: hundreds of pages, sent as fast as
+the bucket allows) stops ``leave()`` requests short of the end of every account window and waits for the
+next, so that the other pacers of the run always find those requests there: spending the account's whole
+minute, the lists left the next export request a 429 and a minute's wait. It always keeps one request of a
+window for itself, so that it cannot stall on a small limit.
+
 The pacer only decides; the caller sleeps (so that waits are reported and counted where they happen). It is safe
 to share between threads.
 """
@@ -82,10 +89,12 @@ class _Window:
 class Pacer:
     """Request slots within the rate limit (see the module docstring). ``clock`` is a monotonic clock."""
 
-    def __init__(self, *, clock: Callable[[], float] = time.monotonic, spread: bool = False) -> None:
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic, spread: bool = False,
+                 leave: Callable[[], int] | None = None) -> None:
         self._clock = clock
         self._lock = threading.Lock()
         self.spread = spread
+        self._leave = leave  # how many requests of each account window to leave to the run's other pacers
         self.limit: int | None = None  # export requests per minute, once known
         self._windows: dict[str, _Window] = {}
         self._planned: dict[int, float] = {}  # seq → planned send time, for requests not gone out yet
@@ -141,7 +150,8 @@ class Pacer:
                 ends = sent + state.resets + PACING_MARGIN
                 if ends <= now:
                     continue  # about a window that is over
-                window = _Window(ends, state.remaining - self._not_counted_by(sent, ends), now)
+                window = _Window(ends, state.remaining - self._not_counted_by(sent, ends) - self._left_to_others(state),
+                                 now)
                 known = self._windows.get(state.name)
                 if known is not None and known.ends > now and sent <= known.answered:
                     # in flight while the known answer came: either may have been counted first
@@ -168,6 +178,13 @@ class Pacer:
         after it."""
         planned = sum(1 for at in self._planned.values() if at < ends)
         return planned + sum(1 for at in self._out.values() if at >= sent)
+
+    def _left_to_others(self, state: BucketState) -> int:
+        """The requests of ``state``'s window this pacer leaves to others: in the account's bucket ``leave()``,
+        all but one of the bucket's limit at most (of what remains when the answer does not say the limit)."""
+        if self._leave is None or state.name != ACCOUNT_BUCKET:
+            return 0
+        return max(0, min(self._leave(), (state.limit or state.remaining) - 1))
 
     def _exhausted_until(self, at: float) -> float:
         """When the windows with no credit left at ``at`` have all ended (``at`` itself if none)."""
