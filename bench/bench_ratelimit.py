@@ -3,7 +3,8 @@ the ceiling at 1.5 s per page, above 90% at 8 s, zero 429.)
 
 One seeded server in its own process with Zendesk's rate limits on (10 incremental-export requests a minute, so
 the ceiling is 10,000 tickets a minute with 1000-ticket pages), every export page delayed by a latency fault
-(the admin faults API). For each latency, ``zendesk-export export`` runs for a fixed wall time into a new SQLite
+(the admin faults API). For each latency, ``zendesk-export export`` (every stream, the command's default: the
+reference lists spend the account's bucket beside the exports) runs for a fixed wall time into a new SQLite
 output, once one request at a time (``--concurrency 1``, the sequential walk) and once with the automatic
 concurrency (windows walked side by side under one pacer), each run starting at the top of a minute of the
 server's clock with a fresh bucket and killed half a second before the last of its minutes ends (SIGKILL: what
