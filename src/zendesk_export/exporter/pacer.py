@@ -150,8 +150,8 @@ class Pacer:
                 ends = sent + state.resets + PACING_MARGIN
                 if ends <= now:
                     continue  # about a window that is over
-                window = _Window(ends, state.remaining - self._not_counted_by(sent, ends) - self._left_to_others(state),
-                                 now)
+                credit = state.remaining - self._not_counted_by(sent, ends) - self._left_to_others(state)
+                window = _Window(ends, credit, now)
                 known = self._windows.get(state.name)
                 if known is not None and known.ends > now and sent <= known.answered:
                     # in flight while the known answer came: either may have been counted first
