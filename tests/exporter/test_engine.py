@@ -242,6 +242,17 @@ def test_a_whole_account_run_killed_at_random_instants_ends_with_exactly_the_ser
     assert killed_mid_run == KILLS
 
 
+def limits_on_late_in_a_minute(admin: Any, tickets: int, random_seed: int, **limits: int) -> None:
+    """Seed ``tickets``, then turn Zendesk's rate limits on (``limits`` as the admin API names them) 45 s before
+    a minute of the server's clock ends (why 45 s: ``test_a_whole_account_run_at_zendesks_limits…``)."""
+    admin.seed(tickets=tickets, random_seed=random_seed)
+    admin.advance(61)
+    now = admin.clock()["now"]
+    admin.freeze(now - now % 60 + 15)
+    admin.unfreeze()
+    admin.set_rate_limit(enabled=True, **limits)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", SQL_SINKS + FILE_SINKS)
 def test_a_whole_account_run_at_zendesks_limits_spends_the_export_budget_without_a_429(zendesk_server,
@@ -255,12 +266,7 @@ def test_a_whole_account_run_at_zendesks_limits_spends_the_export_budget_without
     than they went out, the pacer's rule (the least credit the answers leave holds) counts one of them twice:
     it may send one request less, never one too many."""
     admin = zendesk_server.admin
-    admin.seed(tickets=120, random_seed=6)
-    admin.advance(61)
-    now = admin.clock()["now"]
-    admin.freeze(now - now % 60 + 15)
-    admin.unfreeze()
-    admin.set_rate_limit(enabled=True, incremental=10)
+    limits_on_late_in_a_minute(admin, 120, 6, incremental=10)
     admin.clear_requests()
     output = new_output(kind)
     run = run_streams(server_config(zendesk_server, per_page=40, no_backoff=False), output.out)
@@ -287,12 +293,7 @@ def test_the_reference_lists_leave_the_exports_their_share_of_the_accounts_minut
     export, left its next request a 429; with the field definitions on the list's budget, the ticket stream
     waited for the next minute. Started 45 s before a minute of the server's clock ends, as that test is."""
     admin = zendesk_server.admin
-    admin.seed(tickets=1200, random_seed=8)
-    admin.advance(61)
-    now = admin.clock()["now"]
-    admin.freeze(now - now % 60 + 15)
-    admin.unfreeze()
-    admin.set_rate_limit(enabled=True, incremental=10, plan_limit=20)
+    limits_on_late_in_a_minute(admin, 1200, 8, incremental=10, plan_limit=20)
     admin.set_faults([{"match": {"method": "GET", "path": "/api/v2/incremental/*"}, "action": {"latency_ms": 1000},
                        "every": 1}])
     admin.clear_requests()

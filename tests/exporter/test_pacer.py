@@ -188,3 +188,16 @@ def test_a_pacer_that_leaves_requests_to_others_stops_that_many_short_of_the_acc
     lists = Pacer(clock=lambda: now[0], leave=lambda: share[0])
     lists.observe(lists.reserve().seq, bucket_states([account[0], ("x-rate-limit-remaining", "39"), account[2]], None))
     assert lists.reserve().delay == pytest.approx(30.5)
+
+
+@pytest.mark.parametrize("limit", ["0", "-5", "99999999999999999999999", "７"])
+def test_hostile_account_headers_leave_a_pacer_that_leaves_requests_waiting_for_the_reset(limit):
+    """An account bucket that says it has no credit, whatever odd limit comes with it (zero, negative, beyond
+    64 bits, a digit of another script), holds the lists back until the reset: never an error, never credit
+    made up from the share left to others."""
+    now = [0.0]
+    lists = Pacer(clock=lambda: now[0], leave=lambda: 13)
+    headers = [("x-rate-limit", limit), ("x-rate-limit-remaining", "-3"), ("ratelimit-reset", "20")]
+    lists.observe(lists.reserve().seq, bucket_states(headers, None))
+    slot = lists.reserve()
+    assert slot.budget and slot.delay == pytest.approx(20.5)

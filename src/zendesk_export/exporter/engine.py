@@ -264,21 +264,19 @@ class _StreamsRun:
             self.stop.set()
             raise
 
-    def _client(self, item: Stream) -> ZendeskClient:
-        """A client of the stream's own (its counts are its own), on the pacer of its budget."""
-        return ZendeskClient(self.config, sleep=self.sleep, transport=self.transport,
-                             pacer=self.pacers[item.incremental])
+    def _client(self, pacer: Pacer) -> ZendeskClient:
+        """A client of its own (its counts are its own), on ``pacer``'s budget (module doc, "Budgets")."""
+        return ZendeskClient(self.config, sleep=self.sleep, transport=self.transport, pacer=pacer)
 
     def _fields(self, name: str) -> list[dict[str, Any]]:
-        """The field definitions of ``name``'s custom fields, on a pacer of their own (module doc, "Budgets")."""
-        with ZendeskClient(self.config, sleep=self.sleep, transport=self.transport,
-                           pacer=self.fields_pacer) as client:
+        """The field definitions of ``name``'s custom fields, on a pacer of their own."""
+        with self._client(self.fields_pacer) as client:
             return _field_definitions(client, name)
 
     def _guarded(self, item: Stream, sink: Any) -> None:
         result = self.summary.streams[item.name]
         try:
-            with self._client(item) as client:
+            with self._client(self.pacers[item.incremental]) as client:
                 self._one(item, client, sink, result)
         except ExportError as error:
             result.error, result.exit_code = str(error), error.exit_code
